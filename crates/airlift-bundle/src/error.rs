@@ -1,0 +1,136 @@
+use std::path::PathBuf;
+
+use airlift_core::Digest;
+
+/// Everything that can be wrong with a bundle or its import. Each variant
+/// names the file, part, entry or digest concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// Reading or writing a file failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The bundle path is neither a bundle directory, a `.tar`, a `.tar.zst` nor a parts table.
+    #[error("{path} is not a bundle: {reason}")]
+    NotABundle {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// An archive entry is not acceptable (type, name, duplicate, size, order).
+    #[error("bundle entry {name:?} refused: {reason}")]
+    BadEntry {
+        /// The entry name as found.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The archive stream itself is damaged (truncated, corrupt compression).
+    #[error("bundle stream {path} is damaged: {reason}")]
+    Damaged {
+        /// The bundle.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A part of a split bundle is missing or does not match its table of contents.
+    #[error("part {index} ({path}) {reason}")]
+    Part {
+        /// 1-based part number.
+        index: usize,
+        /// The part file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// TUF verification failed.
+    #[error(transparent)]
+    Trust(#[from] airlift_trust::TrustError),
+    /// A target's content does not match its signed digest or length.
+    #[error(
+        "target {name} does not match the signed metadata: expected {expected} ({expected_length} bytes), got {actual} ({actual_length} bytes)"
+    )]
+    TargetMismatch {
+        /// The target name.
+        name: String,
+        /// Signed digest.
+        expected: Digest,
+        /// Signed length.
+        expected_length: u64,
+        /// Digest of the bytes found.
+        actual: Digest,
+        /// Length of the bytes found.
+        actual_length: u64,
+    },
+    /// A signed target is neither in the bundle nor in the store.
+    #[error(
+        "target {name} ({digest}) is listed in the signed metadata but is neither in the bundle nor in the store"
+    )]
+    MissingTarget {
+        /// The target name.
+        name: String,
+        /// Its digest.
+        digest: Digest,
+    },
+    /// An index document is malformed or refers to an unlisted blob.
+    #[error("index document {name}: {reason}")]
+    BadIndex {
+        /// The target name of the index document.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The bundle is older than, or as old as, the last one imported.
+    #[error(
+        "bundle version {version} is not newer than the last imported version {last} (rollback or replay refused)"
+    )]
+    Rollback {
+        /// This bundle's version.
+        version: u64,
+        /// The last imported version.
+        last: u64,
+    },
+    /// No trusted root is configured.
+    #[error("no trusted root in {path}")]
+    NoTrust {
+        /// Where it was expected.
+        path: PathBuf,
+    },
+    /// The store has no generation to pack.
+    #[error("the store has nothing to pack (run `airlift collect` first)")]
+    NothingToPack,
+    /// Invalid options.
+    #[error("{0}")]
+    Options(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] airlift_store::StoreError),
+}
+
+impl BundleError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
+    pub(crate) fn entry(name: &str, reason: impl Into<String>) -> Self {
+        Self::BadEntry {
+            name: name.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,721 @@
+//! Verify, plan and import: one pipeline, three outcomes.
+//!
+//! The bundle is read once, as a stream of entries. Metadata comes first and
+//! is copied into a private quarantine directory, then verified with TUF
+//! against the trusted root and a copy of the client state. Every target that
+//! follows must be listed in the verified metadata with the same length; it is
+//! hashed while being copied into quarantine (import) or into nothing (verify,
+//! plan). Only when every listed target is accounted for, and every index
+//! document parses and refers to listed blobs, does an import move the blobs
+//! into the store and commit a new index generation, in that order. A crash at
+//! any point leaves the previous generation current; blobs moved before the
+//! crash are unreferenced and harmless, and the next import completes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use airlift_core::{Digest, copy_hashing};
+use airlift_store::layout::Layout;
+use airlift_store::{Entry, Generation, NewGeneration, Store, state_keys};
+use airlift_trust::{TargetInfo, VerifiedMetadata};
+use serde::{Deserialize, Serialize};
+
+use crate::format::{self, EntryKind};
+use crate::source::{BundleForm, for_each_entry};
+use crate::{BundleError, Progress};
+
+/// Where the importer's state lives and what it trusts.
+pub struct ImportOptions<'a> {
+    /// The airlift home (quarantine, trust state).
+    pub layout: &'a Layout,
+    /// A root to trust instead of the home's (for `verify --trust` on the connected side).
+    pub trusted_root: Option<&'a Path>,
+}
+
+/// The result of an import.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ImportOutcome {
+    /// A new generation is current.
+    Imported {
+        /// Bundle id.
+        bundle_id: Digest,
+        /// Bundle version.
+        version: u64,
+        /// The new generation.
+        generation: Generation,
+        /// Blobs added to the store.
+        blobs_added: u64,
+        /// Bytes added to the store.
+        bytes_added: u64,
+    },
+    /// The bundle was already imported; nothing changed.
+    AlreadyImported {
+        /// Bundle id.
+        bundle_id: Digest,
+        /// Bundle version.
+        version: u64,
+    },
+}
+
+/// One change an import would make.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct PlanChange {
+    /// Ecosystem.
+    pub ecosystem: String,
+    /// Key in the ecosystem.
+    pub key: String,
+    /// Digest before (changed, removed).
+    pub from: Option<Digest>,
+    /// Digest after (added, changed).
+    pub to: Option<Digest>,
+    /// Size after, or before when removed.
+    pub size: u64,
+}
+
+/// What an import would do.
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    /// Bundle id.
+    pub bundle_id: Digest,
+    /// Bundle version.
+    pub version: u64,
+    /// True when this bundle is the last one imported (an import is a no-op).
+    pub already_imported: bool,
+    /// Entries that would appear.
+    pub added: Vec<PlanChange>,
+    /// Entries whose content would change.
+    pub changed: Vec<PlanChange>,
+    /// Entries that would disappear.
+    pub removed: Vec<PlanChange>,
+    /// Entries that stay as they are.
+    pub unchanged: u64,
+    /// Blobs the store does not have yet.
+    pub new_blobs: u64,
+    /// Their bytes.
+    pub new_bytes: u64,
+}
+
+/// What `verify` established.
+#[derive(Debug, Serialize)]
+pub struct Verified {
+    /// Bundle id.
+    pub bundle_id: Digest,
+    /// Bundle version.
+    pub version: u64,
+    /// When the bundle expires.
+    pub expires: String,
+    /// Targets checked.
+    pub targets: u64,
+    /// Bytes hashed.
+    pub bytes: u64,
+    /// Index entries.
+    pub entries: u64,
+    /// True when this bundle is the last one imported.
+    pub already_imported: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Verify,
+    Import,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IndexDocument {
+    ecosystem: String,
+    entries: Vec<Entry>,
+}
+
+/// Everything the pipeline learned about a bundle that passed every check.
+struct Checked {
+    work: PathBuf,
+    verified: VerifiedMetadata,
+    bundle_id: Digest,
+    already_imported: bool,
+    entries: Vec<Entry>,
+    /// Blobs copied into quarantine, to adopt into the store.
+    quarantined: Vec<(Digest, PathBuf, u64)>,
+    bytes: u64,
+}
+
+/// Verifies a bundle completely without changing the store.
+pub fn verify(
+    bundle: &Path,
+    store: &Store,
+    options: &ImportOptions<'_>,
+    progress: &dyn Progress,
+) -> Result<Verified, BundleError> {
+    let form = BundleForm::detect(bundle)?;
+    let _lock = ImportLock::acquire(options.layout)?;
+    let checked = run(&form, store, options, Mode::Verify, progress);
+    let checked = cleanup_on_error(checked)?;
+    let result = Verified {
+        bundle_id: checked.bundle_id,
+        version: checked.verified.version,
+        expires: airlift_trust::metadata::format_time(checked.verified.expires),
+        targets: checked.verified.targets.len() as u64,
+        bytes: checked.bytes,
+        entries: checked.entries.len() as u64,
+        already_imported: checked.already_imported,
+    };
+    remove_work(&checked.work);
+    Ok(result)
+}
+
+/// Verifies a bundle and reports what importing it would change.
+pub fn plan(
+    bundle: &Path,
+    store: &Store,
+    options: &ImportOptions<'_>,
+    progress: &dyn Progress,
+) -> Result<Plan, BundleError> {
+    let form = BundleForm::detect(bundle)?;
+    let _lock = ImportLock::acquire(options.layout)?;
+    let checked = cleanup_on_error(run(&form, store, options, Mode::Verify, progress))?;
+    remove_work(&checked.work);
+    let current: BTreeMap<(String, String), Entry> = match store.meta.current()? {
+        Some(generation) => store
+            .meta
+            .entries(generation.id, None)?
+            .into_iter()
+            .map(|e| ((e.ecosystem.clone(), e.key.clone()), e))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let mut plan = Plan {
+        bundle_id: checked.bundle_id,
+        version: checked.verified.version,
+        already_imported: checked.already_imported,
+        added: Vec::new(),
+        changed: Vec::new(),
+        removed: Vec::new(),
+        unchanged: 0,
+        new_blobs: 0,
+        new_bytes: 0,
+    };
+    let mut incoming = BTreeSet::new();
+    let mut counted_blobs = BTreeSet::new();
+    for entry in &checked.entries {
+        let id = (entry.ecosystem.clone(), entry.key.clone());
+        incoming.insert(id.clone());
+        if counted_blobs.insert(entry.digest) && store.blobs.size(&entry.digest)?.is_none() {
+            plan.new_blobs += 1;
+            plan.new_bytes += entry.size;
+        }
+        let change = PlanChange {
+            ecosystem: entry.ecosystem.clone(),
+            key: entry.key.clone(),
+            from: current.get(&id).map(|e| e.digest),
+            to: Some(entry.digest),
+            size: entry.size,
+        };
+        match current.get(&id) {
+            None => plan.added.push(change),
+            Some(old) if old.digest != entry.digest => plan.changed.push(change),
+            Some(_) => plan.unchanged += 1,
+        }
+    }
+    for (id, old) in &current {
+        if !incoming.contains(id) {
+            plan.removed.push(PlanChange {
+                ecosystem: id.0.clone(),
+                key: id.1.clone(),
+                from: Some(old.digest),
+                to: None,
+                size: old.size,
+            });
+        }
+    }
+    Ok(plan)
+}
+
+/// Imports a bundle: all checks, then blobs, then one atomic generation switch.
+pub fn import(
+    bundle: &Path,
+    store: &Store,
+    options: &ImportOptions<'_>,
+    progress: &dyn Progress,
+) -> Result<ImportOutcome, BundleError> {
+    let form = BundleForm::detect(bundle)?;
+    let _lock = ImportLock::acquire(options.layout)?;
+    let checked = cleanup_on_error(run(&form, store, options, Mode::Import, progress))?;
+    if checked.already_imported {
+        remove_work(&checked.work);
+        return Ok(ImportOutcome::AlreadyImported {
+            bundle_id: checked.bundle_id,
+            version: checked.verified.version,
+        });
+    }
+    let result = commit(&checked, store, options.layout);
+    remove_work(&checked.work);
+    result
+}
+
+fn commit(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOutcome, BundleError> {
+    let mut blobs_added = 0;
+    let mut bytes_added = 0;
+    for (digest, path, size) in &checked.quarantined {
+        if store.blobs.size(digest)?.is_none() {
+            store.blobs.adopt(path, digest)?;
+            blobs_added += 1;
+            bytes_added += size;
+        }
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let generation = store.meta.commit(NewGeneration {
+        source: format!("import {}", checked.bundle_id),
+        created_at: now,
+        entries: checked.entries.clone(),
+        state: vec![
+            (
+                state_keys::LAST_BUNDLE_VERSION.into(),
+                checked.verified.version.to_string(),
+            ),
+            (
+                state_keys::LAST_BUNDLE_ID.into(),
+                checked.bundle_id.to_string(),
+            ),
+            (state_keys::LAST_IMPORT_AT.into(), now.to_string()),
+        ],
+    })?;
+    // The generation is committed: now persist the TUF client state it was
+    // verified with, and the newest root. A crash before this point is safe:
+    // the next import of the same bundle is recognised by its id.
+    promote_trust_state(checked, layout)?;
+    Ok(ImportOutcome::Imported {
+        bundle_id: checked.bundle_id,
+        version: checked.verified.version,
+        generation,
+        blobs_added,
+        bytes_added,
+    })
+}
+
+fn promote_trust_state(checked: &Checked, layout: &Layout) -> Result<(), BundleError> {
+    let live = layout.tuf_state_dir();
+    let fresh = checked.work.join("tuf-state");
+    let old = layout.trust_dir().join("tuf.old");
+    if old.exists() {
+        fs::remove_dir_all(&old).map_err(BundleError::io("remove", &old))?;
+    }
+    if live.exists() {
+        fs::rename(&live, &old).map_err(BundleError::io("rename", &live))?;
+    }
+    fs::rename(&fresh, &live).map_err(BundleError::io("rename", &fresh))?;
+    if old.exists() {
+        fs::remove_dir_all(&old).map_err(BundleError::io("remove", &old))?;
+    }
+    let newest_root = checked
+        .work
+        .join("metadata")
+        .join(format!("{}.root.json", checked.verified.root_version));
+    if newest_root.is_file() {
+        let bytes = fs::read(&newest_root).map_err(BundleError::io("read", &newest_root))?;
+        let trusted = layout.trusted_root();
+        if fs::read(&trusted).ok().as_deref() != Some(bytes.as_slice()) {
+            airlift_core::write_file_durably(&trusted, &bytes)
+                .map_err(BundleError::io("write", &trusted))?;
+        }
+    }
+    Ok(())
+}
+
+fn cleanup_on_error(
+    result: Result<Checked, (PathBuf, BundleError)>,
+) -> Result<Checked, BundleError> {
+    result.map_err(|(work, error)| {
+        remove_work(&work);
+        error
+    })
+}
+
+fn remove_work(work: &Path) {
+    if work.exists()
+        && let Err(e) = fs::remove_dir_all(work)
+    {
+        tracing::warn!("could not remove quarantine {}: {e}", work.display());
+    }
+}
+
+/// Serialises imports (and verifies, which share the quarantine) per home.
+struct ImportLock {
+    _file: File,
+}
+
+impl ImportLock {
+    fn acquire(layout: &Layout) -> Result<Self, BundleError> {
+        let dir = layout.quarantine_dir();
+        fs::create_dir_all(&dir).map_err(BundleError::io("create directory", &dir))?;
+        let path = dir.join(".lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(BundleError::io("open", &path))?;
+        file.try_lock().map_err(|_| {
+            BundleError::Options(format!(
+                "another import or verify is running on this home (lock {})",
+                path.display()
+            ))
+        })?;
+        // Leftovers of a killed run: quarantine is private to the lock holder.
+        for entry in fs::read_dir(&dir)
+            .map_err(BundleError::io("list", &dir))?
+            .flatten()
+        {
+            if entry.file_name() != ".lock" {
+                remove_work(&entry.path());
+            }
+        }
+        Ok(Self { _file: file })
+    }
+}
+
+fn run(
+    form: &BundleForm,
+    store: &Store,
+    options: &ImportOptions<'_>,
+    mode: Mode,
+    progress: &dyn Progress,
+) -> Result<Checked, (PathBuf, BundleError)> {
+    let work = options.layout.quarantine_dir().join(format!(
+        "work-{}-{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_nanosecond()
+    ));
+    let mut pipeline = match Pipeline::new(&work, store, options, mode) {
+        Ok(pipeline) => pipeline,
+        Err(e) => return Err((work, e)),
+    };
+    progress.start("verify", None);
+    let streamed = for_each_entry(form, &mut |name, size, reader| {
+        let counted = pipeline.visit(name, size, reader);
+        progress.advance(size);
+        counted
+    });
+    progress.finish();
+    let result = streamed.and_then(|()| pipeline.finish());
+    result.map_err(|e| (work, e))
+}
+
+struct Pipeline<'a> {
+    work: PathBuf,
+    store: &'a Store,
+    mode: Mode,
+    trusted_root: Vec<u8>,
+    last_version: Option<u64>,
+    last_id: Option<String>,
+    seen: BTreeSet<String>,
+    pointer: Option<Vec<u8>>,
+    verified: Option<(VerifiedMetadata, Digest, bool)>,
+    index_documents: BTreeMap<String, Vec<u8>>,
+    quarantined: Vec<(Digest, PathBuf, u64)>,
+    bytes: u64,
+}
+
+impl<'a> Pipeline<'a> {
+    fn new(
+        work: &Path,
+        store: &'a Store,
+        options: &ImportOptions<'_>,
+        mode: Mode,
+    ) -> Result<Self, BundleError> {
+        let root_path = options
+            .trusted_root
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| options.layout.trusted_root());
+        let trusted_root = match fs::read(&root_path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(BundleError::NoTrust { path: root_path });
+            }
+            Err(e) => return Err(BundleError::io("read", &root_path)(e)),
+        };
+        fs::create_dir_all(work.join("metadata"))
+            .map_err(BundleError::io("create directory", work))?;
+        fs::create_dir_all(work.join("blobs"))
+            .map_err(BundleError::io("create directory", work))?;
+        // Verify against a copy of the client state: a rejected bundle must
+        // not advance what the importer trusts.
+        let state_copy = work.join("tuf-state");
+        fs::create_dir_all(&state_copy)
+            .map_err(BundleError::io("create directory", &state_copy))?;
+        if options.trusted_root.is_none() {
+            let live = options.layout.tuf_state_dir();
+            if live.is_dir() {
+                for entry in fs::read_dir(&live).map_err(BundleError::io("list", &live))? {
+                    let entry = entry.map_err(BundleError::io("list", &live))?;
+                    let target = state_copy.join(entry.file_name());
+                    fs::copy(entry.path(), &target)
+                        .map_err(BundleError::io("copy", entry.path()))?;
+                }
+            }
+        }
+        let parse = |value: Option<String>| value.and_then(|v| v.parse::<u64>().ok());
+        Ok(Self {
+            work: work.to_path_buf(),
+            store,
+            mode,
+            trusted_root,
+            last_version: parse(store.meta.state(state_keys::LAST_BUNDLE_VERSION)?),
+            last_id: store.meta.state(state_keys::LAST_BUNDLE_ID)?,
+            seen: BTreeSet::new(),
+            pointer: None,
+            verified: None,
+            index_documents: BTreeMap::new(),
+            quarantined: Vec::new(),
+            bytes: 0,
+        })
+    }
+
+    fn visit(&mut self, name: &str, size: u64, reader: &mut dyn Read) -> Result<(), BundleError> {
+        let kind = format::classify(name)?;
+        if !self.seen.insert(name.to_owned()) {
+            return Err(BundleError::entry(name, "appears twice"));
+        }
+        match kind {
+            EntryKind::Pointer | EntryKind::Metadata(_) => {
+                if self.verified.is_some() {
+                    return Err(BundleError::entry(
+                        name,
+                        "comes after the targets; metadata must come first (reordered archive?)",
+                    ));
+                }
+                let limit = format::metadata_limit(&kind);
+                if size > limit {
+                    return Err(BundleError::entry(
+                        name,
+                        format!("is {size} bytes, over the {limit}-byte limit"),
+                    ));
+                }
+                let mut bytes = Vec::with_capacity(size as usize);
+                let (_, length) = copy_hashing(reader, &mut bytes, limit)
+                    .map_err(BundleError::io("read", name))?;
+                if length != size {
+                    return Err(BundleError::entry(
+                        name,
+                        "is shorter than its header says (truncated)",
+                    ));
+                }
+                match kind {
+                    EntryKind::Pointer => self.pointer = Some(bytes),
+                    EntryKind::Metadata(file) => {
+                        let path = self.work.join("metadata").join(file);
+                        fs::write(&path, &bytes).map_err(BundleError::io("write", &path))?;
+                    }
+                    EntryKind::Target(_) => {}
+                }
+                Ok(())
+            }
+            EntryKind::Target(target) => {
+                self.ensure_verified()?;
+                self.target(&target, size, reader)
+            }
+        }
+    }
+
+    /// Runs TUF verification once all metadata is in quarantine.
+    fn ensure_verified(&mut self) -> Result<(), BundleError> {
+        if self.verified.is_some() {
+            return Ok(());
+        }
+        let pointer = self.pointer.as_ref().ok_or_else(|| {
+            BundleError::entry(format::POINTER, "is missing or does not come first")
+        })?;
+        let parsed: serde_json::Value = serde_json::from_slice(pointer)
+            .map_err(|e| BundleError::entry(format::POINTER, format!("is not JSON: {e}")))?;
+        if parsed["format"] != format::FORMAT {
+            return Err(BundleError::entry(
+                format::POINTER,
+                format!(
+                    "has format {}, this airlift reads {}",
+                    parsed["format"],
+                    format::FORMAT
+                ),
+            ));
+        }
+        let metadata_dir = self.work.join("metadata");
+        for required in [
+            "timestamp.json",
+            "snapshot.json",
+            "targets.json",
+            "1.root.json",
+        ] {
+            if !metadata_dir.join(required).is_file() {
+                return Err(BundleError::entry(
+                    &format!("metadata/{required}"),
+                    "is missing from the bundle",
+                ));
+            }
+        }
+        let verified = airlift_trust::verify_metadata(
+            &self.trusted_root,
+            &metadata_dir,
+            &self.work.join("tuf-state"),
+        )?;
+        let timestamp = metadata_dir.join("timestamp.json");
+        let timestamp_bytes = fs::read(&timestamp).map_err(BundleError::io("read", &timestamp))?;
+        let bundle_id = Digest::of(&timestamp_bytes);
+        let already = self.last_id.as_deref() == Some(bundle_id.to_string().as_str());
+        if !already
+            && let Some(last) = self.last_version
+            && verified.version <= last
+        {
+            return Err(BundleError::Rollback {
+                version: verified.version,
+                last,
+            });
+        }
+        self.verified = Some((verified, bundle_id, already));
+        Ok(())
+    }
+
+    fn target(
+        &mut self,
+        target: &str,
+        size: u64,
+        reader: &mut dyn Read,
+    ) -> Result<(), BundleError> {
+        let Some((verified, _, already)) = self.verified.as_ref() else {
+            return Err(BundleError::entry(target, "arrived before verification"));
+        };
+        let info: TargetInfo = verified.targets.get(target).cloned().ok_or_else(|| {
+            BundleError::entry(
+                &format!("targets/{target}"),
+                "is not listed in the signed targets metadata",
+            )
+        })?;
+        if size != info.length {
+            return Err(BundleError::entry(
+                &format!("targets/{target}"),
+                format!("is {size} bytes but the signed length is {}", info.length),
+            ));
+        }
+        let mismatch = |actual: Digest, actual_length: u64| BundleError::TargetMismatch {
+            name: target.to_owned(),
+            expected: info.sha256,
+            expected_length: info.length,
+            actual,
+            actual_length,
+        };
+        let read_error = |e: io::Error| BundleError::Io {
+            action: "read bundle entry",
+            path: PathBuf::from(format!("targets/{target}")),
+            source: e,
+        };
+        if target.starts_with("index/") {
+            if info.length > format::MAX_INDEX_SIZE {
+                return Err(BundleError::entry(
+                    target,
+                    "index document over the size limit",
+                ));
+            }
+            let mut bytes = Vec::with_capacity(info.length as usize);
+            let (digest, length) =
+                copy_hashing(reader, &mut bytes, info.length).map_err(read_error)?;
+            if digest != info.sha256 || length != info.length {
+                return Err(mismatch(digest, length));
+            }
+            self.index_documents.insert(target.to_owned(), bytes);
+        } else if self.mode == Mode::Import
+            && !already
+            && self.store.blobs.size(&info.sha256)?.is_none()
+        {
+            let path = self.work.join("blobs").join(info.sha256.hex());
+            let mut file = File::create(&path).map_err(BundleError::io("create", &path))?;
+            let (digest, length) =
+                copy_hashing(reader, &mut file, info.length).map_err(read_error)?;
+            if digest != info.sha256 || length != info.length {
+                return Err(mismatch(digest, length));
+            }
+            file.sync_all().map_err(BundleError::io("fsync", &path))?;
+            self.quarantined.push((info.sha256, path, length));
+        } else {
+            let (digest, length) =
+                copy_hashing(reader, &mut io::sink(), info.length).map_err(read_error)?;
+            if digest != info.sha256 || length != info.length {
+                return Err(mismatch(digest, length));
+            }
+        }
+        self.bytes += info.length;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Checked, BundleError> {
+        self.ensure_verified()?;
+        let Some((verified, bundle_id, already)) = self.verified.take() else {
+            return Err(BundleError::entry(
+                format::POINTER,
+                "bundle was not verified",
+            ));
+        };
+        // Every signed target must be accounted for.
+        for (name, info) in &verified.targets {
+            if self.seen.contains(&format!("targets/{name}")) {
+                continue;
+            }
+            let in_store = name.starts_with("blobs/")
+                && self.store.blobs.size(&info.sha256)? == Some(info.length);
+            if !in_store {
+                return Err(BundleError::MissingTarget {
+                    name: name.clone(),
+                    digest: info.sha256,
+                });
+            }
+        }
+        let mut entries = Vec::new();
+        let mut keys = BTreeSet::new();
+        for (name, bytes) in &self.index_documents {
+            let bad = |reason: String| BundleError::BadIndex {
+                name: name.clone(),
+                reason,
+            };
+            let document: IndexDocument =
+                serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+            if format::index_target(&document.ecosystem) != *name {
+                return Err(bad(format!("declares ecosystem {:?}", document.ecosystem)));
+            }
+            for entry in document.entries {
+                if entry.ecosystem != document.ecosystem {
+                    return Err(bad(format!(
+                        "entry {:?} belongs to {:?}",
+                        entry.key, entry.ecosystem
+                    )));
+                }
+                if entry.key.is_empty()
+                    || entry.key.len() > 4096
+                    || entry.key.chars().any(char::is_control)
+                {
+                    return Err(bad(format!("entry key {:?} is not acceptable", entry.key)));
+                }
+                match verified.targets.get(&format::blob_target(&entry.digest)) {
+                    Some(info) if info.length == entry.size => {}
+                    _ => {
+                        return Err(bad(format!(
+                            "entry {:?} refers to {} which is not a signed target of that size",
+                            entry.key, entry.digest
+                        )));
+                    }
+                }
+                if !keys.insert((entry.ecosystem.clone(), entry.key.clone())) {
+                    return Err(bad(format!("entry {:?} appears twice", entry.key)));
+                }
+                entries.push(entry);
+            }
+        }
+        Ok(Checked {
+            work: self.work,
+            verified,
+            bundle_id,
+            already_imported: already,
+            entries,
+            quarantined: self.quarantined,
+            bytes: self.bytes,
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! The plain-files ecosystem: any file at a URL, served at a path.
+//!
+//! Same shape as every ecosystem adapter:
+//! - [`spec`]: the `[[files]]` entries of `airlift.toml`;
+//! - [`collect`]: fetch them into the store, verified;
+//! - [`index`]: the entries they become in the store index;
+//! - [`serve`]: `GET/HEAD /files/<path>` with validators and ranges.
+
+pub mod collect;
+pub mod index;
+pub mod serve;
+pub mod spec;
+
+/// The ecosystem name used in the index and in bundles.
+pub const ECOSYSTEM: &str = "files";

@@ -1,0 +1,166 @@
+//! The airlift server: one axum app mounting every protocol.
+//!
+//! Routes: `/files/…` (plain files), `/healthz` (the process is up),
+//! `/readyz` (the index answers), `/metrics` (Prometheus text). Every request
+//! passes through one middleware that counts it by route and status and adds
+//! the bytes it announced to the served-bytes counter.
+
+mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use airlift_store::Store;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub use metrics::Metrics;
+
+/// Server failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Serving stopped with an error.
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+#[derive(Clone)]
+struct AppState {
+    store: Store,
+    metrics: Arc<Metrics>,
+}
+
+/// Builds the application.
+pub fn app(store: Store) -> Router {
+    let metrics = Arc::new(Metrics::new());
+    let state = AppState {
+        store: store.clone(),
+        metrics: metrics.clone(),
+    };
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_handler))
+        .with_state(state.clone())
+        .nest("/files", airlift_files::serve::router(store))
+        .layer(middleware::from_fn_with_state(state, count))
+}
+
+/// Serves until Ctrl-C or SIGTERM. `ready` receives the bound address.
+pub async fn serve(
+    store: Store,
+    address: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServerError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind { address, source })?;
+    let bound = listener.local_addr().map_err(ServerError::Serve)?;
+    ready(bound);
+    axum::serve(listener, app(store))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(ServerError::Serve)
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/healthz" => "healthz",
+        "/readyz" => "readyz",
+        "/metrics" => "metrics",
+        p if p.starts_with("/files/") => "files",
+        _ => "other",
+    }
+}
+
+async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = route_label(request.uri().path());
+    let response = next.run(request).await;
+    let bytes = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    state
+        .metrics
+        .observe(route, response.status().as_u16(), bytes);
+    response
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.meta.current()).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("index unavailable: {e}\n"),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("index check failed: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics_handler(State(state): State<AppState>) -> Response {
+    let store = state.store.clone();
+    let metrics = state.metrics.clone();
+    match tokio::task::spawn_blocking(move || metrics.render(&store)).await {
+        Ok(Ok(text)) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("metrics unavailable: {e}\n"),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("metrics failed: {e}\n"),
+        )
+            .into_response(),
+    }
+}

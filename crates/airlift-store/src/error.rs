@@ -1,0 +1,56 @@
+use std::path::PathBuf;
+
+use airlift_core::Digest;
+
+/// Errors of the store. Each names the path or digest concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file system operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path concerned.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The index database failed.
+    #[error("index database {path}: {source}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// A blob's content does not match the digest it was expected to have.
+    #[error("blob content mismatch: expected {expected}, got {actual} ({length} bytes)")]
+    DigestMismatch {
+        /// What the caller expected.
+        expected: Digest,
+        /// What the bytes hash to.
+        actual: Digest,
+        /// How many bytes were written.
+        length: u64,
+    },
+    /// A blob that should exist does not.
+    #[error("blob {0} is not in the store")]
+    MissingBlob(Digest),
+    /// A stored value could not be decoded.
+    #[error("corrupt index row: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

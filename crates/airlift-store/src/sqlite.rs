@@ -1,0 +1,233 @@
+//! The embedded index: one SQLite file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::StoreError;
+use crate::meta::{Entry, Generation, MetaStore, NewGeneration};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS generations (
+    id          INTEGER PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    source      TEXT NOT NULL,
+    entries     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+    generation  INTEGER NOT NULL REFERENCES generations(id),
+    ecosystem   TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    digest      TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    meta        TEXT NOT NULL,
+    PRIMARY KEY (generation, ecosystem, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// The index in a SQLite database (WAL mode, synchronous=FULL).
+pub struct SqliteMetaStore {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl SqliteMetaStore {
+    /// Opens or creates the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(StoreError::io("create directory", parent))?;
+        }
+        let connection = Connection::open(path).map_err(|source| StoreError::Database {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::init(path, connection)
+    }
+
+    /// An in-memory database (tests).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let connection = Connection::open_in_memory().map_err(|source| StoreError::Database {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
+        Self::init(Path::new(":memory:"), connection)
+    }
+
+    fn init(path: &Path, connection: Connection) -> Result<Self, StoreError> {
+        let db = |source| StoreError::Database {
+            path: path.to_path_buf(),
+            source,
+        };
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+            )
+            .map_err(db)?;
+        connection.execute_batch(SCHEMA).map_err(db)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut guard = self
+            .connection
+            .lock()
+            .map_err(|_| StoreError::Corrupt("index lock poisoned".to_owned()))?;
+        f(&mut guard).map_err(|source| StoreError::Database {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+fn row_to_generation(row: &rusqlite::Row<'_>) -> rusqlite::Result<Generation> {
+    Ok(Generation {
+        id: row.get::<_, i64>(0)? as u64,
+        created_at: row.get(1)?,
+        source: row.get(2)?,
+        entries: row.get::<_, i64>(3)? as u64,
+    })
+}
+
+type RawEntry = (String, String, String, i64, String);
+
+fn decode_entry(raw: RawEntry) -> Result<Entry, StoreError> {
+    let (ecosystem, key, digest, size, meta) = raw;
+    let digest = digest
+        .parse()
+        .map_err(|e| StoreError::Corrupt(format!("entry {ecosystem}/{key}: {e}")))?;
+    let meta = serde_json::from_str(&meta)
+        .map_err(|e| StoreError::Corrupt(format!("entry {ecosystem}/{key} meta: {e}")))?;
+    Ok(Entry {
+        ecosystem,
+        key,
+        digest,
+        size: size as u64,
+        meta,
+    })
+}
+
+fn raw_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+impl MetaStore for SqliteMetaStore {
+    fn current(&self) -> Result<Option<Generation>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT g.id, g.created_at, g.source, g.entries FROM generations g
+                 JOIN state s ON s.key = 'current_generation' AND CAST(s.value AS INTEGER) = g.id",
+                [],
+                row_to_generation,
+            )
+            .optional()
+        })
+    }
+
+    fn generations(&self) -> Result<Vec<Generation>, StoreError> {
+        self.with(|c| {
+            let mut statement =
+                c.prepare("SELECT id, created_at, source, entries FROM generations ORDER BY id")?;
+            let rows = statement.query_map([], row_to_generation)?;
+            rows.collect()
+        })
+    }
+
+    fn entries(&self, generation: u64, ecosystem: Option<&str>) -> Result<Vec<Entry>, StoreError> {
+        let raw: Vec<RawEntry> = self.with(|c| {
+            let mut statement = c.prepare(
+                "SELECT ecosystem, key, digest, size, meta FROM entries
+                 WHERE generation = ?1 AND (?2 IS NULL OR ecosystem = ?2)
+                 ORDER BY ecosystem, key",
+            )?;
+            let rows = statement.query_map(params![generation as i64, ecosystem], raw_entry)?;
+            rows.collect()
+        })?;
+        raw.into_iter().map(decode_entry).collect()
+    }
+
+    fn entry(
+        &self,
+        generation: u64,
+        ecosystem: &str,
+        key: &str,
+    ) -> Result<Option<Entry>, StoreError> {
+        let raw = self.with(|c| {
+            c.query_row(
+                "SELECT ecosystem, key, digest, size, meta FROM entries
+                 WHERE generation = ?1 AND ecosystem = ?2 AND key = ?3",
+                params![generation as i64, ecosystem, key],
+                raw_entry,
+            )
+            .optional()
+        })?;
+        raw.map(decode_entry).transpose()
+    }
+
+    fn commit(&self, generation: NewGeneration) -> Result<Generation, StoreError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let next: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM generations", [], |r| r.get(0))?;
+            tx.execute(
+                "INSERT INTO generations (id, created_at, source, entries) VALUES (?1, ?2, ?3, ?4)",
+                params![next, generation.created_at, generation.source, generation.entries.len() as i64],
+            )?;
+            {
+                let mut insert = tx.prepare(
+                    "INSERT INTO entries (generation, ecosystem, key, digest, size, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for entry in &generation.entries {
+                    insert.execute(params![
+                        next,
+                        entry.ecosystem,
+                        entry.key,
+                        entry.digest.to_string(),
+                        entry.size as i64,
+                        entry.meta.to_string(),
+                    ])?;
+                }
+                let mut set = tx.prepare(
+                    "INSERT INTO state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                )?;
+                set.execute(params!["current_generation", next.to_string()])?;
+                for (key, value) in &generation.state {
+                    set.execute(params![key, value])?;
+                }
+            }
+            tx.commit()?;
+            Ok(Generation {
+                id: next as u64,
+                created_at: generation.created_at,
+                source: generation.source.clone(),
+                entries: generation.entries.len() as u64,
+            })
+        })
+    }
+
+    fn state(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT value FROM state WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+}

@@ -1,0 +1,186 @@
+//! The conformance suite every storage backend must pass.
+//!
+//! Backends call these functions from their own tests with a factory that
+//! makes a fresh, empty store. Each function panics with a message naming the
+//! broken guarantee.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+
+use airlift_core::Digest;
+
+use crate::{BlobStore, Entry, MetaStore, NewGeneration, StoreError};
+
+/// Runs every blob-store check.
+pub fn blob_store(make: &dyn Fn() -> Box<dyn BlobStore>) {
+    blob_round_trip(make().as_ref());
+    blob_invisible_until_commit(make().as_ref());
+    blob_digest_mismatch_stores_nothing(make().as_ref());
+    blob_commit_is_idempotent(make().as_ref());
+    blob_missing_is_reported(make().as_ref());
+}
+
+/// Runs every meta-store check.
+pub fn meta_store(make: &dyn Fn() -> Box<dyn MetaStore>) {
+    meta_generations_are_immutable(make().as_ref());
+    meta_state_commits_with_generation(make().as_ref());
+    meta_entries_filter_and_sort(make().as_ref());
+}
+
+fn blob_round_trip(store: &dyn BlobStore) {
+    let data = b"hello airlift".repeat(1000);
+    let mut writer = store.writer().unwrap();
+    writer.write_all(&data).unwrap();
+    let (digest, length) = writer.commit(Some(&Digest::of(&data))).unwrap();
+    assert_eq!(digest, Digest::of(&data));
+    assert_eq!(length, data.len() as u64);
+    assert_eq!(store.size(&digest).unwrap(), Some(data.len() as u64));
+    let mut back = Vec::new();
+    store.open(&digest).unwrap().read_to_end(&mut back).unwrap();
+    assert_eq!(back, data, "blob read back differs");
+    assert_eq!(store.list().unwrap(), vec![digest]);
+}
+
+fn blob_invisible_until_commit(store: &dyn BlobStore) {
+    let data = b"staged";
+    let mut writer = store.writer().unwrap();
+    writer.write_all(data).unwrap();
+    assert_eq!(
+        store.size(&Digest::of(data)).unwrap(),
+        None,
+        "staged blob visible before commit"
+    );
+    drop(writer);
+    assert!(
+        store.list().unwrap().is_empty(),
+        "abandoned write became visible"
+    );
+}
+
+fn blob_digest_mismatch_stores_nothing(store: &dyn BlobStore) {
+    let mut writer = store.writer().unwrap();
+    writer.write_all(b"actual bytes").unwrap();
+    let wrong = Digest::of(b"other bytes");
+    match writer.commit(Some(&wrong)) {
+        Err(StoreError::DigestMismatch { expected, .. }) => assert_eq!(expected, wrong),
+        other => panic!("expected a digest mismatch, got {other:?}"),
+    }
+    assert!(
+        store.list().unwrap().is_empty(),
+        "mismatching blob was stored"
+    );
+}
+
+fn blob_commit_is_idempotent(store: &dyn BlobStore) {
+    for _ in 0..2 {
+        let mut writer = store.writer().unwrap();
+        writer.write_all(b"same").unwrap();
+        writer.commit(None).unwrap();
+    }
+    assert_eq!(store.list().unwrap().len(), 1);
+}
+
+fn blob_missing_is_reported(store: &dyn BlobStore) {
+    let digest = Digest::of(b"absent");
+    assert_eq!(store.size(&digest).unwrap(), None);
+    match store.open(&digest) {
+        Err(StoreError::MissingBlob(d)) => assert_eq!(d, digest),
+        Err(other) => panic!("expected MissingBlob, got {other:?}"),
+        Ok(_) => panic!("opened a missing blob"),
+    }
+}
+
+fn entry(key: &str, data: &[u8]) -> Entry {
+    Entry {
+        ecosystem: "files".into(),
+        key: key.into(),
+        digest: Digest::of(data),
+        size: data.len() as u64,
+        meta: serde_json::json!({"source": key}),
+    }
+}
+
+fn meta_generations_are_immutable(store: &dyn MetaStore) {
+    assert!(store.current().unwrap().is_none());
+    let first = store
+        .commit(NewGeneration {
+            source: "one".into(),
+            created_at: 1,
+            entries: vec![entry("a", b"a"), entry("b", b"b")],
+            state: vec![],
+        })
+        .unwrap();
+    let second = store
+        .commit(NewGeneration {
+            source: "two".into(),
+            created_at: 2,
+            entries: vec![entry("a", b"a2")],
+            state: vec![],
+        })
+        .unwrap();
+    assert!(second.id > first.id);
+    assert_eq!(store.current().unwrap().map(|g| g.id), Some(second.id));
+    assert_eq!(
+        store.entries(first.id, None).unwrap().len(),
+        2,
+        "old generation changed"
+    );
+    assert_eq!(store.entries(second.id, None).unwrap().len(), 1);
+    let a = store.entry(second.id, "files", "a").unwrap().unwrap();
+    assert_eq!(a.digest, Digest::of(b"a2"));
+    assert!(store.entry(second.id, "files", "b").unwrap().is_none());
+    assert_eq!(store.generations().unwrap().len(), 2);
+}
+
+fn meta_state_commits_with_generation(store: &dyn MetaStore) {
+    assert_eq!(store.state("k").unwrap(), None);
+    store
+        .commit(NewGeneration {
+            source: "s".into(),
+            created_at: 1,
+            entries: vec![],
+            state: vec![("k".into(), "v1".into())],
+        })
+        .unwrap();
+    assert_eq!(store.state("k").unwrap().as_deref(), Some("v1"));
+    // A failing commit (duplicate key) must change neither state nor generation.
+    let before = store.current().unwrap();
+    let result = store.commit(NewGeneration {
+        source: "bad".into(),
+        created_at: 2,
+        entries: vec![entry("x", b"1"), entry("x", b"2")],
+        state: vec![("k".into(), "v2".into())],
+    });
+    assert!(result.is_err(), "duplicate keys were accepted");
+    assert_eq!(
+        store.current().unwrap(),
+        before,
+        "failed commit moved the generation"
+    );
+    assert_eq!(
+        store.state("k").unwrap().as_deref(),
+        Some("v1"),
+        "failed commit changed state"
+    );
+}
+
+fn meta_entries_filter_and_sort(store: &dyn MetaStore) {
+    let mut other = entry("z", b"z");
+    other.ecosystem = "other".into();
+    let generation = store
+        .commit(NewGeneration {
+            source: "s".into(),
+            created_at: 1,
+            entries: vec![entry("b", b"b"), other, entry("a", b"a")],
+            state: vec![],
+        })
+        .unwrap();
+    let files: Vec<String> = store
+        .entries(generation.id, Some("files"))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(files, vec!["a", "b"]);
+    assert_eq!(store.entries(generation.id, None).unwrap().len(), 3);
+}

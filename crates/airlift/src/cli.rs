@@ -1,0 +1,111 @@
+//! Command-line definition.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Carry software across an air gap and serve it on the other side.
+#[derive(Debug, Parser)]
+#[command(name = "airlift", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Directory holding all state (store, keys, trust). Default: $XDG_DATA_HOME/airlift.
+    #[arg(long, global = true, env = "AIRLIFT_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Print results as JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log progress details to stderr.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch everything declared in airlift.toml into the store (connected side).
+    Collect(CollectArgs),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Write a signed bundle of the store's current generation (connected side).
+    Pack(PackArgs),
+    /// Run every check an import does, without importing.
+    Verify(BundleArgs),
+    /// Trust a root of signing keys (isolated side, once).
+    Init(InitArgs),
+    /// Verify a bundle and, only if everything checks out, import it (isolated side).
+    Import(BundleArgs),
+    /// Show what importing a bundle would add, change and remove.
+    Plan(BundleArgs),
+    /// Serve the current generation over HTTP.
+    Serve(ServeArgs),
+    /// Re-hash every blob and check every index reference.
+    Fsck,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// The declaration file.
+    #[arg(long, short, default_value = "airlift.toml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Downloads in flight at once (overrides [collect] concurrency).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate the site's Ed25519 key and TUF root (one key for every role).
+    Init {
+        /// Days until the root expires.
+        #[arg(long, default_value_t = 365)]
+        root_expires_days: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// Output: a directory, or a file ending in .tar or .tar.zst.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Split the archive into parts of at most this size (e.g. 4G, 700M, 4480MiB).
+    #[arg(long, value_name = "SIZE")]
+    pub max_part_size: Option<String>,
+    /// How long the bundle stays importable (e.g. 30d, 12h).
+    #[arg(long, default_value = "30d", value_name = "DURATION")]
+    pub valid_for: String,
+    /// Metadata version (default: the creation time in Unix seconds).
+    #[arg(long)]
+    pub bundle_version: Option<u64>,
+    /// zstd compression level for .tar.zst.
+    #[arg(long, default_value_t = 3)]
+    pub zstd_level: i32,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// The bundle: a directory, a .tar, a .tar.zst, or a split bundle's .toc.json.
+    pub bundle: PathBuf,
+    /// Verify against this root instead of the home's trusted root.
+    #[arg(long, value_name = "ROOT_JSON")]
+    pub trust: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The root.json to trust (from `airlift keys init` on the connected side).
+    #[arg(long, value_name = "ROOT_JSON")]
+    pub trust: PathBuf,
+    /// Replace an existing, different trusted root.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}

@@ -1,0 +1,475 @@
+//! One function per command: parse inputs, call one operation, render.
+#![allow(clippy::print_stdout)]
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use airlift_bundle::{ImportOptions, ImportOutcome, PackOptions};
+use airlift_config::Config;
+use airlift_fetch::{FetchOptions, Fetcher};
+use airlift_store::layout::Layout;
+use airlift_store::{NewGeneration, Store};
+use airlift_trust::SiteKeys;
+use serde::Serialize;
+
+use crate::cli::{
+    BundleArgs, Cli, CollectArgs, Command, InitArgs, KeysCommand, PackArgs, ServeArgs,
+};
+use crate::failure::Failure;
+use crate::progress::Bar;
+
+struct Context {
+    layout: Layout,
+    json: bool,
+}
+
+impl Context {
+    fn store(&self) -> Result<Store, Failure> {
+        Store::open_embedded(self.layout.home()).map_err(|e| {
+            Failure::new(1, e.to_string()).hint(format!(
+                "is {} a writable airlift home?",
+                self.layout.home().display()
+            ))
+        })
+    }
+
+    fn bar(&self) -> Bar {
+        Bar::new(!self.json && std::io::stderr().is_terminal())
+    }
+
+    /// Prints `value` as JSON, or `human` as text.
+    fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> Result<(), Failure> {
+        if self.json {
+            let text = serde_json::to_string_pretty(value)
+                .map_err(|e| Failure::new(1, format!("cannot encode JSON: {e}")))?;
+            println!("{text}");
+        } else {
+            let text = human();
+            if !text.is_empty() {
+                println!("{text}");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn default_home() -> Result<PathBuf, Failure> {
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(data).join("airlift"));
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(".local/share/airlift")),
+        None => Err(Failure::input(
+            "no home directory: set --home or AIRLIFT_HOME",
+        )),
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let home = match cli.home {
+        Some(home) => home,
+        None => default_home()?,
+    };
+    let context = Context {
+        layout: Layout::new(&home),
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Collect(args) => collect(&context, args),
+        Command::Keys(KeysCommand::Init { root_expires_days }) => {
+            keys_init(&context, root_expires_days)
+        }
+        Command::Pack(args) => pack(&context, args),
+        Command::Verify(args) => verify(&context, args),
+        Command::Init(args) => init(&context, args),
+        Command::Import(args) => import(&context, args),
+        Command::Plan(args) => plan(&context, args),
+        Command::Serve(args) => serve(&context, args),
+        Command::Fsck => fsck(&context),
+    }
+}
+
+/// The clock: `SOURCE_DATE_EPOCH` when set (reproducible packs), else now.
+fn now() -> Result<jiff::Timestamp, Failure> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(value) => value
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|seconds| jiff::Timestamp::from_second(seconds).ok())
+            .ok_or_else(|| {
+                Failure::input(format!(
+                    "SOURCE_DATE_EPOCH={value:?} is not a Unix time in seconds"
+                ))
+            }),
+        Err(_) => Ok(jiff::Timestamp::now()),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(1, format!("cannot start the async runtime: {e}")))
+}
+
+#[derive(Serialize)]
+struct CollectSummary {
+    files: usize,
+    downloaded: u64,
+    cached: u64,
+    bytes: u64,
+    generation: u64,
+}
+
+fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
+    let config = Config::load(&args.config)?;
+    let planned = airlift_files::collect::plan(&config.files)
+        .map_err(|e| Failure::input(format!("{}: {e}", args.config.display())))?;
+    let store = context.store()?;
+    let fetcher = Fetcher::new(FetchOptions {
+        concurrency: args
+            .concurrency
+            .unwrap_or(config.collect.concurrency)
+            .max(1),
+        attempts: config.collect.attempts,
+        ..FetchOptions::default()
+    })
+    .map_err(|e| Failure::new(1, format!("cannot start the HTTP client: {e}")))?;
+    let bar = Arc::new(context.bar());
+    let collected = runtime()?.block_on(airlift_files::collect::collect(
+        &store,
+        &fetcher,
+        &planned,
+        bar.clone(),
+    ));
+    drop(bar);
+    if !collected.failures.is_empty() {
+        let count = collected.failures.len();
+        let mut failure = Failure::new(
+            4,
+            format!(
+                "{count} of {} files could not be collected; the index is unchanged",
+                planned.len()
+            ),
+        );
+        for (path, error) in &collected.failures {
+            failure = failure.hint(format!("{path}: {error}"));
+        }
+        return Err(failure);
+    }
+    // The new generation: this collect's files, plus every other ecosystem as it was.
+    let mut entries = collected.entries;
+    if let Some(current) = store.meta.current()? {
+        entries.extend(
+            store
+                .meta
+                .entries(current.id, None)?
+                .into_iter()
+                .filter(|e| e.ecosystem != airlift_files::ECOSYSTEM),
+        );
+    }
+    let generation = store.meta.commit(NewGeneration {
+        source: "collect".into(),
+        created_at: jiff::Timestamp::now().as_second(),
+        entries,
+        state: Vec::new(),
+    })?;
+    let summary = CollectSummary {
+        files: planned.len(),
+        downloaded: collected.downloaded,
+        cached: collected.cached,
+        bytes: collected.bytes,
+        generation: generation.id,
+    };
+    context.emit(&summary, || {
+        format!(
+            "collected {} files ({} downloaded, {} already stored, {} bytes) into generation {}",
+            summary.files, summary.downloaded, summary.cached, summary.bytes, summary.generation
+        )
+    })
+}
+
+#[derive(Serialize)]
+struct KeysSummary {
+    keyid: String,
+    root: PathBuf,
+}
+
+fn keys_init(context: &Context, root_expires_days: i64) -> Result<(), Failure> {
+    if root_expires_days < 1 {
+        return Err(Failure::input("--root-expires-days must be at least 1"));
+    }
+    let keys = SiteKeys::init(&context.layout.keys_dir(), now()?, root_expires_days)?;
+    let summary = KeysSummary {
+        keyid: keys.signer.keyid().to_owned(),
+        root: keys.root_path(1),
+    };
+    context.emit(&summary, || {
+        format!(
+            "created key {}\ntrust anchor: {}\ncarry it to the isolated side and run `airlift init --trust root.json` there",
+            summary.keyid,
+            summary.root.display()
+        )
+    })
+}
+
+/// Parses sizes such as `700M`, `4G`, `4480MiB`, `1000000` (binary units).
+pub fn parse_size(text: &str) -> Result<u64, Failure> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| Failure::input(format!("size {text:?} does not start with a number")))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" | "kb" => 10,
+        "m" | "mib" | "mb" => 20,
+        "g" | "gib" | "gb" => 30,
+        "t" | "tib" | "tb" => 40,
+        other => {
+            return Err(Failure::input(format!(
+                "size {text:?} has an unknown unit {other:?} (use K, M, G or T)"
+            )));
+        }
+    };
+    number
+        .checked_mul(1u64 << shift)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Failure::input(format!("size {text:?} is zero or too large")))
+}
+
+/// Parses durations such as `30d`, `12h`, `90m`, `3600s`.
+pub fn parse_duration(text: &str) -> Result<jiff::SignedDuration, Failure> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let number: i64 = number
+        .parse()
+        .map_err(|_| Failure::input(format!("duration {text:?} does not start with a number")))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" | "" => 86_400,
+        other => {
+            return Err(Failure::input(format!(
+                "duration {text:?} has an unknown unit {other:?} (use s, m, h or d)"
+            )));
+        }
+    };
+    let total = number
+        .checked_mul(seconds)
+        .filter(|s| *s > 0)
+        .ok_or_else(|| Failure::input(format!("duration {text:?} is zero or too large")))?;
+    Ok(jiff::SignedDuration::from_secs(total))
+}
+
+fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
+    let options = PackOptions {
+        out: args.out,
+        max_part_size: args.max_part_size.as_deref().map(parse_size).transpose()?,
+        now: now()?,
+        version: args.bundle_version,
+        valid_for: parse_duration(&args.valid_for)?,
+        zstd_level: args.zstd_level,
+        zstd_threads: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+    };
+    let store = context.store()?;
+    let keys = SiteKeys::open(&context.layout.keys_dir())?;
+    let report = airlift_bundle::pack(&store, &keys, &options, &context.bar())?;
+    context.emit(&report, || {
+        let mut text = format!(
+            "packed {} entries, {} blobs ({} bytes) into {} ({})\nbundle {} version {}, importable until {}",
+            report.entries,
+            report.blobs,
+            report.blob_bytes,
+            report.path.display(),
+            report.form,
+            report.bundle_id,
+            report.version,
+            report.expires
+        );
+        for part in &report.parts {
+            text.push_str(&format!("\n  {} {} bytes {}", part.name, part.size, part.sha256));
+        }
+        text
+    })
+}
+
+fn import_options<'a>(context: &'a Context, trust: Option<&'a Path>) -> ImportOptions<'a> {
+    ImportOptions {
+        layout: &context.layout,
+        trusted_root: trust,
+    }
+}
+
+fn verify(context: &Context, args: BundleArgs) -> Result<(), Failure> {
+    let store = context.store()?;
+    let result = airlift_bundle::verify(
+        &args.bundle,
+        &store,
+        &import_options(context, args.trust.as_deref()),
+        &context.bar(),
+    )?;
+    context.emit(&result, || {
+        format!(
+            "OK: bundle {} version {} verified: {} targets, {} bytes, {} index entries; importable until {}{}",
+            result.bundle_id,
+            result.version,
+            result.targets,
+            result.bytes,
+            result.entries,
+            result.expires,
+            if result.already_imported { " (already imported here)" } else { "" }
+        )
+    })
+}
+
+fn init(context: &Context, args: InitArgs) -> Result<(), Failure> {
+    let version = airlift_trust::verify::inspect_root(&args.trust)?;
+    let bytes = std::fs::read(&args.trust)
+        .map_err(|e| Failure::input(format!("cannot read {}: {e}", args.trust.display())))?;
+    let target = context.layout.trusted_root();
+    if let Ok(existing) = std::fs::read(&target) {
+        if existing == bytes {
+            return context.emit(
+                &serde_json::json!({"trusted_root": target, "version": version, "changed": false}),
+                || format!("{} is already the trusted root", args.trust.display()),
+            );
+        }
+        if !args.force {
+            return Err(Failure::input(format!("a different root is already trusted in {}", target.display()))
+                .hint("roots normally rotate through bundles; pass --force only to re-anchor trust deliberately"));
+        }
+        let state = context.layout.tuf_state_dir();
+        if state.exists() {
+            std::fs::remove_dir_all(&state)
+                .map_err(|e| Failure::new(1, format!("cannot reset {}: {e}", state.display())))?;
+        }
+    }
+    airlift_core::write_file_durably(&target, &bytes)
+        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", target.display())))?;
+    context.store()?;
+    context.emit(
+        &serde_json::json!({"trusted_root": target, "version": version, "changed": true}),
+        || {
+            format!(
+                "trusting root version {version} from {}",
+                args.trust.display()
+            )
+        },
+    )
+}
+
+fn import(context: &Context, args: BundleArgs) -> Result<(), Failure> {
+    let store = context.store()?;
+    let outcome = airlift_bundle::import(
+        &args.bundle,
+        &store,
+        &import_options(context, args.trust.as_deref()),
+        &context.bar(),
+    )?;
+    context.emit(&outcome, || match &outcome {
+        ImportOutcome::Imported {
+            bundle_id,
+            version,
+            generation,
+            blobs_added,
+            bytes_added,
+        } => format!(
+            "imported bundle {bundle_id} version {version}: generation {} with {} entries is now served ({blobs_added} new blobs, {bytes_added} bytes)",
+            generation.id, generation.entries
+        ),
+        ImportOutcome::AlreadyImported { bundle_id, version } => {
+            format!("bundle {bundle_id} version {version} is already imported; nothing to do")
+        }
+    })
+}
+
+fn plan(context: &Context, args: BundleArgs) -> Result<(), Failure> {
+    let store = context.store()?;
+    let plan = airlift_bundle::plan(
+        &args.bundle,
+        &store,
+        &import_options(context, args.trust.as_deref()),
+        &context.bar(),
+    )?;
+    context.emit(&plan, || {
+        let mut text = format!(
+            "bundle {} version {}{}: {} to add, {} to change, {} to remove, {} unchanged; {} new blobs ({} bytes)",
+            plan.bundle_id,
+            plan.version,
+            if plan.already_imported { " (already imported)" } else { "" },
+            plan.added.len(),
+            plan.changed.len(),
+            plan.removed.len(),
+            plan.unchanged,
+            plan.new_blobs,
+            plan.new_bytes
+        );
+        for change in &plan.added {
+            text.push_str(&format!("\n  + {}/{} {}", change.ecosystem, change.key, change.size));
+        }
+        for change in &plan.changed {
+            text.push_str(&format!("\n  ~ {}/{} {}", change.ecosystem, change.key, change.size));
+        }
+        for change in &plan.removed {
+            text.push_str(&format!("\n  - {}/{}", change.ecosystem, change.key));
+        }
+        text
+    })
+}
+
+#[allow(clippy::print_stderr)]
+fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
+    let store = context.store()?;
+    runtime()?
+        .block_on(airlift_server::serve(store, args.listen, |address| {
+            eprintln!("airlift serving on http://{address}");
+        }))
+        .map_err(|e| Failure::new(1, e.to_string()))
+}
+
+fn fsck(context: &Context) -> Result<(), Failure> {
+    let store = context.store()?;
+    let report = airlift_store::fsck(&store)?;
+    context.emit(&report, || {
+        let mut text = format!(
+            "checked {} blobs ({} bytes) and {} index entries: {}",
+            report.blobs_checked,
+            report.bytes_checked,
+            report.entries_checked,
+            if report.is_clean() {
+                "clean"
+            } else {
+                "PROBLEMS FOUND"
+            }
+        );
+        for digest in &report.corrupt_blobs {
+            text.push_str(&format!("\n  corrupt blob {digest}"));
+        }
+        for entry in &report.broken_entries {
+            text.push_str(&format!("\n  broken entry {entry}"));
+        }
+        if report.unreferenced_blobs > 0 {
+            text.push_str(&format!(
+                "\n  {} unreferenced blobs (harmless)",
+                report.unreferenced_blobs
+            ));
+        }
+        text
+    })?;
+    if report.is_clean() {
+        Ok(())
+    } else {
+        Err(Failure::new(5, "the store is damaged")
+            .hint("re-import the last bundle to restore damaged blobs"))
+    }
+}

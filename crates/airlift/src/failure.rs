@@ -1,0 +1,96 @@
+//! Turning errors into messages, hints and exit codes.
+//!
+//! Exit codes: 1 operation failed, 2 bad input (arguments or configuration),
+//! 3 bundle refused (verification, trust, rollback), 4 upstream or network
+//! failure during collect, 5 the store is damaged.
+
+use std::process::ExitCode;
+
+use airlift_bundle::BundleError;
+
+/// A failure the CLI reports.
+pub struct Failure {
+    pub message: String,
+    pub hints: Vec<String>,
+    pub code: u8,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hints: Vec::new(),
+            code,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub fn input(message: impl Into<String>) -> Self {
+        Self::new(2, message)
+    }
+
+    #[allow(clippy::print_stderr)]
+    pub fn report(self) -> ExitCode {
+        eprintln!("error: {}", self.message);
+        for hint in &self.hints {
+            eprintln!("hint: {hint}");
+        }
+        ExitCode::from(self.code)
+    }
+}
+
+impl From<BundleError> for Failure {
+    fn from(error: BundleError) -> Self {
+        let message = error.to_string();
+        match &error {
+            BundleError::NoTrust { .. } => Failure::input(message)
+                .hint("run `airlift init --trust root.json` with the root from the connected side, or pass --trust"),
+            BundleError::Rollback { .. } => Failure::new(3, message)
+                .hint("a newer bundle was already imported; ask the connected side for a fresh pack"),
+            BundleError::NothingToPack => Failure::input(message),
+            BundleError::Options(_) | BundleError::NotABundle { .. } => Failure::input(message),
+            BundleError::Trust(airlift_trust::TrustError::Verification { message: detail, .. })
+                if detail.to_lowercase().contains("expired") =>
+            {
+                Failure::new(3, message).hint("the bundle's validity window has passed; pack again with a fresh --valid-for")
+            }
+            BundleError::Trust(airlift_trust::TrustError::Verification { .. }) => Failure::new(3, message)
+                .hint("the bundle is not signed by the trusted keys, or it was altered"),
+            BundleError::Store(_) => Failure::new(1, message),
+            BundleError::Io { .. } => Failure::new(1, message),
+            _ => Failure::new(3, message).hint("nothing was imported; the store is unchanged"),
+        }
+    }
+}
+
+impl From<airlift_store::StoreError> for Failure {
+    fn from(error: airlift_store::StoreError) -> Self {
+        Failure::new(1, error.to_string())
+    }
+}
+
+impl From<airlift_trust::TrustError> for Failure {
+    fn from(error: airlift_trust::TrustError) -> Self {
+        let message = error.to_string();
+        match error {
+            airlift_trust::TrustError::KeysExist { .. } => {
+                Failure::input(message).hint("keys are never overwritten")
+            }
+            airlift_trust::TrustError::NoKeys { .. } => {
+                Failure::input(message).hint("run `airlift keys init` first")
+            }
+            airlift_trust::TrustError::BadRoot { .. } => Failure::input(message),
+            _ => Failure::new(1, message),
+        }
+    }
+}
+
+impl From<airlift_config::ConfigError> for Failure {
+    fn from(error: airlift_config::ConfigError) -> Self {
+        Failure::input(error.to_string()).hint("see docs/reference/airlift-toml.md for every key")
+    }
+}
