@@ -250,6 +250,7 @@ pub fn import(
             version: checked.verified.version,
         });
     }
+    crate::failpoint("import-before-commit");
     let result = commit(&checked, store, options.layout);
     remove_work(&checked.work);
     result
@@ -263,6 +264,7 @@ fn commit(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOut
             store.blobs.adopt(path, digest)?;
             blobs_added += 1;
             bytes_added += size;
+            crate::failpoint("import-mid-adopt");
         }
     }
     let now = jiff::Timestamp::now().as_second();
@@ -282,6 +284,7 @@ fn commit(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOut
             (state_keys::LAST_IMPORT_AT.into(), now.to_string()),
         ],
     })?;
+    crate::failpoint("import-after-commit");
     // The generation is committed: now persist the TUF client state it was
     // verified with, and the newest root. A crash before this point is safe:
     // the next import of the same bundle is recognised by its id.
@@ -388,7 +391,7 @@ fn run(
         std::process::id(),
         jiff::Timestamp::now().as_nanosecond()
     ));
-    let mut pipeline = match Pipeline::new(&work, store, options, mode) {
+    let mut pipeline = match Pipeline::new(form.path(), &work, store, options, mode) {
         Ok(pipeline) => pipeline,
         Err(e) => return Err((work, e)),
     };
@@ -404,6 +407,7 @@ fn run(
 }
 
 struct Pipeline<'a> {
+    bundle: PathBuf,
     work: PathBuf,
     store: &'a Store,
     mode: Mode,
@@ -420,6 +424,7 @@ struct Pipeline<'a> {
 
 impl<'a> Pipeline<'a> {
     fn new(
+        bundle: &Path,
         work: &Path,
         store: &'a Store,
         options: &ImportOptions<'_>,
@@ -458,6 +463,7 @@ impl<'a> Pipeline<'a> {
         }
         let parse = |value: Option<String>| value.and_then(|v| v.parse::<u64>().ok());
         Ok(Self {
+            bundle: bundle.to_path_buf(),
             work: work.to_path_buf(),
             store,
             mode,

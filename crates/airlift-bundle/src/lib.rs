@@ -42,6 +42,17 @@ pub trait Progress: Send + Sync {
     fn finish(&self) {}
 }
 
+/// Aborts the process at a named point when `AIRLIFT_FAILPOINT` names it.
+///
+/// Crash tests use this to stop an import exactly between two steps, like a
+/// `kill -9` would (no destructors, no cleanup), and then check that the next
+/// run completes and the store is consistent.
+pub(crate) fn failpoint(name: &str) {
+    if std::env::var_os("AIRLIFT_FAILPOINT").is_some_and(|value| value == name) {
+        std::process::abort();
+    }
+}
+
 /// A [`Progress`] that shows nothing.
 pub struct NoProgress;
 impl Progress for NoProgress {}

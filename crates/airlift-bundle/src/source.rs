@@ -69,6 +69,15 @@ impl BundleForm {
             zstd,
         })
     }
+
+    /// The path the user gave, for messages.
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            Self::Directory(path) | Self::Archive { path, .. } | Self::Parts { toc: path, .. } => {
+                path
+            }
+        }
+    }
 }
 
 /// Calls `visit(name, size, reader)` for every entry, in stream order.

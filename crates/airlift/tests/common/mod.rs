@@ -1,0 +1,481 @@
+//! Test support: run the binary against temporary homes, a loopback HTTP
+//! upstream with scripted misbehaviour, and a minimal HTTP client.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A fixed clock for reproducible packs: the start of the current hour, so
+/// bundles made with it are valid (30 days by default) whenever tests run.
+pub fn epoch() -> &'static str {
+    static EPOCH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        (now - now % 3600).to_string()
+    })
+}
+
+/// The clock `seconds` after [`epoch`].
+pub fn epoch_plus(seconds: u64) -> String {
+    (epoch().parse::<u64>().unwrap() + seconds).to_string()
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    airlift_core::Digest::of(data).hex()
+}
+
+/// Result of one CLI run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "command failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn fails_with(self, code: i32, needle: &str) -> Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_airlift")
+}
+
+/// An airlift home in a temporary directory.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary());
+        command
+            .arg("--home")
+            .arg(self.path())
+            .args(args)
+            .env_remove("AIRLIFT_FAILPOINT")
+            .env("SOURCE_DATE_EPOCH", epoch())
+            .stdin(Stdio::null());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().unwrap())
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = self.command(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Run::from(command.output().unwrap())
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.path().join("keys/roots/1.root.json")
+    }
+
+    /// The state an import must not change when it fails: generation and fsck.
+    pub fn snapshot(&self) -> String {
+        let fsck = self.run(&["--json", "fsck"]).ok();
+        let report = fsck.json();
+        assert_eq!(
+            report["corrupt_blobs"],
+            serde_json::json!([]),
+            "fsck found corrupt blobs"
+        );
+        assert_eq!(
+            report["broken_entries"],
+            serde_json::json!([]),
+            "fsck found broken entries"
+        );
+        format!(
+            "{}|blobs={}",
+            index_state(self.path()),
+            report["blobs_checked"]
+        )
+    }
+}
+
+/// Generations, the current one and the last imported bundle, read with the store library.
+fn index_state(home: &Path) -> String {
+    let store = airlift_store::Store::open_embedded(home).unwrap();
+    let generations = store.meta.generations().unwrap();
+    let current = store.meta.current().unwrap().map(|g| g.id);
+    let last = store
+        .meta
+        .state(airlift_store::state_keys::LAST_BUNDLE_ID)
+        .unwrap();
+    format!(
+        "generations={} current={current:?} last={last:?}",
+        generations.len()
+    )
+}
+
+/// What the upstream does for one path.
+#[derive(Clone)]
+pub enum Behaviour {
+    /// Serve the bytes (with Range support).
+    Serve(Vec<u8>),
+    /// The first full request gets only `cut` bytes then the connection drops;
+    /// later requests are served normally (with Range support).
+    CutOnce(Vec<u8>, usize),
+    /// Always 500.
+    Fail,
+}
+
+/// A loopback HTTP/1.1 server with scripted behaviours, recording requests.
+pub struct Upstream {
+    pub address: SocketAddr,
+    pub requests: Arc<Mutex<Vec<(String, Option<String>, Option<String>)>>>,
+}
+
+impl Upstream {
+    pub fn start(routes: HashMap<String, Behaviour>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let routes = Arc::new(Mutex::new(routes));
+        let cut_done = Arc::new(Mutex::new(std::collections::HashSet::new()));
+        let log = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let routes = routes.clone();
+                let log = log.clone();
+                let cut_done = cut_done.clone();
+                std::thread::spawn(move || {
+                    let _ = handle(stream, &routes, &log, &cut_done);
+                });
+            }
+        });
+        Self { address, requests }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/{path}", self.address)
+    }
+
+    pub fn url_with_credentials(&self, path: &str, user: &str, password: &str) -> String {
+        format!("http://{user}:{password}@{}/{path}", self.address)
+    }
+}
+
+fn handle(
+    stream: TcpStream,
+    routes: &Mutex<HashMap<String, Behaviour>>,
+    log: &Mutex<Vec<(String, Option<String>, Option<String>)>>,
+    cut_done: &Mutex<std::collections::HashSet<String>>,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line)? == 0 {
+            return Ok(());
+        }
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .trim_start_matches('/')
+            .to_owned();
+        let mut range = None;
+        let mut authorization = None;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line)?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                match name.to_ascii_lowercase().as_str() {
+                    "range" => range = Some(value.trim().to_owned()),
+                    "authorization" => authorization = Some(value.trim().to_owned()),
+                    _ => {}
+                }
+            }
+        }
+        log.lock()
+            .unwrap()
+            .push((path.clone(), range.clone(), authorization));
+        let behaviour = routes.lock().unwrap().get(&path).cloned();
+        match behaviour {
+            None => {
+                writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")?;
+            }
+            Some(Behaviour::Fail) => {
+                writer.write_all(
+                    b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+                )?;
+            }
+            Some(Behaviour::CutOnce(data, cut))
+                if range.is_none() && cut_done.lock().unwrap().insert(path.clone()) =>
+            {
+                write!(
+                    writer,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\n\r\n",
+                    data.len()
+                )?;
+                writer.write_all(&data[..cut])?;
+                writer.flush()?;
+                return Ok(());
+            }
+            Some(Behaviour::Serve(data) | Behaviour::CutOnce(data, _)) => {
+                let start = range
+                    .as_deref()
+                    .and_then(|r| r.strip_prefix("bytes="))
+                    .and_then(|r| r.strip_suffix('-'))
+                    .and_then(|r| r.parse::<usize>().ok());
+                match start {
+                    Some(start) if start < data.len() => {
+                        write!(
+                            writer,
+                            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\n\r\n",
+                            data.len() - start,
+                            data.len() - 1,
+                            data.len()
+                        )?;
+                        writer.write_all(&data[start..])?;
+                    }
+                    _ => {
+                        write!(
+                            writer,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                            data.len()
+                        )?;
+                        writer.write_all(&data)?;
+                    }
+                }
+            }
+        }
+        writer.flush()?;
+    }
+}
+
+/// A running `airlift serve`, stopped on drop.
+pub struct Server {
+    child: std::process::Child,
+    pub address: SocketAddr,
+}
+
+impl Server {
+    pub fn start(home: &Home) -> Self {
+        let mut child = home
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            if let Some(rest) = line.strip_prefix("airlift serving on http://") {
+                break rest.trim().parse().unwrap();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, address }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET (or HEAD); returns status, lower-cased headers and body.
+pub fn http(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, HashMap<String, String>, Vec<u8>) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw[split + 4..].to_vec();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body)
+}
+
+/// Writes an airlift.toml with `[[files]]` entries (url, sha256, path).
+pub fn write_config(dir: &Path, files: &[(String, Option<String>, &str)]) -> PathBuf {
+    let mut text = String::from("[collect]\nattempts = 3\n\n");
+    for (url, sha, path) in files {
+        text.push_str(&format!("[[files]]\nurl = \"{url}\"\npath = \"{path}\"\n"));
+        if let Some(sha) = sha {
+            text.push_str(&format!("sha256 = \"{sha}\"\n"));
+        }
+        text.push('\n');
+    }
+    let path = dir.join("airlift.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn noise(seed: u64, length: usize) -> Vec<u8> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// A connected side with collected files and keys; returns (upstream, home, files).
+pub struct Connected {
+    pub upstream: Upstream,
+    pub home: Home,
+    pub files: Vec<(String, Vec<u8>)>,
+    pub work: tempfile::TempDir,
+}
+
+impl Connected {
+    pub fn new(files: Vec<(String, Vec<u8>)>) -> Self {
+        let routes = files
+            .iter()
+            .map(|(path, data)| (format!("up/{path}"), Behaviour::Serve(data.clone())))
+            .collect();
+        let upstream = Upstream::start(routes);
+        let home = Home::new();
+        let work = tempfile::tempdir().unwrap();
+        let config: Vec<(String, Option<String>, &str)> = files
+            .iter()
+            .map(|(path, data)| {
+                (
+                    upstream.url(&format!("up/{path}")),
+                    Some(sha256_hex(data)),
+                    path.as_str(),
+                )
+            })
+            .collect();
+        let config = write_config(work.path(), &config);
+        home.run(&["collect", "--config", config.to_str().unwrap()])
+            .ok();
+        home.run(&["keys", "init"]).ok();
+        Self {
+            upstream,
+            home,
+            files,
+            work,
+        }
+    }
+
+    pub fn sample() -> Self {
+        Self::new(vec![
+            ("tools/big.bin".into(), noise(1, 300_000)),
+            (
+                "docs/readme.txt".into(),
+                b"hello from the connected side\n".repeat(100),
+            ),
+            ("empty.dat".into(), Vec::new()),
+        ])
+    }
+
+    pub fn pack(&self, name: &str, extra: &[&str]) -> PathBuf {
+        let out = self.work.path().join(name);
+        let mut args = vec!["pack", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.home.run(&args).ok();
+        out
+    }
+
+    /// An isolated home that trusts this side's root.
+    pub fn isolated(&self) -> Home {
+        let home = Home::new();
+        home.run(&["init", "--trust", self.home.root().to_str().unwrap()])
+            .ok();
+        home
+    }
+}
