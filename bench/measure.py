@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run one command, print wall time and peak RSS as one JSON line.
+"""Run one command, print wall time and peak RSS as one tab-separated line.
 
 Usage: measure.py [--stdout FILE] [--stderr FILE] -- CMD [ARG...]
 
@@ -9,7 +9,6 @@ waited for (for `bash -c 'a | b'` that is the larger of a and b, not the sum).
 This wrapper is a fresh process per measurement, so nothing earlier leaks in.
 """
 
-import json
 import resource
 import subprocess
 import sys
@@ -38,16 +37,10 @@ def main() -> int:
     code = subprocess.call(cmd, stdout=out, stderr=err)
     seconds = time.monotonic() - start
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # seconds, peak RSS (KiB on Linux), user CPU s, system CPU s, exit code
     print(
-        json.dumps(
-            {
-                "seconds": round(seconds, 4),
-                "maxrss_kib": usage.ru_maxrss,  # KiB on Linux
-                "user_s": round(usage.ru_utime, 3),
-                "sys_s": round(usage.ru_stime, 3),
-                "exit": code,
-            }
-        )
+        f"{seconds:.4f}\t{usage.ru_maxrss}\t{usage.ru_utime:.3f}"
+        f"\t{usage.ru_stime:.3f}\t{code}"
     )
     return 0
 

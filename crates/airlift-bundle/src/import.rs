@@ -559,15 +559,17 @@ impl<'a> Pipeline<'a> {
                 ));
             }
         }
-        let verified = airlift_trust::verify_metadata(
-            &self.trusted_root,
-            &metadata_dir,
-            &self.work.join("tuf-state"),
-        )?;
         let timestamp = metadata_dir.join("timestamp.json");
         let timestamp_bytes = fs::read(&timestamp).map_err(BundleError::io("read", &timestamp))?;
         let bundle_id = Digest::of(&timestamp_bytes);
         let already = self.last_id.as_deref() == Some(bundle_id.to_string().as_str());
+        self.check_root_files(&metadata_dir)?;
+        let verified = airlift_trust::verify_metadata(
+            &self.trusted_root,
+            &metadata_dir,
+            &self.work.join("tuf-state"),
+        )
+        .map_err(|error| self.explain_refusal(error, &timestamp_bytes, already))?;
         if !already
             && let Some(last) = self.last_version
             && verified.version <= last
@@ -579,6 +581,62 @@ impl<'a> Pipeline<'a> {
         }
         self.verified = Some((verified, bundle_id, already));
         Ok(())
+    }
+
+    /// The bundle's copy of the trusted root's version must be byte-identical
+    /// to the trusted root: TUF only reads newer roots, so without this check
+    /// a damaged copy of an old root would pass unnoticed.
+    fn check_root_files(&self, metadata_dir: &Path) -> Result<(), BundleError> {
+        let trusted_version = serde_json::from_slice::<serde_json::Value>(&self.trusted_root)
+            .ok()
+            .and_then(|v| v["signed"]["version"].as_u64());
+        let Some(version) = trusted_version else {
+            return Ok(());
+        };
+        let name = format!("{version}.root.json");
+        match fs::read(metadata_dir.join(&name)) {
+            Ok(bytes) if bytes == self.trusted_root => Ok(()),
+            Ok(_) => Err(BundleError::entry(
+                &format!("metadata/{name}"),
+                "differs from the trusted root of the same version (altered, or packed for another site)",
+            )),
+            // Older bundles may start their chain later; TUF decides.
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Names the bundle rather than the quarantine copy, and recognises a
+    /// rollback that the TUF client refused before our own version check.
+    fn explain_refusal(
+        &self,
+        error: airlift_trust::TrustError,
+        timestamp: &[u8],
+        already: bool,
+    ) -> BundleError {
+        let unverified_version = serde_json::from_slice::<serde_json::Value>(timestamp)
+            .ok()
+            .and_then(|v| v["signed"]["version"].as_u64());
+        let tuf_rollback = matches!(
+            &error,
+            airlift_trust::TrustError::Verification { message, .. }
+                if message.contains("previously fetched version")
+        );
+        if let (Some(version), Some(last)) = (unverified_version, self.last_version)
+            && !already
+            && version <= last
+            && tuf_rollback
+        {
+            return BundleError::Rollback { version, last };
+        }
+        match error {
+            airlift_trust::TrustError::Verification { message, .. } => {
+                BundleError::Trust(airlift_trust::TrustError::Verification {
+                    path: self.bundle.join("metadata"),
+                    message,
+                })
+            }
+            other => BundleError::Trust(other),
+        }
     }
 
     fn target(

@@ -1,0 +1,552 @@
+//! Bad input: every tampered, truncated, reordered, replayed, expired or
+//! wrongly signed bundle is refused with a clear error, and the isolated
+//! store is left exactly as it was (same generation, same last bundle, fsck
+//! clean). After each refusal the genuine bundle still imports, which proves
+//! the refusal did not poison the trusted state.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::{Connected, Home, epoch_plus};
+
+/// A connected side, an isolated side that imported a first bundle, and the
+/// clock for a second, newer bundle.
+struct Scenario {
+    connected: Connected,
+    isolated: Home,
+    before: String,
+}
+
+impl Scenario {
+    fn new() -> Self {
+        let connected = Connected::sample();
+        let first = connected.pack("first", &[]);
+        let isolated = connected.isolated();
+        isolated.run(&["import", first.to_str().unwrap()]).ok();
+        let before = isolated.snapshot();
+        Self {
+            connected,
+            isolated,
+            before,
+        }
+    }
+
+    /// Packs a newer bundle; `name` decides its form.
+    fn newer(&self, name: &str, extra: &[&str]) -> PathBuf {
+        let out = self.connected.work.path().join(name);
+        let mut args = vec!["pack", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.connected
+            .home
+            .run_env(&args, &[("SOURCE_DATE_EPOCH", &epoch_plus(60))])
+            .ok();
+        out
+    }
+
+    /// Import must fail with `code` and `needle`; verify must fail too; the store is unchanged.
+    #[track_caller]
+    fn refused(&self, bundle: &Path, code: i32, needle: &str) {
+        let path = bundle.to_str().unwrap();
+        self.isolated
+            .run(&["import", path])
+            .fails_with(code, needle);
+        self.isolated
+            .run(&["verify", path])
+            .fails_with(code, needle);
+        self.isolated.run(&["plan", path]).fails_with(code, needle);
+        assert_eq!(
+            self.isolated.snapshot(),
+            self.before,
+            "a refused bundle changed the store"
+        );
+        let quarantine = self.isolated.path().join("quarantine");
+        let leftovers: Vec<_> = fs::read_dir(&quarantine)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != ".lock")
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "quarantine not cleaned: {leftovers:?}"
+        );
+    }
+
+    /// The genuine newer bundle imports after the refusals.
+    #[track_caller]
+    fn genuine_still_imports(&self, bundle: &Path) {
+        let run = self
+            .isolated
+            .run(&["--json", "import", bundle.to_str().unwrap()])
+            .ok();
+        assert_eq!(run.json()["status"], "imported");
+        self.isolated.snapshot();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn flip_byte(path: &Path, offset: usize) {
+    let mut bytes = fs::read(path).unwrap();
+    let at = offset.min(bytes.len() - 1);
+    bytes[at] ^= 0x01;
+    fs::write(path, bytes).unwrap();
+}
+
+fn biggest_blob(bundle: &Path) -> PathBuf {
+    fs::read_dir(bundle.join("targets/blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| fs::metadata(p).unwrap().len())
+        .unwrap()
+}
+
+#[test]
+fn flipped_byte_in_a_blob_is_refused() {
+    let scenario = Scenario::new();
+    let genuine = scenario.newer("second", &[]);
+    let tampered = scenario.connected.work.path().join("tampered");
+    copy_dir(&genuine, &tampered);
+    let blob = biggest_blob(&tampered);
+    flip_byte(&blob, 12345);
+    let name = blob.file_name().unwrap().to_string_lossy().into_owned();
+    scenario.refused(
+        &tampered,
+        3,
+        &format!("target blobs/sha256/{name} does not match the signed metadata"),
+    );
+    scenario.genuine_still_imports(&genuine);
+}
+
+#[test]
+fn flipped_byte_in_metadata_is_refused() {
+    let scenario = Scenario::new();
+    let genuine = scenario.newer("second", &[]);
+    for (file, offset, needle) in [
+        ("targets.json", 200, "TUF verification of"),
+        ("snapshot.json", 150, "TUF verification of"),
+        ("timestamp.json", 100, "TUF verification of"),
+        ("1.root.json", 300, "differs from the trusted root"),
+    ] {
+        let tampered = scenario
+            .connected
+            .work
+            .path()
+            .join(format!("tampered-{file}"));
+        copy_dir(&genuine, &tampered);
+        flip_byte(&tampered.join("metadata").join(file), offset);
+        scenario.refused(&tampered, 3, needle);
+    }
+    scenario.genuine_still_imports(&genuine);
+}
+
+#[test]
+fn missing_truncated_renamed_and_reordered_parts_are_named() {
+    let scenario = Scenario::new();
+    let genuine = scenario.newer("second.tar.zst", &["--max-part-size", "40K"]);
+    let toc_name = "second.tar.zst.toc.json";
+    let part = |dir: &Path, n: u32| dir.join(format!("second.tar.zst.part-{n:04}"));
+    let variant = |label: &str| -> PathBuf {
+        let dir = scenario.connected.work.path().join(label);
+        fs::create_dir_all(&dir).unwrap();
+        for entry in fs::read_dir(scenario.connected.work.path()).unwrap() {
+            let entry = entry.unwrap();
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("second.tar.zst")
+            {
+                fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+            }
+        }
+        dir
+    };
+    let genuine_toc = genuine.with_file_name(toc_name);
+    assert!(
+        part(genuine.parent().unwrap(), 3).is_file(),
+        "expected at least 3 parts"
+    );
+
+    let missing = variant("missing");
+    fs::remove_file(part(&missing, 2)).unwrap();
+    scenario.refused(&missing.join(toc_name), 3, "part 2");
+
+    let truncated = variant("truncated");
+    let bytes = fs::read(part(&truncated, 2)).unwrap();
+    fs::write(part(&truncated, 2), &bytes[..bytes.len() - 100]).unwrap();
+    scenario.refused(&truncated.join(toc_name), 3, "part 2");
+    scenario
+        .isolated
+        .run(&["import", truncated.join(toc_name).to_str().unwrap()])
+        .fails_with(3, "truncated");
+
+    let renamed = variant("renamed");
+    fs::rename(part(&renamed, 2), renamed.join("second.tar.zst.part-0099")).unwrap();
+    scenario.refused(&renamed.join(toc_name), 3, "is missing");
+
+    let reordered = variant("reordered");
+    let (one, two) = (part(&reordered, 1), part(&reordered, 2));
+    let swap = reordered.join("swap");
+    fs::rename(&one, &swap).unwrap();
+    fs::rename(&two, &one).unwrap();
+    fs::rename(&swap, &two).unwrap();
+    scenario.refused(&reordered.join(toc_name), 3, "reordered");
+
+    scenario.genuine_still_imports(&genuine_toc);
+}
+
+#[test]
+fn truncated_single_archives_are_refused() {
+    let scenario = Scenario::new();
+    for name in ["second.tar", "second.tar.zst"] {
+        let genuine = scenario.newer(name, &[]);
+        let bytes = fs::read(&genuine).unwrap();
+        for cut in [bytes.len() / 2, bytes.len() - 1030, 700] {
+            let tampered = scenario
+                .connected
+                .work
+                .path()
+                .join(format!("cut-{cut}-{name}"));
+            fs::write(&tampered, &bytes[..cut]).unwrap();
+            scenario
+                .isolated
+                .run(&["import", tampered.to_str().unwrap()])
+                .fails_with(3, "");
+            assert_eq!(scenario.isolated.snapshot(), scenario.before);
+        }
+        let half = scenario
+            .connected
+            .work
+            .path()
+            .join(format!("cut-{}-{name}", bytes.len() / 2));
+        let run = scenario.isolated.run(&["import", half.to_str().unwrap()]);
+        assert!(
+            run.stderr.contains("truncated") || run.stderr.contains("damaged"),
+            "unclear message for a truncated {name}: {}",
+            run.stderr
+        );
+    }
+    scenario.genuine_still_imports(&scenario.connected.work.path().join("second.tar.zst"));
+}
+
+#[test]
+fn a_bundle_signed_by_another_key_is_refused() {
+    let scenario = Scenario::new();
+    let other = Connected::sample();
+    let foreign = other.pack("foreign", &[]);
+    scenario.refused(&foreign, 3, "differs from the trusted root");
+    // The same bundle carrying a copy of the genuine root: the signatures decide.
+    fs::copy(
+        scenario.connected.home.root(),
+        foreign.join("metadata/1.root.json"),
+    )
+    .unwrap();
+    scenario.refused(&foreign, 3, "threshold");
+}
+
+#[test]
+fn an_expired_bundle_is_refused() {
+    let scenario = Scenario::new();
+    let out = scenario.connected.work.path().join("old.tar");
+    let two_days_ago = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 2 * 86_400)
+        .to_string();
+    scenario
+        .connected
+        .home
+        .run_env(
+            // A high version, so that expiry (not rollback) is what refuses it.
+            &[
+                "pack",
+                "--out",
+                out.to_str().unwrap(),
+                "--valid-for",
+                "1d",
+                "--bundle-version",
+                &epoch_plus(600),
+            ],
+            &[("SOURCE_DATE_EPOCH", &two_days_ago)],
+        )
+        .ok();
+    scenario.refused(&out, 3, "expired");
+}
+
+#[test]
+fn an_older_bundle_after_a_newer_one_is_refused_and_a_replay_is_a_no_op() {
+    let scenario = Scenario::new();
+    let older = scenario.connected.work.path().join("older");
+    let middle = scenario.connected.work.path().join("middle");
+    scenario
+        .connected
+        .home
+        .run_env(
+            &["pack", "--out", middle.to_str().unwrap()],
+            &[("SOURCE_DATE_EPOCH", &epoch_plus(30))],
+        )
+        .ok();
+    // Same content, different clock: a different bundle with a lower version than `newer`.
+    scenario
+        .connected
+        .home
+        .run_env(
+            &["pack", "--out", older.to_str().unwrap()],
+            &[("SOURCE_DATE_EPOCH", &epoch_plus(10))],
+        )
+        .ok();
+    let newer = scenario.newer("newer", &[]);
+    scenario.genuine_still_imports(&newer);
+    let after = scenario.isolated.snapshot();
+    for stale in [
+        &older,
+        &middle,
+        &scenario.connected.work.path().join("first"),
+    ] {
+        scenario
+            .isolated
+            .run(&["import", stale.to_str().unwrap()])
+            .fails_with(3, "is not newer than the last imported version");
+        assert_eq!(scenario.isolated.snapshot(), after);
+    }
+    let replay = scenario
+        .isolated
+        .run(&["import", newer.to_str().unwrap()])
+        .ok();
+    assert!(
+        replay.stdout.contains("already imported"),
+        "{}",
+        replay.stdout
+    );
+    assert_eq!(scenario.isolated.snapshot(), after);
+}
+
+/// A raw tar entry, written by hand so that the test can produce what a
+/// well-behaved tar writer refuses to (traversal, links, devices, PAX).
+struct Raw<'a> {
+    name: &'a str,
+    typeflag: u8,
+    data: &'a [u8],
+}
+
+fn raw_tar(entries: &[Raw<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in entries {
+        let mut header = [0u8; 512];
+        header[..entry.name.len()].copy_from_slice(entry.name.as_bytes());
+        header[100..108].copy_from_slice(b"0000644\0");
+        header[108..116].copy_from_slice(b"0000000\0");
+        header[116..124].copy_from_slice(b"0000000\0");
+        header[124..136].copy_from_slice(format!("{:011o}\0", entry.data.len()).as_bytes());
+        header[136..148].copy_from_slice(b"00000000000\0");
+        header[156] = entry.typeflag;
+        if entry.typeflag == b'1' || entry.typeflag == b'2' {
+            header[157..167].copy_from_slice(b"etc/passwd");
+        }
+        header[257..265].copy_from_slice(b"ustar\x0000");
+        header[148..156].copy_from_slice(b"        ");
+        let sum: u32 = header.iter().map(|b| u32::from(*b)).sum();
+        header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(entry.data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+/// The entries of a directory bundle, in bundle order, as (name, bytes).
+fn bundle_entries(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut names = vec!["airlift-bundle.json".to_string()];
+    let mut metadata: Vec<String> = fs::read_dir(dir.join("metadata"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    metadata.sort_by_key(|n| (!n.ends_with(".root.json"), n.clone()));
+    names.extend(metadata.into_iter().map(|n| format!("metadata/{n}")));
+    for sub in ["targets/index", "targets/blobs/sha256"] {
+        let mut files: Vec<String> = fs::read_dir(dir.join(sub))
+            .unwrap()
+            .map(|e| format!("{sub}/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        files.sort();
+        names.extend(files);
+    }
+    names
+        .into_iter()
+        .map(|n| (n.clone(), fs::read(dir.join(&n)).unwrap()))
+        .collect()
+}
+
+#[test]
+fn archive_tricks_are_refused() {
+    let scenario = Scenario::new();
+    let genuine = scenario.newer("second", &[]);
+    let entries = bundle_entries(&genuine);
+    let metadata_end = entries
+        .iter()
+        .position(|(n, _)| n.starts_with("targets/"))
+        .unwrap();
+    let build = |label: &str, insert_at: usize, extra: Raw<'_>| -> PathBuf {
+        let mut raws: Vec<Raw<'_>> = entries
+            .iter()
+            .map(|(name, data)| Raw {
+                name,
+                typeflag: b'0',
+                data,
+            })
+            .collect();
+        raws.insert(insert_at, extra);
+        let path = scenario.connected.work.path().join(format!("{label}.tar"));
+        fs::write(&path, raw_tar(&raws)).unwrap();
+        path
+    };
+    let cases: Vec<(&str, usize, Raw<'_>, &str)> = vec![
+        (
+            "dotdot",
+            1,
+            Raw {
+                name: "../../etc/cron.d/evil",
+                typeflag: b'0',
+                data: b"x",
+            },
+            "'..' path component",
+        ),
+        (
+            "dotdot-late",
+            metadata_end + 1,
+            Raw {
+                name: "targets/../../evil",
+                typeflag: b'0',
+                data: b"x",
+            },
+            "'..' path component",
+        ),
+        (
+            "absolute",
+            1,
+            Raw {
+                name: "/etc/passwd",
+                typeflag: b'0',
+                data: b"x",
+            },
+            "absolute path",
+        ),
+        (
+            "symlink",
+            1,
+            Raw {
+                name: "targets/index",
+                typeflag: b'2',
+                data: b"",
+            },
+            "symbolic link",
+        ),
+        (
+            "hardlink",
+            metadata_end,
+            Raw {
+                name: "targets/index/files.json",
+                typeflag: b'1',
+                data: b"",
+            },
+            "hard link",
+        ),
+        (
+            "chardev",
+            1,
+            Raw {
+                name: "metadata/dev",
+                typeflag: b'3',
+                data: b"",
+            },
+            "device",
+        ),
+        (
+            "directory",
+            1,
+            Raw {
+                name: "metadata",
+                typeflag: b'5',
+                data: b"",
+            },
+            "directory",
+        ),
+        (
+            "pax",
+            1,
+            Raw {
+                name: "PaxHeaders/x",
+                typeflag: b'x',
+                data: b"30 path=targets/index/x.json\n",
+            },
+            "PAX extended header",
+        ),
+        (
+            "duplicate",
+            metadata_end + 1,
+            Raw {
+                name: &entries[metadata_end].0,
+                typeflag: b'0',
+                data: &entries[metadata_end].1,
+            },
+            "appears twice",
+        ),
+        (
+            "unlisted",
+            metadata_end,
+            Raw {
+                name: "targets/blobs/sha256/0000000000000000000000000000000000000000000000000000000000000000",
+                typeflag: b'0',
+                data: b"smuggled",
+            },
+            "is not listed in the signed targets metadata",
+        ),
+        (
+            "metadata-late",
+            entries.len(),
+            Raw {
+                name: "metadata/2.root.json",
+                typeflag: b'0',
+                data: b"{}",
+            },
+            "metadata must come first",
+        ),
+    ];
+    for (label, at, raw, needle) in cases {
+        let path = build(label, at, raw);
+        scenario.refused(&path, 3, needle);
+    }
+    // A directory bundle with a symbolic link in it.
+    let linked = scenario.connected.work.path().join("linked");
+    copy_dir(&genuine, &linked);
+    let blob = biggest_blob(&linked);
+    fs::remove_file(&blob).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", &blob).unwrap();
+    scenario.refused(&linked, 3, "links are refused");
+    // And the untouched entries, written by the same raw writer, import fine.
+    let clean: Vec<Raw<'_>> = entries
+        .iter()
+        .map(|(name, data)| Raw {
+            name,
+            typeflag: b'0',
+            data,
+        })
+        .collect();
+    let clean_path = scenario.connected.work.path().join("clean.tar");
+    fs::write(&clean_path, raw_tar(&clean)).unwrap();
+    scenario.genuine_still_imports(&clean_path);
+}
