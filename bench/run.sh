@@ -51,6 +51,7 @@ mkdir -p "$DATA" "$OUT" "$HOMES" "$LOGS"
 : >"$PROBLEMS"
 
 PIDS=()
+RSS_SOURCE=unknown
 cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do
@@ -87,8 +88,9 @@ measure() {
     log "measuring $label"
     local line
     line=$(python3 "$MEASURE" --stdout "$LOGS/$id.stdout" --stderr "$LOGS/$id.stderr" -- "$@")
-    local secs rss user sys code
-    IFS=$'\t' read -r secs rss user sys code <<<"$line"
+    local secs rss user sys code source
+    IFS=$'\t' read -r secs rss user sys code source <<<"$line"
+    RSS_SOURCE=$source
     printf '%s\n' "$line" >"$LOGS/$id.time"
     local out_bytes="-"
     if [[ $output != "-" && -e $output ]]; then
@@ -370,18 +372,19 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.0f", b / 1048576}'; }
     echo "- peers: $(openssl version | cut -d' ' -f1-2), $(zstd --version | sed 's/.*\(v[0-9.]*\).*/zstd \1/'), $(tar --version | head -n 1), $(curl --version | head -n 1 | cut -d' ' -f1-2)${NGINX:+, $("$NGINX" -v 2>&1 | sed 's/.*: //')}"
     echo "- data: $DATA_FILES files, $(mib "$DATA_BYTES") MiB: $BENCH_FILES x $FILE_MIB MiB from /dev/urandom (incompressible) + $BENCH_FILES x $FILE_MIB MiB log-like text (compressible)"
     echo "- caching: nothing is dropped from page cache. Before every measurement: \`sync\` (untimed), then a warm-up read of that step's input, so every figure is from a warm page cache. Writers that fsync (airlift always does; peers marked \"+ fsync\") pay for the disk; the others may finish in page cache."
-    echo "- MiB/s = data MiB / wall seconds, always over the same $(mib "$DATA_BYTES") MiB of payload, so MiB/s compare directly. Peak RSS: getrusage(RUSAGE_CHILDREN) max RSS of the process tree (a pipeline reports its largest process)."
+    echo "- MiB/s = data MiB / wall seconds, always over the same $(mib "$DATA_BYTES") MiB of payload, so MiB/s compare directly. Peak RSS: max RSS of the largest process in the step's tree (a pipeline reports its largest process), from $RSS_SOURCE$([[ $RSS_SOURCE == gnu-time ]] || echo ' (a floor of ~14 MiB: install the Debian package time for exact figures)'). CPU s > seconds means more than one core was busy."
     echo
     echo "## Throughput on the same data"
     echo
-    echo "| step | seconds | MiB/s | peak RSS MiB | output MiB | status | note |"
-    echo "|---|---:|---:|---:|---:|---|---|"
+    echo "| step | seconds | MiB/s | CPU s (user+sys) | peak RSS MiB | output MiB | status | note |"
+    echo "|---|---:|---:|---:|---:|---:|---|---|"
     while IFS=$'\t' read -r id label payload secs rss out status note user sys; do
         speed=$(mibps "$id")
         outm="-"
         [[ $out != "-" ]] && outm=$(mib "$out")
-        printf '| %s | %.2f | %s | %.0f | %s | %s | %s |\n' \
-            "$label" "$secs" "${speed:--}" "$(awk -v r="$rss" 'BEGIN {print r / 1024}')" "$outm" "$status" "${note/#-/}"
+        printf '| %s | %.2f | %s | %.1f | %.0f | %s | %s | %s |\n' \
+            "$label" "$secs" "${speed:--}" "$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')" \
+            "$(awk -v r="$rss" 'BEGIN {print r / 1024}')" "$outm" "$status" "${note/#-/}"
     done <"$ROWS"
     echo
     echo "## Ratios (MiB/s over MiB/s; 1.00 = as fast as the peer)"

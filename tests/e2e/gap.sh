@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# End to end across a real gap.
+#
+# Connected side (this namespace): a loopback HTTP upstream → collect → keys
+# init → pack (split .tar.zst). Isolated side: a fresh network namespace with
+# only loopback (`unshare --net`), where any hidden internet dependency fails:
+# init trust → verify → import → serve → curl every file back and compare
+# SHA-256. Then a full disk: a home on a small tmpfs refuses a bundle that does
+# not fit, loses nothing, and imports it once there is room.
+#
+# Needs root (namespaces, mounts). Usage: AIRLIFT=path/to/airlift tests/e2e/gap.sh
+set -euo pipefail
+
+AIRLIFT=${AIRLIFT:?set AIRLIFT to the airlift binary}
+AIRLIFT=$(realpath "$AIRLIFT")
+WORK=$(mktemp -d /tmp/airlift-e2e.XXXXXX)
+PASSED=0
+FAILED=0
+UPSTREAM_PID=
+
+cleanup() {
+    [ -n "$UPSTREAM_PID" ] && kill "$UPSTREAM_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+check() {
+    local label=$1
+    shift
+    if "$@"; then
+        echo "ok: $label"
+        PASSED=$((PASSED + 1))
+    else
+        echo "FAILED: $label"
+        FAILED=$((FAILED + 1))
+    fi
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# --- connected side -------------------------------------------------------
+mkdir -p "$WORK/upstream/pool" "$WORK/media"
+head -c 3000000 /dev/urandom >"$WORK/upstream/pool/tool.bin"
+seq 1 200000 >"$WORK/upstream/pool/numbers.txt"
+printf 'hello across the gap\n' >"$WORK/upstream/pool/hello.txt"
+: >"$WORK/upstream/pool/empty.txt"
+PORT=$(free_port)
+python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$WORK/upstream" >/dev/null 2>&1 &
+UPSTREAM_PID=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/pool/hello.txt" >/dev/null && break; sleep 0.1; done
+
+{
+    echo '[collect]'
+    echo 'concurrency = 4'
+    for f in tool.bin numbers.txt hello.txt empty.txt; do
+        echo
+        echo '[[files]]'
+        echo "url = \"http://127.0.0.1:$PORT/pool/$f\""
+        echo "sha256 = \"$(sha256sum "$WORK/upstream/pool/$f" | cut -c1-64)\""
+        echo "path = \"pool/$f\""
+    done
+} >"$WORK/airlift.toml"
+
+HI="$WORK/connected-home"
+check "collect from the loopback upstream" "$AIRLIFT" --home "$HI" collect --config "$WORK/airlift.toml"
+check "keys init" "$AIRLIFT" --home "$HI" keys init
+check "pack a split .tar.zst" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/transfer.tar.zst" --max-part-size 1M
+check "self-check the media before it leaves" \
+    "$AIRLIFT" --home "$HI" verify "$WORK/media/transfer.tar.zst.toc.json" --trust "$HI/keys/roots/1.root.json"
+cp "$HI/keys/roots/1.root.json" "$WORK/media/root.json"
+kill "$UPSTREAM_PID"
+UPSTREAM_PID=
+
+# --- isolated side, in a network namespace with only loopback --------------
+cat >"$WORK/isolated.sh" <<'INNER'
+set -euo pipefail
+ip link set lo up
+passed=0
+failed=0
+check() {
+    local label=$1
+    shift
+    if "$@"; then echo "ok: [gap] $label"; passed=$((passed + 1)); else echo "FAILED: [gap] $label"; failed=$((failed + 1)); fi
+}
+interfaces=$(ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
+check "only loopback exists (interfaces: $interfaces)" test "$interfaces" = "lo "
+LO="$WORK/isolated-home"
+check "init trust" "$AIRLIFT" --home "$LO" init --trust "$WORK/media/root.json"
+check "verify" "$AIRLIFT" --home "$LO" verify "$WORK/media/transfer.tar.zst.toc.json"
+check "plan" "$AIRLIFT" --home "$LO" plan "$WORK/media/transfer.tar.zst.toc.json"
+check "import" "$AIRLIFT" --home "$LO" import "$WORK/media/transfer.tar.zst.toc.json"
+check "fsck" "$AIRLIFT" --home "$LO" fsck
+"$AIRLIFT" --home "$LO" serve --listen 127.0.0.1:8080 2>"$WORK/serve.log" &
+server=$!
+for _ in $(seq 100); do curl -sf http://127.0.0.1:8080/readyz >/dev/null && break; sleep 0.1; done
+for f in tool.bin numbers.txt hello.txt empty.txt; do
+    want=$(sha256sum "$WORK/upstream/pool/$f" | cut -c1-64)
+    got=$(curl -sf "http://127.0.0.1:8080/files/pool/$f" | sha256sum | cut -c1-64)
+    check "served pool/$f matches ($got)" test "$want" = "$got"
+done
+range=$(curl -sf -H 'Range: bytes=0-5' http://127.0.0.1:8080/files/pool/numbers.txt | tr '\n' ',')
+check "range request" test "$range" = "1,2,3,"
+code=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/files/pool/absent)
+check "missing file is 404" test "$code" = 404
+check "metrics count the requests" sh -c "curl -sf http://127.0.0.1:8080/metrics | grep -q 'airlift_http_requests_total{route=\"files\",status=\"200\"} 4'"
+kill "$server"
+wait "$server" 2>/dev/null || true
+
+# Full disk: a home on a 6 MiB tmpfs cannot hold the 3 MB tool twice over
+# (quarantine plus store), so the import must fail cleanly.
+SMALL="$WORK/small"
+mkdir -p "$SMALL"
+mount -t tmpfs -o size=5M tmpfs "$SMALL"
+"$AIRLIFT" --home "$SMALL/home" init --trust "$WORK/media/root.json" >/dev/null
+head -c 4500000 /dev/zero >"$SMALL/filler"
+out=$("$AIRLIFT" --home "$SMALL/home" import "$WORK/media/transfer.tar.zst.toc.json" 2>&1) && status=0 || status=$?
+check "full disk: import refused (exit $status)" test "$status" -ne 0
+check "full disk: the error says so" sh -c "printf '%s' \"\$1\" | grep -qi 'no space left'" _ "$out"
+check "full disk: nothing was published" sh -c "! '$AIRLIFT' --home '$SMALL/home' plan '$WORK/media/transfer.tar.zst.toc.json' | grep -q 'already imported'"
+check "full disk: quarantine cleaned" sh -c "[ \$(ls '$SMALL/home/quarantine' | wc -l) -eq 0 ]"
+rm "$SMALL/filler"
+mount -o remount,size=64M "$SMALL"
+check "full disk: import succeeds once there is room" "$AIRLIFT" --home "$SMALL/home" import "$WORK/media/transfer.tar.zst.toc.json"
+check "full disk: fsck clean afterwards" "$AIRLIFT" --home "$SMALL/home" fsck
+umount "$SMALL"
+echo "GAP_RESULT $passed $failed"
+INNER
+
+export AIRLIFT WORK
+if output=$(unshare --net --mount -- bash "$WORK/isolated.sh" 2>&1); then :; fi
+printf '%s\n' "$output" | grep -v '^GAP_RESULT'
+result=$(printf '%s\n' "$output" | grep '^GAP_RESULT' || echo "GAP_RESULT 0 1")
+read -r _ gap_passed gap_failed <<<"$result"
+PASSED=$((PASSED + gap_passed))
+FAILED=$((FAILED + gap_failed))
+echo "e2e: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
