@@ -10,6 +10,7 @@
 #   BENCH_SERVE_MIB    size of the served file, MiB (default 1024; 0 skips serving)
 #   BENCH_SERVE_RUNS   curl downloads per server (default 5)
 #   BENCH_PART_SIZE    --max-part-size for the split pack (default 256M; empty skips it)
+#   BENCH_REPEAT       runs per measurement; the median is reported (default 3)
 #   BENCH_CLEAN        1 (default): delete the big files at the end, keep results and logs
 set -euo pipefail
 
@@ -21,6 +22,7 @@ BENCH_SERVE_MIB=${BENCH_SERVE_MIB:-1024}
 BENCH_SERVE_RUNS=${BENCH_SERVE_RUNS:-5}
 BENCH_PART_SIZE=${BENCH_PART_SIZE-256M}
 BENCH_CLEAN=${BENCH_CLEAN:-1}
+BENCH_REPEAT=${BENCH_REPEAT:-3}
 if [[ -z ${BENCH_DIR:-} ]]; then
     BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/airlift-bench.XXXXXX")
 fi
@@ -79,36 +81,55 @@ bytes_of() { # total apparent bytes of regular files under the paths
     find "$@" -type f -printf '%s\n' 2>/dev/null | awk '{s+=$1} END {printf "%d\n", s}'
 }
 
-# measure ID LABEL PAYLOAD_BYTES OUTPUT_PATH NOTE -- CMD...
-# Runs CMD under measure.py; appends a row to $ROWS. OUTPUT_PATH ("-" for
-# none) is sized afterwards. A failing command is recorded, not fatal.
+# measure ID LABEL PAYLOAD_BYTES OUTPUT_PATH NOTE PREP -- CMD...
+# Runs CMD $BENCH_REPEAT times under measure.py and appends one row to $ROWS:
+# the median run by wall time, with the fastest and slowest beside it and the
+# largest peak RSS of all runs. Before each run (untimed): OUTPUT_PATH ("-"
+# for none) is removed, then the shell function PREP runs (it warms the
+# input). OUTPUT_PATH is sized after the last run. A failing command is
+# recorded, not fatal.
 measure() {
-    local id=$1 label=$2 payload=$3 output=$4 note=${5:--}
-    shift 6
-    log "measuring $label"
-    local line
-    line=$(python3 "$MEASURE" --stdout "$LOGS/$id.stdout" --stderr "$LOGS/$id.stderr" -- "$@")
-    local secs rss user sys code source
-    IFS=$'\t' read -r secs rss user sys code source <<<"$line"
-    RSS_SOURCE=$source
-    printf '%s\n' "$line" >"$LOGS/$id.time"
+    local id=$1 label=$2 payload=$3 output=$4 note=${5:--} prep=$6
+    shift 7
+    local run line code failed=0
+    : >"$LOGS/$id.time"
+    for ((run = 1; run <= BENCH_REPEAT; run++)); do
+        [[ $output != "-" ]] && rm -rf "$output"
+        "$prep"
+        log "measuring $label (run $run/$BENCH_REPEAT)"
+        line=$(python3 "$MEASURE" --stdout "$LOGS/$id.stdout" --stderr "$LOGS/$id.stderr" -- "$@")
+        printf '%s\n' "$line" >>"$LOGS/$id.time"
+        code=$(cut -f5 <<<"$line")
+        RSS_SOURCE=$(cut -f6 <<<"$line")
+        if [[ $code != 0 ]]; then
+            failed=$code
+            break
+        fi
+    done
+    local secs rss user sys fastest slowest
+    IFS=$'\t' read -r secs user sys < <(sort -n -k1,1 "$LOGS/$id.time" |
+        awk -F'\t' '{l[NR] = $0} END {split(l[int((NR + 1) / 2)], f, "\t"); print f[1] "\t" f[3] "\t" f[4]}')
+    rss=$(awk -F'\t' '$2 > m {m = $2} END {print m + 0}' "$LOGS/$id.time")
+    fastest=$(sort -n -k1,1 "$LOGS/$id.time" | head -n 1 | cut -f1)
+    slowest=$(sort -n -k1,1 "$LOGS/$id.time" | tail -n 1 | cut -f1)
     local out_bytes="-"
     if [[ $output != "-" && -e $output ]]; then
         out_bytes=$(bytes_of "$output")
     fi
     local status=ok
-    if [[ $code != 0 ]]; then
-        status="FAILED (exit $code)"
+    if [[ $failed != 0 ]]; then
+        status="FAILED (exit $failed)"
         {
-            echo "### $label: exit $code"
+            echo "### $label: exit $failed"
             echo '```'
             tail -n 20 "$LOGS/$id.stderr"
             echo '```'
         } >>"$PROBLEMS"
-        log "$label failed with exit $code; see $LOGS/$id.stderr"
+        log "$label failed with exit $failed; see $LOGS/$id.stderr"
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-        "$id" "$label" "$payload" "$secs" "$rss" "$out_bytes" "$status" "$note" "$user" "$sys" >>"$ROWS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$id" "$label" "$payload" "$secs" "$rss" "$out_bytes" "$status" "$note" "$user" "$sys" \
+        "$fastest" "$slowest" >>"$ROWS"
     return 0
 }
 
@@ -189,78 +210,66 @@ ROOT_JSON="$SRC/keys/roots/1.root.json"
 
 # ---------------------------------------------------------------- measurements
 
-warm "$DATA"
-measure collect "airlift collect (file://, into store)" "$DATA_BYTES" "$SRC/store" "hash + copy + fsync" -- \
+prep_data() { warm "$DATA"; }
+prep_store() { warm "$SRC/store"; }
+
+measure collect "airlift collect (file://, into store)" "$DATA_BYTES" "$SRC/store" "hash + copy + fsync" prep_data -- \
     "$AIRLIFT" --home "$SRC" --json collect --config "$CONFIG"
 [[ $(field collect 7) == ok ]] || die "collect failed; nothing else can run (see $LOGS/collect.stderr)"
 
-warm "$DATA"
-measure openssl "openssl dgst -sha256 (all files)" "$DATA_BYTES" - "SHA-256 ceiling, 1 core" -- \
+measure openssl "openssl dgst -sha256 (all files)" "$DATA_BYTES" - "SHA-256 ceiling, 1 core" prep_data -- \
     bash -c 'cd "$1" && shift && openssl dgst -sha256 "$@"' _ "$DATA" "${DATA_LIST[@]}"
 
-warm "$SRC/store"
-measure fsck "airlift fsck (re-hash store)" "$DATA_BYTES" - "airlift's own SHA-256 pass" -- \
+measure fsck "airlift fsck (re-hash store)" "$DATA_BYTES" - "airlift's own SHA-256 pass" prep_store -- \
     "$AIRLIFT" --home "$SRC" --json fsck
 
-rm -f "$OUT/peer.tar"
-warm "$DATA"
-measure tar "tar -cf (to page cache)" "$DATA_BYTES" "$OUT/peer.tar" "no fsync" -- \
+measure tar "tar -cf (to page cache)" "$DATA_BYTES" "$OUT/peer.tar" "no fsync" prep_data -- \
     tar -cf "$OUT/peer.tar" -C "$DATA" random text
-rm -f "$OUT/peer.tar"
-warm "$DATA"
-measure tar_sync "tar -cf + fsync" "$DATA_BYTES" "$OUT/peer.tar" "durable, like airlift" -- \
+measure tar_sync "tar -cf + fsync" "$DATA_BYTES" "$OUT/peer.tar" "durable, like airlift" prep_data -- \
     bash -c 'tar -cf "$2" -C "$1" random text && sync "$2"' _ "$DATA" "$OUT/peer.tar"
 rm -f "$OUT/peer.tar"
 
-warm "$DATA"
-measure zstd_null "tar | zstd -3 -T0 > /dev/null" "$DATA_BYTES" - "compression ceiling" -- \
+measure zstd_null "tar | zstd -3 -T0 > /dev/null" "$DATA_BYTES" - "compression ceiling" prep_data -- \
     bash -c 'tar -cf - -C "$1" random text | zstd -3 -T0 -q -c >/dev/null' _ "$DATA"
-rm -f "$OUT/peer.tar.zst"
-warm "$DATA"
-measure zstd_sync "tar | zstd -3 -T0 > file + fsync" "$DATA_BYTES" "$OUT/peer.tar.zst" "durable, like airlift" -- \
+measure zstd_sync "tar | zstd -3 -T0 > file + fsync" "$DATA_BYTES" "$OUT/peer.tar.zst" "durable, like airlift" prep_data -- \
     bash -c 'tar -cf - -C "$1" random text | zstd -3 -T0 -q -c >"$2" && sync "$2"' _ "$DATA" "$OUT/peer.tar.zst"
 rm -f "$OUT/peer.tar.zst"
 
-pack() { # ID LABEL OUTPATH [extra pack args]
-    local id=$1 label=$2 out=$3
-    shift 3
-    rm -rf "$out"
-    warm "$SRC/store"
-    measure "$id" "$label" "$DATA_BYTES" "$out" "-" -- \
-        "$AIRLIFT" --home "$SRC" --json pack --out "$out" "$@"
-}
-pack pack_dir "airlift pack -> directory" "$OUT/bundle-dir"
-pack pack_tar "airlift pack -> .tar" "$OUT/bundle.tar"
-pack pack_zst "airlift pack -> .tar.zst (level 3)" "$OUT/bundle.tar.zst"
+measure pack_dir "airlift pack -> directory" "$DATA_BYTES" "$OUT/bundle-dir" "" prep_store -- \
+    "$AIRLIFT" --home "$SRC" --json pack --out "$OUT/bundle-dir"
+measure pack_tar "airlift pack -> .tar" "$DATA_BYTES" "$OUT/bundle.tar" "" prep_store -- \
+    "$AIRLIFT" --home "$SRC" --json pack --out "$OUT/bundle.tar"
+measure pack_zst "airlift pack -> .tar.zst (level 3)" "$DATA_BYTES" "$OUT/bundle.tar.zst" "" prep_store -- \
+    "$AIRLIFT" --home "$SRC" --json pack --out "$OUT/bundle.tar.zst"
 SPLIT_TOC=""
 if [[ -n $BENCH_PART_SIZE ]]; then
-    mkdir -p "$OUT/split"
-    rm -rf "${OUT:?}/split/"*
-    warm "$SRC/store"
-    measure pack_split "airlift pack -> .tar, parts of $BENCH_PART_SIZE" "$DATA_BYTES" "$OUT/split" "-" -- \
+    measure pack_split "airlift pack -> .tar, parts of $BENCH_PART_SIZE" "$DATA_BYTES" "$OUT/split" "" prep_store -- \
         "$AIRLIFT" --home "$SRC" --json pack --out "$OUT/split/bundle.tar" --max-part-size "$BENCH_PART_SIZE"
-    SPLIT_TOC=$(find "$OUT/split" -name '*.toc.json' | head -n 1)
+    SPLIT_TOC=$(find "$OUT/split" -name '*.toc.json' 2>/dev/null | head -n 1)
 fi
 
+# A fresh home that trusts the source's root, for each import run.
+IMPORT_HOME="" IMPORT_WARM=""
+prep_import() {
+    rm -rf "$IMPORT_HOME"
+    mkdir -p "$IMPORT_HOME"
+    "$AIRLIFT" --home "$IMPORT_HOME" init --trust "$ROOT_JSON" >"$LOGS/init.log" 2>&1 ||
+        die "airlift init failed: $(cat "$LOGS/init.log")"
+    warm "$IMPORT_WARM"
+}
 import() { # ID LABEL BUNDLE [WARM_PATH]
-    local id=$1 label=$2 bundle=$3 warm_path=${4:-$3}
-    local home="$HOMES/$id"
-    rm -rf "$home"
-    mkdir -p "$home"
-    "$AIRLIFT" --home "$home" init --trust "$ROOT_JSON" >"$LOGS/$id.init.log" 2>&1 ||
-        die "airlift init failed: $(cat "$LOGS/$id.init.log")"
-    warm "$warm_path"
-    measure "$id" "$label" "$DATA_BYTES" "$home/store" "verify + store + fsync" -- \
-        "$AIRLIFT" --home "$home" --json import "$bundle"
+    local id=$1 label=$2 bundle=$3
+    IMPORT_HOME="$HOMES/$id" IMPORT_WARM=${4:-$3}
+    measure "$id" "$label" "$DATA_BYTES" "$IMPORT_HOME/store" "verify + store + fsync" prep_import -- \
+        "$AIRLIFT" --home "$IMPORT_HOME" --json import "$bundle"
     if [[ $(field "$id" 7) == ok ]]; then
         local stored
-        stored=$(bytes_of "$home/store/blobs")
+        stored=$(bytes_of "$IMPORT_HOME/store/blobs")
         if [[ $stored != "$DATA_BYTES" ]]; then
             echo "### $label: stored $stored blob bytes, expected $DATA_BYTES" >>"$PROBLEMS"
         fi
     fi
-    [[ $BENCH_CLEAN == 1 ]] && rm -rf "$home"
-    return 0
+    rm -rf "$IMPORT_HOME"
 }
 [[ -d $OUT/bundle-dir ]] && import import_dir "airlift import <- directory" "$OUT/bundle-dir"
 [[ -f $OUT/bundle.tar ]] && import import_tar "airlift import <- .tar" "$OUT/bundle.tar"
@@ -371,19 +380,20 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.0f", b / 1048576}'; }
     echo "- work dir: \`$BENCH_DIR\` on $(df -T "$BENCH_DIR" | awk 'NR == 2 {print $2}')"
     echo "- peers: $(openssl version | cut -d' ' -f1-2), $(zstd --version | sed 's/.*\(v[0-9.]*\).*/zstd \1/'), $(tar --version | head -n 1), $(curl --version | head -n 1 | cut -d' ' -f1-2)${NGINX:+, $("$NGINX" -v 2>&1 | sed 's/.*: //')}"
     echo "- data: $DATA_FILES files, $(mib "$DATA_BYTES") MiB: $BENCH_FILES x $FILE_MIB MiB from /dev/urandom (incompressible) + $BENCH_FILES x $FILE_MIB MiB log-like text (compressible)"
-    echo "- caching: nothing is dropped from page cache. Before every measurement: \`sync\` (untimed), then a warm-up read of that step's input, so every figure is from a warm page cache. Writers that fsync (airlift always does; peers marked \"+ fsync\") pay for the disk; the others may finish in page cache."
+    echo "- caching: nothing is dropped from page cache. Before every measurement: \`sync\` (untimed), then a warm-up read of that step's input, so every figure is from a warm page cache. Each step runs $BENCH_REPEAT times (output removed in between); the median run is shown. Writers that fsync (airlift always does; peers marked \"+ fsync\") pay for the disk; the others may finish in page cache."
     echo "- MiB/s = data MiB / wall seconds, always over the same $(mib "$DATA_BYTES") MiB of payload, so MiB/s compare directly. Peak RSS: max RSS of the largest process in the step's tree (a pipeline reports its largest process), from $RSS_SOURCE$([[ $RSS_SOURCE == gnu-time ]] || echo ' (a floor of ~14 MiB: install the Debian package time for exact figures)'). CPU s > seconds means more than one core was busy."
     echo
     echo "## Throughput on the same data"
     echo
-    echo "| step | seconds | MiB/s | CPU s (user+sys) | peak RSS MiB | output MiB | status | note |"
-    echo "|---|---:|---:|---:|---:|---:|---|---|"
-    while IFS=$'\t' read -r id label payload secs rss out status note user sys; do
+    echo "| step | seconds (median) | MiB/s | MiB/s range | CPU s (user+sys) | peak RSS MiB | output MiB | status | note |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+    while IFS=$'\t' read -r id label payload secs rss out status note user sys fastest slowest; do
         speed=$(mibps "$id")
+        range=$(awk -v p="$payload" -v f="$fastest" -v s="$slowest" 'BEGIN {if (f > 0 && s > 0) printf "%.0f-%.0f", p / 1048576 / s, p / 1048576 / f; else print "-"}')
         outm="-"
         [[ $out != "-" ]] && outm=$(mib "$out")
-        printf '| %s | %.2f | %s | %.1f | %.0f | %s | %s | %s |\n' \
-            "$label" "$secs" "${speed:--}" "$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')" \
+        printf '| %s | %.2f | %s | %s | %.2f | %.0f | %s | %s | %s |\n' \
+            "$label" "$secs" "${speed:--}" "$range" "$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')" \
             "$(awk -v r="$rss" 'BEGIN {print r / 1024}')" "$outm" "$status" "${note/#-/}"
     done <"$ROWS"
     echo

@@ -103,6 +103,12 @@ pub enum BundleError {
         /// Where it was expected.
         path: PathBuf,
     },
+    /// Another import, verify or plan holds the home's lock.
+    #[error("another import, verify or plan is running on this home (lock {lock})")]
+    Busy {
+        /// The lock file.
+        lock: PathBuf,
+    },
     /// The store has no generation to pack.
     #[error("the store has nothing to pack (run `airlift collect` first)")]
     NothingToPack,

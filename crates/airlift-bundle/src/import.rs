@@ -51,12 +51,14 @@ pub enum ImportOutcome {
         /// Bytes added to the store.
         bytes_added: u64,
     },
-    /// The bundle was already imported; nothing changed.
+    /// The bundle was already imported: the index is unchanged.
     AlreadyImported {
         /// Bundle id.
         bundle_id: Digest,
         /// Bundle version.
         version: u64,
+        /// Blobs of this bundle that were missing from the store and were restored.
+        blobs_restored: u64,
     },
 }
 
@@ -152,7 +154,7 @@ pub fn verify(
     let form = BundleForm::detect(bundle)?;
     let _lock = ImportLock::acquire(options.layout)?;
     let checked = run(&form, store, options, Mode::Verify, progress);
-    let checked = cleanup_on_error(checked)?;
+    let checked = checked?;
     let result = Verified {
         bundle_id: checked.bundle_id,
         version: checked.verified.version,
@@ -175,7 +177,7 @@ pub fn plan(
 ) -> Result<Plan, BundleError> {
     let form = BundleForm::detect(bundle)?;
     let _lock = ImportLock::acquire(options.layout)?;
-    let checked = cleanup_on_error(run(&form, store, options, Mode::Verify, progress))?;
+    let checked = run(&form, store, options, Mode::Verify, progress)?;
     remove_work(&checked.work);
     let current: BTreeMap<(String, String), Entry> = match store.meta.current()? {
         Some(generation) => store
@@ -242,31 +244,47 @@ pub fn import(
 ) -> Result<ImportOutcome, BundleError> {
     let form = BundleForm::detect(bundle)?;
     let _lock = ImportLock::acquire(options.layout)?;
-    let checked = cleanup_on_error(run(&form, store, options, Mode::Import, progress))?;
-    if checked.already_imported {
-        remove_work(&checked.work);
-        return Ok(ImportOutcome::AlreadyImported {
-            bundle_id: checked.bundle_id,
-            version: checked.verified.version,
-        });
-    }
+    let checked = run(&form, store, options, Mode::Import, progress)?;
     crate::failpoint("import-before-commit");
-    let result = commit(&checked, store, options.layout);
+    let result = if checked.already_imported {
+        repair(&checked, store, options.layout)
+    } else {
+        commit(&checked, store, options.layout)
+    };
     remove_work(&checked.work);
     result
 }
 
-fn commit(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOutcome, BundleError> {
-    let mut blobs_added = 0;
-    let mut bytes_added = 0;
+/// Moves the verified quarantine copies of blobs the store lacks into the store.
+fn adopt_blobs(checked: &Checked, store: &Store) -> Result<(u64, u64), BundleError> {
+    let (mut blobs, mut bytes) = (0, 0);
     for (digest, path, size) in &checked.quarantined {
         if store.blobs.size(digest)?.is_none() {
             store.blobs.adopt(path, digest)?;
-            blobs_added += 1;
-            bytes_added += size;
+            blobs += 1;
+            bytes += size;
             crate::failpoint("import-mid-adopt");
         }
     }
+    Ok((blobs, bytes))
+}
+
+/// The bundle is already the current one: restore any of its blobs that the
+/// store lost (for example removed by `fsck --repair`), and make sure the TUF
+/// state it was verified with is the persisted one (a crash between commit
+/// and promotion leaves the older state behind).
+fn repair(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOutcome, BundleError> {
+    let (blobs_restored, _) = adopt_blobs(checked, store)?;
+    promote_trust_state(checked, layout)?;
+    Ok(ImportOutcome::AlreadyImported {
+        bundle_id: checked.bundle_id,
+        version: checked.verified.version,
+        blobs_restored,
+    })
+}
+
+fn commit(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOutcome, BundleError> {
+    let (blobs_added, bytes_added) = adopt_blobs(checked, store)?;
     let now = jiff::Timestamp::now().as_second();
     let generation = store.meta.commit(NewGeneration {
         source: format!("import {}", checked.bundle_id),
@@ -327,15 +345,6 @@ fn promote_trust_state(checked: &Checked, layout: &Layout) -> Result<(), BundleE
     Ok(())
 }
 
-fn cleanup_on_error(
-    result: Result<Checked, (PathBuf, BundleError)>,
-) -> Result<Checked, BundleError> {
-    result.map_err(|(work, error)| {
-        remove_work(&work);
-        error
-    })
-}
-
 fn remove_work(work: &Path) {
     if work.exists()
         && let Err(e) = fs::remove_dir_all(work)
@@ -360,12 +369,8 @@ impl ImportLock {
             .write(true)
             .open(&path)
             .map_err(BundleError::io("open", &path))?;
-        file.try_lock().map_err(|_| {
-            BundleError::Options(format!(
-                "another import or verify is running on this home (lock {})",
-                path.display()
-            ))
-        })?;
+        file.try_lock()
+            .map_err(|_| BundleError::Busy { lock: path.clone() })?;
         // Leftovers of a killed run: quarantine is private to the lock holder.
         for entry in fs::read_dir(&dir)
             .map_err(BundleError::io("list", &dir))?
@@ -385,7 +390,7 @@ fn run(
     options: &ImportOptions<'_>,
     mode: Mode,
     progress: &dyn Progress,
-) -> Result<Checked, (PathBuf, BundleError)> {
+) -> Result<Checked, BundleError> {
     let work = options.layout.quarantine_dir().join(format!(
         "work-{}-{}",
         std::process::id(),
@@ -393,7 +398,10 @@ fn run(
     ));
     let mut pipeline = match Pipeline::new(form.path(), &work, store, options, mode) {
         Ok(pipeline) => pipeline,
-        Err(e) => return Err((work, e)),
+        Err(e) => {
+            remove_work(&work);
+            return Err(e);
+        }
     };
     progress.start("verify", None);
     let streamed = for_each_entry(form, &mut |name, size, reader| {
@@ -403,7 +411,10 @@ fn run(
     });
     progress.finish();
     let result = streamed.and_then(|()| pipeline.finish());
-    result.map_err(|e| (work, e))
+    if result.is_err() {
+        remove_work(&work);
+    }
+    result
 }
 
 struct Pipeline<'a> {
@@ -452,6 +463,12 @@ impl<'a> Pipeline<'a> {
             .map_err(BundleError::io("create directory", &state_copy))?;
         if options.trusted_root.is_none() {
             let live = options.layout.tuf_state_dir();
+            let old = options.layout.trust_dir().join("tuf.old");
+            if !live.exists() && old.is_dir() {
+                // A crash in the middle of promoting state: the old state is
+                // the last complete one.
+                fs::rename(&old, &live).map_err(BundleError::io("restore", &old))?;
+            }
             if live.is_dir() {
                 for entry in fs::read_dir(&live).map_err(BundleError::io("list", &live))? {
                     let entry = entry.map_err(BundleError::io("list", &live))?;
@@ -645,7 +662,7 @@ impl<'a> Pipeline<'a> {
         size: u64,
         reader: &mut dyn Read,
     ) -> Result<(), BundleError> {
-        let Some((verified, _, already)) = self.verified.as_ref() else {
+        let Some((verified, _, _)) = self.verified.as_ref() else {
             return Err(BundleError::entry(target, "arrived before verification"));
         };
         let info: TargetInfo = verified.targets.get(target).cloned().ok_or_else(|| {
@@ -686,10 +703,7 @@ impl<'a> Pipeline<'a> {
                 return Err(mismatch(digest, length));
             }
             self.index_documents.insert(target.to_owned(), bytes);
-        } else if self.mode == Mode::Import
-            && !already
-            && self.store.blobs.size(&info.sha256)?.is_none()
-        {
+        } else if self.mode == Mode::Import && self.store.blobs.size(&info.sha256)?.is_none() {
             let path = self.work.join("blobs").join(info.sha256.hex());
             let mut file = File::create(&path).map_err(BundleError::io("create", &path))?;
             let (digest, length) =

@@ -107,7 +107,9 @@ pub fn pack(
             "--max-part-size needs an archive: give --out a name ending in .tar or .tar.zst".into(),
         ));
     }
-    if options.out.exists() {
+    let toc = crate::parts::toc_path(&options.out);
+    let first_part = crate::parts::part_path(&options.out, 1);
+    if options.out.exists() || toc.exists() || first_part.exists() {
         return Err(BundleError::Options(format!(
             "{} already exists; packing never overwrites",
             options.out.display()

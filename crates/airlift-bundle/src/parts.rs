@@ -55,6 +55,13 @@ fn part_name(stream_name: &str, index: usize) -> String {
     format!("{stream_name}.part-{index:04}")
 }
 
+/// The path of part `index` (1-based) of `stream`.
+pub fn part_path(stream: &Path, index: usize) -> PathBuf {
+    let mut name = stream.as_os_str().to_owned();
+    name.push(format!(".part-{index:04}"));
+    PathBuf::from(name)
+}
+
 /// A writer that cuts its input into parts of at most `max_size` bytes.
 pub struct PartWriter {
     dir: PathBuf,

@@ -59,7 +59,7 @@ impl BundleForm {
             .read(&mut magic)
             .map_err(BundleError::io("read", path))?;
         let zstd = read == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd];
-        if !zstd && !(name.ends_with(".tar") || name.ends_with(".tar.zst")) {
+        if !(zstd || name.ends_with(".tar") || name.ends_with(".tar.zst")) {
             return Err(not(
                 "expected a bundle directory, a .tar, a .tar.zst or a .toc.json",
             ));
@@ -80,10 +80,13 @@ impl BundleForm {
     }
 }
 
+/// Receives each entry: its name, declared size and a reader of exactly that many bytes.
+pub(crate) type Visitor<'a> = dyn FnMut(&str, u64, &mut dyn Read) -> Result<(), BundleError> + 'a;
+
 /// Calls `visit(name, size, reader)` for every entry, in stream order.
 pub(crate) fn for_each_entry(
     form: &BundleForm,
-    visit: &mut dyn FnMut(&str, u64, &mut dyn Read) -> Result<(), BundleError>,
+    visit: &mut Visitor<'_>,
 ) -> Result<(), BundleError> {
     match form {
         BundleForm::Directory(dir) => directory_entries(dir, visit),
@@ -112,7 +115,7 @@ fn archive_entries<R: io::BufRead>(
     path: &Path,
     reader: R,
     zstd: bool,
-    visit: &mut dyn FnMut(&str, u64, &mut dyn Read) -> Result<(), BundleError>,
+    visit: &mut Visitor<'_>,
 ) -> Result<(), BundleError> {
     let damaged = |e: io::Error| stream_error(path, e);
     if zstd {
@@ -164,7 +167,7 @@ fn stream_error(path: &Path, error: io::Error) -> BundleError {
 fn tar_entries<R: Read>(
     path: &Path,
     mut reader: R,
-    visit: &mut dyn FnMut(&str, u64, &mut dyn Read) -> Result<(), BundleError>,
+    visit: &mut Visitor<'_>,
 ) -> Result<(), BundleError> {
     let damaged = |reason: String| BundleError::Damaged {
         path: path.to_path_buf(),
@@ -187,7 +190,9 @@ fn tar_entries<R: Read>(
             if entries == 0 {
                 return Err(damaged("no entries".into()));
             }
-            return Ok(());
+            // Read to the very end: only zero padding may follow. This also
+            // makes split parts and the zstd frame checksum get checked.
+            return drain_zeros(&mut reader).map_err(|e| stream_error(path, e));
         }
         let (name, size) = parse_header(&header)
             .map_err(|reason| damaged(format!("entry {}: {reason}", entries + 1)))?;
@@ -204,6 +209,24 @@ fn tar_entries<R: Read>(
         reader
             .read_exact(&mut pad[..padding as usize])
             .map_err(|e| stream_error(path, e))?;
+    }
+}
+
+fn drain_zeros<R: Read>(reader: &mut R) -> io::Result<()> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buffer[..n].iter().any(|b| *b != 0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "data after the end of the archive",
+            ));
+        }
     }
 }
 
@@ -348,10 +371,7 @@ impl<R: Read> Read for ExactReader<R> {
 
 /// Walks a bundle directory in the canonical order, refusing anything that is
 /// not a regular file of the layout.
-fn directory_entries(
-    dir: &Path,
-    visit: &mut dyn FnMut(&str, u64, &mut dyn Read) -> Result<(), BundleError>,
-) -> Result<(), BundleError> {
+fn directory_entries(dir: &Path, visit: &mut Visitor<'_>) -> Result<(), BundleError> {
     let mut names = Vec::new();
     for top in sorted_names(dir)? {
         match top.as_str() {

@@ -8,6 +8,10 @@
 //! [`SafeUrl`], so credentials never reach a log line or an error message.
 //! `file://` URLs read local files through the same verified path.
 
+// Errors carry the (redacted) URL and both digests by value; they are built
+// once per failed download, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;

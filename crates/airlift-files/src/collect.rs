@@ -28,7 +28,7 @@ pub enum SpecError {
         /// 1-based entry number.
         index: usize,
         /// The URL, redacted.
-        url: SafeUrl,
+        url: String,
         /// The value.
         value: String,
     },
@@ -38,11 +38,21 @@ pub enum SpecError {
         /// 1-based entry number.
         index: usize,
         /// The URL, redacted.
-        url: SafeUrl,
+        url: String,
         /// The path.
         path: String,
         /// Why.
         reason: String,
+    },
+    /// The URL scheme cannot be fetched.
+    #[error(
+        "[[files]] entry {index}: url {url} has an unsupported scheme (use https, http or file)"
+    )]
+    Scheme {
+        /// 1-based entry number.
+        index: usize,
+        /// The URL, redacted.
+        url: String,
     },
     /// Two entries claim the same path.
     #[error("[[files]] entries {first} and {second} both serve {path:?}")]
@@ -74,18 +84,28 @@ pub fn plan(specs: &[FileSpec]) -> Result<Vec<Planned>, SpecError> {
         let index = position + 1;
         let url = SafeUrl::parse(&spec.url).map_err(|e| SpecError::Url {
             index,
-            url: SafeUrl::parse(&spec.url)
-                .map(|u| u.redacted())
-                .unwrap_or_else(|_| "<unparsable>".into()),
+            // The text failed to parse, so it cannot be redacted reliably:
+            // show it only when it cannot hold credentials.
+            url: if spec.url.contains('@') {
+                "<hidden: contains '@'>".into()
+            } else {
+                spec.url.clone()
+            },
             reason: e.to_string(),
         })?;
+        if !matches!(url.expose().scheme(), "https" | "http" | "file") {
+            return Err(SpecError::Scheme {
+                index,
+                url: url.redacted(),
+            });
+        }
         let expected = match &spec.sha256 {
             None => None,
             Some(value) => {
                 let hex = value.strip_prefix("sha256:").unwrap_or(value);
                 Some(Digest::from_hex(hex).map_err(|_| SpecError::Digest {
                     index,
-                    url: url.clone(),
+                    url: url.redacted(),
                     value: value.clone(),
                 })?)
             }
@@ -97,17 +117,21 @@ pub fn plan(specs: &[FileSpec]) -> Result<Vec<Planned>, SpecError> {
                 .path_segments()
                 .and_then(|mut segments| segments.next_back())
                 .filter(|s| !s.is_empty())
-                .map(str::to_owned)
+                .map(|s| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
                 .ok_or_else(|| SpecError::Path {
                     index,
-                    url: url.clone(),
+                    url: url.redacted(),
                     path: String::new(),
                     reason: "cannot be derived from the URL; set path".into(),
                 })?,
         };
         validate_path(&path).map_err(|reason| SpecError::Path {
             index,
-            url: url.clone(),
+            url: url.redacted(),
             path: path.clone(),
             reason,
         })?;

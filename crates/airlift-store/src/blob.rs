@@ -66,8 +66,12 @@ impl FsBlobStore {
         for entry in fs::read_dir(tmp).map_err(StoreError::io("list", tmp))? {
             let entry = entry.map_err(StoreError::io("list", tmp))?;
             let path = entry.path();
-            // A staged write left by a killed process: never visible, safe to drop.
-            fs::remove_file(&path).map_err(StoreError::io("remove stale staged write", &path))?;
+            // A staged write left by a process that is gone (killed mid-write):
+            // never visible, safe to drop. Other processes' writes are left alone.
+            if !staged_by_live_process(&entry.file_name().to_string_lossy()) {
+                fs::remove_file(&path)
+                    .map_err(StoreError::io("remove stale staged write", &path))?;
+            }
         }
         Ok(Self {
             root: root.to_path_buf(),
@@ -95,6 +99,16 @@ impl FsBlobStore {
 }
 
 static STAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Staged names are `<kind>-<pid>-<counter>`; true when that process still runs.
+fn staged_by_live_process(name: &str) -> bool {
+    let pid = name.split('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        Some(pid) if pid == std::process::id() => true,
+        Some(pid) => Path::new("/proc").join(pid.to_string()).exists(),
+        None => false,
+    }
+}
 
 impl BlobStore for FsBlobStore {
     fn size(&self, digest: &Digest) -> Result<Option<u64>, StoreError> {
@@ -276,5 +290,28 @@ impl Drop for FsBlobWriter {
             // Abandoned before commit: nothing may become visible.
             let _ = fs::remove_file(&self.path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_clears_staged_writes_of_dead_processes_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tmp = dir.path().join("tmp");
+        fs::create_dir_all(&tmp).expect("mkdir");
+        // No process has pid 4294967; ours is alive.
+        let dead = tmp.join("blob-4294967-0");
+        let live = tmp.join(format!("blob-{}-99", std::process::id()));
+        let odd = tmp.join("leftover");
+        for path in [&dead, &live, &odd] {
+            fs::write(path, b"x").expect("write");
+        }
+        FsBlobStore::open(&dir.path().join("blobs"), &tmp).expect("open");
+        assert!(!dead.exists(), "a dead process's staged write was kept");
+        assert!(!odd.exists(), "an unattributable staged write was kept");
+        assert!(live.exists(), "a live process's staged write was removed");
     }
 }

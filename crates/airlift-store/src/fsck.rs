@@ -31,7 +31,8 @@ impl FsckReport {
     }
 }
 
-/// Re-hashes every blob and checks every entry of every generation.
+/// Re-hashes every blob and checks every entry of the current generation
+/// (older generations only count towards which blobs are referenced).
 pub fn fsck(store: &Store) -> Result<FsckReport, StoreError> {
     let mut report = FsckReport::default();
     let blobs = store.blobs.list()?;

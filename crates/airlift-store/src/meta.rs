@@ -58,8 +58,6 @@ pub mod state_keys {
     pub const LAST_BUNDLE_ID: &str = "last_bundle_id";
     /// Unix time of the last import.
     pub const LAST_IMPORT_AT: &str = "last_import_at";
-    /// The latest trusted time seen in a verified bundle (unix seconds).
-    pub const TIME_FLOOR: &str = "time_floor";
 }
 
 /// Index storage. Every mutation is a whole new generation, committed atomically.

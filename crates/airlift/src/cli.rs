@@ -36,13 +36,13 @@ pub enum Command {
     /// Trust a root of signing keys (isolated side, once).
     Init(InitArgs),
     /// Verify a bundle and, only if everything checks out, import it (isolated side).
-    Import(BundleArgs),
+    Import(ImportArgs),
     /// Show what importing a bundle would add, change and remove.
     Plan(BundleArgs),
     /// Serve the current generation over HTTP.
     Serve(ServeArgs),
     /// Re-hash every blob and check every index reference.
-    Fsck,
+    Fsck(FsckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -51,8 +51,8 @@ pub struct CollectArgs {
     #[arg(long, short, default_value = "airlift.toml", value_name = "FILE")]
     pub config: PathBuf,
     /// Downloads in flight at once (overrides [collect] concurrency).
-    #[arg(long)]
-    pub concurrency: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,10 +77,10 @@ pub struct PackArgs {
     #[arg(long, default_value = "30d", value_name = "DURATION")]
     pub valid_for: String,
     /// Metadata version (default: the creation time in Unix seconds).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub bundle_version: Option<u64>,
-    /// zstd compression level for .tar.zst.
-    #[arg(long, default_value_t = 3)]
+    /// zstd compression level for .tar.zst (1 to 19).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
     pub zstd_level: i32,
 }
 
@@ -91,6 +91,19 @@ pub struct BundleArgs {
     /// Verify against this root instead of the home's trusted root.
     #[arg(long, value_name = "ROOT_JSON")]
     pub trust: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The bundle: a directory, a .tar, a .tar.zst, or a split bundle's .toc.json.
+    pub bundle: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct FsckArgs {
+    /// Remove corrupt blobs, so that importing a bundle that carries them restores them.
+    #[arg(long)]
+    pub repair: bool,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,8 @@ use airlift_trust::SiteKeys;
 use serde::Serialize;
 
 use crate::cli::{
-    BundleArgs, Cli, CollectArgs, Command, InitArgs, KeysCommand, PackArgs, ServeArgs,
+    BundleArgs, Cli, CollectArgs, Command, FsckArgs, ImportArgs, InitArgs, KeysCommand, PackArgs,
+    ServeArgs,
 };
 use crate::failure::Failure;
 use crate::progress::Bar;
@@ -86,7 +87,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Import(args) => import(&context, args),
         Command::Plan(args) => plan(&context, args),
         Command::Serve(args) => serve(&context, args),
-        Command::Fsck => fsck(&context),
+        Command::Fsck(args) => fsck(&context, args),
     }
 }
 
@@ -131,8 +132,7 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     let fetcher = Fetcher::new(FetchOptions {
         concurrency: args
             .concurrency
-            .unwrap_or(config.collect.concurrency)
-            .max(1),
+            .map_or(config.collect.concurrency, usize::from),
         attempts: config.collect.attempts,
         ..FetchOptions::default()
     })
@@ -333,9 +333,9 @@ fn verify(context: &Context, args: BundleArgs) -> Result<(), Failure> {
 }
 
 fn init(context: &Context, args: InitArgs) -> Result<(), Failure> {
-    let version = airlift_trust::verify::inspect_root(&args.trust)?;
     let bytes = std::fs::read(&args.trust)
         .map_err(|e| Failure::input(format!("cannot read {}: {e}", args.trust.display())))?;
+    let version = airlift_trust::verify::inspect_root(&args.trust)?;
     let target = context.layout.trusted_root();
     if let Ok(existing) = std::fs::read(&target) {
         if existing == bytes {
@@ -368,12 +368,12 @@ fn init(context: &Context, args: InitArgs) -> Result<(), Failure> {
     )
 }
 
-fn import(context: &Context, args: BundleArgs) -> Result<(), Failure> {
+fn import(context: &Context, args: ImportArgs) -> Result<(), Failure> {
     let store = context.store()?;
     let outcome = airlift_bundle::import(
         &args.bundle,
         &store,
-        &import_options(context, args.trust.as_deref()),
+        &import_options(context, None),
         &context.bar(),
     )?;
     context.emit(&outcome, || match &outcome {
@@ -387,9 +387,16 @@ fn import(context: &Context, args: BundleArgs) -> Result<(), Failure> {
             "imported bundle {bundle_id} version {version}: generation {} with {} entries is now served ({blobs_added} new blobs, {bytes_added} bytes)",
             generation.id, generation.entries
         ),
-        ImportOutcome::AlreadyImported { bundle_id, version } => {
-            format!("bundle {bundle_id} version {version} is already imported; nothing to do")
-        }
+        ImportOutcome::AlreadyImported {
+            bundle_id,
+            version,
+            blobs_restored: 0,
+        } => format!("bundle {bundle_id} version {version} is already imported; nothing to do"),
+        ImportOutcome::AlreadyImported {
+            bundle_id,
+            version,
+            blobs_restored,
+        } => format!("bundle {bundle_id} version {version} is already imported; restored {blobs_restored} missing blobs"),
     })
 }
 
@@ -437,9 +444,14 @@ fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::new(1, e.to_string()))
 }
 
-fn fsck(context: &Context) -> Result<(), Failure> {
+fn fsck(context: &Context, args: FsckArgs) -> Result<(), Failure> {
     let store = context.store()?;
     let report = airlift_store::fsck(&store)?;
+    if args.repair {
+        for digest in &report.corrupt_blobs {
+            store.blobs.remove(digest)?;
+        }
+    }
     context.emit(&report, || {
         let mut text = format!(
             "checked {} blobs ({} bytes) and {} index entries: {}",
@@ -453,7 +465,8 @@ fn fsck(context: &Context) -> Result<(), Failure> {
             }
         );
         for digest in &report.corrupt_blobs {
-            text.push_str(&format!("\n  corrupt blob {digest}"));
+            let action = if args.repair { " (removed)" } else { "" };
+            text.push_str(&format!("\n  corrupt blob {digest}{action}"));
         }
         for entry in &report.broken_entries {
             text.push_str(&format!("\n  broken entry {entry}"));
@@ -467,9 +480,12 @@ fn fsck(context: &Context) -> Result<(), Failure> {
         text
     })?;
     if report.is_clean() {
-        Ok(())
-    } else {
-        Err(Failure::new(5, "the store is damaged")
-            .hint("re-import the last bundle to restore damaged blobs"))
+        return Ok(());
     }
+    let failure = Failure::new(5, "the store is damaged");
+    Err(if args.repair {
+        failure.hint("corrupt blobs were removed; import the last bundle again to restore them")
+    } else {
+        failure.hint("run `airlift fsck --repair` to remove corrupt blobs, then import the last bundle again to restore them")
+    })
 }

@@ -60,7 +60,14 @@ impl From<BundleError> for Failure {
             }
             BundleError::Trust(airlift_trust::TrustError::Verification { .. }) => Failure::new(3, message)
                 .hint("the bundle is not signed by the trusted keys, or it was altered"),
+            BundleError::Busy { .. } => {
+                Failure::new(1, message).hint("wait for it to finish, then try again")
+            }
             BundleError::Store(_) => Failure::new(1, message),
+            BundleError::TargetMismatch { name, .. } if name.contains("in the local store") => {
+                Failure::new(5, message)
+                    .hint("run `airlift fsck` to find damaged blobs, then collect again")
+            }
             BundleError::Io { .. } => Failure::new(1, message),
             _ => Failure::new(3, message).hint("nothing was imported; the store is unchanged"),
         }

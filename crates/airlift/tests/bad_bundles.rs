@@ -3,6 +3,7 @@
 //! store is left exactly as it was (same generation, same last bundle, fsck
 //! clean). After each refusal the genuine bundle still imports, which proves
 //! the refusal did not poison the trusted state.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -549,4 +550,117 @@ fn archive_tricks_are_refused() {
     let clean_path = scenario.connected.work.path().join("clean.tar");
     fs::write(&clean_path, raw_tar(&clean)).unwrap();
     scenario.genuine_still_imports(&clean_path);
+}
+
+#[test]
+fn data_after_the_end_of_the_archive_is_refused() {
+    let scenario = Scenario::new();
+    let genuine = scenario.newer("second.tar", &[]);
+    let bytes = fs::read(&genuine).unwrap();
+    let appended = scenario.connected.work.path().join("appended.tar");
+    let mut tampered = bytes.clone();
+    tampered.extend_from_slice(b"smuggled after the end marker");
+    fs::write(&appended, tampered).unwrap();
+    scenario.refused(&appended, 3, "data after the end of the archive");
+    // The last part of a split bundle is read to its end too.
+    let split = scenario.connected.work.path().join("split/second.tar");
+    fs::create_dir_all(split.parent().unwrap()).unwrap();
+    scenario
+        .connected
+        .home
+        .run_env(
+            &[
+                "pack",
+                "--out",
+                split.to_str().unwrap(),
+                "--max-part-size",
+                "64K",
+            ],
+            &[("SOURCE_DATE_EPOCH", &epoch_plus(60))],
+        )
+        .ok();
+    let toc: serde_json::Value =
+        serde_json::from_slice(&fs::read(split.with_file_name("second.tar.toc.json")).unwrap())
+            .unwrap();
+    let last = toc["parts"].as_array().unwrap().last().unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let last = split.with_file_name(last);
+    let mut bytes = fs::read(&last).unwrap();
+    let at = bytes.len() - 3;
+    bytes[at] ^= 0xff;
+    fs::write(&last, bytes).unwrap();
+    // The flipped byte is in the archive's zero padding, which only a reader
+    // that goes to the very end of the last part sees.
+    scenario.refused(
+        &split.with_file_name("second.tar.toc.json"),
+        3,
+        "data after the end of the archive",
+    );
+    scenario.genuine_still_imports(&genuine);
+}
+
+#[test]
+fn pack_never_overwrites_a_bundle_or_its_parts() {
+    let connected = Connected::sample();
+    let out = connected.pack("b.tar.zst", &["--max-part-size", "64K"]);
+    connected
+        .home
+        .run(&[
+            "pack",
+            "--out",
+            out.to_str().unwrap(),
+            "--max-part-size",
+            "64K",
+        ])
+        .fails_with(2, "already exists");
+    connected
+        .home
+        .run(&["pack", "--out", out.to_str().unwrap()])
+        .fails_with(2, "already exists");
+}
+
+#[test]
+fn a_damaged_store_is_found_by_fsck_and_repaired_by_importing_again() {
+    let scenario = Scenario::new();
+    let blobs = scenario.isolated.path().join("store/blobs/sha256");
+    let shard = fs::read_dir(&blobs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let blob = fs::read_dir(&shard)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    flip_byte(&blob, 0);
+    let name = blob.file_name().unwrap().to_string_lossy().into_owned();
+    scenario
+        .isolated
+        .run(&["fsck"])
+        .fails_with(5, "fsck --repair");
+    let run = scenario.isolated.run(&["fsck", "--repair"]);
+    assert_eq!(run.code, 5);
+    assert!(
+        run.stdout
+            .contains(&format!("corrupt blob sha256:{name} (removed)")),
+        "{}",
+        run.stdout
+    );
+    assert!(!blob.exists(), "the corrupt blob is still there");
+    let first = scenario.connected.work.path().join("first");
+    let run = scenario
+        .isolated
+        .run(&["import", first.to_str().unwrap()])
+        .ok();
+    assert!(
+        run.stdout.contains("restored 1 missing blobs"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(scenario.isolated.snapshot(), scenario.before);
 }

@@ -1,6 +1,7 @@
 //! Decompression bombs and oversized entries: refused early, with memory and
 //! disk bounded. This file holds one test so that the peak RSS of the child
 //! processes it measures is its own.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -105,7 +106,8 @@ fn zstd_bombs_and_oversized_entries_are_refused_with_bounded_memory_and_disk() {
         ));
     }
     let gib: u64 = 1 << 30; // each bomb inflates to 2 GiB
-    let cases: Vec<(&str, Vec<(String, Vec<u8>)>, String, u64, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(String, Vec<u8>)>, String, u64, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         // Before verification: metadata caps apply.
         (
             "pointer",

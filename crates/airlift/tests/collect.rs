@@ -1,5 +1,6 @@
 //! Collect: verified downloads, retries, Range resume, no credentials in
 //! output, strict configuration.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -167,8 +168,8 @@ fn configuration_mistakes_name_file_line_and_key() {
         ),
         (
             "[[files]]\nurl = \"ftp://files.example.com/a\"\n",
-            "unsupported URL scheme",
-            "ftp",
+            "entry 1",
+            "unsupported scheme",
         ),
     ];
     for (text, location, key) in cases {

@@ -1,5 +1,6 @@
 //! Crash safety: an import killed at any point leaves a consistent store, and
 //! the next import completes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

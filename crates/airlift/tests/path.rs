@@ -1,5 +1,6 @@
 //! The whole path, end to end: collect from a loopback upstream, pack in every
 //! form, import on a second home, serve, and read every file back.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

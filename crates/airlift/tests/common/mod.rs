@@ -176,10 +176,13 @@ pub enum Behaviour {
     Fail,
 }
 
+/// A request the upstream saw: path, Range header, Authorization header.
+pub type Logged = (String, Option<String>, Option<String>);
+
 /// A loopback HTTP/1.1 server with scripted behaviours, recording requests.
 pub struct Upstream {
     pub address: SocketAddr,
-    pub requests: Arc<Mutex<Vec<(String, Option<String>, Option<String>)>>>,
+    pub requests: Arc<Mutex<Vec<Logged>>>,
 }
 
 impl Upstream {
@@ -216,7 +219,7 @@ impl Upstream {
 fn handle(
     stream: TcpStream,
     routes: &Mutex<HashMap<String, Behaviour>>,
-    log: &Mutex<Vec<(String, Option<String>, Option<String>)>>,
+    log: &Mutex<Vec<Logged>>,
     cut_done: &Mutex<std::collections::HashSet<String>>,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
