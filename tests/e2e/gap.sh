@@ -108,7 +108,7 @@ check "metrics count the requests" sh -c "curl -sf http://127.0.0.1:8080/metrics
 kill "$server"
 wait "$server" 2>/dev/null || true
 
-# Full disk: a home on a 6 MiB tmpfs cannot hold the 3 MB tool twice over
+# Full disk: a home on a 5 MiB tmpfs, mostly filled, cannot hold the 4 MB of blobs
 # (quarantine plus store), so the import must fail cleanly.
 SMALL="$WORK/small"
 mkdir -p "$SMALL"

@@ -109,10 +109,13 @@ pub fn pack(
     }
     let toc = crate::parts::toc_path(&options.out);
     let first_part = crate::parts::part_path(&options.out, 1);
-    if options.out.exists() || toc.exists() || first_part.exists() {
+    if let Some(existing) = [&options.out, &toc, &first_part]
+        .into_iter()
+        .find(|p| p.exists())
+    {
         return Err(BundleError::Options(format!(
             "{} already exists; packing never overwrites",
-            options.out.display()
+            existing.display()
         )));
     }
 

@@ -41,7 +41,7 @@ pub enum Command {
     Plan(BundleArgs),
     /// Serve the current generation over HTTP.
     Serve(ServeArgs),
-    /// Re-hash every blob and check every index reference.
+    /// Re-hash every blob and check every entry of the current generation.
     Fsck(FsckArgs),
 }
 

@@ -348,6 +348,13 @@ fn init(context: &Context, args: InitArgs) -> Result<(), Failure> {
             return Err(Failure::input(format!("a different root is already trusted in {}", target.display()))
                 .hint("roots normally rotate through bundles; pass --force only to re-anchor trust deliberately"));
         }
+        // The TUF client state (and any copy left by a crash) belongs to the old anchor.
+        let stale_copy = context.layout.trust_dir().join("tuf.old");
+        if stale_copy.exists() {
+            std::fs::remove_dir_all(&stale_copy).map_err(|e| {
+                Failure::new(1, format!("cannot reset {}: {e}", stale_copy.display()))
+            })?;
+        }
         let state = context.layout.tuf_state_dir();
         if state.exists() {
             std::fs::remove_dir_all(&state)
@@ -484,8 +491,8 @@ fn fsck(context: &Context, args: FsckArgs) -> Result<(), Failure> {
     }
     let failure = Failure::new(5, "the store is damaged");
     Err(if args.repair {
-        failure.hint("corrupt blobs were removed; import the last bundle again to restore them")
+        failure.hint("corrupt blobs were removed; restore them by importing the last bundle again (isolated side) or collecting again (connected side)")
     } else {
-        failure.hint("run `airlift fsck --repair` to remove corrupt blobs, then import the last bundle again to restore them")
+        failure.hint("run `airlift fsck --repair` to remove corrupt blobs, then import the last bundle again (isolated side) or collect again (connected side)")
     })
 }

@@ -48,7 +48,7 @@ impl From<BundleError> for Failure {
         let message = error.to_string();
         match &error {
             BundleError::NoTrust { .. } => Failure::input(message)
-                .hint("run `airlift init --trust root.json` with the root from the connected side, or pass --trust"),
+                .hint("run `airlift init --trust root.json` with the root from the connected side (verify and plan also take --trust)"),
             BundleError::Rollback { .. } => Failure::new(3, message)
                 .hint("a newer bundle was already imported; ask the connected side for a fresh pack"),
             BundleError::NothingToPack => Failure::input(message),
@@ -66,7 +66,7 @@ impl From<BundleError> for Failure {
             BundleError::Store(_) => Failure::new(1, message),
             BundleError::TargetMismatch { name, .. } if name.contains("in the local store") => {
                 Failure::new(5, message)
-                    .hint("run `airlift fsck` to find damaged blobs, then collect again")
+                    .hint("run `airlift fsck --repair` to remove damaged blobs, then collect again")
             }
             BundleError::Io { .. } => Failure::new(1, message),
             _ => Failure::new(3, message).hint("nothing was imported; the store is unchanged"),
