@@ -12,6 +12,7 @@
 #   BENCH_PART_SIZE    --max-part-size for the split pack (default 256M; empty skips it)
 #   BENCH_REPEAT       runs per measurement; the median is reported (default 3)
 #   BENCH_CLEAN        1 (default): delete the big files at the end, keep results and logs
+# shellcheck disable=SC2016 # bash -c scripts take their arguments as $1, $2
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -359,7 +360,7 @@ if (( BENCH_SERVE_MIB > 0 )); then
         IFS='|' read -r name url pid <<<"$entry"
         target=$pid
         if [[ $name == nginx* ]]; then
-            target=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null | awk '{print $1}')
+            target=$(awk '{print $1}' "/proc/$pid/task/$pid/children" 2>/dev/null || true)
         fi
         hwm=$(awk '/^VmHWM/ {print $2}' "/proc/${target:-0}/status" 2>/dev/null || true)
         printf '%s\t%s\n' "$name" "${hwm:-}" >>"$SERVE_RSS"
@@ -375,7 +376,7 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.0f", b / 1048576}'; }
     echo "# airlift benchmark"
     echo
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "- airlift: $("$AIRLIFT" --version 2>/dev/null) ($(git -C "$SCRIPT_DIR/.." rev-parse --short HEAD 2>/dev/null || echo 'no git')); binary \`$AIRLIFT\`"
+    echo "- airlift: $("$AIRLIFT" --version 2>/dev/null), binary \`$AIRLIFT\` built $(date -u -r "$AIRLIFT" +%Y-%m-%dT%H:%M:%SZ); repo HEAD $(git -C "$SCRIPT_DIR/.." rev-parse --short HEAD 2>/dev/null || echo 'unknown') (a binary older than HEAD's last commit may not match it)"
     echo "- machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(uname -sr)"
     echo "- work dir: \`$BENCH_DIR\` on $(df -T "$BENCH_DIR" | awk 'NR == 2 {print $2}')"
     echo "- peers: $(openssl version | cut -d' ' -f1-2), $(zstd --version | sed 's/.*\(v[0-9.]*\).*/zstd \1/'), $(tar --version | head -n 1), $(curl --version | head -n 1 | cut -d' ' -f1-2)${NGINX:+, $("$NGINX" -v 2>&1 | sed 's/.*: //')}"

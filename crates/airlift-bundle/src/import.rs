@@ -353,6 +353,42 @@ fn remove_work(work: &Path) {
     }
 }
 
+/// Copies a target into a quarantine file while hashing it, at most
+/// `length` bytes, and makes it durable. Large targets are written on a
+/// writer thread so that disk writes and `fdatasync` overlap with hashing.
+fn write_quarantined(
+    reader: &mut dyn Read,
+    path: &Path,
+    length: u64,
+) -> Result<(Digest, u64), BundleError> {
+    let file = File::create(path).map_err(BundleError::io("create", path))?;
+    let read_error = |e: io::Error| {
+        if e.get_ref().is_some_and(|inner| inner.is::<BundleError>())
+            || e.kind() == io::ErrorKind::UnexpectedEof
+        {
+            // Damage in the stream itself: let the stream reader name it.
+            BundleError::Io {
+                action: "read bundle entry",
+                path: path.to_path_buf(),
+                source: e,
+            }
+        } else {
+            BundleError::io("write", path)(e)
+        }
+    };
+    if length < (4 << 20) {
+        let mut file = file;
+        let result = copy_hashing(reader, &mut file, length).map_err(read_error)?;
+        file.sync_all().map_err(BundleError::io("fsync", path))?;
+        return Ok(result);
+    }
+    let mut writer = airlift_core::ThreadedWriter::new(file, Some(airlift_core::file_checkpoint()))
+        .map_err(BundleError::io("write", path))?;
+    let result = copy_hashing(reader, &mut writer, length).map_err(read_error)?;
+    writer.finish().map_err(BundleError::io("write", path))?;
+    Ok(result)
+}
+
 /// Serialises imports (and verifies, which share the quarantine) per home.
 struct ImportLock {
     _file: File,
@@ -705,13 +741,10 @@ impl<'a> Pipeline<'a> {
             self.index_documents.insert(target.to_owned(), bytes);
         } else if self.mode == Mode::Import && self.store.blobs.size(&info.sha256)?.is_none() {
             let path = self.work.join("blobs").join(info.sha256.hex());
-            let mut file = File::create(&path).map_err(BundleError::io("create", &path))?;
-            let (digest, length) =
-                copy_hashing(reader, &mut file, info.length).map_err(read_error)?;
+            let (digest, length) = write_quarantined(reader, &path, info.length)?;
             if digest != info.sha256 || length != info.length {
                 return Err(mismatch(digest, length));
             }
-            file.sync_all().map_err(BundleError::io("fsync", &path))?;
             self.quarantined.push((info.sha256, path, length));
         } else {
             let (digest, length) =

@@ -24,6 +24,7 @@
 mod error;
 pub mod format;
 pub mod import;
+mod mux;
 pub mod pack;
 pub mod parts;
 mod source;

@@ -2,17 +2,18 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use airlift_core::{Digest, HashingReader};
-use airlift_store::{BlobRead, Entry, Store};
+use airlift_core::{Digest, Sha256, ThreadedWriter, file_checkpoint};
+use airlift_store::{Entry, Store};
 use airlift_trust::SiteKeys;
 use airlift_trust::metadata::{self, TargetInfo, TufTimes};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::format::{self, POINTER};
+use crate::mux::ZstdMux;
 use crate::parts::{PartInfo, PartWriter};
 use crate::{BundleError, Progress};
 
@@ -238,22 +239,51 @@ fn add(
         .map_err(|e| BundleError::Options(format!("expiry out of range: {e}")))
 }
 
-/// Opens a stored blob for packing, re-hashing it so that bit rot in the
-/// store is caught before the medium leaves rather than at import.
-fn open_blob(
-    store: &Store,
-    digest: &Digest,
-) -> Result<HashingReader<Box<dyn BlobRead>>, BundleError> {
-    Ok(HashingReader::new(store.blobs.open(digest)?))
-}
+/// Bytes per read when copying blobs.
+const COPY_CHUNK: usize = 1 << 20;
+/// Blobs at least this large, and incompressible, are stored in raw zstd
+/// frames instead of being compressed again.
+const RAW_THRESHOLD: u64 = 1 << 20;
+/// How much of a blob is sampled to decide whether it compresses.
+const SAMPLE: usize = 64 * 1024;
 
-fn check_blob(
-    name: &str,
-    digest: &Digest,
-    size: u64,
-    reader: HashingReader<impl Read>,
+/// Streams a stored blob into `writer` in large chunks, re-hashing it so
+/// that bit rot in the store is caught before the medium leaves rather than
+/// at import. `prefix` holds bytes already read from `reader`.
+fn copy_blob(
+    (name, digest, size): (&str, &Digest, u64),
+    prefix: &[u8],
+    reader: &mut dyn Read,
+    writer: &mut dyn Write,
+    out: &Path,
+    progress: &dyn Progress,
 ) -> Result<(), BundleError> {
-    let (actual, length) = reader.finish();
+    let mut hasher = Sha256::new();
+    hasher.update(prefix);
+    writer
+        .write_all(prefix)
+        .map_err(BundleError::io("write", out))?;
+    let mut length = prefix.len() as u64;
+    progress.advance(length);
+    let mut buffer = vec![0u8; COPY_CHUNK];
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(BundleError::io("read blob for", name.to_owned())(e)),
+        };
+        length += n as u64;
+        if length > size {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        writer
+            .write_all(&buffer[..n])
+            .map_err(BundleError::io("write", out))?;
+        progress.advance(n as u64);
+    }
+    let actual = hasher.finish();
     if actual != *digest || length != size {
         return Err(BundleError::TargetMismatch {
             name: format!("{name} (in the local store; run `airlift fsck`)"),
@@ -266,17 +296,34 @@ fn check_blob(
     Ok(())
 }
 
-/// Counts bytes into the progress reporter.
-struct Counted<'a, R> {
-    inner: R,
-    progress: &'a dyn Progress,
+/// Reads up to `SAMPLE` bytes from the start of a blob.
+fn read_sample(reader: &mut dyn Read, name: &str, size: u64) -> Result<Vec<u8>, BundleError> {
+    let mut sample = vec![0u8; (SAMPLE as u64).min(size) as usize];
+    reader
+        .read_exact(&mut sample)
+        .map_err(BundleError::io("read blob for", name.to_owned()))?;
+    Ok(sample)
 }
 
-impl<R: Read> Read for Counted<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.progress.advance(n as u64);
-        Ok(n)
+/// True when a blob is already compressed (or otherwise does not compress):
+/// gzip, zstd, xz, bzip2, zip/wheel/jar, 7z, lz4, or a sample that zstd
+/// cannot shrink by 3 %.
+fn incompressible(sample: &[u8]) -> bool {
+    const MAGIC: [&[u8]; 7] = [
+        b"\x1f\x8b",
+        b"\x28\xb5\x2f\xfd",
+        b"\xfd7zXZ\x00",
+        b"BZh",
+        b"PK\x03\x04",
+        b"7z\xbc\xaf\x27\x1c",
+        b"\x04\x22\x4d\x18",
+    ];
+    if MAGIC.iter().any(|magic| sample.starts_with(magic)) {
+        return true;
+    }
+    match zstd::bulk::compress(sample, 1) {
+        Ok(compressed) => compressed.len() * 100 >= sample.len() * 97,
+        Err(_) => false,
     }
 }
 
@@ -303,18 +350,19 @@ fn write_directory(
                     fs::create_dir_all(parent)
                         .map_err(BundleError::io("create directory", parent))?;
                 }
-                let mut file = File::create(&path).map_err(BundleError::io("create", &path))?;
-                let mut reader = open_blob(store, digest)?;
-                io::copy(
-                    &mut Counted {
-                        inner: &mut reader,
-                        progress,
-                    },
-                    &mut file,
-                )
-                .map_err(BundleError::io("write", &path))?;
-                check_blob(name, digest, *size, reader)?;
-                file.sync_all().map_err(BundleError::io("fsync", &path))?;
+                let file = File::create(&path).map_err(BundleError::io("create", &path))?;
+                let mut writer = ThreadedWriter::new(file, Some(file_checkpoint()))
+                    .map_err(BundleError::io("write", &path))?;
+                let mut reader = store.blobs.open(digest)?;
+                copy_blob(
+                    (name, digest, *size),
+                    &[],
+                    &mut reader,
+                    &mut writer,
+                    &path,
+                    progress,
+                )?;
+                writer.finish().map_err(BundleError::io("write", &path))?;
             }
         }
     }
@@ -328,29 +376,28 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Where archive bytes go: one file, or parts.
+/// Where archive bytes go: one file (renamed into place at the end), or parts.
+/// Writes happen on a writer thread, with periodic `fdatasync`, so flushing
+/// to the medium overlaps with reading and hashing.
 enum Output {
     File {
-        file: BufWriter<File>,
+        writer: ThreadedWriter<File>,
         path: PathBuf,
         staging: PathBuf,
     },
-    Parts(PartWriter),
+    Parts(ThreadedWriter<PartWriter>),
 }
 
 impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Self::File { file, .. } => file.write(buf),
+            Self::File { writer, .. } => writer.write(buf),
             Self::Parts(parts) => parts.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Self::File { file, .. } => file.flush(),
-            Self::Parts(parts) => parts.flush(),
-        }
+        Ok(())
     }
 }
 
@@ -358,19 +405,22 @@ impl Output {
     fn finish(self) -> Result<Vec<PartInfo>, BundleError> {
         match self {
             Self::File {
-                file,
+                writer,
                 path,
                 staging,
             } => {
-                let file = file
-                    .into_inner()
-                    .map_err(|e| BundleError::io("write", &staging)(e.into_error()))?;
-                file.sync_all()
-                    .map_err(BundleError::io("fsync", &staging))?;
+                writer
+                    .finish()
+                    .map_err(BundleError::io("write", &staging))?;
                 fs::rename(&staging, &path).map_err(BundleError::io("rename into place", &path))?;
                 Ok(Vec::new())
             }
-            Self::Parts(parts) => Ok(parts.finish()?.1.parts),
+            Self::Parts(parts) => {
+                let parts = parts
+                    .finish()
+                    .map_err(BundleError::io("write parts of", PathBuf::new()))?;
+                Ok(parts.finish()?.1.parts)
+            }
         }
     }
 }
@@ -388,44 +438,88 @@ fn write_archive(
         fs::create_dir_all(parent).map_err(BundleError::io("create directory", parent))?;
     }
     let output = match options.max_part_size {
-        Some(size) => Output::Parts(PartWriter::new(out, size)?),
+        Some(size) => {
+            let checkpoint = airlift_core::Checkpoint {
+                every: 64 << 20,
+                run: PartWriter::sync_current,
+            };
+            Output::Parts(
+                ThreadedWriter::new(PartWriter::new(out, size)?, Some(checkpoint))
+                    .map_err(BundleError::io("write", out.clone()))?,
+            )
+        }
         None => {
             let staging = sibling(out, ".partial");
             let file = File::create(&staging).map_err(BundleError::io("create", &staging))?;
             Output::File {
-                file: BufWriter::with_capacity(airlift_core::COPY_BUFFER, file),
+                writer: ThreadedWriter::new(file, Some(file_checkpoint()))
+                    .map_err(BundleError::io("write", &staging))?,
                 path: out.clone(),
                 staging,
             }
         }
     };
-    let write_error = BundleError::io("write", out.clone());
     let output = if form == Form::TarZstd {
-        let mut encoder = zstd::stream::write::Encoder::new(output, options.zstd_level)
-            .map_err(BundleError::io("start zstd for", out.clone()))?;
-        encoder
-            .multithread(options.zstd_threads.max(1))
-            .and_then(|()| encoder.include_checksum(true))
-            .map_err(BundleError::io("configure zstd for", out.clone()))?;
-        let encoder = write_tar(store, encoder, items, mtime, progress, out)?;
-        encoder.finish().map_err(write_error)?
+        let mut mux = ZstdMux::new(output, options.zstd_level, options.zstd_threads.max(1));
+        write_tar(store, &mut mux, items, mtime, progress, out)?;
+        mux.finish()
+            .map_err(BundleError::io("write", out.clone()))?
     } else {
-        let mut output = write_tar(store, output, items, mtime, progress, out)?;
-        output.flush().map_err(write_error)?;
+        let mut output = output;
+        write_tar(
+            store,
+            &mut PlainSink(&mut output),
+            items,
+            mtime,
+            progress,
+            out,
+        )?;
         output
     };
     output.finish()
 }
 
-fn write_tar<W: Write>(
+/// Where tar bytes go, and whether the next bytes should be stored rather
+/// than compressed (only meaningful for `.tar.zst`).
+trait TarSink: Write {
+    fn store_raw(&mut self, raw: bool) -> io::Result<()>;
+}
+
+struct PlainSink<'a, W: Write>(&'a mut W);
+
+impl<W: Write> Write for PlainSink<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: Write> TarSink for PlainSink<'_, W> {
+    fn store_raw(&mut self, _raw: bool) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write> TarSink for ZstdMux<W> {
+    fn store_raw(&mut self, raw: bool) -> io::Result<()> {
+        self.set_raw(raw)
+    }
+}
+
+/// Writes the tar stream: a GNU header per entry, the data, zero padding to
+/// 512 bytes, and two zero blocks at the end. Names are short and sizes of
+/// 8 GiB and more use GNU base-256, which the strict reader accepts.
+fn write_tar(
     store: &Store,
-    writer: W,
+    sink: &mut dyn TarSink,
     items: &[Item],
     mtime: u64,
     progress: &dyn Progress,
     out: &Path,
-) -> Result<W, BundleError> {
-    let mut builder = tar::Builder::new(writer);
+) -> Result<(), BundleError> {
     let header_for = |name: &str, size: u64| -> Result<tar::Header, BundleError> {
         let mut header = tar::Header::new_gnu();
         header
@@ -440,27 +534,38 @@ fn write_tar<W: Write>(
         header.set_cksum();
         Ok(header)
     };
+    let write_error = BundleError::io("write", out);
+    let zeros = [0u8; 1024];
+    let pad = |size: u64| ((512 - size % 512) % 512) as usize;
     for item in items {
         match item {
             Item::Bytes(name, bytes) => {
-                builder
-                    .append(&header_for(name, bytes.len() as u64)?, bytes.as_slice())
+                sink.write_all(header_for(name, bytes.len() as u64)?.as_bytes())
+                    .and_then(|()| sink.write_all(bytes))
+                    .and_then(|()| sink.write_all(&zeros[..pad(bytes.len() as u64)]))
                     .map_err(BundleError::io("write", out))?;
             }
             Item::Blob(name, digest, size) => {
-                let mut reader = open_blob(store, digest)?;
-                builder
-                    .append(
-                        &header_for(name, *size)?,
-                        Counted {
-                            inner: (&mut reader).take(*size),
-                            progress,
-                        },
-                    )
+                let mut reader = store.blobs.open(digest)?;
+                let sample = read_sample(&mut reader, name, *size)?;
+                let raw = *size >= RAW_THRESHOLD && incompressible(&sample);
+                sink.store_raw(raw).map_err(BundleError::io("write", out))?;
+                sink.write_all(header_for(name, *size)?.as_bytes())
                     .map_err(BundleError::io("write", out))?;
-                check_blob(name, digest, *size, reader)?;
+                copy_blob(
+                    (name, digest, *size),
+                    &sample,
+                    &mut reader,
+                    sink,
+                    out,
+                    progress,
+                )?;
+                sink.write_all(&zeros[..pad(*size)])
+                    .map_err(BundleError::io("write", out))?;
+                sink.store_raw(false)
+                    .map_err(BundleError::io("write", out))?;
             }
         }
     }
-    builder.into_inner().map_err(BundleError::io("write", out))
+    sink.write_all(&zeros).map_err(write_error)
 }

@@ -111,6 +111,14 @@ impl PartWriter {
         Ok(())
     }
 
+    /// Flushes the open part's data to disk (a checkpoint while writing).
+    pub fn sync_current(&mut self) -> io::Result<()> {
+        match self.current.as_mut() {
+            Some((file, ..)) => file.sync_data(),
+            None => Ok(()),
+        }
+    }
+
     /// Closes the last part and writes the table of contents.
     pub fn finish(mut self) -> Result<(PathBuf, Toc), BundleError> {
         let stream_path = self.dir.join(&self.stream_name);
@@ -239,8 +247,12 @@ pub struct PartsReader {
     dir: PathBuf,
     toc: Toc,
     index: usize,
-    current: Option<(File, Sha256, u64)>,
+    /// The open part, the hasher of its bytes (on its own thread, so that
+    /// part digests cost no time on the reading thread), bytes read.
+    current: Option<(File, PartHasher, u64)>,
 }
+
+type PartHasher = airlift_core::ThreadedWriter<airlift_core::HashingWriter<io::Sink>>;
 
 impl PartsReader {
     /// Opens the parts listed in `toc_file`.
@@ -288,7 +300,11 @@ impl Read for PartsReader {
                 let path = self.dir.join(&self.toc.parts[self.index].name);
                 let file = File::open(&path)
                     .map_err(|e| self.part_error(format!("cannot be opened: {e}")))?;
-                self.current = Some((file, Sha256::new(), 0));
+                let hasher = airlift_core::ThreadedWriter::new(
+                    airlift_core::HashingWriter::new(io::sink()),
+                    None,
+                )?;
+                self.current = Some((file, hasher, 0));
             }
             let expected = self.toc.parts[self.index].size;
             let Some((file, hasher, size)) = self.current.as_mut() else {
@@ -302,7 +318,7 @@ impl Read for PartsReader {
                 file.read(&mut buf[..room])?
             };
             if n > 0 {
-                hasher.update(&buf[..n]);
+                hasher.write_all(&buf[..n])?;
                 *size += n as u64;
                 return Ok(n);
             }
@@ -315,8 +331,8 @@ impl Read for PartsReader {
             if grew {
                 return Err(self.part_error(format!("is larger than the listed {expected} bytes")));
             }
-            check_part(&self.toc, self.index, hasher.finish(), size)
-                .map_err(|r| self.part_error(r))?;
+            let (_, digest, _) = hasher.finish()?.finish();
+            check_part(&self.toc, self.index, digest, size).map_err(|r| self.part_error(r))?;
             self.index += 1;
         }
     }

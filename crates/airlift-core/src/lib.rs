@@ -9,11 +9,13 @@ mod digest;
 mod durable;
 mod hashing;
 mod safe_url;
+mod threaded;
 
 pub use digest::{Digest, DigestError, Sha256};
 pub use durable::{fsync_dir, write_file_durably};
 pub use hashing::{HashingReader, HashingWriter, copy_hashing};
 pub use safe_url::SafeUrl;
+pub use threaded::{Checkpoint, ThreadedWriter, file_checkpoint};
 
 /// Size of the buffers used for streaming copies. Large enough for full-speed
 /// SHA-256 and disk I/O, small enough to keep memory flat.

@@ -359,7 +359,19 @@ impl Fetcher {
                 url: url.clone(),
                 source,
             })?;
-            std::io::copy(&mut file, &mut writer).map_err(|e| transfer(e.to_string()))?;
+            // Large reads: the staged writer is unbuffered, and 8 KiB writes
+            // would cost a system call each.
+            let mut buffer = vec![0u8; 1 << 20];
+            loop {
+                let n = std::io::Read::read(&mut file, &mut buffer)
+                    .map_err(|e| transfer(e.to_string()))?;
+                if n == 0 {
+                    break;
+                }
+                writer
+                    .write_all(&buffer[..n])
+                    .map_err(|e| transfer(e.to_string()))?;
+            }
             let (digest, size) = writer.commit(expected.as_ref()).map_err(|e| match e {
                 StoreError::DigestMismatch {
                     expected,
