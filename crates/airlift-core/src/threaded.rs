@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 /// Bytes per buffer handed to the writer thread.
 pub const BUFFER: usize = 1 << 20;
 /// Buffers queued at most.
-pub const QUEUE: usize = 4;
+pub const QUEUE: usize = 32;
 
 /// What the writer thread calls every `every` bytes, and at the end.
 pub struct Checkpoint<W> {
