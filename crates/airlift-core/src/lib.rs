@@ -17,6 +17,15 @@ pub use hashing::{HashingReader, HashingWriter, copy_hashing};
 pub use safe_url::SafeUrl;
 pub use threaded::{Checkpoint, ThreadedWriter, file_checkpoint};
 
+/// `bytes` random bytes from the system generator, as lowercase hex
+/// (identifiers such as upload sessions).
+pub fn random_hex(bytes: usize) -> std::io::Result<String> {
+    let mut buffer = vec![0u8; bytes];
+    aws_lc_rs::rand::fill(&mut buffer)
+        .map_err(|_| std::io::Error::other("the system random generator failed"))?;
+    Ok(hex::encode(buffer))
+}
+
 /// Size of the buffers used for streaming copies. Large enough for full-speed
 /// SHA-256 and disk I/O, small enough to keep memory flat.
 pub const COPY_BUFFER: usize = 256 * 1024;

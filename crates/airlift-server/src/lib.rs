@@ -1,6 +1,7 @@
 //! The airlift server: one axum app mounting every protocol.
 //!
-//! Routes: `/files/…` (plain files), `/healthz` (the process is up),
+//! Routes: `/files/…` (plain files), `/v2/…` (the OCI registry, pull and
+//! push), `/healthz` (the process is up),
 //! `/readyz` (the index answers), `/metrics` (Prometheus text). Every request
 //! passes through one middleware that counts it by route and status and adds
 //! the bytes it announced to the served-bytes counter.
@@ -8,6 +9,7 @@
 mod metrics;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use airlift_store::Store;
@@ -42,8 +44,9 @@ struct AppState {
     metrics: Arc<Metrics>,
 }
 
-/// Builds the application.
-pub fn app(store: Store) -> Router {
+/// Builds the application. `uploads` holds OCI upload sessions; it must be
+/// on the same file system as the blob store.
+pub fn app(store: Store, uploads: PathBuf) -> Router {
     let metrics = Arc::new(Metrics::new());
     let state = AppState {
         store: store.clone(),
@@ -54,13 +57,15 @@ pub fn app(store: Store) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
         .with_state(state.clone())
-        .nest("/files", airlift_files::serve::router(store))
+        .nest("/files", airlift_files::serve::router(store.clone()))
+        .merge(airlift_oci::serve::router(store, uploads))
         .layer(middleware::from_fn_with_state(state, count))
 }
 
 /// Serves until Ctrl-C or SIGTERM. `ready` receives the bound address.
 pub async fn serve(
     store: Store,
+    uploads: PathBuf,
     address: SocketAddr,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
@@ -69,7 +74,7 @@ pub async fn serve(
         .map_err(|source| ServerError::Bind { address, source })?;
     let bound = listener.local_addr().map_err(ServerError::Serve)?;
     ready(bound);
-    axum::serve(listener, app(store))
+    axum::serve(listener, app(store, uploads))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(ServerError::Serve)
@@ -103,6 +108,7 @@ fn route_label(path: &str) -> &'static str {
         "/readyz" => "readyz",
         "/metrics" => "metrics",
         p if p.starts_with("/files/") => "files",
+        p if p == "/v2" || p.starts_with("/v2/") => "oci",
         _ => "other",
     }
 }

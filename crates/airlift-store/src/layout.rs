@@ -9,6 +9,7 @@
 //!   trust/root.json                      the trusted TUF root (isolated side)
 //!   trust/tuf/                           TUF client state: last trusted metadata
 //!   quarantine/                          bundles being imported (cleared per import)
+//!   uploads/                             OCI blob uploads in progress
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,11 @@ impl Layout {
     /// The TUF client's persisted metadata.
     pub fn tuf_state_dir(&self) -> PathBuf {
         self.trust_dir().join("tuf")
+    }
+
+    /// OCI blob upload sessions (same file system as the blobs).
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.home.join("uploads")
     }
 
     /// Where bundles are copied while being imported.

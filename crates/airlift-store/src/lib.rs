@@ -23,7 +23,7 @@ pub mod suite;
 pub use blob::{BlobRead, BlobStore, BlobWriter, FsBlobStore};
 pub use error::StoreError;
 pub use fsck::{FsckReport, fsck};
-pub use meta::{Entry, Generation, MetaStore, NewGeneration, state_keys};
+pub use meta::{Change, Entry, Generation, MetaStore, NewGeneration, state_keys};
 pub use sqlite::SqliteMetaStore;
 
 use std::path::Path;

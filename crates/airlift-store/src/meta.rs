@@ -50,6 +50,23 @@ pub struct NewGeneration {
     pub state: Vec<(String, String)>,
 }
 
+/// A change to commit as the next generation: entries to add or replace,
+/// entries to remove, and state to set. Only what changes is written, so a
+/// push or a small import costs in proportion to its size, not the index's.
+#[derive(Clone, Debug, Default)]
+pub struct Change {
+    /// What produced it.
+    pub source: String,
+    /// Unix time of the commit.
+    pub created_at: i64,
+    /// Entries to add, or to replace when (ecosystem, key) exists.
+    pub upserts: Vec<Entry>,
+    /// (ecosystem, key) of entries to remove; absent keys are ignored.
+    pub removals: Vec<(String, String)>,
+    /// State keys to set in the same transaction.
+    pub state: Vec<(String, String)>,
+}
+
 /// Well-known state keys.
 pub mod state_keys {
     /// Version of the last bundle imported (TUF timestamp version).
@@ -75,8 +92,59 @@ pub trait MetaStore: Send + Sync {
         ecosystem: &str,
         key: &str,
     ) -> Result<Option<Entry>, StoreError>;
-    /// Commits a new generation and makes it current, with its state, atomically.
-    fn commit(&self, generation: NewGeneration) -> Result<Generation, StoreError>;
+    /// Entries of one ecosystem whose key starts with `prefix`, sorted by key.
+    fn entries_with_prefix(
+        &self,
+        generation: u64,
+        ecosystem: &str,
+        prefix: &str,
+    ) -> Result<Vec<Entry>, StoreError>;
+    /// Commits a new generation that differs from the current one by
+    /// `change`, makes it current, and sets its state, atomically.
+    fn apply(&self, change: Change) -> Result<Generation, StoreError>;
+    /// Commits a new generation holding exactly `generation.entries`.
+    fn commit(&self, generation: NewGeneration) -> Result<Generation, StoreError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for entry in &generation.entries {
+            if !seen.insert((entry.ecosystem.as_str(), entry.key.as_str())) {
+                return Err(StoreError::Corrupt(format!(
+                    "entry {}/{} appears twice in one generation",
+                    entry.ecosystem, entry.key
+                )));
+            }
+        }
+        let current = match self.current()? {
+            Some(current) => self.entries(current.id, None)?,
+            None => Vec::new(),
+        };
+        let wanted: std::collections::BTreeMap<(&str, &str), &Entry> = generation
+            .entries
+            .iter()
+            .map(|e| ((e.ecosystem.as_str(), e.key.as_str()), e))
+            .collect();
+        let removals = current
+            .iter()
+            .filter(|e| !wanted.contains_key(&(e.ecosystem.as_str(), e.key.as_str())))
+            .map(|e| (e.ecosystem.clone(), e.key.clone()))
+            .collect();
+        let existing: std::collections::BTreeMap<(&str, &str), &Entry> = current
+            .iter()
+            .map(|e| ((e.ecosystem.as_str(), e.key.as_str()), e))
+            .collect();
+        let upserts = generation
+            .entries
+            .iter()
+            .filter(|e| existing.get(&(e.ecosystem.as_str(), e.key.as_str())) != Some(e))
+            .cloned()
+            .collect();
+        self.apply(Change {
+            source: generation.source,
+            created_at: generation.created_at,
+            upserts,
+            removals,
+            state: generation.state,
+        })
+    }
     /// A state value.
     fn state(&self, key: &str) -> Result<Option<String>, StoreError>;
 }

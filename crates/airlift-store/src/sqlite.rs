@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::StoreError;
-use crate::meta::{Entry, Generation, MetaStore, NewGeneration};
+use crate::meta::{Change, Entry, Generation, MetaStore};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS generations (
@@ -15,15 +15,18 @@ CREATE TABLE IF NOT EXISTS generations (
     source      TEXT NOT NULL,
     entries     INTEGER NOT NULL
 );
+-- An entry is visible in generations [added_in, removed_in).
 CREATE TABLE IF NOT EXISTS entries (
-    generation  INTEGER NOT NULL REFERENCES generations(id),
     ecosystem   TEXT NOT NULL,
     key         TEXT NOT NULL,
+    added_in    INTEGER NOT NULL REFERENCES generations(id),
+    removed_in  INTEGER REFERENCES generations(id),
     digest      TEXT NOT NULL,
     size        INTEGER NOT NULL,
     meta        TEXT NOT NULL,
-    PRIMARY KEY (generation, ecosystem, key)
+    PRIMARY KEY (ecosystem, key, added_in)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_live ON entries (removed_in, ecosystem, key);
 CREATE TABLE IF NOT EXISTS state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -151,12 +154,33 @@ impl MetaStore for SqliteMetaStore {
 
     fn entries(&self, generation: u64, ecosystem: Option<&str>) -> Result<Vec<Entry>, StoreError> {
         let raw: Vec<RawEntry> = self.with(|c| {
-            let mut statement = c.prepare(
+            let mut statement = c.prepare_cached(
                 "SELECT ecosystem, key, digest, size, meta FROM entries
-                 WHERE generation = ?1 AND (?2 IS NULL OR ecosystem = ?2)
+                 WHERE added_in <= ?1 AND (removed_in IS NULL OR removed_in > ?1)
+                   AND (?2 IS NULL OR ecosystem = ?2)
                  ORDER BY ecosystem, key",
             )?;
             let rows = statement.query_map(params![generation as i64, ecosystem], raw_entry)?;
+            rows.collect()
+        })?;
+        raw.into_iter().map(decode_entry).collect()
+    }
+
+    fn entries_with_prefix(
+        &self,
+        generation: u64,
+        ecosystem: &str,
+        prefix: &str,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let raw: Vec<RawEntry> = self.with(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT ecosystem, key, digest, size, meta FROM entries
+                 WHERE ecosystem = ?2 AND substr(key, 1, length(?3)) = ?3
+                   AND added_in <= ?1 AND (removed_in IS NULL OR removed_in > ?1)
+                 ORDER BY key",
+            )?;
+            let rows =
+                statement.query_map(params![generation as i64, ecosystem, prefix], raw_entry)?;
             rows.collect()
         })?;
         raw.into_iter().map(decode_entry).collect()
@@ -169,53 +193,78 @@ impl MetaStore for SqliteMetaStore {
         key: &str,
     ) -> Result<Option<Entry>, StoreError> {
         let raw = self.with(|c| {
-            c.query_row(
+            c.prepare_cached(
                 "SELECT ecosystem, key, digest, size, meta FROM entries
-                 WHERE generation = ?1 AND ecosystem = ?2 AND key = ?3",
-                params![generation as i64, ecosystem, key],
-                raw_entry,
-            )
+                 WHERE ecosystem = ?2 AND key = ?3
+                   AND added_in <= ?1 AND (removed_in IS NULL OR removed_in > ?1)",
+            )?
+            .query_row(params![generation as i64, ecosystem, key], raw_entry)
             .optional()
         })?;
         raw.map(decode_entry).transpose()
     }
 
-    fn commit(&self, generation: NewGeneration) -> Result<Generation, StoreError> {
+    fn apply(&self, change: Change) -> Result<Generation, StoreError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for entry in &change.upserts {
+            if !seen.insert((entry.ecosystem.as_str(), entry.key.as_str())) {
+                return Err(StoreError::Corrupt(format!(
+                    "entry {}/{} appears twice in one change",
+                    entry.ecosystem, entry.key
+                )));
+            }
+        }
         self.with(|c| {
             let tx = c.transaction()?;
             let next: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM generations", [], |r| r.get(0))?;
-            tx.execute(
-                "INSERT INTO generations (id, created_at, source, entries) VALUES (?1, ?2, ?3, ?4)",
-                params![next, generation.created_at, generation.source, generation.entries.len() as i64],
+            let previous: i64 = tx.query_row(
+                "SELECT COALESCE((SELECT entries FROM generations WHERE id = ?1), 0)",
+                params![next - 1],
+                |r| r.get(0),
             )?;
+            tx.execute(
+                "INSERT INTO generations (id, created_at, source, entries) VALUES (?1, ?2, ?3, 0)",
+                params![next, change.created_at, change.source],
+            )?;
+            let mut live = previous;
             {
-                let mut insert = tx.prepare(
-                    "INSERT INTO entries (generation, ecosystem, key, digest, size, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                let mut retire = tx.prepare_cached(
+                    "UPDATE entries SET removed_in = ?1 WHERE ecosystem = ?2 AND key = ?3 AND removed_in IS NULL",
                 )?;
-                for entry in &generation.entries {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO entries (ecosystem, key, added_in, removed_in, digest, size, meta)
+                     VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6)",
+                )?;
+                for (ecosystem, key) in &change.removals {
+                    live -= retire.execute(params![next, ecosystem, key])? as i64;
+                }
+                for entry in &change.upserts {
+                    live -= retire.execute(params![next, entry.ecosystem, entry.key])? as i64;
                     insert.execute(params![
-                        next,
                         entry.ecosystem,
                         entry.key,
+                        next,
                         entry.digest.to_string(),
                         entry.size as i64,
                         entry.meta.to_string(),
                     ])?;
+                    live += 1;
                 }
-                let mut set = tx.prepare(
+                let mut set = tx.prepare_cached(
                     "INSERT INTO state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 )?;
                 set.execute(params!["current_generation", next.to_string()])?;
-                for (key, value) in &generation.state {
+                for (key, value) in &change.state {
                     set.execute(params![key, value])?;
                 }
             }
+            tx.execute("UPDATE generations SET entries = ?1 WHERE id = ?2", params![live, next])?;
             tx.commit()?;
             Ok(Generation {
                 id: next as u64,
-                created_at: generation.created_at,
-                source: generation.source.clone(),
-                entries: generation.entries.len() as u64,
+                created_at: change.created_at,
+                source: change.source.clone(),
+                entries: live as u64,
             })
         })
     }

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 
 use airlift_core::Digest;
 
-use crate::{BlobStore, Entry, MetaStore, NewGeneration, StoreError};
+use crate::{BlobStore, Change, Entry, MetaStore, NewGeneration, StoreError};
 
 /// Runs every blob-store check.
 pub fn blob_store(make: &dyn Fn() -> Box<dyn BlobStore>) {
@@ -25,6 +25,7 @@ pub fn meta_store(make: &dyn Fn() -> Box<dyn MetaStore>) {
     meta_generations_are_immutable(make().as_ref());
     meta_state_commits_with_generation(make().as_ref());
     meta_entries_filter_and_sort(make().as_ref());
+    meta_changes_are_incremental_and_old_generations_stay(make().as_ref());
 }
 
 fn blob_round_trip(store: &dyn BlobStore) {
@@ -183,4 +184,74 @@ fn meta_entries_filter_and_sort(store: &dyn MetaStore) {
         .collect();
     assert_eq!(files, vec!["a", "b"]);
     assert_eq!(store.entries(generation.id, None).unwrap().len(), 3);
+}
+
+fn meta_changes_are_incremental_and_old_generations_stay(store: &dyn MetaStore) {
+    let first = store
+        .commit(NewGeneration {
+            source: "full".into(),
+            created_at: 1,
+            entries: vec![
+                entry("a", b"a"),
+                entry("b", b"b"),
+                entry("c/1", b"c1"),
+                entry("c/2", b"c2"),
+            ],
+            state: vec![],
+        })
+        .unwrap();
+    let second = store
+        .apply(Change {
+            source: "push".into(),
+            created_at: 2,
+            upserts: vec![entry("a", b"a2"), entry("d", b"d")],
+            removals: vec![
+                ("files".into(), "b".into()),
+                ("files".into(), "absent".into()),
+            ],
+            state: vec![("k".into(), "v".into())],
+        })
+        .unwrap();
+    assert_eq!(second.entries, 4, "live entry count after the change");
+    let keys = |g: u64| -> Vec<(String, Digest)> {
+        store
+            .entries(g, None)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.key, e.digest))
+            .collect()
+    };
+    assert_eq!(
+        keys(second.id),
+        vec![
+            ("a".into(), Digest::of(b"a2")),
+            ("c/1".into(), Digest::of(b"c1")),
+            ("c/2".into(), Digest::of(b"c2")),
+            ("d".into(), Digest::of(b"d")),
+        ]
+    );
+    assert_eq!(keys(first.id).len(), 4, "the earlier generation changed");
+    assert_eq!(
+        store.entry(first.id, "files", "a").unwrap().unwrap().digest,
+        Digest::of(b"a")
+    );
+    assert!(store.entry(second.id, "files", "b").unwrap().is_none());
+    let prefixed: Vec<String> = store
+        .entries_with_prefix(second.id, "files", "c/")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(prefixed, vec!["c/1", "c/2"]);
+    assert_eq!(store.state("k").unwrap().as_deref(), Some("v"));
+    // A full commit back to the first set restores it exactly.
+    let third = store
+        .commit(NewGeneration {
+            source: "full".into(),
+            created_at: 3,
+            entries: store.entries(first.id, None).unwrap(),
+            state: vec![],
+        })
+        .unwrap();
+    assert_eq!(keys(third.id), keys(first.id));
 }

@@ -41,6 +41,8 @@ pub enum Command {
     Plan(BundleArgs),
     /// Serve the current generation over HTTP.
     Serve(ServeArgs),
+    /// List container image repositories, tags and manifest digests being served.
+    Images,
     /// Re-hash every blob and check every entry of the current generation.
     Fsck(FsckArgs),
 }

@@ -87,6 +87,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Import(args) => import(&context, args),
         Command::Plan(args) => plan(&context, args),
         Command::Serve(args) => serve(&context, args),
+        Command::Images => images(&context),
         Command::Fsck(args) => fsck(&context, args),
     }
 }
@@ -445,9 +446,14 @@ fn plan(context: &Context, args: BundleArgs) -> Result<(), Failure> {
 fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     let store = context.store()?;
     runtime()?
-        .block_on(airlift_server::serve(store, args.listen, |address| {
-            eprintln!("airlift serving on http://{address}");
-        }))
+        .block_on(airlift_server::serve(
+            store,
+            context.layout.uploads_dir(),
+            args.listen,
+            |address| {
+                eprintln!("airlift serving on http://{address}");
+            },
+        ))
         .map_err(|e| Failure::new(1, e.to_string()))
 }
 
@@ -494,5 +500,68 @@ fn fsck(context: &Context, args: FsckArgs) -> Result<(), Failure> {
         failure.hint("corrupt blobs were removed; restore them by importing the last bundle again (isolated side) or collecting again (connected side)")
     } else {
         failure.hint("run `airlift fsck --repair` to remove corrupt blobs, then import the last bundle again (isolated side) or collect again (connected side)")
+    })
+}
+
+#[derive(Serialize)]
+struct ImageRow {
+    repository: String,
+    tag: Option<String>,
+    digest: airlift_core::Digest,
+    media_type: Option<String>,
+    size: u64,
+}
+
+fn images(context: &Context) -> Result<(), Failure> {
+    let store = context.store()?;
+    let mut rows: Vec<ImageRow> = Vec::new();
+    if let Some(generation) = store.meta.current()? {
+        let entries = store
+            .meta
+            .entries(generation.id, Some(airlift_oci::ECOSYSTEM))?;
+        let mut tagged = std::collections::BTreeSet::new();
+        for entry in &entries {
+            if let Some(rest) = entry.key.strip_prefix("t:")
+                && let Some((repository, tag)) = rest.split_once(':')
+            {
+                tagged.insert((repository.to_owned(), entry.digest));
+                rows.push(ImageRow {
+                    repository: repository.to_owned(),
+                    tag: Some(tag.to_owned()),
+                    digest: entry.digest,
+                    media_type: entry.meta["media_type"].as_str().map(str::to_owned),
+                    size: entry.size,
+                });
+            }
+        }
+        for entry in &entries {
+            if let Some(rest) = entry.key.strip_prefix("m:")
+                && let Some((repository, _)) = rest.split_once('@')
+                && !tagged.contains(&(repository.to_owned(), entry.digest))
+            {
+                rows.push(ImageRow {
+                    repository: repository.to_owned(),
+                    tag: None,
+                    digest: entry.digest,
+                    media_type: entry.meta["media_type"].as_str().map(str::to_owned),
+                    size: entry.size,
+                });
+            }
+        }
+    }
+    rows.sort_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
+    context.emit(&rows, || {
+        rows.iter()
+            .map(|row| {
+                format!(
+                    "{}:{} {} {}",
+                    row.repository,
+                    row.tag.as_deref().unwrap_or("<none>"),
+                    row.digest,
+                    row.media_type.as_deref().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     })
 }

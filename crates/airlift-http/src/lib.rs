@@ -1,0 +1,215 @@
+//! Serving stored blobs over HTTP, shared by every protocol that hands out
+//! bytes from the store (plain files, OCI blobs, packages).
+//!
+//! [`serve_blob`] answers with `Content-Length`, a strong `ETag` (the blob's
+//! SHA-256), `Accept-Ranges`, optional `Last-Modified`, honours
+//! `If-None-Match`/`If-Modified-Since` (304), a single `Range` (206, or 416
+//! when unsatisfiable) and `If-Range`, and streams the file without holding
+//! it in memory. Several ranges in one request get the whole body, which RFC
+//! 9110 allows.
+
+use std::io::SeekFrom;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use airlift_core::Digest;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+/// Read buffer for streaming blobs: big enough for loopback line rate.
+const STREAM_BUFFER: usize = 256 * 1024;
+
+/// A blob to serve.
+pub struct Blob {
+    /// Its digest (the ETag).
+    pub digest: Digest,
+    /// Its length.
+    pub size: u64,
+    /// Its local file.
+    pub path: Option<PathBuf>,
+    /// When it last changed, if the protocol has such a notion.
+    pub modified: Option<SystemTime>,
+    /// The `Content-Type`.
+    pub content_type: String,
+}
+
+/// Sets a header when the value is valid.
+pub fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+fn plain(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}
+
+/// Answers a GET or HEAD for `blob`, adding `extra` headers to every answer.
+pub async fn serve_blob(blob: Blob, request: &HeaderMap, extra: HeaderMap) -> Response {
+    let etag = format!("\"{}\"", blob.digest.hex());
+    let last_modified = blob.modified.map(httpdate::fmt_http_date);
+    let mut headers = extra;
+    set(&mut headers, header::ETAG, &etag);
+    if let Some(value) = &last_modified {
+        set(&mut headers, header::LAST_MODIFIED, value);
+    }
+    set(&mut headers, header::ACCEPT_RANGES, "bytes");
+
+    if not_modified(request, &etag, blob.modified) {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    let range = match request.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(value) if if_range_allows(request, &etag, last_modified.as_deref()) => {
+            parse_range(value, blob.size)
+        }
+        _ => RangeRequest::Whole,
+    };
+    let (status, start, length) = match range {
+        RangeRequest::Whole => (StatusCode::OK, 0, blob.size),
+        RangeRequest::Partial(start, end) => {
+            set(
+                &mut headers,
+                header::CONTENT_RANGE,
+                &format!("bytes {start}-{end}/{}", blob.size),
+            );
+            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+        }
+        RangeRequest::Unsatisfiable => {
+            set(
+                &mut headers,
+                header::CONTENT_RANGE,
+                &format!("bytes */{}", blob.size),
+            );
+            return (StatusCode::RANGE_NOT_SATISFIABLE, headers).into_response();
+        }
+    };
+    set(&mut headers, header::CONTENT_TYPE, &blob.content_type);
+    set(&mut headers, header::CONTENT_LENGTH, &length.to_string());
+    let Some(path) = blob.path else {
+        return plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "blob backend has no local files",
+        );
+    };
+    let mut file = match tokio::fs::File::open(&path).await {
+        Ok(file) => file,
+        Err(e) => {
+            tracing::error!(digest = %blob.digest, "cannot open blob: {e}");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "blob unavailable");
+        }
+    };
+    if start > 0
+        && let Err(e) = file.seek(SeekFrom::Start(start)).await
+    {
+        tracing::error!(digest = %blob.digest, "cannot seek blob: {e}");
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "blob unavailable");
+    }
+    let body = Body::from_stream(ReaderStream::with_capacity(
+        file.take(length),
+        STREAM_BUFFER,
+    ));
+    (status, headers, body).into_response()
+}
+
+fn not_modified(headers: &HeaderMap, etag: &str, modified: Option<SystemTime>) -> bool {
+    if let Some(value) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        return value
+            .split(',')
+            .map(|tag| tag.trim().trim_start_matches("W/"))
+            .any(|tag| tag == "*" || tag == etag);
+    }
+    if let Some(since) = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+    {
+        return modified.is_some_and(|modified| modified <= since);
+    }
+    false
+}
+
+fn if_range_allows(headers: &HeaderMap, etag: &str, last_modified: Option<&str>) -> bool {
+    match headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(value) => value == etag || Some(value) == last_modified,
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeRequest {
+    Whole,
+    Partial(u64, u64),
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=` range against a size; anything else is the whole file.
+fn parse_range(value: &str, size: u64) -> RangeRequest {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeRequest::Whole;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Whole;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeRequest::Whole;
+    };
+    let parse = |s: &str| s.trim().parse::<u64>().ok();
+    match (first.trim().is_empty(), parse(first), parse(last)) {
+        // bytes=-N: the last N bytes.
+        (true, _, Some(suffix)) => {
+            if suffix == 0 || size == 0 {
+                RangeRequest::Unsatisfiable
+            } else {
+                RangeRequest::Partial(size.saturating_sub(suffix), size - 1)
+            }
+        }
+        (false, Some(start), end) => {
+            if start >= size {
+                return RangeRequest::Unsatisfiable;
+            }
+            let end = match (last.trim().is_empty(), end) {
+                (true, _) => size - 1,
+                (false, Some(end)) if end >= start => end.min(size - 1),
+                _ => return RangeRequest::Whole,
+            };
+            RangeRequest::Partial(start, end)
+        }
+        _ => RangeRequest::Whole,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        assert_eq!(parse_range("bytes=0-9", 100), RangeRequest::Partial(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), RangeRequest::Partial(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), RangeRequest::Partial(90, 99));
+        assert_eq!(
+            parse_range("bytes=-1000", 100),
+            RangeRequest::Partial(0, 99)
+        );
+        assert_eq!(
+            parse_range("bytes=50-1000", 100),
+            RangeRequest::Partial(50, 99)
+        );
+        assert_eq!(parse_range("bytes=100-", 100), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range("bytes=9-3", 100), RangeRequest::Whole);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeRequest::Whole);
+        assert_eq!(parse_range("items=0-1", 100), RangeRequest::Whole);
+    }
+}

@@ -1,0 +1,60 @@
+//! How the registry is recorded in the store index (ecosystem `oci`).
+//!
+//! - `m:<repository>@sha256:<hex>`: a manifest in a repository; the entry's
+//!   digest is the manifest's, `meta` holds its media type and, for the
+//!   referrers API, its artifact type, subject and annotations;
+//! - `t:<repository>:<tag>`: a tag, pointing at a manifest digest;
+//! - `b:<repository>@sha256:<hex>`: a blob linked into a repository (blobs
+//!   are visible only in repositories they were pushed or mounted into).
+//!
+//! Repository names never contain `:` or `@`, so these prefixes never collide.
+
+use airlift_core::Digest;
+use airlift_store::Entry;
+use serde_json::Value;
+
+/// Key of a manifest.
+pub fn manifest_key(repository: &str, digest: &Digest) -> String {
+    format!("m:{repository}@{digest}")
+}
+
+/// Key of a tag.
+pub fn tag_key(repository: &str, tag: &str) -> String {
+    format!("t:{repository}:{tag}")
+}
+
+/// Key of a blob link.
+pub fn blob_key(repository: &str, digest: &Digest) -> String {
+    format!("b:{repository}@{digest}")
+}
+
+/// Prefix of all manifests of a repository.
+pub fn manifest_prefix(repository: &str) -> String {
+    format!("m:{repository}@")
+}
+
+/// Prefix of all tags of a repository.
+pub fn tag_prefix(repository: &str) -> String {
+    format!("t:{repository}:")
+}
+
+/// The repository an index key belongs to.
+pub fn repository_of(key: &str) -> Option<&str> {
+    let rest = key.get(2..)?;
+    match &key[..2] {
+        "m:" | "b:" => rest.split_once('@').map(|(repository, _)| repository),
+        "t:" => rest.split_once(':').map(|(repository, _)| repository),
+        _ => None,
+    }
+}
+
+/// An entry for the index.
+pub fn entry(key: String, digest: Digest, size: u64, meta: Value) -> Entry {
+    Entry {
+        ecosystem: crate::ECOSYSTEM.into(),
+        key,
+        digest,
+        size,
+        meta,
+    }
+}

@@ -1,0 +1,988 @@
+//! The `/v2/` API: pull and push (OCI Distribution Spec v1.1).
+//!
+//! Repository names contain slashes, so one handler parses every path from
+//! its end (`…/manifests/<reference>`, `…/blobs/uploads/<id>`,
+//! `…/blobs/<digest>`, `…/tags/list`, `…/referrers/<digest>`). Every write is
+//! one index change (a new generation) through the same store as imports:
+//! blobs are verified against their digest before they become visible, and
+//! manifests are checked for the blobs they reference. Upload sessions are
+//! files under the home's `uploads/` directory, streamed to, never held in
+//! memory.
+
+// Handlers short-circuit with a ready `Response` as their error; it is built
+// once per failed request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use airlift_core::{Digest, HashingReader};
+use airlift_store::{Change, Entry, Store};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+use crate::errors::{Code, OciError, internal};
+use crate::index;
+use crate::names::{self, DigestProblem, Reference};
+
+/// Largest manifest accepted on push.
+pub const MAX_MANIFEST: usize = 4 << 20;
+
+/// The registry state shared by handlers.
+#[derive(Clone)]
+pub struct Registry {
+    store: Store,
+    uploads: PathBuf,
+}
+
+/// The `/v2/` router, to be merged at the server root.
+pub fn router(store: Store, uploads: PathBuf) -> Router {
+    let registry = Registry { store, uploads };
+    Router::new()
+        .route("/v2", axum::routing::any(dispatch))
+        .route("/v2/", axum::routing::any(dispatch))
+        .route("/v2/{*rest}", axum::routing::any(dispatch))
+        .with_state(registry)
+}
+
+type Reply = Result<Response, Response>;
+
+fn oci(code: Code, message: impl Into<String>) -> Response {
+    OciError::new(code, message).into_response()
+}
+
+fn query_pairs(request: &Request) -> Vec<(String, String)> {
+    request
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+fn query_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn digest_param(text: &str) -> Result<Digest, Response> {
+    names::parse_digest(text).map_err(|problem| match problem {
+        DigestProblem::Invalid => oci(Code::DigestInvalid, format!("invalid digest {text:?}")),
+        DigestProblem::Unsupported => oci(
+            Code::DigestInvalid,
+            format!("unsupported digest algorithm in {text:?}; only sha256 is stored"),
+        ),
+    })
+}
+
+fn repository(name: &str) -> Result<String, Response> {
+    if names::valid_repository(name) {
+        Ok(name.to_owned())
+    } else {
+        Err(oci(
+            Code::NameInvalid,
+            format!("invalid repository name {name:?}"),
+        ))
+    }
+}
+
+async fn dispatch(State(registry): State<Registry>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let rest = path
+        .strip_prefix("/v2")
+        .unwrap_or("")
+        .trim_start_matches('/')
+        .to_owned();
+    let method = request.method().clone();
+    let result = route(&registry, &method, &rest, request).await;
+    let mut response = result.unwrap_or_else(|error| error);
+    airlift_http::set(
+        response.headers_mut(),
+        header::HeaderName::from_static("docker-distribution-api-version"),
+        "registry/2.0",
+    );
+    response
+}
+
+async fn route(registry: &Registry, method: &Method, rest: &str, request: Request) -> Reply {
+    let read = method == Method::GET || method == Method::HEAD;
+    let pairs = query_pairs(&request);
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    if rest.is_empty() {
+        return if read {
+            Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{}",
+            )
+                .into_response())
+        } else {
+            Err(oci(Code::Unsupported, "method not allowed"))
+        };
+    }
+    if rest == "_catalog" && read {
+        return catalog(registry, &pairs).await;
+    }
+    if let Some((name, reference)) = rest.rsplit_once("/manifests/") {
+        let name = repository(name)?;
+        return match *method {
+            Method::GET | Method::HEAD => get_manifest(registry, &name, reference, &headers).await,
+            Method::PUT => put_manifest(registry, &name, reference, &pairs, &headers, body).await,
+            Method::DELETE => delete_manifest(registry, &name, reference).await,
+            _ => Err(oci(Code::Unsupported, "method not allowed")),
+        };
+    }
+    if let Some((name, tail)) = rest.rsplit_once("/blobs/uploads") {
+        let name = repository(name)?;
+        let id = tail.trim_start_matches('/');
+        return match (method.clone(), id.is_empty()) {
+            (Method::POST, true) => start_upload(registry, &name, &pairs, body).await,
+            (Method::PATCH, false) => patch_upload(registry, &name, id, &headers, body).await,
+            (Method::PUT, false) => {
+                finish_upload(registry, &name, id, &pairs, &headers, body).await
+            }
+            (Method::GET, false) => upload_status(registry, &name, id).await,
+            (Method::DELETE, false) => cancel_upload(registry, id).await,
+            _ => Err(oci(Code::Unsupported, "method not allowed")),
+        };
+    }
+    if let Some((name, digest)) = rest.rsplit_once("/blobs/") {
+        let name = repository(name)?;
+        let digest = digest_param(digest)?;
+        return match *method {
+            Method::GET | Method::HEAD => get_blob(registry, &name, &digest, &headers).await,
+            Method::DELETE => delete_blob(registry, &name, &digest).await,
+            _ => Err(oci(Code::Unsupported, "method not allowed")),
+        };
+    }
+    if let Some(name) = rest.strip_suffix("/tags/list") {
+        let name = repository(name)?;
+        return if read {
+            tags_list(registry, &name, &pairs).await
+        } else {
+            Err(oci(Code::Unsupported, "method not allowed"))
+        };
+    }
+    if let Some((name, digest)) = rest.rsplit_once("/referrers/") {
+        let name = repository(name)?;
+        let digest = digest_param(digest)?;
+        return if read {
+            referrers(registry, &name, &digest, &pairs).await
+        } else {
+            Err(oci(Code::Unsupported, "method not allowed"))
+        };
+    }
+    Err(oci(Code::NameUnknown, "no such endpoint"))
+}
+
+/// Runs index work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    registry: &Registry,
+    work: impl FnOnce(&Store) -> Result<T, airlift_store::StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    let store = registry.store.clone();
+    tokio::task::spawn_blocking(move || work(&store))
+        .await
+        .map_err(internal)?
+        .map_err(internal)
+}
+
+async fn lookup(registry: &Registry, key: String) -> Result<Option<Entry>, Response> {
+    blocking(registry, move |store| match store.meta.current()? {
+        Some(generation) => store.meta.entry(generation.id, crate::ECOSYSTEM, &key),
+        None => Ok(None),
+    })
+    .await
+}
+
+async fn with_prefix(registry: &Registry, prefix: String) -> Result<Vec<Entry>, Response> {
+    blocking(registry, move |store| match store.meta.current()? {
+        Some(generation) => {
+            store
+                .meta
+                .entries_with_prefix(generation.id, crate::ECOSYSTEM, &prefix)
+        }
+        None => Ok(Vec::new()),
+    })
+    .await
+}
+
+async fn change(
+    registry: &Registry,
+    source: String,
+    upserts: Vec<Entry>,
+    removals: Vec<String>,
+) -> Result<(), Response> {
+    blocking(registry, move |store| {
+        store.meta.apply(Change {
+            source,
+            created_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+            upserts,
+            removals: removals
+                .into_iter()
+                .map(|key| (crate::ECOSYSTEM.to_owned(), key))
+                .collect(),
+            state: Vec::new(),
+        })
+    })
+    .await
+    .map(|_| ())
+}
+
+fn digest_headers(digest: &Digest) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    airlift_http::set(
+        &mut headers,
+        header::HeaderName::from_static("docker-content-digest"),
+        &digest.to_string(),
+    );
+    headers
+}
+
+// ---- manifests ---------------------------------------------------------
+
+async fn resolve(registry: &Registry, name: &str, reference: &str) -> Result<Entry, Response> {
+    let unknown = || {
+        oci(
+            Code::ManifestUnknown,
+            format!("manifest {reference} not found in {name}"),
+        )
+    };
+    let digest = match names::parse_reference(reference) {
+        Some(Reference::Digest(digest)) => digest,
+        Some(Reference::Tag(tag)) => {
+            lookup(registry, index::tag_key(name, &tag))
+                .await?
+                .ok_or_else(unknown)?
+                .digest
+        }
+        None => {
+            return Err(oci(
+                Code::ManifestInvalid,
+                format!("invalid reference {reference:?}"),
+            ));
+        }
+    };
+    lookup(registry, index::manifest_key(name, &digest))
+        .await?
+        .ok_or_else(unknown)
+}
+
+async fn get_manifest(
+    registry: &Registry,
+    name: &str,
+    reference: &str,
+    headers: &HeaderMap,
+) -> Reply {
+    let entry = resolve(registry, name, reference).await?;
+    let media_type = entry.meta["media_type"]
+        .as_str()
+        .unwrap_or("application/vnd.oci.image.manifest.v1+json")
+        .to_owned();
+    let blob = airlift_http::Blob {
+        digest: entry.digest,
+        size: entry.size,
+        path: registry.store.blobs.local_path(&entry.digest),
+        modified: None,
+        content_type: media_type,
+    };
+    Ok(airlift_http::serve_blob(blob, headers, digest_headers(&entry.digest)).await)
+}
+
+/// Reads a request body into memory, refusing more than `limit` bytes.
+async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, Response> {
+    let mut stream = body.into_data_stream();
+    let mut data = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| oci(Code::ManifestInvalid, format!("cannot read the body: {e}")))?;
+        if data.len() + chunk.len() > limit {
+            return Err(oci(
+                Code::SizeInvalid,
+                format!("body larger than {limit} bytes"),
+            ));
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(data)
+}
+
+fn descriptor_digests(value: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    if let Some(config) = value.get("config") {
+        out.push(("config".to_owned(), config.clone()));
+    }
+    for field in ["layers", "blobs"] {
+        if let Some(list) = value.get(field).and_then(Value::as_array) {
+            out.extend(list.iter().map(|d| (field.to_owned(), d.clone())));
+        }
+    }
+    out
+}
+
+async fn put_manifest(
+    registry: &Registry,
+    name: &str,
+    reference: &str,
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+    body: Body,
+) -> Reply {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
+    let body = read_limited(body, MAX_MANIFEST).await?;
+    let digest = Digest::of(&body);
+    let mut tags: Vec<String> = Vec::new();
+    match names::parse_reference(reference) {
+        Some(Reference::Digest(expected)) if expected != digest => {
+            return Err(oci(
+                Code::DigestInvalid,
+                format!("manifest content has digest {digest}, not {expected}"),
+            ));
+        }
+        Some(Reference::Digest(_)) => {}
+        Some(Reference::Tag(tag)) => tags.push(tag),
+        None => {
+            return Err(oci(
+                Code::ManifestInvalid,
+                format!("invalid reference {reference:?}"),
+            ));
+        }
+    }
+    for (key, value) in pairs {
+        if key == "tag" {
+            if !names::valid_tag(value) {
+                return Err(oci(Code::ManifestInvalid, format!("invalid tag {value:?}")));
+            }
+            tags.push(value.clone());
+        }
+    }
+    let parsed: Value = serde_json::from_slice(&body)
+        .map_err(|e| oci(Code::ManifestInvalid, format!("manifest is not JSON: {e}")))?;
+    if !parsed.is_object() {
+        return Err(oci(Code::ManifestInvalid, "manifest is not a JSON object"));
+    }
+    let media_type = parsed["mediaType"]
+        .as_str()
+        .map(str::to_owned)
+        .or(content_type)
+        .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".into());
+    if media_type.is_empty() {
+        return Err(oci(Code::ManifestInvalid, "empty mediaType"));
+    }
+    // Every blob an image manifest references must be in this repository,
+    // except non-distributable layers, which by definition are not pushed.
+    for (field, descriptor) in descriptor_digests(&parsed) {
+        let layer_type = descriptor["mediaType"].as_str().unwrap_or("");
+        if layer_type.contains(".nondistributable.") || layer_type.contains(".foreign.") {
+            continue;
+        }
+        let Some(text) = descriptor["digest"].as_str() else {
+            return Err(oci(
+                Code::ManifestInvalid,
+                format!("a {field} descriptor has no digest"),
+            ));
+        };
+        let blob = digest_param(text).map_err(|_| {
+            oci(
+                Code::ManifestInvalid,
+                format!("{field} digest {text:?} is invalid"),
+            )
+        })?;
+        if lookup(registry, index::blob_key(name, &blob))
+            .await?
+            .is_none()
+        {
+            return Err(oci(
+                Code::ManifestBlobUnknown,
+                format!("{field} blob {blob} is not in {name}"),
+            ));
+        }
+    }
+    // Manifests listed by an index must be in this repository too.
+    if let Some(list) = parsed.get("manifests").and_then(Value::as_array) {
+        for descriptor in list {
+            let Some(text) = descriptor["digest"].as_str() else {
+                return Err(oci(Code::ManifestInvalid, "an index entry has no digest"));
+            };
+            let child = digest_param(text).map_err(|_| {
+                oci(
+                    Code::ManifestInvalid,
+                    format!("index entry digest {text:?} is invalid"),
+                )
+            })?;
+            if lookup(registry, index::manifest_key(name, &child))
+                .await?
+                .is_none()
+            {
+                return Err(oci(
+                    Code::ManifestUnknown,
+                    format!("index entry {child} is not in {name}"),
+                ));
+            }
+        }
+    }
+    let subject = parsed["subject"]["digest"].as_str().map(str::to_owned);
+    let artifact_type = parsed["artifactType"]
+        .as_str()
+        .or_else(|| parsed["config"]["mediaType"].as_str())
+        .map(str::to_owned);
+    // Store the bytes exactly as pushed.
+    let store = registry.store.clone();
+    let bytes = body.clone();
+    let stored = tokio::task::spawn_blocking(move || -> Result<(), airlift_store::StoreError> {
+        let mut writer = store.blobs.writer()?;
+        std::io::Write::write_all(&mut writer, &bytes).map_err(|e| {
+            airlift_store::StoreError::Io {
+                action: "write manifest",
+                path: PathBuf::from("<manifest>"),
+                source: e,
+            }
+        })?;
+        writer.commit(Some(&digest))?;
+        Ok(())
+    })
+    .await
+    .map_err(internal)?;
+    stored.map_err(internal)?;
+    let meta = json!({
+        "media_type": media_type,
+        "artifact_type": artifact_type,
+        "subject": subject,
+        "annotations": parsed.get("annotations").cloned().unwrap_or(Value::Null),
+    });
+    let size = body.len() as u64;
+    let mut upserts = vec![index::entry(
+        index::manifest_key(name, &digest),
+        digest,
+        size,
+        meta,
+    )];
+    for tag in &tags {
+        upserts.push(index::entry(
+            index::tag_key(name, tag),
+            digest,
+            size,
+            json!({"media_type": media_type}),
+        ));
+    }
+    change(
+        registry,
+        format!("push {name}@{digest}"),
+        upserts,
+        Vec::new(),
+    )
+    .await?;
+    let mut headers = digest_headers(&digest);
+    airlift_http::set(
+        &mut headers,
+        header::LOCATION,
+        &format!("/v2/{name}/manifests/{digest}"),
+    );
+    if let Some(subject) = subject {
+        airlift_http::set(
+            &mut headers,
+            header::HeaderName::from_static("oci-subject"),
+            &subject,
+        );
+    }
+    for tag in &tags {
+        if let Ok(value) = header::HeaderValue::from_str(tag) {
+            headers.append(header::HeaderName::from_static("oci-tag"), value);
+        }
+    }
+    Ok((StatusCode::CREATED, headers).into_response())
+}
+
+async fn delete_manifest(registry: &Registry, name: &str, reference: &str) -> Reply {
+    match names::parse_reference(reference) {
+        Some(Reference::Tag(tag)) => {
+            let key = index::tag_key(name, &tag);
+            if lookup(registry, key.clone()).await?.is_none() {
+                return Err(oci(
+                    Code::ManifestUnknown,
+                    format!("tag {tag} not found in {name}"),
+                ));
+            }
+            change(
+                registry,
+                format!("delete {name}:{tag}"),
+                Vec::new(),
+                vec![key],
+            )
+            .await?;
+        }
+        Some(Reference::Digest(digest)) => {
+            let key = index::manifest_key(name, &digest);
+            if lookup(registry, key.clone()).await?.is_none() {
+                return Err(oci(
+                    Code::ManifestUnknown,
+                    format!("manifest {digest} not found in {name}"),
+                ));
+            }
+            // Tags pointing at it go with it.
+            let mut removals = vec![key];
+            removals.extend(
+                with_prefix(registry, index::tag_prefix(name))
+                    .await?
+                    .into_iter()
+                    .filter(|e| e.digest == digest)
+                    .map(|e| e.key),
+            );
+            change(
+                registry,
+                format!("delete {name}@{digest}"),
+                Vec::new(),
+                removals,
+            )
+            .await?;
+        }
+        None => {
+            return Err(oci(
+                Code::ManifestInvalid,
+                format!("invalid reference {reference:?}"),
+            ));
+        }
+    }
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+// ---- blobs -------------------------------------------------------------
+
+async fn get_blob(registry: &Registry, name: &str, digest: &Digest, headers: &HeaderMap) -> Reply {
+    let entry = lookup(registry, index::blob_key(name, digest))
+        .await?
+        .ok_or_else(|| {
+            oci(
+                Code::BlobUnknown,
+                format!("blob {digest} not found in {name}"),
+            )
+        })?;
+    let blob = airlift_http::Blob {
+        digest: entry.digest,
+        size: entry.size,
+        path: registry.store.blobs.local_path(&entry.digest),
+        modified: None,
+        content_type: "application/octet-stream".into(),
+    };
+    Ok(airlift_http::serve_blob(blob, headers, digest_headers(digest)).await)
+}
+
+async fn delete_blob(registry: &Registry, name: &str, digest: &Digest) -> Reply {
+    let key = index::blob_key(name, digest);
+    if lookup(registry, key.clone()).await?.is_none() {
+        return Err(oci(
+            Code::BlobUnknown,
+            format!("blob {digest} not found in {name}"),
+        ));
+    }
+    change(
+        registry,
+        format!("delete {name} blob {digest}"),
+        Vec::new(),
+        vec![key],
+    )
+    .await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// Links a stored blob into a repository and answers 201.
+async fn link_blob(registry: &Registry, name: &str, digest: Digest, size: u64) -> Reply {
+    change(
+        registry,
+        format!("push {name} blob {digest}"),
+        vec![index::entry(
+            index::blob_key(name, &digest),
+            digest,
+            size,
+            json!({}),
+        )],
+        Vec::new(),
+    )
+    .await?;
+    let mut headers = digest_headers(&digest);
+    airlift_http::set(
+        &mut headers,
+        header::LOCATION,
+        &format!("/v2/{name}/blobs/{digest}"),
+    );
+    Ok((StatusCode::CREATED, headers).into_response())
+}
+
+fn upload_path(registry: &Registry, id: &str) -> Result<PathBuf, Response> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(oci(
+            Code::BlobUploadUnknown,
+            format!("upload {id:?} not found"),
+        ));
+    }
+    Ok(registry.uploads.join(id))
+}
+
+fn upload_headers(name: &str, id: &str, size: u64, status: StatusCode) -> Response {
+    let mut headers = HeaderMap::new();
+    airlift_http::set(
+        &mut headers,
+        header::LOCATION,
+        &format!("/v2/{name}/blobs/uploads/{id}"),
+    );
+    airlift_http::set(
+        &mut headers,
+        header::RANGE,
+        &format!("0-{}", size.saturating_sub(1)),
+    );
+    airlift_http::set(
+        &mut headers,
+        header::HeaderName::from_static("docker-upload-uuid"),
+        id,
+    );
+    airlift_http::set(&mut headers, header::CONTENT_LENGTH, "0");
+    (status, headers).into_response()
+}
+
+/// Appends a request body to an upload file, streaming.
+async fn append(path: &Path, body: Body) -> Result<u64, Response> {
+    let mut file = tokio::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .await
+        .map_err(|_| oci(Code::BlobUploadUnknown, "upload not found"))?;
+    let mut stream = body.into_data_stream();
+    let mut written = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            oci(
+                Code::BlobUploadInvalid,
+                format!("cannot read the body: {e}"),
+            )
+        })?;
+        file.write_all(&chunk).await.map_err(internal)?;
+        written += chunk.len() as u64;
+    }
+    file.flush().await.map_err(internal)?;
+    Ok(written)
+}
+
+async fn current_size(path: &Path) -> Result<u64, Response> {
+    tokio::fs::metadata(path)
+        .await
+        .map(|m| m.len())
+        .map_err(|_| oci(Code::BlobUploadUnknown, "upload not found"))
+}
+
+async fn new_session(registry: &Registry) -> Result<(String, PathBuf), Response> {
+    tokio::fs::create_dir_all(&registry.uploads)
+        .await
+        .map_err(internal)?;
+    let id = airlift_core::random_hex(16).map_err(internal)?;
+    let path = registry.uploads.join(&id);
+    tokio::fs::File::create(&path).await.map_err(internal)?;
+    Ok((id, path))
+}
+
+async fn start_upload(
+    registry: &Registry,
+    name: &str,
+    pairs: &[(String, String)],
+    body: Body,
+) -> Reply {
+    if let (Some(mount), from) = (query_value(pairs, "mount"), query_value(pairs, "from")) {
+        let digest = digest_param(mount)?;
+        let source = match from {
+            Some(from) => lookup(registry, index::blob_key(&repository(from)?, &digest)).await?,
+            None => None,
+        };
+        if let Some(source) = source {
+            return link_blob(registry, name, digest, source.size).await;
+        }
+        // Not mountable: fall through to a normal upload session.
+    }
+    let (id, path) = new_session(registry).await?;
+    if let Some(expected) = query_value(pairs, "digest") {
+        let expected = digest_param(expected)?;
+        append(&path, body).await?;
+        return commit_upload(registry, name, &id, &path, expected).await;
+    }
+    Ok(upload_headers(name, &id, 0, StatusCode::ACCEPTED))
+}
+
+fn content_range(headers: &HeaderMap) -> Option<Result<(u64, u64), ()>> {
+    let value = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
+    let value = value
+        .trim()
+        .trim_start_matches("bytes ")
+        .trim_start_matches("bytes=");
+    let range = value.split('/').next().unwrap_or(value);
+    Some(
+        range
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+            .ok_or(()),
+    )
+}
+
+/// A chunk must continue exactly where the upload stands: 416 otherwise,
+/// with the current range so the client can resume.
+fn check_chunk_start(name: &str, id: &str, headers: &HeaderMap, size: u64) -> Result<(), Response> {
+    match content_range(headers) {
+        None => Ok(()),
+        Some(Ok((start, _))) if start == size => Ok(()),
+        _ => {
+            let mut response = oci(
+                Code::RangeInvalid,
+                format!("chunk must start at offset {size}"),
+            );
+            airlift_http::set(
+                response.headers_mut(),
+                header::LOCATION,
+                &format!("/v2/{name}/blobs/uploads/{id}"),
+            );
+            airlift_http::set(
+                response.headers_mut(),
+                header::RANGE,
+                &format!("0-{}", size.saturating_sub(1)),
+            );
+            Err(response)
+        }
+    }
+}
+
+async fn patch_upload(
+    registry: &Registry,
+    name: &str,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Reply {
+    let path = upload_path(registry, id)?;
+    let size = current_size(&path).await?;
+    check_chunk_start(name, id, headers, size)?;
+    append(&path, body).await?;
+    let size = current_size(&path).await?;
+    Ok(upload_headers(name, id, size, StatusCode::ACCEPTED))
+}
+
+async fn finish_upload(
+    registry: &Registry,
+    name: &str,
+    id: &str,
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+    body: Body,
+) -> Reply {
+    let path = upload_path(registry, id)?;
+    let size = current_size(&path).await?;
+    check_chunk_start(name, id, headers, size)?;
+    let expected = query_value(pairs, "digest")
+        .ok_or_else(|| {
+            oci(
+                Code::DigestInvalid,
+                "the digest query parameter is required",
+            )
+        })
+        .and_then(digest_param)?;
+    append(&path, body).await?;
+    commit_upload(registry, name, id, &path, expected).await
+}
+
+/// Hashes a finished upload, and only if it matches moves it into the store.
+async fn commit_upload(
+    registry: &Registry,
+    name: &str,
+    id: &str,
+    path: &Path,
+    expected: Digest,
+) -> Reply {
+    let store = registry.store.clone();
+    let file = path.to_path_buf();
+    let checked = tokio::task::spawn_blocking(move || -> std::io::Result<(Digest, u64)> {
+        let mut reader = HashingReader::new(std::fs::File::open(&file)?);
+        std::io::copy(&mut reader, &mut std::io::sink())?;
+        let (digest, size) = reader.finish();
+        if digest == expected {
+            std::fs::File::open(&file)?.sync_all()?;
+            store
+                .blobs
+                .adopt(&file, &digest)
+                .map_err(std::io::Error::other)?;
+        } else {
+            std::fs::remove_file(&file)?;
+        }
+        Ok((digest, size))
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
+    let (actual, size) = checked;
+    if actual != expected {
+        return Err(oci(
+            Code::DigestInvalid,
+            format!("upload {id} has digest {actual}, not {expected}"),
+        ));
+    }
+    link_blob(registry, name, expected, size).await
+}
+
+async fn upload_status(registry: &Registry, name: &str, id: &str) -> Reply {
+    let path = upload_path(registry, id)?;
+    let size = current_size(&path).await?;
+    Ok(upload_headers(name, id, size, StatusCode::NO_CONTENT))
+}
+
+async fn cancel_upload(registry: &Registry, id: &str) -> Reply {
+    let path = upload_path(registry, id)?;
+    tokio::fs::remove_file(&path)
+        .await
+        .map_err(|_| oci(Code::BlobUploadUnknown, format!("upload {id} not found")))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- listings ----------------------------------------------------------
+
+/// Applies `n`/`last` pagination; returns the page and whether more follow.
+fn paginate(
+    items: Vec<String>,
+    pairs: &[(String, String)],
+) -> Result<(Vec<String>, bool), Response> {
+    let last = query_value(pairs, "last");
+    let mut items: Vec<String> = items
+        .into_iter()
+        .filter(|item| last.is_none_or(|last| item.as_str() > last))
+        .collect();
+    let limit = match query_value(pairs, "n") {
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| oci(Code::Unsupported, format!("invalid n {n:?}")))?,
+        ),
+        None => None,
+    };
+    let more = limit.is_some_and(|n| items.len() > n);
+    if let Some(n) = limit {
+        items.truncate(n);
+    }
+    Ok((items, more))
+}
+
+fn listing(body: Value, next: Option<String>) -> Response {
+    let mut headers = HeaderMap::new();
+    airlift_http::set(&mut headers, header::CONTENT_TYPE, "application/json");
+    if let Some(next) = next {
+        airlift_http::set(
+            &mut headers,
+            header::LINK,
+            &format!("<{next}>; rel=\"next\""),
+        );
+    }
+    (StatusCode::OK, headers, body.to_string()).into_response()
+}
+
+async fn tags_list(registry: &Registry, name: &str, pairs: &[(String, String)]) -> Reply {
+    let prefix = index::tag_prefix(name);
+    let tags: Vec<String> = with_prefix(registry, prefix.clone())
+        .await?
+        .into_iter()
+        .filter_map(|e| e.key.strip_prefix(&prefix).map(str::to_owned))
+        .collect();
+    if tags.is_empty()
+        && with_prefix(registry, index::manifest_prefix(name))
+            .await?
+            .is_empty()
+    {
+        return Err(oci(
+            Code::NameUnknown,
+            format!("repository {name} not found"),
+        ));
+    }
+    let (page, more) = paginate(tags, pairs)?;
+    let next = if more {
+        page.last()
+            .map(|last| format!("/v2/{name}/tags/list?n={}&last={last}", page.len()))
+    } else {
+        None
+    };
+    Ok(listing(json!({"name": name, "tags": page}), next))
+}
+
+async fn catalog(registry: &Registry, pairs: &[(String, String)]) -> Reply {
+    let entries = blocking(registry, |store| match store.meta.current()? {
+        Some(generation) => store.meta.entries(generation.id, Some(crate::ECOSYSTEM)),
+        None => Ok(Vec::new()),
+    })
+    .await?;
+    let repositories: BTreeSet<String> = entries
+        .iter()
+        .filter(|e| e.key.starts_with("m:") || e.key.starts_with("t:"))
+        .filter_map(|e| index::repository_of(&e.key).map(str::to_owned))
+        .collect();
+    let (page, more) = paginate(repositories.into_iter().collect(), pairs)?;
+    let next = if more {
+        page.last()
+            .map(|last| format!("/v2/_catalog?n={}&last={last}", page.len()))
+    } else {
+        None
+    };
+    Ok(listing(json!({"repositories": page}), next))
+}
+
+async fn referrers(
+    registry: &Registry,
+    name: &str,
+    digest: &Digest,
+    pairs: &[(String, String)],
+) -> Reply {
+    let filter = query_value(pairs, "artifactType").map(str::to_owned);
+    let subject = digest.to_string();
+    let mut manifests: BTreeMap<String, Value> = BTreeMap::new();
+    for entry in with_prefix(registry, index::manifest_prefix(name)).await? {
+        if entry.meta["subject"].as_str() != Some(subject.as_str()) {
+            continue;
+        }
+        let artifact_type = entry.meta["artifact_type"].as_str().map(str::to_owned);
+        if filter.is_some() && artifact_type != filter {
+            continue;
+        }
+        let mut descriptor = json!({
+            "mediaType": entry.meta["media_type"],
+            "digest": entry.digest.to_string(),
+            "size": entry.size,
+        });
+        if let Some(artifact_type) = artifact_type {
+            descriptor["artifactType"] = json!(artifact_type);
+        }
+        if entry.meta["annotations"].is_object() {
+            descriptor["annotations"] = entry.meta["annotations"].clone();
+        }
+        manifests.insert(entry.digest.to_string(), descriptor);
+    }
+    let body = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests.into_values().collect::<Vec<_>>(),
+    });
+    let mut headers = HeaderMap::new();
+    airlift_http::set(
+        &mut headers,
+        header::CONTENT_TYPE,
+        "application/vnd.oci.image.index.v1+json",
+    );
+    if filter.is_some() {
+        airlift_http::set(
+            &mut headers,
+            header::HeaderName::from_static("oci-filters-applied"),
+            "artifactType",
+        );
+    }
+    Ok((StatusCode::OK, headers, body.to_string()).into_response())
+}
