@@ -709,10 +709,13 @@ async fn start_upload(
         }
         // Not mountable: fall through to a normal upload session.
     }
+    let expected = query_value(pairs, "digest").map(digest_param).transpose()?;
     let (id, path) = new_session(registry).await?;
-    if let Some(expected) = query_value(pairs, "digest") {
-        let expected = digest_param(expected)?;
-        append(&path, body).await?;
+    if let Some(expected) = expected {
+        if let Err(error) = append(&path, body).await {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(error);
+        }
         return commit_upload(registry, name, &id, &path, expected).await;
     }
     Ok(upload_headers(name, &id, 0, StatusCode::ACCEPTED))

@@ -1,0 +1,257 @@
+//! The OCI registry: push over HTTP on the connected side, carry the images
+//! in a bundle, pull them byte-exact on the isolated side; and bad pushes
+//! refused with the specification's error codes, storing nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use common::{Connected, Home, Server, sha256_hex};
+
+/// A minimal HTTP/1.1 request with a body.
+fn send(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, HashMap<String, String>, Vec<u8>) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, raw[split + 4..].to_vec())
+}
+
+fn push_blob(address: SocketAddr, repository: &str, data: &[u8]) -> String {
+    let digest = format!("sha256:{}", sha256_hex(data));
+    let (status, _, body) = send(
+        address,
+        "POST",
+        &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
+        &[("Content-Type", "application/octet-stream")],
+        data,
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    digest
+}
+
+fn image_manifest(config: &str, config_size: usize, layer: &str, layer_size: usize) -> Vec<u8> {
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer}","size":{layer_size}}}]}}"#
+    )
+    .into_bytes()
+}
+
+fn error_code(body: &[u8]) -> String {
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    value["errors"][0]["code"].as_str().unwrap_or("").to_owned()
+}
+
+#[test]
+fn pushed_images_cross_the_gap_byte_exact() {
+    let connected = Connected::sample();
+    let server = Server::start(&connected.home);
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let layer = common::noise(42, 200_000);
+    let config_digest = push_blob(server.address, "team/app", config);
+    let layer_digest = push_blob(server.address, "team/app", &layer);
+    let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len());
+    let manifest_digest = format!("sha256:{}", sha256_hex(&manifest));
+    let (status, headers, _) = send(
+        server.address,
+        "PUT",
+        "/v2/team/app/manifests/1.4",
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &manifest,
+    );
+    assert_eq!(status, 201);
+    assert_eq!(headers["docker-content-digest"], manifest_digest);
+    drop(server);
+
+    let images = connected.home.run(&["--json", "images"]).ok().json();
+    assert_eq!(images[0]["repository"], "team/app");
+    assert_eq!(images[0]["tag"], "1.4");
+
+    let bundle = connected.pack("images.tar.zst", &[]);
+    let isolated = connected.isolated();
+    isolated.run(&["import", bundle.to_str().unwrap()]).ok();
+    let server = Server::start(&isolated);
+    for reference in ["1.4", manifest_digest.as_str()] {
+        let (status, headers, body) = send(
+            server.address,
+            "GET",
+            &format!("/v2/team/app/manifests/{reference}"),
+            &[(
+                "Accept",
+                "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+            )],
+            b"",
+        );
+        assert_eq!(status, 200, "{reference}");
+        assert!(body == manifest, "manifest bytes changed across the gap");
+        assert_eq!(
+            headers["content-type"],
+            "application/vnd.oci.image.manifest.v1+json"
+        );
+        assert_eq!(headers["docker-content-digest"], manifest_digest);
+    }
+    let (status, _, body) = send(
+        server.address,
+        "GET",
+        &format!("/v2/team/app/blobs/{layer_digest}"),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert!(body == layer, "layer bytes changed across the gap");
+    let (_, _, body) = send(server.address, "GET", "/v2/team/app/tags/list", &[], b"");
+    let tags: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(tags["tags"], serde_json::json!(["1.4"]));
+    let (_, _, body) = send(server.address, "GET", "/v2/_catalog", &[], b"");
+    let catalog: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(catalog["repositories"], serde_json::json!(["team/app"]));
+    // The files from the same bundle are still served next to the images.
+    let (status, _, _) = send(server.address, "GET", "/files/docs/readme.txt", &[], b"");
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn bad_pushes_get_the_specification_error_and_store_nothing() {
+    let home = Home::new();
+    let server = Server::start(&home);
+    let blobs_dir = home.path().join("store/blobs/sha256");
+    let count_blobs = || -> usize {
+        std::fs::read_dir(&blobs_dir)
+            .map(|shards| {
+                shards
+                    .map(|s| std::fs::read_dir(s.unwrap().path()).unwrap().count())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let missing = format!("sha256:{}", "a".repeat(64));
+    type Case<'a> = (
+        &'a str,
+        String,
+        Vec<(&'a str, &'a str)>,
+        Vec<u8>,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "manifest referencing a missing blob",
+            "/v2/team/app/manifests/v1".into(),
+            vec![("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+            image_manifest(&missing, 2, &missing, 2),
+            400,
+            "MANIFEST_BLOB_UNKNOWN",
+        ),
+        (
+            "upload whose content does not match its digest",
+            format!("/v2/team/app/blobs/uploads/?digest={missing}"),
+            vec![],
+            b"not the content you are looking for".to_vec(),
+            400,
+            "DIGEST_INVALID",
+        ),
+        (
+            "non-canonical digest",
+            format!(
+                "/v2/team/app/blobs/uploads/?digest=sha256:{}",
+                "A".repeat(64)
+            ),
+            vec![],
+            b"x".to_vec(),
+            400,
+            "DIGEST_INVALID",
+        ),
+        (
+            "oversized manifest",
+            "/v2/team/app/manifests/big".into(),
+            vec![("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+            vec![b' '; 5 << 20],
+            413,
+            "SIZE_INVALID",
+        ),
+        (
+            "manifest that is not JSON",
+            "/v2/team/app/manifests/v1".into(),
+            vec![("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+            b"{not json".to_vec(),
+            400,
+            "MANIFEST_INVALID",
+        ),
+        (
+            "manifest pushed by the wrong digest",
+            format!("/v2/team/app/manifests/{missing}"),
+            vec![("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+            b"{}".to_vec(),
+            400,
+            "DIGEST_INVALID",
+        ),
+    ];
+    for (label, path, headers, body, status, code) in cases {
+        let method = if path.contains("/manifests/") {
+            "PUT"
+        } else {
+            "POST"
+        };
+        let (got, _, answer) = send(server.address, method, &path, &headers, &body);
+        assert_eq!(
+            (got, error_code(&answer).as_str()),
+            (status, code),
+            "{label}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    for path in [
+        "/v2/../etc/manifests/latest",
+        "/v2/Team/App/manifests/latest",
+        "/v2/team//app/manifests/latest",
+        "/v2/team/app%2f..%2f..%2fx/manifests/latest",
+    ] {
+        let (status, _, answer) = send(server.address, "GET", path, &[], b"");
+        assert!(status == 400 || status == 404, "{path}: {status}");
+        if status == 400 {
+            assert_eq!(error_code(&answer), "NAME_INVALID", "{path}");
+        }
+    }
+    assert_eq!(count_blobs(), 0, "a refused push stored a blob");
+    let uploads = home.path().join("uploads");
+    let leftovers = std::fs::read_dir(&uploads).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(leftovers, 0, "a refused upload left its session file");
+    let generations = home.run(&["--json", "images"]).ok().json();
+    assert_eq!(generations, serde_json::json!([]));
+}

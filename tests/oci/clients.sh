@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Real container clients against `airlift serve`, inside a network namespace
+# with only loopback: crane and oras (pinned, built with `go install`) and
+# skopeo (Debian) push and pull; everything pulled must be byte-identical to
+# what was pushed. Then the pushed images cross a bundle to a second home and
+# are pulled again there.
+#
+# Usage: AIRLIFT=path/to/airlift tests/oci/clients.sh   (as root)
+set -euo pipefail
+
+CRANE_VERSION=v0.22.1
+ORAS_VERSION=v1.3.6
+
+AIRLIFT=$(realpath "${AIRLIFT:?set AIRLIFT to the airlift binary}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TOOLS=$ROOT/target/oci-tools
+mkdir -p "$TOOLS"
+if [ ! -x "$TOOLS/crane-$CRANE_VERSION" ]; then
+    GOBIN=$TOOLS go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+    mv "$TOOLS/crane" "$TOOLS/crane-$CRANE_VERSION"
+fi
+if [ ! -x "$TOOLS/oras-$ORAS_VERSION" ]; then
+    GOBIN=$TOOLS go install "oras.land/oras/cmd/oras@$ORAS_VERSION"
+    mv "$TOOLS/oras" "$TOOLS/oras-$ORAS_VERSION"
+fi
+command -v skopeo >/dev/null || { apt-get update -qq && apt-get install -y -qq skopeo >/dev/null; }
+
+WORK=$(mktemp -d /tmp/airlift-oci-clients.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+export AIRLIFT WORK CRANE=$TOOLS/crane-$CRANE_VERSION ORAS=$TOOLS/oras-$ORAS_VERSION
+
+output=$(unshare --net -- bash -s 2>&1 <<'INNER' || true
+set -euo pipefail
+ip link set lo up
+passed=0
+failed=0
+check() {
+    local label=$1
+    shift
+    if "$@" >>"$WORK/clients.log" 2>&1; then echo "ok: $label"; passed=$((passed + 1)); else echo "FAILED: $label"; failed=$((failed + 1)); fi
+}
+start() {
+    "$AIRLIFT" --home "$1" serve --listen "127.0.0.1:$2" 2>>"$WORK/serve.log" &
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$2/v2/" >/dev/null && break; sleep 0.1; done
+}
+HI=$WORK/connected
+start "$HI" 5001
+server=$!
+R=127.0.0.1:5001
+
+# crane: build a random image and push it, then pull it back as a tarball.
+check "crane push a random image" sh -c "'$CRANE' append --insecure -f /dev/null -t $R/team/base:1 >/dev/null"
+head -c 2000000 /dev/urandom >"$WORK/layer.bin"
+tar -C "$WORK" -cf "$WORK/layer.tar" layer.bin
+check "crane append a layer" "$CRANE" append --insecure -b "$R/team/base:1" -f "$WORK/layer.tar" -t "$R/team/app:1.0"
+check "crane digest by tag" sh -c "'$CRANE' digest --insecure $R/team/app:1.0 >'$WORK/app.digest'"
+check "crane pull to a tarball" "$CRANE" pull --insecure "$R/team/app:1.0" "$WORK/app.tar"
+check "crane copy between repositories (cross-repository mount)" "$CRANE" copy --insecure "$R/team/app:1.0" "$R/mirror/app:1.0"
+check "crane ls lists the tag" sh -c "'$CRANE' ls --insecure $R/team/app | grep -qx 1.0"
+
+# oras: push an artifact with a file, attach a referrer, pull both back.
+printf 'sbom for the image\n' >"$WORK/sbom.json"
+(cd "$WORK" && check "oras push an artifact" "$ORAS" push --plain-http "$R/team/artifact:v1" --artifact-type application/vnd.example.thing sbom.json)
+check "oras attach a referrer to the image" sh -c "cd '$WORK' && '$ORAS' attach --plain-http --artifact-type application/spdx+json $R/team/app:1.0 sbom.json"
+check "oras discover finds the referrer" sh -c "'$ORAS' discover --plain-http $R/team/app:1.0 | grep -q 'application/spdx+json'"
+mkdir -p "$WORK/oras-out"
+check "oras pull the artifact" "$ORAS" pull --plain-http -o "$WORK/oras-out" "$R/team/artifact:v1"
+check "oras pulled the same bytes" cmp "$WORK/sbom.json" "$WORK/oras-out/sbom.json"
+
+# skopeo: copy the image out to a directory and back in under another name.
+check "skopeo inspect" skopeo inspect --tls-verify=false "docker://$R/team/app:1.0"
+check "skopeo copy out to an OCI layout" skopeo copy --src-tls-verify=false "docker://$R/team/app:1.0" "oci:$WORK/layout:app"
+check "skopeo copy in from the OCI layout" skopeo copy --dest-tls-verify=false "oci:$WORK/layout:app" "docker://$R/skopeo/app:from-layout"
+check "skopeo copy registry to registry, digests preserved" skopeo copy --preserve-digests --src-tls-verify=false --dest-tls-verify=false "docker://$R/team/app:1.0" "docker://$R/skopeo/app:copied"
+check "skopeo copy keeps the digest" sh -c "[ \"\$('$CRANE' digest --insecure $R/skopeo/app:copied)\" = \"\$(cat '$WORK/app.digest')\" ]"
+check "save the manifest" sh -c "'$CRANE' manifest --insecure $R/team/app:1.0 >'$WORK/app.manifest'"
+kill "$server"; wait "$server" 2>/dev/null || true
+
+# Across the gap: pack the connected side, import on a second home, pull again.
+"$AIRLIFT" --home "$HI" keys init >/dev/null
+check "pack the pushed images" "$AIRLIFT" --home "$HI" pack --out "$WORK/images.tar.zst"
+LO=$WORK/isolated
+check "init trust" "$AIRLIFT" --home "$LO" init --trust "$HI/keys/roots/1.root.json"
+check "import" "$AIRLIFT" --home "$LO" import "$WORK/images.tar.zst"
+start "$LO" 5002
+server=$!
+check "same digest across the gap" sh -c "[ \"\$('$CRANE' digest --insecure 127.0.0.1:5002/team/app:1.0)\" = \"\$(cat '$WORK/app.digest')\" ]"
+check "crane pull across the gap" "$CRANE" pull --insecure 127.0.0.1:5002/team/app:1.0 "$WORK/app-isolated.tar"
+check "the manifest is byte-identical across the gap" sh -c "'$CRANE' manifest --insecure 127.0.0.1:5002/team/app:1.0 | cmp - '$WORK/app.manifest'"
+check "every layer is byte-identical across the gap" sh -c "for layer in \$('$CRANE' manifest --insecure 127.0.0.1:5002/team/app:1.0 | python3 -c 'import json,sys; print(\" \".join(l[\"digest\"] for l in json.load(sys.stdin)[\"layers\"]))'); do [ \"\$('$CRANE' blob --insecure 127.0.0.1:5002/team/app@\$layer | sha256sum | cut -c1-64)\" = \"\${layer#sha256:}\" ] || exit 1; done"
+check "the referrer crossed too" sh -c "'$ORAS' discover --plain-http 127.0.0.1:5002/team/app:1.0 | grep -q 'application/spdx+json'"
+kill "$server"; wait "$server" 2>/dev/null || true
+echo "RESULT $passed $failed"
+INNER
+)
+printf '%s\n' "$output" | grep -v '^RESULT'
+result=$(printf '%s\n' "$output" | grep '^RESULT' || echo "RESULT 0 1")
+read -r _ passed failed <<<"$result"
+if [ "$failed" -ne 0 ]; then
+    echo "--- client log (last 40 lines)"
+    tail -40 "$WORK/clients.log" 2>/dev/null || true
+fi
+echo "oci-clients: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
