@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use airlift_files::spec::FileSpec;
+use airlift_oci::spec::ImageSpec;
 use serde::Deserialize;
 
 /// The whole declaration.
@@ -19,6 +20,9 @@ pub struct Config {
     /// Plain files.
     #[serde(default)]
     pub files: Vec<FileSpec>,
+    /// Container images.
+    #[serde(default)]
+    pub oci: Vec<ImageSpec>,
 }
 
 /// `[collect]`.

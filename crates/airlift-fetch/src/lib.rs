@@ -19,7 +19,7 @@ use std::time::Duration;
 use airlift_core::{Digest, SafeUrl};
 use airlift_store::{BlobWriter, Store, StoreError};
 use futures_util::StreamExt;
-use reqwest::StatusCode;
+pub use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, RANGE};
 
 /// A download failure; the URL shown is redacted.
@@ -80,6 +80,29 @@ pub struct Request {
     pub url: SafeUrl,
     /// The digest the content must have, when known.
     pub expected: Option<Digest>,
+    /// An `Authorization` header value to send.
+    pub authorization: Option<Secret>,
+}
+
+/// A credential (an `Authorization` header value) that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A small response read whole (manifests, tokens, listings), capped in size.
+#[derive(Debug)]
+pub struct Small {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
 }
 
 /// A completed download.
@@ -224,7 +247,16 @@ impl Fetcher {
                     store.blobs.writer().map_err(store_error)?
                 }
             };
-            match self.attempt(url, current, received, progress).await {
+            match self
+                .attempt(
+                    url,
+                    request.authorization.as_ref(),
+                    current,
+                    received,
+                    progress,
+                )
+                .await
+            {
                 Attempt::Done(done) => {
                     progress.finished(url);
                     let (digest, size) = tokio::task::spawn_blocking({
@@ -274,11 +306,15 @@ impl Fetcher {
     async fn attempt(
         &self,
         url: &SafeUrl,
+        authorization: Option<&Secret>,
         mut writer: Box<dyn BlobWriter>,
         offset: u64,
         progress: &dyn FetchProgress,
     ) -> Attempt {
         let mut request = self.client.get(url.expose().clone());
+        if let Some(secret) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, &secret.0);
+        }
         if offset > 0 {
             request = request.header(RANGE, format!("bytes={offset}-"));
         }
@@ -338,6 +374,77 @@ impl Fetcher {
             }
         }
         Attempt::Done(writer)
+    }
+
+    /// GETs a small document (a manifest, a token, a listing) with retries on
+    /// transport errors and 5xx answers; the body is read whole but never
+    /// beyond `limit` bytes. Any status is returned to the caller.
+    pub async fn get_small(
+        &self,
+        url: &SafeUrl,
+        headers: &[(&str, &str)],
+        authorization: Option<&Secret>,
+        limit: usize,
+    ) -> Result<Small, FetchError> {
+        let mut last_error = String::new();
+        for attempt in 1..=self.options.attempts.max(1) {
+            if attempt > 1 {
+                tokio::time::sleep(self.options.backoff * 2u32.saturating_pow(attempt - 2)).await;
+            }
+            let mut request = self.client.get(url.expose().clone());
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            if let Some(secret) = authorization {
+                request = request.header(reqwest::header::AUTHORIZATION, &secret.0);
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(e) => {
+                    last_error = e.without_url().to_string();
+                    continue;
+                }
+            };
+            let status = response.status();
+            if status.is_server_error() {
+                last_error = format!("server answered {status}");
+                continue;
+            }
+            let headers = response.headers().clone();
+            let mut body = Vec::new();
+            let mut stream = response.bytes_stream();
+            let mut broken = None;
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(bytes) if body.len() + bytes.len() > limit => {
+                        return Err(FetchError::Transfer {
+                            url: url.clone(),
+                            message: format!("response larger than {limit} bytes"),
+                            attempts: attempt,
+                        });
+                    }
+                    Ok(bytes) => body.extend_from_slice(&bytes),
+                    Err(e) => {
+                        broken = Some(e.without_url().to_string());
+                        break;
+                    }
+                }
+            }
+            if let Some(message) = broken {
+                last_error = message;
+                continue;
+            }
+            return Ok(Small {
+                status,
+                headers,
+                body,
+            });
+        }
+        Err(FetchError::Transfer {
+            url: url.clone(),
+            message: last_error,
+            attempts: self.options.attempts.max(1),
+        })
     }
 
     async fn fetch_file(&self, store: &Store, request: &Request) -> Result<Fetched, FetchError> {

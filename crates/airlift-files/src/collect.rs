@@ -177,6 +177,7 @@ pub async fn collect(
         .map(|p| Request {
             url: p.url.clone(),
             expected: p.expected,
+            authorization: None,
         })
         .collect();
     let results = fetcher.fetch_all(store, requests, progress).await;

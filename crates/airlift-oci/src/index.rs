@@ -58,3 +58,41 @@ pub fn entry(key: String, digest: Digest, size: u64, meta: Value) -> Entry {
         meta,
     }
 }
+
+/// The index metadata of a manifest: its media type and, for the referrers
+/// API, artifact type, subject and annotations.
+pub fn manifest_meta(parsed: &Value, media_type: &str) -> Value {
+    serde_json::json!({
+        "media_type": media_type,
+        "artifact_type": parsed["artifactType"].as_str().or_else(|| parsed["config"]["mediaType"].as_str()),
+        "subject": parsed["subject"]["digest"].as_str(),
+        "annotations": parsed.get("annotations").cloned().unwrap_or(Value::Null),
+    })
+}
+
+/// The blob digests an image manifest references (config, layers, blobs),
+/// leaving out non-distributable layers, which are never pushed.
+pub fn referenced_blobs(parsed: &Value) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut push = |field: &str, descriptor: &Value| {
+        let media_type = descriptor["mediaType"].as_str().unwrap_or("");
+        if media_type.contains(".nondistributable.") || media_type.contains(".foreign.") {
+            return;
+        }
+        out.push((
+            field.to_owned(),
+            descriptor["digest"].as_str().map(str::to_owned),
+        ));
+    };
+    if let Some(config) = parsed.get("config") {
+        push("config", config);
+    }
+    for field in ["layers", "blobs"] {
+        if let Some(list) = parsed.get(field).and_then(Value::as_array) {
+            for descriptor in list {
+                push(field, descriptor);
+            }
+        }
+    }
+    out
+}

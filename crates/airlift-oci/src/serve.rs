@@ -317,19 +317,6 @@ async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, Response> {
     Ok(data)
 }
 
-fn descriptor_digests(value: &Value) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    if let Some(config) = value.get("config") {
-        out.push(("config".to_owned(), config.clone()));
-    }
-    for field in ["layers", "blobs"] {
-        if let Some(list) = value.get(field).and_then(Value::as_array) {
-            out.extend(list.iter().map(|d| (field.to_owned(), d.clone())));
-        }
-    }
-    out
-}
-
 async fn put_manifest(
     registry: &Registry,
     name: &str,
@@ -384,17 +371,14 @@ async fn put_manifest(
     }
     // Every blob an image manifest references must be in this repository,
     // except non-distributable layers, which by definition are not pushed.
-    for (field, descriptor) in descriptor_digests(&parsed) {
-        let layer_type = descriptor["mediaType"].as_str().unwrap_or("");
-        if layer_type.contains(".nondistributable.") || layer_type.contains(".foreign.") {
-            continue;
-        }
-        let Some(text) = descriptor["digest"].as_str() else {
+    for (field, text) in index::referenced_blobs(&parsed) {
+        let Some(text) = text else {
             return Err(oci(
                 Code::ManifestInvalid,
                 format!("a {field} descriptor has no digest"),
             ));
         };
+        let text = text.as_str();
         let blob = digest_param(text).map_err(|_| {
             oci(
                 Code::ManifestInvalid,
@@ -435,10 +419,6 @@ async fn put_manifest(
         }
     }
     let subject = parsed["subject"]["digest"].as_str().map(str::to_owned);
-    let artifact_type = parsed["artifactType"]
-        .as_str()
-        .or_else(|| parsed["config"]["mediaType"].as_str())
-        .map(str::to_owned);
     // Store the bytes exactly as pushed.
     let store = registry.store.clone();
     let bytes = body.clone();
@@ -457,12 +437,7 @@ async fn put_manifest(
     .await
     .map_err(internal)?;
     stored.map_err(internal)?;
-    let meta = json!({
-        "media_type": media_type,
-        "artifact_type": artifact_type,
-        "subject": subject,
-        "annotations": parsed.get("annotations").cloned().unwrap_or(Value::Null),
-    });
+    let meta = index::manifest_meta(&parsed, &media_type);
     let size = body.len() as u64;
     let mut upserts = vec![index::entry(
         index::manifest_key(name, &digest),

@@ -122,12 +122,19 @@ struct CollectSummary {
     downloaded: u64,
     cached: u64,
     bytes: u64,
+    images: u64,
+    manifests: u64,
+    image_blobs: u64,
+    image_bytes: u64,
+    platforms_left_out: Vec<String>,
     generation: u64,
 }
 
 fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     let config = Config::load(&args.config)?;
     let planned = airlift_files::collect::plan(&config.files)
+        .map_err(|e| Failure::input(format!("{}: {e}", args.config.display())))?;
+    let images = airlift_oci::collect::plan(&config.oci)
         .map_err(|e| Failure::input(format!("{}: {e}", args.config.display())))?;
     let store = context.store()?;
     let fetcher = Fetcher::new(FetchOptions {
@@ -139,14 +146,15 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     })
     .map_err(|e| Failure::new(1, format!("cannot start the HTTP client: {e}")))?;
     let bar = Arc::new(context.bar());
-    let collected = runtime()?.block_on(airlift_files::collect::collect(
+    let runtime = runtime()?;
+    let collected = runtime.block_on(airlift_files::collect::collect(
         &store,
         &fetcher,
         &planned,
         bar.clone(),
     ));
-    drop(bar);
     if !collected.failures.is_empty() {
+        drop(bar);
         let count = collected.failures.len();
         let mut failure = Failure::new(
             4,
@@ -160,15 +168,32 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         }
         return Err(failure);
     }
-    // The new generation: this collect's files, plus every other ecosystem as it was.
+    let oci = runtime
+        .block_on(airlift_oci::collect::collect(
+            &store,
+            &fetcher,
+            &images,
+            bar.clone(),
+        ))
+        .map_err(|e| match e {
+            airlift_oci::collect::CollectError::Spec { .. } => Failure::input(e.to_string()),
+            airlift_oci::collect::CollectError::Store(_) => Failure::new(1, e.to_string()),
+            _ => Failure::new(4, format!("{e}; the index is unchanged")),
+        })?;
+    drop(bar);
+    // The new generation: the declared files and images, every other
+    // ecosystem as it was.
     let mut entries = collected.entries;
+    entries.extend(oci.entries.iter().cloned());
     if let Some(current) = store.meta.current()? {
         entries.extend(
             store
                 .meta
                 .entries(current.id, None)?
                 .into_iter()
-                .filter(|e| e.ecosystem != airlift_files::ECOSYSTEM),
+                .filter(|e| {
+                    e.ecosystem != airlift_files::ECOSYSTEM && e.ecosystem != airlift_oci::ECOSYSTEM
+                }),
         );
     }
     let generation = store.meta.commit(NewGeneration {
@@ -182,13 +207,29 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         downloaded: collected.downloaded,
         cached: collected.cached,
         bytes: collected.bytes,
+        images: oci.images,
+        manifests: oci.manifests,
+        image_blobs: oci.blobs,
+        image_bytes: oci.bytes,
+        platforms_left_out: oci.left_out,
         generation: generation.id,
     };
     context.emit(&summary, || {
-        format!(
-            "collected {} files ({} downloaded, {} already stored, {} bytes) into generation {}",
-            summary.files, summary.downloaded, summary.cached, summary.bytes, summary.generation
-        )
+        let mut text = format!(
+            "collected {} files ({} downloaded, {} already stored, {} bytes)",
+            summary.files, summary.downloaded, summary.cached, summary.bytes
+        );
+        if summary.images > 0 {
+            text.push_str(&format!(
+                " and {} images ({} manifests, {} blobs, {} bytes)",
+                summary.images, summary.manifests, summary.image_blobs, summary.image_bytes
+            ));
+        }
+        text.push_str(&format!(" into generation {}", summary.generation));
+        for left_out in &summary.platforms_left_out {
+            text.push_str(&format!("\n  left out by platforms: {left_out}"));
+        }
+        text
     })
 }
 

@@ -255,3 +255,200 @@ fn bad_pushes_get_the_specification_error_and_store_nothing() {
     let generations = home.run(&["--json", "images"]).ok().json();
     assert_eq!(generations, serde_json::json!([]));
 }
+
+fn write_oci_config(dir: &std::path::Path, image: &str, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("airlift.toml");
+    std::fs::write(
+        &path,
+        format!("[[oci]]\nimage = \"{image}\"\nplain_http = true\n{extra}"),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
+    // The upstream is another airlift registry on loopback.
+    let upstream = Home::new();
+    let server = Server::start(&upstream);
+    let config = br#"{"architecture":"arm64","os":"linux"}"#;
+    let layer = common::noise(7, 300_000);
+    let config_digest = push_blob(server.address, "team/app", config);
+    let layer_digest = push_blob(server.address, "team/app", &layer);
+    let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len());
+    let manifest_digest = format!("sha256:{}", sha256_hex(&manifest));
+    let (status, _, _) = send(
+        server.address,
+        "PUT",
+        "/v2/team/app/manifests/1.4",
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &manifest,
+    );
+    assert_eq!(status, 201);
+    // A signature in the cosign tag convention, and an SBOM as an OCI 1.1 referrer.
+    let signature = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[]}}"#,
+        config.len()
+    );
+    let signature_tag = format!("sha256-{}.sig", &manifest_digest[7..]);
+    let (status, _, _) = send(
+        server.address,
+        "PUT",
+        &format!("/v2/team/app/manifests/{signature_tag}"),
+        &[],
+        signature.as_bytes(),
+    );
+    assert_eq!(status, 201);
+    let sbom = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/spdx+json","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{config_digest}","size":{}}},"layers":[],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":{}}}}}"#,
+        config.len(),
+        manifest.len()
+    );
+    let sbom_digest = format!("sha256:{}", sha256_hex(sbom.as_bytes()));
+    let (status, _, _) = send(
+        server.address,
+        "PUT",
+        &format!("/v2/team/app/manifests/{sbom_digest}"),
+        &[],
+        sbom.as_bytes(),
+    );
+    assert_eq!(status, 201);
+
+    let connected = Connected::sample();
+    let config_file = write_oci_config(
+        connected.work.path(),
+        &format!("{}/team/app:1.4", server.address),
+        "as = \"mirror/app\"\n",
+    );
+    let run = connected
+        .home
+        .run(&[
+            "--json",
+            "collect",
+            "--config",
+            config_file.to_str().unwrap(),
+        ])
+        .ok()
+        .json();
+    assert_eq!(run["images"], 1);
+    assert_eq!(run["manifests"], 3, "image, signature and SBOM");
+    drop(server);
+
+    let bundle = connected.pack("images.tar", &[]);
+    let isolated = connected.isolated();
+    isolated.run(&["import", bundle.to_str().unwrap()]).ok();
+    let inside = Server::start(&isolated);
+    let (status, headers, body) = send(
+        inside.address,
+        "GET",
+        "/v2/mirror/app/manifests/1.4",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert!(body == manifest, "manifest bytes changed");
+    assert_eq!(headers["docker-content-digest"], manifest_digest);
+    let (_, _, body) = send(
+        inside.address,
+        "GET",
+        &format!("/v2/mirror/app/manifests/{manifest_digest}"),
+        &[],
+        b"",
+    );
+    assert!(body == manifest, "pinned digest does not resolve");
+    let (status, _, body) = send(
+        inside.address,
+        "GET",
+        &format!("/v2/mirror/app/blobs/{layer_digest}"),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert!(body == layer, "layer bytes changed");
+    let (status, _, _) = send(
+        inside.address,
+        "GET",
+        &format!("/v2/mirror/app/manifests/{signature_tag}"),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200, "the cosign signature tag did not cross");
+    let (_, _, body) = send(
+        inside.address,
+        "GET",
+        &format!("/v2/mirror/app/referrers/{manifest_digest}"),
+        &[],
+        b"",
+    );
+    let referrers: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(referrers["manifests"][0]["digest"], sbom_digest);
+    assert_eq!(
+        referrers["manifests"][0]["artifactType"],
+        "application/spdx+json"
+    );
+}
+
+#[test]
+fn collect_answers_a_bearer_challenge_and_refuses_wrong_blobs() {
+    let config = br#"{"os":"linux"}"#.to_vec();
+    let layer = common::noise(9, 50_000);
+    let config_digest = format!("sha256:{}", sha256_hex(&config));
+    let layer_digest = format!("sha256:{}", sha256_hex(&layer));
+    let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len());
+    let token = "s3cr3t-token";
+    let mut routes = HashMap::new();
+    routes.insert(
+        "token?service=test&scope=repository%3Ateam%2Fapp%3Apull".to_string(),
+        common::Behaviour::Serve(format!("{{\"token\":\"{token}\"}}").into_bytes()),
+    );
+    routes.insert(
+        "v2/team/app/manifests/1.0".to_string(),
+        common::Behaviour::Protected(manifest.clone(), token.into()),
+    );
+    routes.insert(
+        format!("v2/team/app/blobs/{config_digest}"),
+        common::Behaviour::Protected(config.clone(), token.into()),
+    );
+    // The registry serves the wrong bytes for the layer.
+    routes.insert(
+        format!("v2/team/app/blobs/{layer_digest}"),
+        common::Behaviour::Protected(common::noise(10, 50_000), token.into()),
+    );
+    let upstream = common::Upstream::start(routes);
+    let home = Home::new();
+    let work = tempfile::tempdir().unwrap();
+    let config_file = write_oci_config(
+        work.path(),
+        &format!("{}/team/app:1.0", upstream.address),
+        "referrers = false\n",
+    );
+    let run = home
+        .run(&["collect", "--config", config_file.to_str().unwrap()])
+        .fails_with(4, &format!("blob {layer_digest}"));
+    assert!(run.stderr.contains("nothing was stored"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains(token),
+        "the token leaked: {}",
+        run.stderr
+    );
+    let requests = upstream.requests.lock().unwrap().clone();
+    assert!(
+        requests.iter().any(|r| r.0.starts_with("token")),
+        "no token request: {requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.2.as_deref() == Some("Bearer s3cr3t-token")),
+        "the token was never used: {requests:?}"
+    );
+    // The wrong layer is not in the store; nothing was committed to the index.
+    let layer_path = home.path().join(format!(
+        "store/blobs/sha256/{}/{}",
+        &layer_digest[7..9],
+        &layer_digest[7..]
+    ));
+    assert!(!layer_path.exists(), "the mismatching layer was stored");
+    let images = home.run(&["--json", "images"]).ok().json();
+    assert_eq!(images, serde_json::json!([]));
+}

@@ -174,6 +174,9 @@ pub enum Behaviour {
     CutOnce(Vec<u8>, usize),
     /// Always 500.
     Fail,
+    /// Served only with `Authorization: Bearer <token>`; otherwise 401 with a
+    /// bearer challenge whose realm is `/token` on this server.
+    Protected(Vec<u8>, String),
 }
 
 /// A request the upstream saw: path, Range header, Authorization header.
@@ -265,6 +268,25 @@ fn handle(
                 writer.write_all(
                     b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
                 )?;
+            }
+            Some(Behaviour::Protected(data, token)) => {
+                let expected = format!("Bearer {token}");
+                let authorized =
+                    log.lock().unwrap().last().and_then(|r| r.2.clone()) == Some(expected);
+                if authorized {
+                    write!(
+                        writer,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                        data.len()
+                    )?;
+                    writer.write_all(&data)?;
+                } else {
+                    let host = writer.local_addr()?;
+                    write!(
+                        writer,
+                        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://{host}/token\",service=\"test\",scope=\"repository:team/app:pull\"\r\nContent-Length: 0\r\n\r\n"
+                    )?;
+                }
             }
             Some(Behaviour::CutOnce(data, cut))
                 if range.is_none() && cut_done.lock().unwrap().insert(path.clone()) =>
