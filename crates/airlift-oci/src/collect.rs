@@ -74,7 +74,7 @@ pub enum CollectError {
         /// The image.
         image: String,
         /// The cause.
-        source: FetchError,
+        source: Box<FetchError>,
     },
     /// The store failed.
     #[error(transparent)]
@@ -367,7 +367,7 @@ impl ImageState<'_> {
                 Err(source) => {
                     return Err(CollectError::Fetch {
                         image: self.spec.image.clone(),
-                        source,
+                        source: Box::new(source),
                     });
                 }
             }
@@ -473,7 +473,7 @@ impl<'a> Client<'a> {
                 .await
                 .map_err(|source| CollectError::Fetch {
                     image: self.image.clone(),
-                    source,
+                    source: Box::new(source),
                 })
         };
         let response = fetch(self.current_token()).await?;
@@ -539,9 +539,9 @@ impl<'a> Client<'a> {
                     )
                     .await
                     .map_err(|source| CollectError::Fetch {
-                        image: self.image.clone(),
-                        source,
-                    })?;
+                    image: self.image.clone(),
+                    source: Box::new(source),
+                })?;
                 if !response.status.is_success() {
                     return Err(
                         self.error(format!("token service {url} answered {}", response.status))
