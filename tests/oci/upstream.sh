@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Collect from the CNCF distribution registry (Debian's docker-registry) as
+# the upstream: a multi-platform index built in the test, narrowed with
+# `platforms`, carried in a bundle and pulled inside the gap. Everything runs
+# in a network namespace with only loopback.
+#
+# Usage: AIRLIFT=path/to/airlift tests/oci/upstream.sh   (as root; run tests/oci/clients.sh first for crane)
+set -euo pipefail
+
+CRANE_VERSION=v0.22.1
+AIRLIFT=$(realpath "${AIRLIFT:?set AIRLIFT to the airlift binary}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CRANE=$ROOT/target/oci-tools/crane-$CRANE_VERSION
+if [ ! -x "$CRANE" ]; then
+    mkdir -p "$ROOT/target/oci-tools"
+    GOBIN=$ROOT/target/oci-tools go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+    mv "$ROOT/target/oci-tools/crane" "$CRANE"
+fi
+REGISTRY=$(command -v docker-registry || true)
+if [ -z "$REGISTRY" ]; then
+    apt-get update -qq && apt-get install -y -qq docker-registry >/dev/null
+    REGISTRY=$(command -v docker-registry)
+fi
+WORK=$(mktemp -d /tmp/airlift-oci-upstream.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+export AIRLIFT CRANE REGISTRY WORK
+
+output=$(unshare --net -- bash -s 2>&1 <<'INNER' || true
+set -euo pipefail
+ip link set lo up
+passed=0
+failed=0
+check() {
+    local label=$1
+    shift
+    if "$@" >>"$WORK/upstream.log" 2>&1; then echo "ok: $label"; passed=$((passed + 1)); else echo "FAILED: $label"; failed=$((failed + 1)); fi
+}
+cat >"$WORK/registry.yml" <<YAML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $WORK/registry-data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:5010
+YAML
+"$REGISTRY" serve "$WORK/registry.yml" >>"$WORK/registry.log" 2>&1 &
+registry=$!
+for _ in $(seq 100); do curl -sf http://127.0.0.1:5010/v2/ >/dev/null && break; sleep 0.1; done
+U=127.0.0.1:5010
+for arch in amd64 arm64; do
+    head -c 500000 /dev/urandom >"$WORK/$arch.bin"
+    tar -C "$WORK" -cf "$WORK/$arch.tar" "$arch.bin"
+    check "build the $arch image in the CNCF registry" "$CRANE" append --insecure -f "$WORK/$arch.tar" -t "$U/team/app:$arch"
+    check "set its platform" sh -c "'$CRANE' mutate --insecure --set-platform linux/$arch $U/team/app:$arch >/dev/null"
+done
+check "build a multi-platform index" "$CRANE" index append --insecure -m "$U/team/app:amd64" -m "$U/team/app:arm64" -t "$U/team/app:1.0"
+check "save the index" sh -c "'$CRANE' manifest --insecure $U/team/app:1.0 >'$WORK/index.json'"
+check "save the arm64 digest" sh -c "'$CRANE' digest --insecure --platform linux/arm64 $U/team/app:1.0 >'$WORK/arm64.digest'"
+
+cat >"$WORK/airlift.toml" <<TOML
+[[oci]]
+image = "$U/team/app:1.0"
+platforms = ["linux/arm64"]
+plain_http = true
+TOML
+HI=$WORK/connected
+check "collect from the CNCF registry" sh -c "'$AIRLIFT' --home '$HI' --json collect --config '$WORK/airlift.toml' >'$WORK/collect.json'"
+check "the amd64 image was left out, and said so" grep -q 'linux/amd64' "$WORK/collect.json"
+kill "$registry"; wait "$registry" 2>/dev/null || true
+"$AIRLIFT" --home "$HI" keys init >/dev/null
+check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/images.tar.zst"
+LO=$WORK/isolated
+check "init trust" "$AIRLIFT" --home "$LO" init --trust "$HI/keys/roots/1.root.json"
+check "plan shows the images" sh -c "'$AIRLIFT' --home '$LO' plan '$WORK/images.tar.zst' | grep -q 'oci/t:team/app:1.0'"
+check "import" "$AIRLIFT" --home "$LO" import "$WORK/images.tar.zst"
+"$AIRLIFT" --home "$LO" serve --listen 127.0.0.1:5011 2>>"$WORK/serve.log" &
+server=$!
+for _ in $(seq 100); do curl -sf http://127.0.0.1:5011/v2/ >/dev/null && break; sleep 0.1; done
+I=127.0.0.1:5011
+check "the index is byte-identical inside the gap" sh -c "'$CRANE' manifest --insecure $I/team/app:1.0 | cmp - '$WORK/index.json'"
+check "the arm64 image resolves to the same digest" sh -c "[ \"\$('$CRANE' digest --insecure --platform linux/arm64 $I/team/app:1.0)\" = \"\$(cat '$WORK/arm64.digest')\" ]"
+check "the arm64 image pulls" "$CRANE" pull --insecure --platform linux/arm64 "$I/team/app:1.0" "$WORK/arm64-pulled.tar"
+check "the amd64 image was not carried" sh -c "! '$CRANE' pull --insecure --platform linux/amd64 $I/team/app:1.0 '$WORK/amd64-pulled.tar'"
+kill "$server"; wait "$server" 2>/dev/null || true
+echo "RESULT $passed $failed"
+INNER
+)
+printf '%s\n' "$output" | grep -v '^RESULT'
+result=$(printf '%s\n' "$output" | grep '^RESULT' || echo "RESULT 0 1")
+read -r _ passed failed <<<"$result"
+if [ "$failed" -ne 0 ]; then
+    echo "--- log (last 30 lines)"
+    tail -30 "$WORK/upstream.log" 2>/dev/null || true
+fi
+echo "oci-upstream: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
