@@ -60,7 +60,7 @@ check "crane ls lists the tag" sh -c "'$CRANE' ls --insecure $R/team/app | grep 
 
 # oras: push an artifact with a file, attach a referrer, pull both back.
 printf 'sbom for the image\n' >"$WORK/sbom.json"
-(cd "$WORK" && check "oras push an artifact" "$ORAS" push --plain-http "$R/team/artifact:v1" --artifact-type application/vnd.example.thing sbom.json)
+check "oras push an artifact" sh -c "cd '$WORK' && '$ORAS' push --plain-http $R/team/artifact:v1 --artifact-type application/vnd.example.thing sbom.json"
 check "oras attach a referrer to the image" sh -c "cd '$WORK' && '$ORAS' attach --plain-http --artifact-type application/spdx+json $R/team/app:1.0 sbom.json"
 check "oras discover finds the referrer" sh -c "'$ORAS' discover --plain-http $R/team/app:1.0 | grep -q 'application/spdx+json'"
 mkdir -p "$WORK/oras-out"

@@ -539,9 +539,9 @@ impl<'a> Client<'a> {
                     )
                     .await
                     .map_err(|source| CollectError::Fetch {
-                    image: self.image.clone(),
-                    source: Box::new(source),
-                })?;
+                        image: self.image.clone(),
+                        source: Box::new(source),
+                    })?;
                 if !response.status.is_success() {
                     return Err(
                         self.error(format!("token service {url} answered {}", response.status))

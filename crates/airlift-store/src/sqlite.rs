@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::StoreError;
 use crate::meta::{Change, Entry, Generation, MetaStore};
@@ -71,6 +71,17 @@ impl SqliteMetaStore {
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
             )
             .map_err(db)?;
+        let old_layout: bool = connection
+            .prepare("SELECT 1 FROM pragma_table_info('entries') WHERE name = 'generation'")
+            .and_then(|mut statement| statement.exists([]))
+            .map_err(db)?;
+        if old_layout {
+            return Err(StoreError::Corrupt(format!(
+                "{} was created by an earlier development version of airlift with another index layout; \
+                 move it aside and import the last bundle again",
+                path.display()
+            )));
+        }
         connection.execute_batch(SCHEMA).map_err(db)?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -215,7 +226,10 @@ impl MetaStore for SqliteMetaStore {
             }
         }
         self.with(|c| {
-            let tx = c.transaction()?;
+            // IMMEDIATE: take the write lock before reading MAX(id), so two
+            // processes (a server taking pushes, an import) queue on the busy
+            // timeout instead of failing on a lock upgrade.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let next: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM generations", [], |r| r.get(0))?;
             let previous: i64 = tx.query_row(
                 "SELECT COALESCE((SELECT entries FROM generations WHERE id = ?1), 0)",
