@@ -29,7 +29,8 @@ WORK=$(mktemp -d /tmp/airlift-oci-clients.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 export AIRLIFT WORK CRANE=$TOOLS/crane-$CRANE_VERSION ORAS=$TOOLS/oras-$ORAS_VERSION
 
-output=$(unshare --net -- bash -s 2>&1 <<'INNER' || true
+mkdir -p /etc/docker
+output=$(unshare --net --mount -- bash -s 2>&1 <<'INNER' || true
 set -euo pipefail
 ip link set lo up
 passed=0
@@ -89,6 +90,22 @@ check "crane pull across the gap" "$CRANE" pull --insecure 127.0.0.1:5002/team/a
 check "the manifest is byte-identical across the gap" sh -c "'$CRANE' manifest --insecure 127.0.0.1:5002/team/app:1.0 | cmp - '$WORK/app.manifest'"
 check "every layer is byte-identical across the gap" sh -c "for layer in \$('$CRANE' manifest --insecure 127.0.0.1:5002/team/app:1.0 | python3 -c 'import json,sys; print(\" \".join(l[\"digest\"] for l in json.load(sys.stdin)[\"layers\"]))'); do [ \"\$('$CRANE' blob --insecure 127.0.0.1:5002/team/app@\$layer | sha256sum | cut -c1-64)\" = \"\${layer#sha256:}\" ] || exit 1; done"
 check "the referrer crossed too" sh -c "'$ORAS' discover --plain-http 127.0.0.1:5002/team/app:1.0 | grep -q 'application/spdx+json'"
+kill "$server"; wait "$server" 2>/dev/null || true
+
+# TLS with the site's own CA: what docker and containerd need off loopback.
+check "tls init" "$AIRLIFT" --home "$LO" tls init --name registry.test
+"$AIRLIFT" --home "$LO" serve --tls --listen 127.0.0.1:5443 2>>"$WORK/serve.log" &
+server=$!
+for _ in $(seq 100); do curl -sf --cacert "$LO/tls/ca.crt" https://127.0.0.1:5443/v2/ >/dev/null && break; sleep 0.1; done
+check "curl verifies the server with the site CA" curl -sf --cacert "$LO/tls/ca.crt" https://127.0.0.1:5443/v2/
+check "a client without the CA is refused" sh -c "! curl -sf https://127.0.0.1:5443/v2/"
+check "crane trusts it through SSL_CERT_FILE, no --insecure" sh -c "[ \"\$(SSL_CERT_FILE='$LO/tls/ca.crt' '$CRANE' digest 127.0.0.1:5443/team/app:1.0)\" = \"\$(cat '$WORK/app.digest')\" ]"
+# A private /etc/docker for this mount namespace only.
+mount -t tmpfs tmpfs /etc/docker
+mkdir -p /etc/docker/certs.d/127.0.0.1:5443
+cp "$LO/tls/ca.crt" /etc/docker/certs.d/127.0.0.1:5443/ca.crt
+check "docker manifest inspect over TLS" sh -c "docker manifest inspect 127.0.0.1:5443/team/app:1.0 >'$WORK/docker-manifest.json'"
+check "docker sees the same layers" sh -c "SSL_CERT_FILE='$LO/tls/ca.crt' '$CRANE' manifest 127.0.0.1:5443/team/app:1.0 | python3 -c 'import json,sys; [print(l[\"digest\"]) for l in json.load(sys.stdin)[\"layers\"]]' | while read -r layer; do grep -q \"\$layer\" '$WORK/docker-manifest.json' || exit 1; done"
 kill "$server"; wait "$server" 2>/dev/null || true
 echo "RESULT $passed $failed"
 INNER

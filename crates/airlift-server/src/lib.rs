@@ -62,6 +62,58 @@ pub fn app(store: Store, uploads: PathBuf) -> Router {
         .layer(middleware::from_fn_with_state(state, count))
 }
 
+/// Serves HTTPS with `tls` until Ctrl-C or SIGTERM. `ready` receives the
+/// bound address. Each connection is a TLS handshake, then HTTP/1.1 served by
+/// the same application as plain HTTP.
+pub async fn serve_tls(
+    store: Store,
+    uploads: PathBuf,
+    address: SocketAddr,
+    tls: std::sync::Arc<rustls::ServerConfig>,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServerError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind { address, source })?;
+    let bound = listener.local_addr().map_err(ServerError::Serve)?;
+    ready(bound);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let service = hyper_util::service::TowerToHyperService::new(app(store, uploads));
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let service = service.clone();
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(stream).await {
+                Ok(stream) => stream,
+                Err(e) => {
+                    tracing::info!(%peer, "TLS handshake failed: {e}");
+                    return;
+                }
+            };
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            if let Err(e) = builder
+                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        });
+    }
+}
+
 /// Serves until Ctrl-C or SIGTERM. `ready` receives the bound address.
 pub async fn serve(
     store: Store,

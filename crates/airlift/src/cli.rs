@@ -29,6 +29,9 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the site's TLS certificate authority and server certificate.
+    #[command(subcommand)]
+    Tls(TlsCommand),
     /// Write a signed bundle of the store's current generation (connected side).
     Pack(PackArgs),
     /// Run every check an import does, without importing.
@@ -64,6 +67,16 @@ pub enum KeysCommand {
         /// Days until the root expires.
         #[arg(long, default_value_t = 365)]
         root_expires_days: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TlsCommand {
+    /// Create a site CA and a server certificate (localhost, 127.0.0.1 and ::1 are always included).
+    Init {
+        /// A host name or IP address clients use to reach the server (repeatable).
+        #[arg(long = "name", value_name = "HOST")]
+        names: Vec<String>,
     },
 }
 
@@ -123,4 +136,7 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve HTTPS with the certificate from `airlift tls init`.
+    #[arg(long)]
+    pub tls: bool,
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::cli::{
     BundleArgs, Cli, CollectArgs, Command, FsckArgs, ImportArgs, InitArgs, KeysCommand, PackArgs,
-    ServeArgs,
+    ServeArgs, TlsCommand,
 };
 use crate::failure::Failure;
 use crate::progress::Bar;
@@ -81,6 +81,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Keys(KeysCommand::Init { root_expires_days }) => {
             keys_init(&context, root_expires_days)
         }
+        Command::Tls(TlsCommand::Init { names }) => tls_init(&context, &names),
         Command::Pack(args) => pack(&context, args),
         Command::Verify(args) => verify(&context, args),
         Command::Init(args) => init(&context, args),
@@ -486,16 +487,62 @@ fn plan(context: &Context, args: BundleArgs) -> Result<(), Failure> {
 #[allow(clippy::print_stderr)]
 fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     let store = context.store()?;
-    runtime()?
-        .block_on(airlift_server::serve(
+    let uploads = context.layout.uploads_dir();
+    let runtime = runtime()?;
+    let result = if args.tls {
+        let config = airlift_tls::server_config(context.layout.home()).map_err(|e| {
+            Failure::input(e.to_string()).hint("run `airlift tls init --name <host>` first")
+        })?;
+        runtime.block_on(airlift_server::serve_tls(
             store,
-            context.layout.uploads_dir(),
+            uploads,
+            args.listen,
+            config,
+            |address| {
+                eprintln!("airlift serving on https://{address}");
+            },
+        ))
+    } else {
+        runtime.block_on(airlift_server::serve(
+            store,
+            uploads,
             args.listen,
             |address| {
                 eprintln!("airlift serving on http://{address}");
             },
         ))
-        .map_err(|e| Failure::new(1, e.to_string()))
+    };
+    result.map_err(|e| Failure::new(1, e.to_string()))
+}
+
+#[derive(Serialize)]
+struct TlsSummary {
+    ca_certificate: PathBuf,
+    server_certificate: PathBuf,
+    names: Vec<String>,
+}
+
+fn tls_init(context: &Context, names: &[String]) -> Result<(), Failure> {
+    let created = airlift_tls::init(context.layout.home(), names, jiff::Timestamp::now()).map_err(
+        |e| match e {
+            airlift_tls::TlsError::Exists(_) | airlift_tls::TlsError::BadName(_) => {
+                Failure::input(e.to_string())
+            }
+            _ => Failure::new(1, e.to_string()),
+        },
+    )?;
+    let summary = TlsSummary {
+        ca_certificate: created.ca_certificate,
+        server_certificate: created.server_certificate,
+        names: created.names,
+    };
+    context.emit(&summary, || {
+        format!(
+            "created a site CA and a server certificate for {}\ndistribute {} to clients (docker: /etc/docker/certs.d/<host:port>/ca.crt), then run `airlift serve --tls`",
+            summary.names.join(", "),
+            summary.ca_certificate.display()
+        )
+    })
 }
 
 fn fsck(context: &Context, args: FsckArgs) -> Result<(), Failure> {

@@ -1,0 +1,286 @@
+//! TLS for the isolated network: a site certificate authority and a server
+//! certificate signed by it.
+//!
+//! Docker and containerd refuse plain HTTP to any registry that is not on
+//! loopback, and there is no public CA inside a gap. `airlift tls init`
+//! creates `<home>/tls/ca.crt` (distribute it to clients, for example as
+//! `/etc/docker/certs.d/<host:port>/ca.crt`), `ca.key`, and `server.crt` /
+//! `server.key` for the names and addresses given. [`server_config`] loads
+//! them into a rustls configuration (aws-lc-rs, the one crypto provider of
+//! the project). Keys are written with mode 0600 and never overwritten.
+
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// TLS failures, naming the file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Certificates already exist.
+    #[error("TLS material already exists in {0}; it is never overwritten")]
+    Exists(PathBuf),
+    /// No certificates yet.
+    #[error("no server certificate in {0}")]
+    Missing(PathBuf),
+    /// A name is neither a DNS name nor an IP address.
+    #[error("{0:?} is not a usable host name or IP address")]
+    BadName(String),
+    /// Generating or loading certificates failed.
+    #[error("{0}")]
+    Crypto(String),
+}
+
+/// Where TLS material lives under a home.
+pub fn tls_dir(home: &Path) -> PathBuf {
+    home.join("tls")
+}
+
+/// What `init` wrote.
+#[derive(Debug)]
+pub struct Created {
+    /// The CA certificate to distribute.
+    pub ca_certificate: PathBuf,
+    /// The server certificate.
+    pub server_certificate: PathBuf,
+    /// The names the server certificate covers.
+    pub names: Vec<String>,
+}
+
+/// PEM text of DER bytes (RFC 7468), 64 characters a line.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn crypto(error: impl std::fmt::Display) -> TlsError {
+    TlsError::Crypto(error.to_string())
+}
+
+fn write(path: &Path, data: &str, private: bool) -> Result<(), TlsError> {
+    let io = |action| {
+        let path = path.to_path_buf();
+        move |source| TlsError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io("create"))?;
+    file.write_all(data.as_bytes()).map_err(io("write"))?;
+    file.sync_all().map_err(io("fsync"))
+}
+
+/// Creates the site CA and a server certificate for `names` (host names and
+/// IP addresses; `localhost`, `127.0.0.1` and `::1` are always included).
+pub fn init(home: &Path, names: &[String], now: jiff::Timestamp) -> Result<Created, TlsError> {
+    for name in names {
+        if name.parse::<IpAddr>().is_err() && !valid_host_name(name) {
+            return Err(TlsError::BadName(name.clone()));
+        }
+    }
+    let dir = tls_dir(home);
+    if dir.join("ca.crt").exists() || dir.join("server.crt").exists() {
+        return Err(TlsError::Exists(dir));
+    }
+    fs::create_dir_all(&dir).map_err(|source| TlsError::Io {
+        action: "create directory",
+        path: dir.clone(),
+        source,
+    })?;
+    let mut all: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    for name in names {
+        if !all.contains(name) {
+            all.push(name.clone());
+        }
+    }
+    let to_offset = |days: i64| -> Result<_, TlsError> {
+        let (year, month, day) = date(now, days)?;
+        Ok(rcgen::date_time_ymd(year, month, day))
+    };
+    let mut ca_params = CertificateParams::default();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "airlift site CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::OrganizationName, "airlift");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca_params.not_before = to_offset(-1)?;
+    ca_params.not_after = to_offset(3650)?;
+    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(crypto)?;
+    let ca_cert = ca_params.self_signed(&ca_key).map_err(crypto)?;
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+
+    let mut server_params = CertificateParams::default();
+    server_params
+        .distinguished_name
+        .push(DnType::CommonName, all[all.len() - 1].clone());
+    server_params.subject_alt_names = all
+        .iter()
+        .map(|name| match name.parse::<IpAddr>() {
+            Ok(ip) => Ok(SanType::IpAddress(ip)),
+            Err(_) => name
+                .clone()
+                .try_into()
+                .map(SanType::DnsName)
+                .map_err(|_| TlsError::BadName(name.clone())),
+        })
+        .collect::<Result<_, _>>()?;
+    server_params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    server_params.not_before = to_offset(-1)?;
+    server_params.not_after = to_offset(397)?;
+    let server_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(crypto)?;
+    let server_cert = server_params
+        .signed_by(&server_key, &issuer)
+        .map_err(crypto)?;
+
+    let ca_pem = pem("CERTIFICATE", ca_cert.der());
+    write(
+        &dir.join("ca.key"),
+        &pem("PRIVATE KEY", &issuer.key().serialize_der()),
+        true,
+    )?;
+    write(&dir.join("ca.crt"), &ca_pem, false)?;
+    write(
+        &dir.join("server.key"),
+        &pem("PRIVATE KEY", &server_key.serialize_der()),
+        true,
+    )?;
+    // The chain: server certificate, then the CA.
+    write(
+        &dir.join("server.crt"),
+        &format!("{}{ca_pem}", pem("CERTIFICATE", server_cert.der())),
+        false,
+    )?;
+    Ok(Created {
+        ca_certificate: dir.join("ca.crt"),
+        server_certificate: dir.join("server.crt"),
+        names: all,
+    })
+}
+
+/// A DNS host name: dot-separated labels of letters, digits and inner
+/// hyphens, 1 to 63 characters each, 253 in all; `*.` may lead.
+fn valid_host_name(name: &str) -> bool {
+    let name = name.strip_prefix("*.").unwrap_or(name);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// The UTC calendar date `days` after `now`.
+fn date(now: jiff::Timestamp, days: i64) -> Result<(i32, u8, u8), TlsError> {
+    let moment = now
+        .checked_add(jiff::SignedDuration::from_hours(24 * days))
+        .map_err(crypto)?;
+    let civil = moment.to_zoned(jiff::tz::TimeZone::UTC).date();
+    Ok((
+        i32::from(civil.year()),
+        civil.month() as u8,
+        civil.day() as u8,
+    ))
+}
+
+/// The rustls server configuration for `<home>/tls`.
+pub fn server_config(home: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let dir = tls_dir(home);
+    let certificate = dir.join("server.crt");
+    let key = dir.join("server.key");
+    if !certificate.exists() {
+        return Err(TlsError::Missing(dir));
+    }
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&certificate)
+        .map_err(|e| TlsError::Crypto(format!("{}: {e}", certificate.display())))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::Crypto(format!("{}: {e}", certificate.display())))?;
+    let private = PrivateKeyDer::from_pem_file(&key)
+        .map_err(|e| TlsError::Crypto(format!("{}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(crypto)?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| TlsError::Crypto(format!("{}: {e}", certificate.display())))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_creates_a_loadable_chain_and_never_overwrites() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let created = init(
+            home.path(),
+            &["registry.example.com".into(), "10.1.2.3".into()],
+            jiff::Timestamp::now(),
+        )
+        .expect("init");
+        assert!(created.names.contains(&"registry.example.com".to_owned()));
+        server_config(home.path()).expect("the server configuration loads");
+        assert!(matches!(
+            init(home.path(), &[], jiff::Timestamp::now()),
+            Err(TlsError::Exists(_))
+        ));
+        let error = init(
+            tempfile::tempdir().expect("tempdir").path(),
+            &["bad name!".into()],
+            jiff::Timestamp::now(),
+        )
+        .expect_err("bad name accepted");
+        assert!(matches!(error, TlsError::BadName(_)));
+    }
+}
