@@ -36,6 +36,11 @@ pub enum StoreError {
     /// A blob that should exist does not.
     #[error("blob {0} is not in the store")]
     MissingBlob(Digest),
+    /// The index was written by an earlier development layout.
+    #[error(
+        "{0} was created by an earlier development version of airlift with another index layout; move it aside and import the last bundle again"
+    )]
+    OldLayout(PathBuf),
     /// A stored value could not be decoded.
     #[error("corrupt index row: {0}")]
     Corrupt(String),

@@ -76,11 +76,7 @@ impl SqliteMetaStore {
             .and_then(|mut statement| statement.exists([]))
             .map_err(db)?;
         if old_layout {
-            return Err(StoreError::Corrupt(format!(
-                "{} was created by an earlier development version of airlift with another index layout; \
-                 move it aside and import the last bundle again",
-                path.display()
-            )));
+            return Err(StoreError::OldLayout(path.to_path_buf()));
         }
         connection.execute_batch(SCHEMA).map_err(db)?;
         Ok(Self {
