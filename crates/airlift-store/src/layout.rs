@@ -10,6 +10,7 @@
 //!   trust/tuf/                           TUF client state: last trusted metadata
 //!   quarantine/                          bundles being imported (cleared per import)
 //!   uploads/                             OCI blob uploads in progress
+//!   tls/                                 site CA and server certificate
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -66,6 +67,11 @@ impl Layout {
     /// The TUF client's persisted metadata.
     pub fn tuf_state_dir(&self) -> PathBuf {
         self.trust_dir().join("tuf")
+    }
+
+    /// The site CA and server certificate (`airlift tls init`).
+    pub fn tls_dir(&self) -> PathBuf {
+        self.home.join("tls")
     }
 
     /// OCI blob upload sessions (same file system as the blobs).

@@ -3,7 +3,7 @@
 //!
 //! Docker and containerd refuse plain HTTP to any registry that is not on
 //! loopback, and there is no public CA inside a gap. `airlift tls init`
-//! creates `<home>/tls/ca.crt` (distribute it to clients, for example as
+//! creates `ca.crt` in the home's TLS directory (distribute it to clients, for example as
 //! `/etc/docker/certs.d/<host:port>/ca.crt`), `ca.key`, and `server.crt` /
 //! `server.key` for the names and addresses given. [`server_config`] loads
 //! them into a rustls configuration (aws-lc-rs, the one crypto provider of
@@ -47,11 +47,6 @@ pub enum TlsError {
     /// Generating or loading certificates failed.
     #[error("{0}")]
     Crypto(String),
-}
-
-/// Where TLS material lives under a home.
-pub fn tls_dir(home: &Path) -> PathBuf {
-    home.join("tls")
 }
 
 /// What `init` wrote.
@@ -105,13 +100,13 @@ fn write(path: &Path, data: &str, private: bool) -> Result<(), TlsError> {
 
 /// Creates the site CA and a server certificate for `names` (host names and
 /// IP addresses; `localhost`, `127.0.0.1` and `::1` are always included).
-pub fn init(home: &Path, names: &[String], now: jiff::Timestamp) -> Result<Created, TlsError> {
+pub fn init(dir: &Path, names: &[String], now: jiff::Timestamp) -> Result<Created, TlsError> {
     for name in names {
         if name.parse::<IpAddr>().is_err() && !valid_host_name(name) {
             return Err(TlsError::BadName(name.clone()));
         }
     }
-    let dir = tls_dir(home);
+    let dir = dir.to_path_buf();
     if dir.join("ca.crt").exists() || dir.join("server.crt").exists() {
         return Err(TlsError::Exists(dir));
     }
@@ -231,9 +226,9 @@ fn date(now: jiff::Timestamp, days: i64) -> Result<(i32, u8, u8), TlsError> {
     ))
 }
 
-/// The rustls server configuration for `<home>/tls`.
-pub fn server_config(home: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let dir = tls_dir(home);
+/// The rustls server configuration for the TLS directory `dir`.
+pub fn server_config(dir: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let dir = dir.to_path_buf();
     let certificate = dir.join("server.crt");
     let key = dir.join("server.key");
     if !certificate.exists() {

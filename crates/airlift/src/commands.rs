@@ -490,7 +490,7 @@ fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     let uploads = context.layout.uploads_dir();
     let runtime = runtime()?;
     let result = if args.tls {
-        let config = airlift_tls::server_config(context.layout.home()).map_err(|e| {
+        let config = airlift_tls::server_config(&context.layout.tls_dir()).map_err(|e| {
             Failure::input(e.to_string()).hint("run `airlift tls init --name <host>` first")
         })?;
         runtime.block_on(airlift_server::serve_tls(
@@ -523,14 +523,13 @@ struct TlsSummary {
 }
 
 fn tls_init(context: &Context, names: &[String]) -> Result<(), Failure> {
-    let created = airlift_tls::init(context.layout.home(), names, jiff::Timestamp::now()).map_err(
-        |e| match e {
+    let created = airlift_tls::init(&context.layout.tls_dir(), names, jiff::Timestamp::now())
+        .map_err(|e| match e {
             airlift_tls::TlsError::Exists(_) | airlift_tls::TlsError::BadName(_) => {
                 Failure::input(e.to_string())
             }
             _ => Failure::new(1, e.to_string()),
-        },
-    )?;
+        })?;
     let summary = TlsSummary {
         ca_certificate: created.ca_certificate,
         server_certificate: created.server_certificate,

@@ -6,56 +6,13 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
 use common::{Connected, Home, Server, sha256_hex};
 
-/// A minimal HTTP/1.1 request with a body.
-fn send(
-    address: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, HashMap<String, String>, Vec<u8>) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("no header end");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    (status, headers, raw[split + 4..].to_vec())
-}
-
 fn push_blob(address: SocketAddr, repository: &str, data: &[u8]) -> String {
     let digest = format!("sha256:{}", sha256_hex(data));
-    let (status, _, body) = send(
+    let (status, _, body) = common::request(
         address,
         "POST",
         &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
@@ -88,7 +45,7 @@ fn pushed_images_cross_the_gap_byte_exact() {
     let layer_digest = push_blob(server.address, "team/app", &layer);
     let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len());
     let manifest_digest = format!("sha256:{}", sha256_hex(&manifest));
-    let (status, headers, _) = send(
+    let (status, headers, _) = common::request(
         server.address,
         "PUT",
         "/v2/team/app/manifests/1.4",
@@ -108,7 +65,7 @@ fn pushed_images_cross_the_gap_byte_exact() {
     isolated.run(&["import", bundle.to_str().unwrap()]).ok();
     let server = Server::start(&isolated);
     for reference in ["1.4", manifest_digest.as_str()] {
-        let (status, headers, body) = send(
+        let (status, headers, body) = common::request(
             server.address,
             "GET",
             &format!("/v2/team/app/manifests/{reference}"),
@@ -126,7 +83,7 @@ fn pushed_images_cross_the_gap_byte_exact() {
         );
         assert_eq!(headers["docker-content-digest"], manifest_digest);
     }
-    let (status, _, body) = send(
+    let (status, _, body) = common::request(
         server.address,
         "GET",
         &format!("/v2/team/app/blobs/{layer_digest}"),
@@ -135,14 +92,14 @@ fn pushed_images_cross_the_gap_byte_exact() {
     );
     assert_eq!(status, 200);
     assert!(body == layer, "layer bytes changed across the gap");
-    let (_, _, body) = send(server.address, "GET", "/v2/team/app/tags/list", &[], b"");
+    let (_, _, body) = common::request(server.address, "GET", "/v2/team/app/tags/list", &[], b"");
     let tags: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(tags["tags"], serde_json::json!(["1.4"]));
-    let (_, _, body) = send(server.address, "GET", "/v2/_catalog", &[], b"");
+    let (_, _, body) = common::request(server.address, "GET", "/v2/_catalog", &[], b"");
     let catalog: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(catalog["repositories"], serde_json::json!(["team/app"]));
     // The files from the same bundle are still served next to the images.
-    let (status, _, _) = send(server.address, "GET", "/files/docs/readme.txt", &[], b"");
+    let (status, _, _) = common::request(server.address, "GET", "/files/docs/readme.txt", &[], b"");
     assert_eq!(status, 200);
 }
 
@@ -228,7 +185,7 @@ fn bad_pushes_get_the_specification_error_and_store_nothing() {
         } else {
             "POST"
         };
-        let (got, _, answer) = send(server.address, method, &path, &headers, &body);
+        let (got, _, answer) = common::request(server.address, method, &path, &headers, &body);
         assert_eq!(
             (got, error_code(&answer).as_str()),
             (status, code),
@@ -242,7 +199,7 @@ fn bad_pushes_get_the_specification_error_and_store_nothing() {
         "/v2/team//app/manifests/latest",
         "/v2/team/app%2f..%2f..%2fx/manifests/latest",
     ] {
-        let (status, _, answer) = send(server.address, "GET", path, &[], b"");
+        let (status, _, answer) = common::request(server.address, "GET", path, &[], b"");
         assert!(status == 400 || status == 404, "{path}: {status}");
         if status == 400 {
             assert_eq!(error_code(&answer), "NAME_INVALID", "{path}");
@@ -277,7 +234,7 @@ fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
     let layer_digest = push_blob(server.address, "team/app", &layer);
     let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len());
     let manifest_digest = format!("sha256:{}", sha256_hex(&manifest));
-    let (status, _, _) = send(
+    let (status, _, _) = common::request(
         server.address,
         "PUT",
         "/v2/team/app/manifests/1.4",
@@ -291,7 +248,7 @@ fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
         config.len()
     );
     let signature_tag = format!("sha256-{}.sig", &manifest_digest[7..]);
-    let (status, _, _) = send(
+    let (status, _, _) = common::request(
         server.address,
         "PUT",
         &format!("/v2/team/app/manifests/{signature_tag}"),
@@ -305,7 +262,7 @@ fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
         manifest.len()
     );
     let sbom_digest = format!("sha256:{}", sha256_hex(sbom.as_bytes()));
-    let (status, _, _) = send(
+    let (status, _, _) = common::request(
         server.address,
         "PUT",
         &format!("/v2/team/app/manifests/{sbom_digest}"),
@@ -338,7 +295,7 @@ fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
     let isolated = connected.isolated();
     isolated.run(&["import", bundle.to_str().unwrap()]).ok();
     let inside = Server::start(&isolated);
-    let (status, headers, body) = send(
+    let (status, headers, body) = common::request(
         inside.address,
         "GET",
         "/v2/mirror/app/manifests/1.4",
@@ -348,7 +305,7 @@ fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
     assert_eq!(status, 200);
     assert!(body == manifest, "manifest bytes changed");
     assert_eq!(headers["docker-content-digest"], manifest_digest);
-    let (_, _, body) = send(
+    let (_, _, body) = common::request(
         inside.address,
         "GET",
         &format!("/v2/mirror/app/manifests/{manifest_digest}"),
@@ -356,7 +313,7 @@ fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
         b"",
     );
     assert!(body == manifest, "pinned digest does not resolve");
-    let (status, _, body) = send(
+    let (status, _, body) = common::request(
         inside.address,
         "GET",
         &format!("/v2/mirror/app/blobs/{layer_digest}"),
@@ -365,7 +322,7 @@ fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
     );
     assert_eq!(status, 200);
     assert!(body == layer, "layer bytes changed");
-    let (status, _, _) = send(
+    let (status, _, _) = common::request(
         inside.address,
         "GET",
         &format!("/v2/mirror/app/manifests/{signature_tag}"),
@@ -373,7 +330,7 @@ fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
         b"",
     );
     assert_eq!(status, 200, "the cosign signature tag did not cross");
-    let (_, _, body) = send(
+    let (_, _, body) = common::request(
         inside.address,
         "GET",
         &format!("/v2/mirror/app/referrers/{manifest_digest}"),

@@ -376,23 +376,36 @@ pub fn http(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, HashMap<String, String>, Vec<u8>) {
+    request(address, method, path, headers, b"")
+}
+
+/// A minimal HTTP/1.1 request with a body; returns status, lower-cased headers and body.
+pub fn request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, HashMap<String, String>, Vec<u8>) {
     let mut stream = TcpStream::connect(address).unwrap();
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    if !body.is_empty() || !matches!(method, "GET" | "HEAD") {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .expect("no header end");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let body = raw[split + 4..].to_vec();
-    let mut lines = head.lines();
+    let text = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = text.lines();
     let status = lines
         .next()
         .unwrap()
@@ -405,7 +418,7 @@ pub fn http(
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    (status, headers, body)
+    (status, headers, raw[split + 4..].to_vec())
 }
 
 /// Writes an airlift.toml with `[[files]]` entries (url, sha256, path).
