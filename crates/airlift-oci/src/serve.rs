@@ -378,22 +378,15 @@ async fn put_manifest(
                 format!("a {field} descriptor has no digest"),
             ));
         };
-        let text = text.as_str();
-        let blob = digest_param(text).map_err(|_| {
-            oci(
-                Code::ManifestInvalid,
-                format!("{field} digest {text:?} is invalid"),
-            )
-        })?;
-        if lookup(registry, index::blob_key(name, &blob))
-            .await?
-            .is_none()
-        {
-            return Err(oci(
-                Code::ManifestBlobUnknown,
-                format!("{field} blob {blob} is not in {name}"),
-            ));
-        }
+        require(
+            registry,
+            name,
+            &text,
+            field.as_str(),
+            Code::ManifestBlobUnknown,
+            index::blob_key,
+        )
+        .await?;
     }
     // Manifests listed by an index must be in this repository too.
     if let Some(list) = parsed.get("manifests").and_then(Value::as_array) {
@@ -401,21 +394,15 @@ async fn put_manifest(
             let Some(text) = descriptor["digest"].as_str() else {
                 return Err(oci(Code::ManifestInvalid, "an index entry has no digest"));
             };
-            let child = digest_param(text).map_err(|_| {
-                oci(
-                    Code::ManifestInvalid,
-                    format!("index entry digest {text:?} is invalid"),
-                )
-            })?;
-            if lookup(registry, index::manifest_key(name, &child))
-                .await?
-                .is_none()
-            {
-                return Err(oci(
-                    Code::ManifestUnknown,
-                    format!("index entry {child} is not in {name}"),
-                ));
-            }
+            require(
+                registry,
+                name,
+                text,
+                "index entry",
+                Code::ManifestUnknown,
+                index::manifest_key,
+            )
+            .await?;
         }
     }
     let subject = parsed["subject"]["digest"].as_str().map(str::to_owned);
@@ -479,6 +466,28 @@ async fn put_manifest(
         }
     }
     Ok((StatusCode::CREATED, headers).into_response())
+}
+
+/// Checks that the descriptor digest `text` names something present in the
+/// repository (`key` builds its index key); `missing` is the error code otherwise.
+async fn require(
+    registry: &Registry,
+    name: &str,
+    text: &str,
+    what: &str,
+    missing: Code,
+    key: fn(&str, &Digest) -> String,
+) -> Result<(), Response> {
+    let digest = digest_param(text).map_err(|_| {
+        oci(
+            Code::ManifestInvalid,
+            format!("{what} digest {text:?} is invalid"),
+        )
+    })?;
+    if lookup(registry, key(name, &digest)).await?.is_none() {
+        return Err(oci(missing, format!("{what} {digest} is not in {name}")));
+    }
+    Ok(())
 }
 
 async fn delete_manifest(registry: &Registry, name: &str, reference: &str) -> Reply {

@@ -62,6 +62,18 @@ pub fn app(store: Store, uploads: PathBuf) -> Router {
         .layer(middleware::from_fn_with_state(state, count))
 }
 
+/// Binds the listener and reports the bound address (port 0 picks one).
+async fn bind(
+    address: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<tokio::net::TcpListener, ServerError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind { address, source })?;
+    ready(listener.local_addr().map_err(ServerError::Serve)?);
+    Ok(listener)
+}
+
 /// Serves HTTPS with `tls` until Ctrl-C or SIGTERM. `ready` receives the
 /// bound address. Each connection is a TLS handshake, then HTTP/1.1 served by
 /// the same application as plain HTTP.
@@ -72,11 +84,7 @@ pub async fn serve_tls(
     tls: std::sync::Arc<rustls::ServerConfig>,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|source| ServerError::Bind { address, source })?;
-    let bound = listener.local_addr().map_err(ServerError::Serve)?;
-    ready(bound);
+    let listener = bind(address, ready).await?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let service = hyper_util::service::TowerToHyperService::new(app(store, uploads));
     let shutdown = shutdown_signal();
@@ -121,11 +129,7 @@ pub async fn serve(
     address: SocketAddr,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|source| ServerError::Bind { address, source })?;
-    let bound = listener.local_addr().map_err(ServerError::Serve)?;
-    ready(bound);
+    let listener = bind(address, ready).await?;
     axum::serve(listener, app(store, uploads))
         .with_graceful_shutdown(shutdown_signal())
         .await
