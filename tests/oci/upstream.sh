@@ -11,6 +11,13 @@ CRANE_VERSION=v0.22.1
 AIRLIFT=$(realpath "${AIRLIFT:?set AIRLIFT to the airlift binary}")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CRANE=$ROOT/target/oci-tools/crane-$CRANE_VERSION
+ORAS_VERSION=v1.3.6
+ORAS=$ROOT/target/oci-tools/oras-$ORAS_VERSION
+if [ ! -x "$ORAS" ]; then
+    mkdir -p "$ROOT/target/oci-tools"
+    GOBIN=$ROOT/target/oci-tools go install "oras.land/oras/cmd/oras@$ORAS_VERSION"
+    mv "$ROOT/target/oci-tools/oras" "$ORAS"
+fi
 if [ ! -x "$CRANE" ]; then
     mkdir -p "$ROOT/target/oci-tools"
     GOBIN=$ROOT/target/oci-tools go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
@@ -23,7 +30,7 @@ if [ -z "$REGISTRY" ]; then
 fi
 WORK=$(mktemp -d /tmp/airlift-oci-upstream.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-export AIRLIFT CRANE REGISTRY WORK
+export AIRLIFT CRANE ORAS REGISTRY WORK
 
 output=$(unshare --net -- bash -s 2>&1 <<'INNER' || true
 set -euo pipefail
@@ -58,6 +65,14 @@ done
 check "build a multi-platform index" "$CRANE" index append --insecure -m "$U/team/app:amd64" -m "$U/team/app:arm64" -t "$U/team/app:1.0"
 check "save the index" sh -c "'$CRANE' manifest --insecure $U/team/app:1.0 >'$WORK/index.json'"
 check "save the arm64 digest" sh -c "'$CRANE' digest --insecure --platform linux/arm64 $U/team/app:1.0 >'$WORK/arm64.digest'"
+check "save the index digest" sh -c "'$CRANE' digest --insecure $U/team/app:1.0 >'$WORK/index.digest'"
+# A signature in cosign's tag convention, and an SBOM attached with oras:
+# this registry has no referrers API, so oras keeps the OCI 1.1 fallback tag.
+printf '{"critical":{"image":{"docker-manifest-digest":"%s"}}}' "$(cat "$WORK/index.digest")" >"$WORK/sig.json"
+printf 'sbom\n' >"$WORK/sbom.spdx"
+signature_tag="sha256-$(cut -c8- "$WORK/index.digest").sig"
+check "push a cosign-style signature tag" sh -c "cd '$WORK' && '$ORAS' push --plain-http $U/team/app:$signature_tag --artifact-type application/vnd.dev.cosign.simplesigning.v1+json sig.json"
+check "attach an SBOM (referrers fallback tag)" sh -c "cd '$WORK' && '$ORAS' attach --plain-http --artifact-type application/spdx+json $U/team/app:1.0 sbom.spdx"
 
 cat >"$WORK/airlift.toml" <<TOML
 [[oci]]
@@ -74,6 +89,7 @@ check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/images.tar.zst"
 LO=$WORK/isolated
 check "init trust" "$AIRLIFT" --home "$LO" init --trust "$HI/keys/roots/1.root.json"
 check "plan shows the images" sh -c "'$AIRLIFT' --home '$LO' plan '$WORK/images.tar.zst' | grep -q 'oci/t:team/app:1.0'"
+check "plan says which platforms were left out" sh -c "'$AIRLIFT' --home '$LO' plan '$WORK/images.tar.zst' | grep -q 'platforms left out: linux/amd64'"
 check "import" "$AIRLIFT" --home "$LO" import "$WORK/images.tar.zst"
 "$AIRLIFT" --home "$LO" serve --listen 127.0.0.1:5011 2>>"$WORK/serve.log" &
 server=$!
@@ -83,6 +99,8 @@ check "the index is byte-identical inside the gap" sh -c "'$CRANE' manifest --in
 check "the arm64 image resolves to the same digest" sh -c "[ \"\$('$CRANE' digest --insecure --platform linux/arm64 $I/team/app:1.0)\" = \"\$(cat '$WORK/arm64.digest')\" ]"
 check "the arm64 image pulls" "$CRANE" pull --insecure --platform linux/arm64 "$I/team/app:1.0" "$WORK/arm64-pulled.tar"
 check "the amd64 image was not carried" sh -c "! '$CRANE' pull --insecure --platform linux/amd64 $I/team/app:1.0 '$WORK/amd64-pulled.tar'"
+check "the signature tag crossed" sh -c "'$CRANE' manifest --insecure $I/team/app:$signature_tag >/dev/null"
+check "the SBOM is a referrer inside the gap" sh -c "'$ORAS' discover --plain-http $I/team/app:1.0 | grep -q 'application/spdx+json'"
 kill "$server"; wait "$server" 2>/dev/null || true
 echo "RESULT $passed $failed"
 INNER

@@ -75,6 +75,10 @@ pub struct PlanChange {
     pub to: Option<Digest>,
     /// Size after, or before when removed.
     pub size: u64,
+    /// The ecosystem's remark about the new entry (its `meta.note`), such as
+    /// platforms an image index leaves out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What an import would do.
@@ -214,6 +218,7 @@ pub fn plan(
             from: current.get(&id).map(|e| e.digest),
             to: Some(entry.digest),
             size: entry.size,
+            note: entry.meta["note"].as_str().map(str::to_owned),
         };
         match current.get(&id) {
             None => plan.added.push(change),
@@ -229,6 +234,7 @@ pub fn plan(
                 from: Some(old.digest),
                 to: None,
                 size: old.size,
+                note: None,
             });
         }
     }

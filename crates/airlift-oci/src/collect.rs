@@ -256,6 +256,7 @@ impl ImageState<'_> {
             ),
         );
         if let Some(children) = parsed.get("manifests").and_then(Value::as_array) {
+            let left_out_before = self.left_out.len();
             for child in children {
                 let Some(child_digest) = child["digest"]
                     .as_str()
@@ -271,6 +272,15 @@ impl ImageState<'_> {
                 }
                 Box::pin(self.manifest(&child_digest.to_string(), Some(child_digest), true))
                     .await?;
+            }
+            if self.left_out.len() > left_out_before
+                && let Some(entry) = self.manifests.get_mut(&digest)
+            {
+                // `airlift plan` shows this note next to the index.
+                entry.1["note"] = Value::String(format!(
+                    "platforms left out: {}",
+                    self.left_out[left_out_before..].join(", ")
+                ));
             }
         }
         for (field, text) in index::referenced_blobs(&parsed) {
@@ -602,16 +612,26 @@ impl<'a> Client<'a> {
         Ok(Some((response.body, media_type)))
     }
 
-    /// The referrers of a manifest, when the registry has the API.
+    /// The referrers of a manifest: from the referrers API, or, for
+    /// registries without it, from the fallback tag `sha256-<hex>` that OCI
+    /// 1.1 clients maintain.
     async fn referrers(&self, subject: &Digest) -> Result<Option<Vec<Value>>, CollectError> {
         let url = self.url(&format!("referrers/{subject}"))?;
         let response = self
             .get(&url, "application/vnd.oci.image.index.v1+json")
             .await?;
-        if !response.status.is_success() {
-            return Ok(None);
-        }
-        let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        let body = if response.status.is_success() {
+            response.body
+        } else {
+            match self
+                .manifest(&format!("sha256-{}", subject.hex()), None, false)
+                .await?
+            {
+                Some((body, _)) => body,
+                None => return Ok(None),
+            }
+        };
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         Ok(body["manifests"].as_array().cloned())
     }
 }

@@ -471,11 +471,14 @@ fn plan(context: &Context, args: BundleArgs) -> Result<(), Failure> {
             plan.new_blobs,
             plan.new_bytes
         );
+        let note = |change: &airlift_bundle::PlanChange| {
+            change.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+        };
         for change in &plan.added {
-            text.push_str(&format!("\n  + {}/{} {}", change.ecosystem, change.key, change.size));
+            text.push_str(&format!("\n  + {}/{} {}{}", change.ecosystem, change.key, change.size, note(change)));
         }
         for change in &plan.changed {
-            text.push_str(&format!("\n  ~ {}/{} {}", change.ecosystem, change.key, change.size));
+            text.push_str(&format!("\n  ~ {}/{} {}{}", change.ecosystem, change.key, change.size, note(change)));
         }
         for change in &plan.removed {
             text.push_str(&format!("\n  - {}/{}", change.ecosystem, change.key));
