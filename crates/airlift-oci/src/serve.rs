@@ -289,6 +289,14 @@ async fn get_manifest(
         .as_str()
         .unwrap_or("application/vnd.oci.image.manifest.v1+json")
         .to_owned();
+    if !accepts(headers, &media_type) {
+        return Err(oci(
+            Code::ManifestUnknown,
+            format!(
+                "{reference} in {name} is a {media_type}, which the client's Accept headers do not include"
+            ),
+        ));
+    }
     let blob = airlift_http::Blob {
         digest: entry.digest,
         size: entry.size,
@@ -297,6 +305,29 @@ async fn get_manifest(
         content_type: media_type,
     };
     Ok(airlift_http::serve_blob(blob, headers, digest_headers(&entry.digest)).await)
+}
+
+/// Content negotiation: clients send one or several `Accept` headers, each
+/// possibly a list. Manifests are served byte-exact (never converted), so a
+/// manifest whose media type the client did not list is reported unknown, as
+/// the CNCF registry does for an index asked for by a client that only takes
+/// image manifests. No `Accept` at all, or a wildcard, takes anything.
+fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
+    let mut listed = false;
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let item = item.split(';').next().unwrap_or("").trim();
+            if item.is_empty() {
+                continue;
+            }
+            listed = true;
+            if item == media_type || item == "*/*" || item == "application/*" {
+                return true;
+            }
+        }
+    }
+    !listed
 }
 
 /// Reads a request body into memory, refusing more than `limit` bytes.

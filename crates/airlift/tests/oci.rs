@@ -83,6 +83,19 @@ fn pushed_images_cross_the_gap_byte_exact() {
         );
         assert_eq!(headers["docker-content-digest"], manifest_digest);
     }
+    // Content negotiation: a client that only takes indexes is told the
+    // image manifest is unknown (manifests are never converted).
+    let (status, _, body) = common::request(
+        server.address,
+        "GET",
+        "/v2/team/app/manifests/1.4",
+        &[("Accept", "application/vnd.oci.image.index.v1+json")],
+        b"",
+    );
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (404, "MANIFEST_UNKNOWN")
+    );
     let (status, _, body) = common::request(
         server.address,
         "GET",
