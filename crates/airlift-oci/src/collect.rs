@@ -117,6 +117,24 @@ pub fn plan(specs: &[ImageSpec]) -> Result<Vec<(ImageSpec, ImageRef)>, CollectEr
                     "`as = {name:?}` is not a valid repository name"
                 )));
             }
+            if let Some(reference) = &spec.credentials {
+                let valid = !reference.is_empty()
+                    && reference
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+                if !valid {
+                    return Err(spec_error(format!(
+                        "credentials = {reference:?} must name environment variables (A-Z, 0-9, _)"
+                    )));
+                }
+                for suffix in ["USERNAME", "PASSWORD"] {
+                    if std::env::var_os(format!("{reference}_{suffix}")).is_none() {
+                        return Err(spec_error(format!(
+                            "credentials = {reference:?}, but {reference}_{suffix} is not set"
+                        )));
+                    }
+                }
+            }
             for platform in spec.platforms.iter().flatten() {
                 if platform.split('/').count() < 2 {
                     return Err(spec_error(format!(
@@ -438,6 +456,7 @@ struct Client<'a> {
     path: String,
     image: String,
     registry: String,
+    credentials: Option<String>,
     token: Mutex<Option<Secret>>,
 }
 
@@ -450,6 +469,7 @@ impl<'a> Client<'a> {
             path: image.path.clone(),
             image: spec.image.clone(),
             registry: image.registry.clone(),
+            credentials: spec.credentials.clone(),
             token: Mutex::new(None),
         }
     }
@@ -506,7 +526,10 @@ impl<'a> Client<'a> {
     /// Answers a `WWW-Authenticate` challenge: basic credentials, or a bearer
     /// token from the realm the registry names.
     async fn authorize(&self, challenge: &str) -> Result<Secret, CollectError> {
-        let credentials = docker_credentials(&self.registry);
+        let credentials = match &self.credentials {
+            Some(reference) => environment_credentials(reference),
+            None => docker_credentials(&self.registry),
+        };
         let basic = credentials.as_ref().map(|(user, password)| {
             format!(
                 "Basic {}",
@@ -665,6 +688,13 @@ fn parse_challenge(parameters: &str) -> BTreeMap<String, String> {
         rest = remainder.trim_start_matches(',').trim();
     }
     out
+}
+
+/// Credentials named by a reference: `<NAME>_USERNAME` and `<NAME>_PASSWORD`.
+fn environment_credentials(reference: &str) -> Option<(String, String)> {
+    let user = std::env::var(format!("{reference}_USERNAME")).ok()?;
+    let password = std::env::var(format!("{reference}_PASSWORD")).ok()?;
+    Some((user, password))
 }
 
 /// Credentials for a registry from a docker-style `config.json`.

@@ -24,6 +24,11 @@ pub struct ImageSpec {
     /// Talk plain HTTP to the registry (a lab or loopback registry only).
     #[serde(default)]
     pub plain_http: bool,
+    /// A credentials reference: the name `NAME` means the environment
+    /// variables `NAME_USERNAME` and `NAME_PASSWORD`. Without it, a
+    /// docker-style `config.json` is consulted. Secrets never go in the file.
+    #[serde(default)]
+    pub credentials: Option<String>,
 }
 
 fn yes() -> bool {

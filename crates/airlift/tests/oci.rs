@@ -390,11 +390,25 @@ fn collect_answers_a_bearer_challenge_and_refuses_wrong_blobs() {
     let config_file = write_oci_config(
         work.path(),
         &format!("{}/team/app:1.0", upstream.address),
-        "referrers = false\n",
+        "referrers = false\ncredentials = \"TEAM_REGISTRY\"\n",
     );
+    // A credentials reference whose variables are missing is bad input.
+    home.run(&["collect", "--config", config_file.to_str().unwrap()])
+        .fails_with(2, "TEAM_REGISTRY_USERNAME is not set");
     let run = home
-        .run(&["collect", "--config", config_file.to_str().unwrap()])
+        .run_env(
+            &["collect", "--config", config_file.to_str().unwrap()],
+            &[
+                ("TEAM_REGISTRY_USERNAME", "ci"),
+                ("TEAM_REGISTRY_PASSWORD", "hunter2-pass"),
+            ],
+        )
         .fails_with(4, &format!("blob {layer_digest}"));
+    assert!(
+        !run.stderr.contains("hunter2-pass"),
+        "the password leaked: {}",
+        run.stderr
+    );
     assert!(run.stderr.contains("nothing was stored"), "{}", run.stderr);
     assert!(
         !run.stderr.contains(token),
@@ -412,6 +426,14 @@ fn collect_answers_a_bearer_challenge_and_refuses_wrong_blobs() {
             .any(|r| r.2.as_deref() == Some("Bearer s3cr3t-token")),
         "the token was never used: {requests:?}"
     );
+    // The token was asked for with the referenced credentials (HTTP basic).
+    let basic = format!("Basic {}", base64_encode(b"ci:hunter2-pass"));
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.0.starts_with("token") && r.2.as_deref() == Some(basic.as_str())),
+        "the token request did not carry the credentials: {requests:?}"
+    );
     // The wrong layer is not in the store; nothing was committed to the index.
     let layer_path = home.path().join(format!(
         "store/blobs/sha256/{}/{}",
@@ -421,4 +443,25 @@ fn collect_answers_a_bearer_challenge_and_refuses_wrong_blobs() {
     assert!(!layer_path.exists(), "the mismatching layer was stored");
     let images = home.run(&["--json", "images"]).ok().json();
     assert_eq!(images, serde_json::json!([]));
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
