@@ -14,8 +14,9 @@ set -euo pipefail
 AIRLIFT=${AIRLIFT:?set AIRLIFT to the airlift binary}
 AIRLIFT=$(realpath "$AIRLIFT")
 WORK=$(mktemp -d /tmp/airlift-e2e.XXXXXX)
-PASSED=0
-FAILED=0
+LIB=$(cd "$(dirname "$0")/.." && pwd)/lib.sh
+# shellcheck source=../lib.sh
+source "$LIB"
 UPSTREAM_PID=
 
 cleanup() {
@@ -23,18 +24,6 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-check() {
-    local label=$1
-    shift
-    if "$@"; then
-        echo "ok: $label"
-        PASSED=$((PASSED + 1))
-    else
-        echo "FAILED: $label"
-        FAILED=$((FAILED + 1))
-    fi
-}
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -49,7 +38,7 @@ printf 'hello across the gap\n' >"$WORK/upstream/pool/hello.txt"
 PORT=$(free_port)
 python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$WORK/upstream" >/dev/null 2>&1 &
 UPSTREAM_PID=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/pool/hello.txt" >/dev/null && break; sleep 0.1; done
+wait_for "http://127.0.0.1:$PORT/pool/hello.txt"
 
 {
     echo '[collect]'
@@ -77,13 +66,9 @@ UPSTREAM_PID=
 cat >"$WORK/isolated.sh" <<'INNER'
 set -euo pipefail
 ip link set lo up
-passed=0
-failed=0
-check() {
-    local label=$1
-    shift
-    if "$@"; then echo "ok: [gap] $label"; passed=$((passed + 1)); else echo "FAILED: [gap] $label"; failed=$((failed + 1)); fi
-}
+# shellcheck source=../lib.sh
+source "$LIB"
+CHECK_PREFIX="[gap] "
 interfaces=$(ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
 check "only loopback exists (interfaces: $interfaces)" test "$interfaces" = "lo "
 LO="$WORK/isolated-home"
@@ -94,7 +79,7 @@ check "import" "$AIRLIFT" --home "$LO" import "$WORK/media/transfer.tar.zst.toc.
 check "fsck" "$AIRLIFT" --home "$LO" fsck
 "$AIRLIFT" --home "$LO" serve --listen 127.0.0.1:8080 2>"$WORK/serve.log" &
 server=$!
-for _ in $(seq 100); do curl -sf http://127.0.0.1:8080/readyz >/dev/null && break; sleep 0.1; done
+wait_for http://127.0.0.1:8080/readyz
 for f in tool.bin numbers.txt hello.txt empty.txt; do
     want=$(sha256sum "$WORK/upstream/pool/$f" | cut -c1-64)
     got=$(curl -sf "http://127.0.0.1:8080/files/pool/$f" | sha256sum | cut -c1-64)
@@ -125,15 +110,9 @@ mount -o remount,size=64M "$SMALL"
 check "full disk: import succeeds once there is room" "$AIRLIFT" --home "$SMALL/home" import "$WORK/media/transfer.tar.zst.toc.json"
 check "full disk: fsck clean afterwards" "$AIRLIFT" --home "$SMALL/home" fsck
 umount "$SMALL"
-echo "GAP_RESULT $passed $failed"
+echo "RESULT $passed $failed"
 INNER
 
-export AIRLIFT WORK
-if output=$(unshare --net --mount -- bash "$WORK/isolated.sh" 2>&1); then :; fi
-printf '%s\n' "$output" | grep -v '^GAP_RESULT'
-result=$(printf '%s\n' "$output" | grep '^GAP_RESULT' || echo "GAP_RESULT 0 1")
-read -r _ gap_passed gap_failed <<<"$result"
-PASSED=$((PASSED + gap_passed))
-FAILED=$((FAILED + gap_failed))
-echo "e2e: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+export AIRLIFT WORK LIB
+output=$(unshare --net --mount -- bash "$WORK/isolated.sh" 2>&1) || true
+finish e2e "$output"

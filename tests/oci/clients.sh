@@ -27,22 +27,19 @@ command -v skopeo >/dev/null || { apt-get update -qq && apt-get install -y -qq s
 
 WORK=$(mktemp -d /tmp/airlift-oci-clients.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-export AIRLIFT WORK CRANE=$TOOLS/crane-$CRANE_VERSION ORAS=$TOOLS/oras-$ORAS_VERSION
+LIB=$ROOT/tests/lib.sh
+CHECK_LOG=$WORK/clients.log
+export AIRLIFT WORK LIB CHECK_LOG CRANE=$TOOLS/crane-$CRANE_VERSION ORAS=$TOOLS/oras-$ORAS_VERSION
 
 mkdir -p /etc/docker
 output=$(unshare --net --mount -- bash -s 2>&1 <<'INNER' || true
 set -euo pipefail
 ip link set lo up
-passed=0
-failed=0
-check() {
-    local label=$1
-    shift
-    if "$@" >>"$WORK/clients.log" 2>&1; then echo "ok: $label"; passed=$((passed + 1)); else echo "FAILED: $label"; failed=$((failed + 1)); fi
-}
+# shellcheck source=../lib.sh
+source "$LIB"
 start() {
     "$AIRLIFT" --home "$1" serve --listen "127.0.0.1:$2" 2>>"$WORK/serve.log" &
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$2/v2/" >/dev/null && break; sleep 0.1; done
+    wait_for "http://127.0.0.1:$2/v2/"
 }
 HI=$WORK/connected
 start "$HI" 5001
@@ -96,7 +93,7 @@ kill "$server"; wait "$server" 2>/dev/null || true
 check "tls init" "$AIRLIFT" --home "$LO" tls init --name registry.test
 "$AIRLIFT" --home "$LO" serve --tls --listen 127.0.0.1:5443 2>>"$WORK/serve.log" &
 server=$!
-for _ in $(seq 100); do curl -sf --cacert "$LO/tls/ca.crt" https://127.0.0.1:5443/v2/ >/dev/null && break; sleep 0.1; done
+wait_for https://127.0.0.1:5443/v2/ --cacert "$LO/tls/ca.crt"
 check "curl verifies the server with the site CA" curl -sf --cacert "$LO/tls/ca.crt" https://127.0.0.1:5443/v2/
 check "a client without the CA is refused" sh -c "! curl -sf https://127.0.0.1:5443/v2/"
 check "crane trusts it through SSL_CERT_FILE, no --insecure" sh -c "[ \"\$(SSL_CERT_FILE='$LO/tls/ca.crt' '$CRANE' digest 127.0.0.1:5443/team/app:1.0)\" = \"\$(cat '$WORK/app.digest')\" ]"
@@ -110,12 +107,6 @@ kill "$server"; wait "$server" 2>/dev/null || true
 echo "RESULT $passed $failed"
 INNER
 )
-printf '%s\n' "$output" | grep -v '^RESULT'
-result=$(printf '%s\n' "$output" | grep '^RESULT' || echo "RESULT 0 1")
-read -r _ passed failed <<<"$result"
-if [ "$failed" -ne 0 ]; then
-    echo "--- client log (last 40 lines)"
-    tail -40 "$WORK/clients.log" 2>/dev/null || true
-fi
-echo "oci-clients: $passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+# shellcheck source=../lib.sh
+source "$LIB"
+finish oci-clients "$output"

@@ -30,18 +30,15 @@ if [ -z "$REGISTRY" ]; then
 fi
 WORK=$(mktemp -d /tmp/airlift-oci-upstream.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-export AIRLIFT CRANE ORAS REGISTRY WORK
+LIB=$ROOT/tests/lib.sh
+CHECK_LOG=$WORK/upstream.log
+export AIRLIFT CRANE ORAS REGISTRY WORK LIB CHECK_LOG
 
 output=$(unshare --net -- bash -s 2>&1 <<'INNER' || true
 set -euo pipefail
 ip link set lo up
-passed=0
-failed=0
-check() {
-    local label=$1
-    shift
-    if "$@" >>"$WORK/upstream.log" 2>&1; then echo "ok: $label"; passed=$((passed + 1)); else echo "FAILED: $label"; failed=$((failed + 1)); fi
-}
+# shellcheck source=../lib.sh
+source "$LIB"
 cat >"$WORK/registry.yml" <<YAML
 version: 0.1
 storage:
@@ -54,7 +51,7 @@ http:
 YAML
 "$REGISTRY" serve "$WORK/registry.yml" >>"$WORK/registry.log" 2>&1 &
 registry=$!
-for _ in $(seq 100); do curl -sf http://127.0.0.1:5010/v2/ >/dev/null && break; sleep 0.1; done
+wait_for http://127.0.0.1:5010/v2/
 U=127.0.0.1:5010
 for arch in amd64 arm64; do
     head -c 500000 /dev/urandom >"$WORK/$arch.bin"
@@ -93,7 +90,7 @@ check "plan says which platforms were left out" sh -c "'$AIRLIFT' --home '$LO' p
 check "import" "$AIRLIFT" --home "$LO" import "$WORK/images.tar.zst"
 "$AIRLIFT" --home "$LO" serve --listen 127.0.0.1:5011 2>>"$WORK/serve.log" &
 server=$!
-for _ in $(seq 100); do curl -sf http://127.0.0.1:5011/v2/ >/dev/null && break; sleep 0.1; done
+wait_for http://127.0.0.1:5011/v2/
 I=127.0.0.1:5011
 check "the index is byte-identical inside the gap" sh -c "'$CRANE' manifest --insecure $I/team/app:1.0 | cmp - '$WORK/index.json'"
 check "the arm64 image resolves to the same digest" sh -c "[ \"\$('$CRANE' digest --insecure --platform linux/arm64 $I/team/app:1.0)\" = \"\$(cat '$WORK/arm64.digest')\" ]"
@@ -105,12 +102,6 @@ kill "$server"; wait "$server" 2>/dev/null || true
 echo "RESULT $passed $failed"
 INNER
 )
-printf '%s\n' "$output" | grep -v '^RESULT'
-result=$(printf '%s\n' "$output" | grep '^RESULT' || echo "RESULT 0 1")
-read -r _ passed failed <<<"$result"
-if [ "$failed" -ne 0 ]; then
-    echo "--- log (last 30 lines)"
-    tail -30 "$WORK/upstream.log" 2>/dev/null || true
-fi
-echo "oci-upstream: $passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+# shellcheck source=../lib.sh
+source "$LIB"
+finish oci-upstream "$output"

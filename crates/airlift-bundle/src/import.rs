@@ -157,8 +157,7 @@ pub fn verify(
 ) -> Result<Verified, BundleError> {
     let form = BundleForm::detect(bundle)?;
     let _lock = ImportLock::acquire(options.layout)?;
-    let checked = run(&form, store, options, Mode::Verify, progress);
-    let checked = checked?;
+    let checked = run(&form, store, options, Mode::Verify, progress)?;
     let result = Verified {
         bundle_id: checked.bundle_id,
         version: checked.verified.version,

@@ -1,6 +1,5 @@
 //! Fetching declared files into the store.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use airlift_core::{Digest, SafeUrl};
@@ -188,7 +187,6 @@ pub async fn collect(
         bytes: 0,
         failures: Vec::new(),
     };
-    let mut seen = BTreeSet::new();
     for (file, result) in planned.iter().zip(results) {
         match result {
             Ok(fetched) => {
@@ -198,7 +196,6 @@ pub async fn collect(
                     collected.downloaded += 1;
                 }
                 collected.bytes += fetched.size;
-                seen.insert(file.path.clone());
                 collected.entries.push(crate::index::entry(
                     &file.path,
                     fetched.digest,

@@ -249,6 +249,13 @@ fn digest_headers(digest: &Digest) -> HeaderMap {
     headers
 }
 
+/// Headers of a `201 Created`: the content digest and where it now lives.
+fn created_headers(digest: &Digest, location: &str) -> HeaderMap {
+    let mut headers = digest_headers(digest);
+    airlift_http::set(&mut headers, header::LOCATION, location);
+    headers
+}
+
 // ---- manifests ---------------------------------------------------------
 
 async fn resolve(registry: &Registry, name: &str, reference: &str) -> Result<Entry, Response> {
@@ -478,12 +485,7 @@ async fn put_manifest(
         Vec::new(),
     )
     .await?;
-    let mut headers = digest_headers(&digest);
-    airlift_http::set(
-        &mut headers,
-        header::LOCATION,
-        &format!("/v2/{name}/manifests/{digest}"),
-    );
+    let mut headers = created_headers(&digest, &format!("/v2/{name}/manifests/{digest}"));
     if let Some(subject) = subject {
         airlift_http::set(
             &mut headers,
@@ -627,13 +629,11 @@ async fn link_blob(registry: &Registry, name: &str, digest: Digest, size: u64) -
         Vec::new(),
     )
     .await?;
-    let mut headers = digest_headers(&digest);
-    airlift_http::set(
-        &mut headers,
-        header::LOCATION,
-        &format!("/v2/{name}/blobs/{digest}"),
-    );
-    Ok((StatusCode::CREATED, headers).into_response())
+    Ok((
+        StatusCode::CREATED,
+        created_headers(&digest, &format!("/v2/{name}/blobs/{digest}")),
+    )
+        .into_response())
 }
 
 fn upload_path(registry: &Registry, id: &str) -> Result<PathBuf, Response> {

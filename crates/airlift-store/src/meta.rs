@@ -77,6 +77,21 @@ pub mod state_keys {
     pub const LAST_IMPORT_AT: &str = "last_import_at";
 }
 
+/// Refuses a list in which one (ecosystem, key) appears twice; `what` names
+/// the list in the error ("generation", "change"). Every backend calls it.
+pub fn ensure_unique_keys(entries: &[Entry], what: &str) -> Result<(), StoreError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for entry in entries {
+        if !seen.insert((entry.ecosystem.as_str(), entry.key.as_str())) {
+            return Err(StoreError::Corrupt(format!(
+                "entry {}/{} appears twice in one {what}",
+                entry.ecosystem, entry.key
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Index storage. Every mutation is a whole new generation, committed atomically.
 pub trait MetaStore: Send + Sync {
     /// The generation being served, if any.
@@ -104,15 +119,7 @@ pub trait MetaStore: Send + Sync {
     fn apply(&self, change: Change) -> Result<Generation, StoreError>;
     /// Commits a new generation holding exactly `generation.entries`.
     fn commit(&self, generation: NewGeneration) -> Result<Generation, StoreError> {
-        let mut seen = std::collections::BTreeSet::new();
-        for entry in &generation.entries {
-            if !seen.insert((entry.ecosystem.as_str(), entry.key.as_str())) {
-                return Err(StoreError::Corrupt(format!(
-                    "entry {}/{} appears twice in one generation",
-                    entry.ecosystem, entry.key
-                )));
-            }
-        }
+        ensure_unique_keys(&generation.entries, "generation")?;
         let current = match self.current()? {
             Some(current) => self.entries(current.id, None)?,
             None => Vec::new(),

@@ -212,15 +212,7 @@ impl MetaStore for SqliteMetaStore {
     }
 
     fn apply(&self, change: Change) -> Result<Generation, StoreError> {
-        let mut seen = std::collections::BTreeSet::new();
-        for entry in &change.upserts {
-            if !seen.insert((entry.ecosystem.as_str(), entry.key.as_str())) {
-                return Err(StoreError::Corrupt(format!(
-                    "entry {}/{} appears twice in one change",
-                    entry.ecosystem, entry.key
-                )));
-            }
-        }
+        crate::meta::ensure_unique_keys(&change.upserts, "change")?;
         self.with(|c| {
             // IMMEDIATE: take the write lock before reading MAX(id), so two
             // processes (a server taking pushes, an import) queue on the busy

@@ -35,18 +35,22 @@ fn error_code(body: &[u8]) -> String {
     value["errors"][0]["code"].as_str().unwrap_or("").to_owned()
 }
 
-#[test]
-fn pushed_images_cross_the_gap_byte_exact() {
-    let connected = Connected::sample();
-    let server = Server::start(&connected.home);
-    let config = br#"{"architecture":"amd64","os":"linux"}"#;
-    let layer = common::noise(42, 200_000);
-    let config_digest = push_blob(server.address, "team/app", config);
-    let layer_digest = push_blob(server.address, "team/app", &layer);
+/// An image pushed as `team/app:1.4`.
+struct Pushed {
+    config_digest: String,
+    layer_digest: String,
+    manifest: Vec<u8>,
+    manifest_digest: String,
+}
+
+/// Pushes a config, one layer and the manifest tying them, as `team/app:1.4`.
+fn push_image(address: SocketAddr, config: &[u8], layer: &[u8]) -> Pushed {
+    let config_digest = push_blob(address, "team/app", config);
+    let layer_digest = push_blob(address, "team/app", layer);
     let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len());
     let manifest_digest = format!("sha256:{}", sha256_hex(&manifest));
     let (status, headers, _) = common::request(
-        server.address,
+        address,
         "PUT",
         "/v2/team/app/manifests/1.4",
         &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
@@ -54,6 +58,29 @@ fn pushed_images_cross_the_gap_byte_exact() {
     );
     assert_eq!(status, 201);
     assert_eq!(headers["docker-content-digest"], manifest_digest);
+    Pushed {
+        config_digest,
+        layer_digest,
+        manifest,
+        manifest_digest,
+    }
+}
+
+#[test]
+fn pushed_images_cross_the_gap_byte_exact() {
+    let connected = Connected::sample();
+    let server = Server::start(&connected.home);
+    let layer = common::noise(42, 200_000);
+    let Pushed {
+        layer_digest,
+        manifest,
+        manifest_digest,
+        ..
+    } = push_image(
+        server.address,
+        br#"{"architecture":"amd64","os":"linux"}"#,
+        &layer,
+    );
     drop(server);
 
     let images = connected.home.run(&["--json", "images"]).ok().json();
@@ -243,18 +270,12 @@ fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
     let server = Server::start(&upstream);
     let config = br#"{"architecture":"arm64","os":"linux"}"#;
     let layer = common::noise(7, 300_000);
-    let config_digest = push_blob(server.address, "team/app", config);
-    let layer_digest = push_blob(server.address, "team/app", &layer);
-    let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len());
-    let manifest_digest = format!("sha256:{}", sha256_hex(&manifest));
-    let (status, _, _) = common::request(
-        server.address,
-        "PUT",
-        "/v2/team/app/manifests/1.4",
-        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
-        &manifest,
-    );
-    assert_eq!(status, 201);
+    let Pushed {
+        config_digest,
+        layer_digest,
+        manifest,
+        manifest_digest,
+    } = push_image(server.address, config, &layer);
     // A signature in the cosign tag convention, and an SBOM as an OCI 1.1 referrer.
     let signature = format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[]}}"#,
