@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use airlift_files::spec::FileSpec;
 use airlift_oci::spec::ImageSpec;
+use airlift_pypi::spec::PypiSpec;
 use serde::Deserialize;
 
 /// The whole declaration.
@@ -23,6 +24,9 @@ pub struct Config {
     /// Container images.
     #[serde(default)]
     pub oci: Vec<ImageSpec>,
+    /// Python packages.
+    #[serde(default)]
+    pub pypi: Option<PypiSpec>,
 }
 
 /// `[collect]`.

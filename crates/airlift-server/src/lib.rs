@@ -1,7 +1,7 @@
 //! The airlift server: one axum app mounting every protocol.
 //!
 //! Routes: `/files/…` (plain files), `/v2/…` (the OCI registry, pull and
-//! push), `/healthz` (the process is up),
+//! push), `/pypi/simple/…` and `/pypi/files/…` (the Python Simple API), `/healthz` (the process is up),
 //! `/readyz` (the index answers), `/metrics` (Prometheus text). Every request
 //! passes through one middleware that counts it by route and status and adds
 //! the bytes it announced to the served-bytes counter.
@@ -58,6 +58,7 @@ pub fn app(store: Store, uploads: PathBuf) -> Router {
         .route("/metrics", get(metrics_handler))
         .with_state(state.clone())
         .nest("/files", airlift_files::serve::router(store.clone()))
+        .nest("/pypi", airlift_pypi::serve::router(store.clone()))
         .merge(airlift_oci::serve::router(store, uploads))
         .layer(middleware::from_fn_with_state(state, count))
 }
@@ -165,6 +166,7 @@ fn route_label(path: &str) -> &'static str {
         "/metrics" => "metrics",
         p if p.starts_with("/files/") => "files",
         p if p == "/v2" || p.starts_with("/v2/") => "oci",
+        p if p.starts_with("/pypi/") => "pypi",
         _ => "other",
     }
 }

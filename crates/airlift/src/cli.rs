@@ -48,6 +48,25 @@ pub enum Command {
     Images,
     /// Re-hash every blob and check every entry of the current generation.
     Fsck(FsckArgs),
+    /// Print the configuration that points a client tool at this server.
+    ClientConfig(ClientConfigArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ClientTool {
+    /// pip: a pip.conf `[global]` section.
+    Pip,
+    /// uv: a uv.toml `[[index]]` entry.
+    Uv,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientConfigArgs {
+    /// The client tool.
+    pub tool: ClientTool,
+    /// The server's base URL as clients reach it.
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
+    pub url: String,
 }
 
 #[derive(Debug, Args)]

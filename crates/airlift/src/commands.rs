@@ -14,8 +14,8 @@ use airlift_trust::SiteKeys;
 use serde::Serialize;
 
 use crate::cli::{
-    BundleArgs, Cli, CollectArgs, Command, FsckArgs, ImportArgs, InitArgs, KeysCommand, PackArgs,
-    ServeArgs, TlsCommand,
+    BundleArgs, Cli, ClientConfigArgs, ClientTool, CollectArgs, Command, FsckArgs, ImportArgs,
+    InitArgs, KeysCommand, PackArgs, ServeArgs, TlsCommand,
 };
 use crate::failure::Failure;
 use crate::progress::Bar;
@@ -90,6 +90,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve(args) => serve(&context, args),
         Command::Images => images(&context),
         Command::Fsck(args) => fsck(&context, args),
+        Command::ClientConfig(args) => client_config(&context, args),
     }
 }
 
@@ -128,6 +129,10 @@ struct CollectSummary {
     image_blobs: u64,
     image_bytes: u64,
     platforms_left_out: Vec<String>,
+    python_projects: u64,
+    python_files: u64,
+    python_bytes: u64,
+    python_notes: Vec<String>,
     generation: u64,
 }
 
@@ -137,6 +142,18 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::input(format!("{}: {e}", args.config.display())))?;
     let images = airlift_oci::collect::plan(&config.oci)
         .map_err(|e| Failure::input(format!("{}: {e}", args.config.display())))?;
+    let base = args
+        .config
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let python = match &config.pypi {
+        Some(spec) => Some(
+            airlift_pypi::collect::plan(spec, &base)
+                .map_err(|e| Failure::input(format!("{}: {e}", args.config.display())))?,
+        ),
+        None => None,
+    };
     let store = context.store()?;
     let fetcher = Fetcher::new(FetchOptions {
         concurrency: args
@@ -181,11 +198,32 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
             airlift_oci::collect::CollectError::Store(_) => Failure::new(1, e.to_string()),
             _ => Failure::new(4, format!("{e}; the index is unchanged")),
         })?;
+    let concurrency = args
+        .concurrency
+        .map_or(config.collect.concurrency, usize::from);
+    let pypi = match &python {
+        Some(planned) => runtime
+            .block_on(airlift_pypi::collect::collect(
+                &store,
+                &fetcher,
+                planned,
+                concurrency,
+                bar.clone(),
+            ))
+            .map_err(|e| match e {
+                airlift_pypi::collect::CollectError::Spec(_)
+                | airlift_pypi::collect::CollectError::Lock(_) => Failure::input(e.to_string()),
+                airlift_pypi::collect::CollectError::Store(_) => Failure::new(1, e.to_string()),
+                _ => Failure::new(4, format!("{e}; the index is unchanged")),
+            })?,
+        None => airlift_pypi::collect::Collected::default(),
+    };
     drop(bar);
-    // The new generation: the declared files and images, every other
-    // ecosystem as it was.
+    // The new generation: the declared files, images and packages, every
+    // other ecosystem as it was.
     let mut entries = collected.entries;
     entries.extend(oci.entries.iter().cloned());
+    entries.extend(pypi.entries.iter().cloned());
     if let Some(current) = store.meta.current()? {
         entries.extend(
             store
@@ -193,7 +231,9 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
                 .entries(current.id, None)?
                 .into_iter()
                 .filter(|e| {
-                    e.ecosystem != airlift_files::ECOSYSTEM && e.ecosystem != airlift_oci::ECOSYSTEM
+                    e.ecosystem != airlift_files::ECOSYSTEM
+                        && e.ecosystem != airlift_oci::ECOSYSTEM
+                        && e.ecosystem != airlift_pypi::ECOSYSTEM
                 }),
         );
     }
@@ -213,20 +253,37 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         image_blobs: oci.blobs,
         image_bytes: oci.bytes,
         platforms_left_out: oci.left_out,
+        python_projects: pypi.projects,
+        python_files: pypi.files,
+        python_bytes: pypi.bytes,
+        python_notes: pypi.notes,
         generation: generation.id,
     };
     context.emit(&summary, || {
-        let mut text = format!(
-            "collected {} files ({} downloaded, {} already stored, {} bytes)",
-            summary.files, summary.downloaded, summary.cached, summary.bytes
-        );
+        let mut parts = Vec::new();
+        if summary.files > 0 || (summary.images == 0 && summary.python_files == 0) {
+            parts.push(format!(
+                "{} files ({} downloaded, {} already stored, {} bytes)",
+                summary.files, summary.downloaded, summary.cached, summary.bytes
+            ));
+        }
         if summary.images > 0 {
-            text.push_str(&format!(
-                " and {} images ({} manifests, {} blobs, {} bytes)",
+            parts.push(format!(
+                "{} images ({} manifests, {} blobs, {} bytes)",
                 summary.images, summary.manifests, summary.image_blobs, summary.image_bytes
             ));
         }
+        if summary.python_files > 0 {
+            parts.push(format!(
+                "{} Python projects ({} files, {} bytes)",
+                summary.python_projects, summary.python_files, summary.python_bytes
+            ));
+        }
+        let mut text = format!("collected {}", parts.join(" and "));
         text.push_str(&format!(" into generation {}", summary.generation));
+        for note in &summary.python_notes {
+            text.push_str(&format!("\n  note: {note}"));
+        }
         for left_out in &summary.platforms_left_out {
             text.push_str(&format!("\n  left out by platforms: {left_out}"));
         }
@@ -653,5 +710,63 @@ fn images(context: &Context) -> Result<(), Failure> {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    })
+}
+
+#[derive(Serialize)]
+struct ClientConfig {
+    tool: &'static str,
+    file: &'static str,
+    content: String,
+    environment: Vec<(String, String)>,
+}
+
+fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failure> {
+    let url = url::Url::parse(&args.url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            Failure::input(format!(
+                "--url {:?} is not an http(s) URL such as https://airlift.example.com:8443",
+                args.url
+            ))
+        })?;
+    let base = url.as_str().trim_end_matches('/').to_owned();
+    let index = format!("{base}/pypi/simple/");
+    let ca = context.layout.tls_dir().join("ca.pem");
+    let tls = url.scheme() == "https";
+    let config = match args.tool {
+        ClientTool::Pip => {
+            let mut content = format!("[global]\nindex-url = {index}\n");
+            if tls {
+                content.push_str(&format!("cert = {}\n", ca.display()));
+            }
+            ClientConfig {
+                tool: "pip",
+                file: "pip.conf (~/.config/pip/pip.conf, or /etc/pip.conf for every user)",
+                content,
+                environment: vec![("PIP_INDEX_URL".into(), index.clone())],
+            }
+        }
+        ClientTool::Uv => ClientConfig {
+            tool: "uv",
+            file: "uv.toml (~/.config/uv/uv.toml, or /etc/uv/uv.toml for every user)",
+            content: format!("[[index]]\nname = \"airlift\"\nurl = \"{index}\"\ndefault = true\n"),
+            environment: {
+                let mut env = vec![("UV_DEFAULT_INDEX".into(), index.clone())];
+                if tls {
+                    env.push(("SSL_CERT_FILE".into(), ca.display().to_string()));
+                }
+                env
+            },
+        },
+    };
+    context.emit(&config, || {
+        let mut text = format!("# {}\n{}", config.file, config.content);
+        text.push_str("# or, for one shell:\n");
+        for (key, value) in &config.environment {
+            text.push_str(&format!("# export {key}={value}\n"));
+        }
+        text.trim_end().to_owned()
     })
 }
