@@ -1,0 +1,327 @@
+//! Resolution and verification against a mock upstream on loopback: every
+//! project page is PEP 691 JSON with PEP 658 metadata files, so the files
+//! themselves can be arbitrary bytes.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use airlift_core::Digest;
+use airlift_fetch::{FetchOptions, Fetcher, Quiet};
+use airlift_pypi::collect::{CollectError, Collected, collect, plan};
+use airlift_pypi::spec::PypiSpec;
+use airlift_store::Store;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+/// One release with one wheel: its dependencies, yanked flag and wheel tag.
+struct Release {
+    project: &'static str,
+    version: &'static str,
+    requires: &'static [&'static str],
+    yanked: bool,
+    wheel_tag: &'static str,
+}
+
+fn release(
+    project: &'static str,
+    version: &'static str,
+    requires: &'static [&'static str],
+) -> Release {
+    Release {
+        project,
+        version,
+        requires,
+        yanked: false,
+        wheel_tag: "py3-none-any",
+    }
+}
+
+#[derive(Clone, Default)]
+struct Upstream {
+    pages: Arc<BTreeMap<String, String>>,
+    files: Arc<BTreeMap<String, Vec<u8>>>,
+}
+
+fn build(releases: &[Release]) -> Upstream {
+    let mut pages: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    let mut files = BTreeMap::new();
+    for r in releases {
+        // PEP 427: dashes in the name are written as underscores.
+        let filename = format!(
+            "{}-{}-{}.whl",
+            r.project.replace('-', "_"),
+            r.version,
+            r.wheel_tag
+        );
+        let body = format!("wheel {filename}").into_bytes();
+        let mut metadata = format!(
+            "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
+            r.project, r.version
+        );
+        for line in r.requires {
+            metadata.push_str(&format!("Requires-Dist: {line}\n"));
+        }
+        let metadata = metadata.into_bytes();
+        pages
+            .entry(r.project.to_owned())
+            .or_default()
+            .push(serde_json::json!({
+                "filename": filename,
+                "url": format!("/files/{filename}"),
+                "hashes": {"sha256": Digest::of(&body).hex()},
+                "core-metadata": {"sha256": Digest::of(&metadata).hex()},
+                "yanked": r.yanked,
+                "size": body.len(),
+            }));
+        files.insert(filename.clone(), body);
+        files.insert(format!("{filename}.metadata"), metadata);
+    }
+    Upstream {
+        pages: Arc::new(
+            pages
+                .into_iter()
+                .map(|(name, files)| {
+                    (
+                        name.clone(),
+                        serde_json::json!({"meta": {"api-version": "1.1"}, "name": name, "files": files})
+                            .to_string(),
+                    )
+                })
+                .collect(),
+        ),
+        files: Arc::new(files),
+    }
+}
+
+async fn page(State(up): State<Upstream>, Path(name): Path<String>) -> Response {
+    match up.pages.get(&name) {
+        Some(body) => (
+            [(header::CONTENT_TYPE, "application/vnd.pypi.simple.v1+json")],
+            body.clone(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn file(State(up): State<Upstream>, Path(name): Path<String>) -> Response {
+    match up.files.get(&name) {
+        Some(body) => body.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn serve(up: Upstream) -> String {
+    let app = Router::new()
+        .route("/simple/{name}/", get(page))
+        .route("/files/{name}", get(file))
+        .with_state(up);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}/simple/")
+}
+
+fn spec(index: &str, packages: &[&str]) -> PypiSpec {
+    PypiSpec {
+        index: index.to_owned(),
+        python: vec!["3.11".into(), "3.12".into()],
+        platforms: vec!["manylinux_2_28_x86_64".into(), "any".into()],
+        packages: packages.iter().map(|p| (*p).to_owned()).collect(),
+        lockfiles: Vec::new(),
+        sdist: true,
+        prereleases: false,
+        credentials: None,
+    }
+}
+
+async fn run(
+    up: Upstream,
+    spec_fn: impl FnOnce(&str) -> PypiSpec,
+) -> (Result<Collected, CollectError>, tempfile::TempDir) {
+    let index = serve(up).await;
+    let home = tempfile::tempdir().unwrap();
+    let store = Store::open_embedded(home.path()).unwrap();
+    let fetcher = Fetcher::new(FetchOptions {
+        attempts: 1,
+        ..FetchOptions::default()
+    })
+    .unwrap();
+    let planned = plan(&spec_fn(&index), home.path()).unwrap();
+    let result = collect(&store, &fetcher, &planned, 4, Arc::new(Quiet)).await;
+    (result, home)
+}
+
+fn carried(collected: &Collected) -> Vec<String> {
+    collected
+        .entries
+        .iter()
+        .filter_map(|e| e.key.strip_prefix("f:"))
+        .map(|k| {
+            k.split_once('/')
+                .unwrap()
+                .1
+                .trim_end_matches("-py3-none-any.whl")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn closure_per_target_with_markers_extras_and_narrowing() {
+    let up = build(&[
+        release("app", "1.0", &["lib>=1"]),
+        release(
+            "app",
+            "2.0",
+            &[
+                "lib>=1",
+                "old-helper; python_version < '3.12'",
+                "win-helper; sys_platform == 'win32'",
+                "fast-lib; extra == 'fast'",
+                "pinner",
+            ],
+        ),
+        release("lib", "1.0", &[]),
+        release("lib", "1.5", &[]),
+        release("lib", "2.0", &["only-in-lib-2"]),
+        release("only-in-lib-2", "1.0", &[]),
+        // pinner narrows lib below 2 in a later wave: lib 2.0's dependency is withdrawn.
+        release("pinner", "1.0", &["lib<2"]),
+        release("old-helper", "1.0", &[]),
+        release("fast-lib", "3.0", &[]),
+        release("fast-lib", "4.0b1", &[]),
+    ]);
+    let (result, _home) = run(up, |index| spec(index, &["app[fast]"])).await;
+    let collected = result.unwrap();
+    let got = carried(&collected);
+    assert_eq!(
+        got,
+        [
+            "app-2.0",
+            "fast_lib-3.0",
+            "lib-1.5",
+            "old_helper-1.0",
+            "pinner-1.0"
+        ],
+        "carried {got:?}"
+    );
+    // Every wheel has its metadata file indexed.
+    let metadata = collected
+        .entries
+        .iter()
+        .filter(|e| e.key.starts_with("m:"))
+        .count();
+    assert_eq!(metadata, got.len());
+}
+
+#[tokio::test]
+async fn prereleases_only_when_asked_and_yanked_only_when_pinned() {
+    let mut yanked = release("lib", "2.0", &[]);
+    yanked.yanked = true;
+    let up = build(&[
+        release("lib", "1.0", &[]),
+        yanked,
+        release("pre", "1.0", &[]),
+        release("pre", "2.0rc1", &[]),
+    ]);
+    let (result, _home) = run(up.clone(), |index| spec(index, &["lib", "pre>=2.0rc1"])).await;
+    assert_eq!(carried(&result.unwrap()), ["lib-1.0", "pre-2.0rc1"]);
+    let (result, _home) = run(up.clone(), |index| spec(index, &["lib==2.0"])).await;
+    let collected = result.unwrap();
+    assert_eq!(carried(&collected), ["lib-2.0"]);
+    assert_eq!(collected.entries[0].meta["yanked"], "");
+    let (result, _home) = run(up, |index| spec(index, &["lib>=2"])).await;
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.contains("lib: every release that satisfies lib>=2 is yanked (2.0)"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn conflicts_and_missing_projects_name_the_chain() {
+    let up = build(&[
+        release("app", "1.0", &["mid"]),
+        release("mid", "1.0", &["leaf>=9"]),
+        release("leaf", "1.0", &[]),
+    ]);
+    let (result, _home) = run(up.clone(), |index| spec(index, &["app"])).await;
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.starts_with("leaf: no release satisfies leaf>=9"),
+        "{error}"
+    );
+    assert!(
+        error.contains(
+            "required by mid 1.0 ← mid required by app 1.0 ← app in airlift.toml packages"
+        ),
+        "{error}"
+    );
+    let up = build(&[release("app", "1.0", &["ghost"])]);
+    let (result, _home) = run(up, |index| spec(index, &["app"])).await;
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.starts_with("ghost: not found at the upstream index"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn platform_wheels_follow_the_targets() {
+    let mut linux311 = release("native", "1.0", &[]);
+    linux311.wheel_tag = "cp311-cp311-manylinux_2_17_x86_64";
+    let mut linux313 = release("native", "1.0", &[]);
+    linux313.wheel_tag = "cp313-cp313-manylinux_2_17_x86_64";
+    let mut windows = release("native", "1.0", &[]);
+    windows.wheel_tag = "cp311-cp311-win_amd64";
+    let up = build(&[linux311, linux313, windows]);
+    let (result, _home) = run(up.clone(), |index| {
+        let mut s = spec(index, &["native"]);
+        s.python = vec!["3.11".into()];
+        s
+    })
+    .await;
+    assert_eq!(
+        carried(&result.unwrap()),
+        ["native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"]
+    );
+    // Python 3.12 has no wheel and there is no sdist: the error names the target.
+    let (result, _home) = run(up, |index| spec(index, &["native"])).await;
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.contains("native 1.0: no file fits python 3.12 on linux/x86_64"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn lockfile_hashes_are_checked_against_the_upstream() {
+    let up = build(&[release("lib", "1.0", &[])]);
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("pylock.toml");
+    std::fs::write(
+        &lock,
+        format!(
+            "lock-version = \"1.0\"\n[[packages]]\nname = \"lib\"\nversion = \"1.0\"\n[[packages.wheels]]\nname = \"lib-1.0-py3-none-any.whl\"\nhashes = {{ sha256 = \"{}\" }}\n",
+            "ab".repeat(32)
+        ),
+    )
+    .unwrap();
+    let path = lock.to_string_lossy().into_owned();
+    let (result, _home) = run(up, |index| {
+        let mut s = spec(index, &[]);
+        s.lockfiles = vec![path];
+        s
+    })
+    .await;
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.starts_with("lib: lib-1.0-py3-none-any.whl: hash mismatch"),
+        "{error}"
+    );
+}
