@@ -36,7 +36,8 @@ source "$LIB"
 
 # --- connected side, with network: fixtures and the live collect ------------
 "$PY" "$HERE/fixtures.py" "$WORK/upstream" >"$WORK/fixtures.txt"
-# setuptools (pinned with its hash) is carried so sdists can be built inside.
+# setuptools (pinned with its hash) is in the upstream: gamma's sdist needs it
+# to build, and airlift must carry it without being told.
 grep '^setuptools==' "$HERE/tools.txt" >"$WORK/setuptools.txt"
 "$VENV/bin/pip" download -q --no-deps --require-hashes -r "$WORK/setuptools.txt" -d "$WORK/upstream/files"
 
@@ -93,13 +94,15 @@ cat >"$WORK/airlift.toml" <<TOML
 index = "$U"
 python = ["3.11", "3.12"]
 platforms = ["manylinux_2_28_x86_64", "any"]
-packages = ["alpha[fast]>=1", "epsilon==1.0", "setuptools"]
+packages = ["alpha[fast]>=1", "epsilon==1.0"]
 lockfiles = ["lock/requirements.txt", "lock/pylock.toml", "lock/proj/uv.lock"]
 TOML
 HI=$WORK/connected
 check "collect lockfiles and the closure of plain requirements" \
     sh -c "'$AIRLIFT' --home '$HI' --json collect --config '$WORK/airlift.toml' >'$WORK/collect.json'"
 check "collect reports 6 projects" "$PY" -c "import json,sys; d=json.load(open('$WORK/collect.json')); sys.exit(d['python_projects'] != 6)"
+check "the sdist-only gamma's build requirement (setuptools) is carried" \
+    grep -q "gamma: gamma-0.5.tar.gz is built from source in the gap; its build requirement setuptools>=61 is carried" "$WORK/collect.json"
 
 generations() { "$PY" -c "import sqlite3; print(sqlite3.connect('$HI/store/index.sqlite').execute('select count(*) from generations').fetchone()[0])"; }
 before=$(generations)

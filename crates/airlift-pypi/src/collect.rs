@@ -551,6 +551,82 @@ impl Upstream<'_> {
         Ok((digest, metadata))
     }
 
+    /// What building an sdist needs (PEP 518 `[build-system] requires`;
+    /// without one, `setuptools>=40.8.0`, as pip assumes).
+    async fn build_requirements(
+        &self,
+        project: &str,
+        choice: &Chosen,
+    ) -> Result<Vec<Requirement>, CollectError> {
+        let filename = choice.file.filename.clone();
+        let fail = |message: String| CollectError::Metadata {
+            project: project.to_owned(),
+            filename: filename.clone(),
+            message,
+        };
+        let fetched = self
+            .fetcher
+            .fetch(
+                self.store,
+                &Request {
+                    url: SafeUrl::parse(choice.file.url.as_str())
+                        .map_err(|e| fail(e.to_string()))?,
+                    expected: choice.expected,
+                    authorization: self.authorization_for(&choice.file.url),
+                },
+                &Quiet,
+            )
+            .await
+            .map_err(|e| self.mismatch(project, &filename, e))?;
+        let store = self.store.clone();
+        let name = filename.clone();
+        let pyproject = tokio::task::spawn_blocking(move || {
+            let mut blob = store
+                .blobs
+                .open(&fetched.digest)
+                .map_err(|e| e.to_string())?;
+            metadata::sdist_member(&name, &mut blob, "pyproject.toml").map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .map_err(fail)?;
+        let requires: Vec<String> = match pyproject {
+            None => vec!["setuptools>=40.8.0".into()],
+            Some(bytes) => {
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| fail("pyproject.toml is not UTF-8".into()))?;
+                let table: toml::Table = toml::from_str(&text)
+                    .map_err(|e| fail(format!("pyproject.toml: {}", e.message().trim())))?;
+                match table.get("build-system").and_then(|b| b.get("requires")) {
+                    None => vec!["setuptools>=40.8.0".into()],
+                    Some(toml::Value::Array(items)) => items
+                        .iter()
+                        .map(|v| {
+                            v.as_str().map(str::to_owned).ok_or_else(|| {
+                                fail(
+                                    "pyproject.toml: build-system.requires holds a non-string"
+                                        .into(),
+                                )
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                    Some(_) => {
+                        return Err(fail(
+                            "pyproject.toml: build-system.requires is not an array".into(),
+                        ));
+                    }
+                }
+            }
+        };
+        requires
+            .iter()
+            .map(|text| {
+                Requirement::parse(text)
+                    .map_err(|e| fail(format!("pyproject.toml build-system.requires: {e}")))
+            })
+            .collect()
+    }
+
     fn mismatch(&self, project: &str, filename: &str, error: FetchError) -> CollectError {
         match error {
             FetchError::DigestMismatch {
@@ -639,6 +715,34 @@ fn metadata_source<'a>(usable: &[&'a UpFile]) -> Option<&'a UpFile> {
         .copied()
 }
 
+/// The sdists some target must build: a carried sdist whose release has no
+/// carried wheel that fits every target.
+fn to_build(
+    chosen: &BTreeMap<(String, String), Chosen>,
+    targets: &[Target],
+) -> Vec<(String, Chosen)> {
+    let mut out = Vec::new();
+    for ((project, filename), choice) in chosen {
+        if filename.ends_with(".whl") {
+            continue;
+        }
+        let wheels: Vec<Vec<(String, String, String)>> = chosen
+            .iter()
+            .filter(|((p, f), c)| {
+                p == project && c.version == choice.version && f.ends_with(".whl")
+            })
+            .filter_map(|((p, f), _)| parse_filename(f, p).map(|n| n.tags))
+            .collect();
+        if targets
+            .iter()
+            .any(|t| !wheels.iter().any(|tags| t.accepts_wheel(tags)))
+        {
+            out.push((project.clone(), choice.clone()));
+        }
+    }
+    out
+}
+
 const ROOT: &str = "";
 
 #[derive(Default)]
@@ -690,6 +794,7 @@ const MAX_ROUNDS: usize = 500;
 async fn resolve(
     up: &mut Upstream<'_>,
     planned: &Planned,
+    roots: &[Requirement],
 ) -> Result<Vec<TargetState>, CollectError> {
     let mut states: Vec<TargetState> = planned
         .targets
@@ -697,7 +802,7 @@ async fn resolve(
         .map(|_| TargetState::default())
         .collect();
     for (state, target) in states.iter_mut().zip(&planned.targets) {
-        for root in &planned.roots {
+        for root in roots {
             if root.applies(&target.env, &BTreeSet::new()) {
                 state
                     .constraints
@@ -1077,44 +1182,78 @@ pub async fn collect(
             chosen.insert((pin.project.clone(), file.file.filename.clone()), file);
         }
     }
-    // Plain requirements, resolved.
+    // Plain requirements, resolved; then the build requirements of every
+    // sdist a target will have to build (no carried wheel fits it), until
+    // nothing new is needed.
     let mut notes = Vec::new();
-    if !planned.roots.is_empty() {
-        let states = resolve(&mut up, planned).await?;
-        for (state, target) in states.iter().zip(&planned.targets) {
-            for (name, (version, _)) in &state.picked {
-                let Some(project) = up.projects.get(name).cloned() else {
-                    continue;
-                };
-                let exact = state
-                    .constraints
-                    .get(name)
-                    .is_some_and(|p| p.values().flatten().any(|r| r.specifiers.is_exact_pin()));
-                let Some(release) = releases(&project)
-                    .into_iter()
-                    .find(|r| &r.version == version)
-                else {
-                    continue;
-                };
-                let fits = usable(name, &release.files, target, exact);
-                for file in carried(name, &fits, planned.sdist) {
-                    chosen
-                        .entry((name.clone(), file.filename.clone()))
-                        .or_insert_with(|| Chosen {
-                            file: file.clone(),
-                            version: version.to_string(),
-                            expected: file.sha256,
-                        });
+    let mut roots = planned.roots.clone();
+    let mut examined: BTreeSet<(String, String)> = BTreeSet::new();
+    let locked = chosen.clone();
+    for _round in 0..4 {
+        let mut round = locked.clone();
+        if !roots.is_empty() {
+            let states = resolve(&mut up, planned, &roots).await?;
+            for (state, target) in states.iter().zip(&planned.targets) {
+                for (name, (version, _)) in &state.picked {
+                    let Some(project) = up.projects.get(name).cloned() else {
+                        continue;
+                    };
+                    let exact = state
+                        .constraints
+                        .get(name)
+                        .is_some_and(|p| p.values().flatten().any(|r| r.specifiers.is_exact_pin()));
+                    let Some(release) = releases(&project)
+                        .into_iter()
+                        .find(|r| &r.version == version)
+                    else {
+                        continue;
+                    };
+                    let fits = usable(name, &release.files, target, exact);
+                    for file in carried(name, &fits, planned.sdist) {
+                        round
+                            .entry((name.clone(), file.filename.clone()))
+                            .or_insert_with(|| Chosen {
+                                file: file.clone(),
+                                version: version.to_string(),
+                                expected: file.sha256,
+                            });
+                    }
                 }
             }
         }
-        for ((project, filename), (_, metadata)) in &up.metadata {
-            if !filename.ends_with(".whl") && metadata.dynamic.iter().any(|d| d == "requires-dist")
-            {
-                notes.push(format!(
-                    "{project}: {filename} declares its dependencies dynamic; they were read from PKG-INFO and may be incomplete"
-                ));
+        chosen = round;
+        let mut added = false;
+        for (project, choice) in to_build(&chosen, &planned.targets) {
+            if !examined.insert((project.clone(), choice.file.filename.clone())) {
+                continue;
             }
+            for requirement in up.build_requirements(&project, &choice).await? {
+                let text = requirement.to_string();
+                if requirement.url.is_some() {
+                    return Err(CollectError::DirectUrl {
+                        requirement: text,
+                        chain: vec![format!("the build of {}", choice.file.filename)],
+                    });
+                }
+                if !roots.iter().any(|r| r.to_string() == text) {
+                    notes.push(format!(
+                        "{project}: {} is built from source in the gap; its build requirement {text} is carried",
+                        choice.file.filename
+                    ));
+                    roots.push(requirement);
+                    added = true;
+                }
+            }
+        }
+        if !added {
+            break;
+        }
+    }
+    for ((project, filename), (_, metadata)) in &up.metadata {
+        if !filename.ends_with(".whl") && metadata.dynamic.iter().any(|d| d == "requires-dist") {
+            notes.push(format!(
+                "{project}: {filename} declares its dependencies dynamic; they were read from PKG-INFO and may be incomplete"
+            ));
         }
     }
     // Download every chosen file, verified.

@@ -205,10 +205,9 @@ pub fn wheel_metadata(file: &mut (impl Read + Seek)) -> io::Result<Option<Vec<u8
     })
 }
 
-fn top_level_pkg_info(name: &str) -> bool {
+fn top_level(name: &str, wanted: &str) -> bool {
     let name = name.strip_prefix("./").unwrap_or(name);
-    name.split_once('/')
-        .is_some_and(|(_, rest)| rest == "PKG-INFO")
+    name.split_once('/').is_some_and(|(_, rest)| rest == wanted)
 }
 
 /// The `PKG-INFO` of an sdist, `.tar.gz` or `.zip` by `filename`.
@@ -216,8 +215,18 @@ pub fn sdist_metadata(
     filename: &str,
     file: &mut (impl Read + Seek),
 ) -> io::Result<Option<Vec<u8>>> {
+    sdist_member(filename, file, "PKG-INFO")
+}
+
+/// A top-level file of an sdist (`<name>-<version>/<wanted>`), such as
+/// `PKG-INFO` or `pyproject.toml`.
+pub fn sdist_member(
+    filename: &str,
+    file: &mut (impl Read + Seek),
+    wanted: &str,
+) -> io::Result<Option<Vec<u8>>> {
     if filename.ends_with(".zip") {
-        return read_zip_member(file, top_level_pkg_info);
+        return read_zip_member(file, |name| top_level(name, wanted));
     }
     if !(filename.ends_with(".tar.gz") || filename.ends_with(".tgz")) {
         return Ok(None);
@@ -267,7 +276,7 @@ pub fn sdist_metadata(
                 };
                 continue;
             }
-            b'0' | 0 if top_level_pkg_info(&name) => {
+            b'0' | 0 if top_level(&name, wanted) => {
                 if size > METADATA_LIMIT {
                     return Err(bad(format!("{name} is larger than {METADATA_LIMIT} bytes")));
                 }

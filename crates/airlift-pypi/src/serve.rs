@@ -88,12 +88,22 @@ fn negotiate(headers: &HeaderMap) -> Option<Format> {
     best.map(|(_, f)| f)
 }
 
-type Cache = Mutex<(u64, HashMap<(Option<String>, Format), Bytes>)>;
+/// Rendered pages of one generation; emptied when the generation changes
+/// or when it would grow past [`CACHE_LIMIT`] bytes.
+#[derive(Default)]
+struct Cache {
+    generation: u64,
+    bytes: usize,
+    pages: HashMap<(Option<String>, Format), Bytes>,
+}
+
+/// Most bytes of rendered pages kept in memory.
+const CACHE_LIMIT: usize = 64 << 20;
 
 #[derive(Clone)]
 struct AppState {
     store: Store,
-    cache: Arc<Cache>,
+    cache: Arc<Mutex<Cache>>,
 }
 
 /// The PyPI router, to be nested under `/pypi`.
@@ -106,7 +116,7 @@ pub fn router(store: Store) -> Router {
         .route("/files/{project}/{filename}", get(file))
         .with_state(AppState {
             store,
-            cache: Arc::new(Mutex::new((0, HashMap::new()))),
+            cache: Arc::new(Mutex::new(Cache::default())),
         })
 }
 
@@ -213,8 +223,8 @@ fn render(
     };
     let key = (project.clone(), format);
     if let Ok(cache) = state.cache.lock()
-        && cache.0 == generation.id
-        && let Some(body) = cache.1.get(&key)
+        && cache.generation == generation.id
+        && let Some(body) = cache.pages.get(&key)
     {
         return Ok(Some((generation.id, body.clone())));
     }
@@ -252,10 +262,14 @@ fn render(
         }
     };
     if let Ok(mut cache) = state.cache.lock() {
-        if cache.0 != generation.id {
-            *cache = (generation.id, HashMap::new());
+        if cache.generation != generation.id || cache.bytes + body.len() > CACHE_LIMIT {
+            *cache = Cache {
+                generation: generation.id,
+                ..Cache::default()
+            };
         }
-        cache.1.insert(key, body.clone());
+        cache.bytes += body.len();
+        cache.pages.insert(key, body.clone());
     }
     Ok(Some((generation.id, body)))
 }
