@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use airlift_cargo::spec::CargoSpec;
 use airlift_files::spec::FileSpec;
 use airlift_oci::spec::ImageSpec;
 use airlift_pypi::spec::PypiSpec;
@@ -27,6 +28,9 @@ pub struct Config {
     /// Python packages.
     #[serde(default)]
     pub pypi: Option<PypiSpec>,
+    /// Rust crates.
+    #[serde(default)]
+    pub cargo: Option<CargoSpec>,
 }
 
 /// `[collect]`.

@@ -30,6 +30,38 @@ pub struct Blob {
     pub content_type: String,
 }
 
+/// The scheme clients use to reach this listener (`http` or `https`), set
+/// as a request extension by the server, for protocols whose documents must
+/// carry absolute URLs (the cargo `config.json`, npm tarball links).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scheme(pub &'static str);
+
+/// The base URL a client reached this server with: the listener's scheme and
+/// the request's `Host` (a `X-Forwarded-Proto`/`X-Forwarded-Host` from a
+/// reverse proxy wins). `None` when there is no usable host.
+pub fn base_url(scheme: Option<Scheme>, headers: &HeaderMap) -> Option<String> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').next().unwrap_or("").trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let host = header("x-forwarded-host").or_else(|| header("host"))?;
+    if host
+        .chars()
+        .any(|c| c.is_whitespace() || c == '/' || c == '@')
+    {
+        return None;
+    }
+    let scheme = match header("x-forwarded-proto").as_deref() {
+        Some("https") => "https",
+        Some("http") => "http",
+        _ => scheme.map_or("http", |s| s.0),
+    };
+    Some(format!("{scheme}://{host}"))
+}
+
 /// Sets a header when the value is valid.
 pub fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {

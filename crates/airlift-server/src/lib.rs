@@ -1,7 +1,8 @@
 //! The airlift server: one axum app mounting every protocol.
 //!
 //! Routes: `/files/…` (plain files), `/v2/…` (the OCI registry, pull and
-//! push), `/pypi/simple/…` and `/pypi/files/…` (the Python Simple API), `/healthz` (the process is up),
+//! push), `/pypi/simple/…` and `/pypi/files/…` (the Python Simple API),
+//! `/cargo/index/…` and `/cargo/api/v1/crates/…` (a cargo sparse registry), `/healthz` (the process is up),
 //! `/readyz` (the index answers), `/metrics` (Prometheus text). Every request
 //! passes through one middleware that counts it by route and status and adds
 //! the bytes it announced to the served-bytes counter.
@@ -59,6 +60,7 @@ pub fn app(store: Store, uploads: PathBuf) -> Router {
         .with_state(state.clone())
         .nest("/files", airlift_files::serve::router(store.clone()))
         .nest("/pypi", airlift_pypi::serve::router(store.clone()))
+        .nest("/cargo", airlift_cargo::serve::router(store.clone()))
         .merge(airlift_oci::serve::router(store, uploads))
         .layer(middleware::from_fn_with_state(state, count))
 }
@@ -87,7 +89,9 @@ pub async fn serve_tls(
 ) -> Result<(), ServerError> {
     let listener = bind(address, ready).await?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let service = hyper_util::service::TowerToHyperService::new(app(store, uploads));
+    let service = hyper_util::service::TowerToHyperService::new(
+        app(store, uploads).layer(axum::Extension(airlift_http::Scheme("https"))),
+    );
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -131,10 +135,13 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
     let listener = bind(address, ready).await?;
-    axum::serve(listener, app(store, uploads))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServerError::Serve)
+    axum::serve(
+        listener,
+        app(store, uploads).layer(axum::Extension(airlift_http::Scheme("http"))),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(ServerError::Serve)
 }
 
 async fn shutdown_signal() {
@@ -167,6 +174,7 @@ fn route_label(path: &str) -> &'static str {
         p if p.starts_with("/files/") => "files",
         p if p == "/v2" || p.starts_with("/v2/") => "oci",
         p if p.starts_with("/pypi/") => "pypi",
+        p if p.starts_with("/cargo/") => "cargo",
         _ => "other",
     }
 }

@@ -58,6 +58,8 @@ pub enum ClientTool {
     Pip,
     /// uv: a uv.toml `[[index]]` entry.
     Uv,
+    /// cargo: source replacement in `$CARGO_HOME/config.toml`.
+    Cargo,
 }
 
 #[derive(Debug, Args)]

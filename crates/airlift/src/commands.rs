@@ -133,6 +133,9 @@ struct CollectSummary {
     python_files: u64,
     python_bytes: u64,
     python_notes: Vec<String>,
+    crates: u64,
+    crate_bytes: u64,
+    crate_notes: Vec<String>,
     generation: u64,
 }
 
@@ -147,6 +150,13 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    let rust = match &config.cargo {
+        Some(spec) => Some(
+            airlift_cargo::collect::plan(spec, &base)
+                .map_err(|e| Failure::input(format!("{}: {e}", args.config.display())))?,
+        ),
+        None => None,
+    };
     let python = match &config.pypi {
         Some(spec) => Some(
             airlift_pypi::collect::plan(spec, &base)
@@ -218,12 +228,30 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
             })?,
         None => airlift_pypi::collect::Collected::default(),
     };
+    let cargo = match &rust {
+        Some(planned) => runtime
+            .block_on(airlift_cargo::collect::collect(
+                &store,
+                &fetcher,
+                planned,
+                concurrency,
+                bar.clone(),
+            ))
+            .map_err(|e| match e {
+                airlift_cargo::collect::CollectError::Spec(_)
+                | airlift_cargo::collect::CollectError::Lock(_) => Failure::input(e.to_string()),
+                airlift_cargo::collect::CollectError::Store(_) => Failure::new(1, e.to_string()),
+                _ => Failure::new(4, format!("{e}; the index is unchanged")),
+            })?,
+        None => airlift_cargo::collect::Collected::default(),
+    };
     drop(bar);
     // The new generation: the declared files, images and packages, every
     // other ecosystem as it was.
     let mut entries = collected.entries;
     entries.extend(oci.entries.iter().cloned());
     entries.extend(pypi.entries.iter().cloned());
+    entries.extend(cargo.entries.iter().cloned());
     if let Some(current) = store.meta.current()? {
         entries.extend(
             store
@@ -234,6 +262,7 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
                     e.ecosystem != airlift_files::ECOSYSTEM
                         && e.ecosystem != airlift_oci::ECOSYSTEM
                         && e.ecosystem != airlift_pypi::ECOSYSTEM
+                        && e.ecosystem != airlift_cargo::ECOSYSTEM
                 }),
         );
     }
@@ -257,11 +286,16 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         python_files: pypi.files,
         python_bytes: pypi.bytes,
         python_notes: pypi.notes,
+        crates: cargo.crates,
+        crate_bytes: cargo.bytes,
+        crate_notes: cargo.notes,
         generation: generation.id,
     };
     context.emit(&summary, || {
         let mut parts = Vec::new();
-        if summary.files > 0 || (summary.images == 0 && summary.python_files == 0) {
+        if summary.files > 0
+            || (summary.images == 0 && summary.python_files == 0 && summary.crates == 0)
+        {
             parts.push(format!(
                 "{} files ({} downloaded, {} already stored, {} bytes)",
                 summary.files, summary.downloaded, summary.cached, summary.bytes
@@ -279,9 +313,15 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
                 summary.python_projects, summary.python_files, summary.python_bytes
             ));
         }
+        if summary.crates > 0 {
+            parts.push(format!(
+                "{} crates ({} bytes)",
+                summary.crates, summary.crate_bytes
+            ));
+        }
         let mut text = format!("collected {}", parts.join(" and "));
         text.push_str(&format!(" into generation {}", summary.generation));
-        for note in &summary.python_notes {
+        for note in summary.python_notes.iter().chain(&summary.crate_notes) {
             text.push_str(&format!("\n  note: {note}"));
         }
         for left_out in &summary.platforms_left_out {
@@ -733,7 +773,7 @@ fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failur
         })?;
     let base = url.as_str().trim_end_matches('/').to_owned();
     let index = format!("{base}/pypi/simple/");
-    let ca = context.layout.tls_dir().join("ca.pem");
+    let ca = context.layout.tls_dir().join("ca.crt");
     let tls = url.scheme() == "https";
     let config = match args.tool {
         ClientTool::Pip => {
@@ -746,6 +786,20 @@ fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failur
                 file: "pip.conf (~/.config/pip/pip.conf, or /etc/pip.conf for every user)",
                 content,
                 environment: vec![("PIP_INDEX_URL".into(), index.clone())],
+            }
+        }
+        ClientTool::Cargo => {
+            let mut content = format!(
+                "[source.crates-io]\nreplace-with = \"airlift\"\n\n[source.airlift]\nregistry = \"sparse+{base}/cargo/index/\"\n"
+            );
+            if tls {
+                content.push_str(&format!("\n[http]\ncainfo = \"{}\"\n", ca.display()));
+            }
+            ClientConfig {
+                tool: "cargo",
+                file: "config.toml ($CARGO_HOME/config.toml, or .cargo/config.toml in a project)",
+                content,
+                environment: Vec::new(),
             }
         }
         ClientTool::Uv => ClientConfig {
@@ -763,7 +817,9 @@ fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failur
     };
     context.emit(&config, || {
         let mut text = format!("# {}\n{}", config.file, config.content);
-        text.push_str("# or, for one shell:\n");
+        if !config.environment.is_empty() {
+            text.push_str("# or, for one shell:\n");
+        }
         for (key, value) in &config.environment {
             text.push_str(&format!("# export {key}={value}\n"));
         }

@@ -1,0 +1,187 @@
+//! The sparse registry under `/cargo`:
+//!
+//! - `GET /cargo/index/config.json`: `dl` and `api` as absolute URLs of
+//!   this server (scheme of the listener, `Host` of the request);
+//! - `GET /cargo/index/<bucket>/<name>`: the index file, one upstream line
+//!   per carried version, byte for byte, with an `ETag` (304 on
+//!   `If-None-Match`);
+//! - `GET /cargo/api/v1/crates/<name>/<version>/download`: the `.crate`.
+
+use airlift_core::Digest;
+use airlift_store::Store;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::index::{CRATE, path, valid_name};
+
+/// The cargo router, to be nested under `/cargo`.
+pub fn router(store: Store) -> Router {
+    Router::new()
+        .route("/index/config.json", get(config))
+        .route("/index/{*path}", get(index_file))
+        .route("/api/v1/crates/{name}/{version}/download", get(download))
+        .with_state(store)
+}
+
+fn plain(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}
+
+async fn config(
+    scheme: Option<axum::Extension<airlift_http::Scheme>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(base) = airlift_http::base_url(scheme.map(|s| s.0), &headers) else {
+        return plain(StatusCode::BAD_REQUEST, "a Host header is required");
+    };
+    let body = serde_json::json!({
+        "dl": format!("{base}/cargo/api/v1/crates"),
+        "api": format!("{base}/cargo"),
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn index_file(
+    State(store): State<Store>,
+    Path(requested): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(name) = requested.rsplit('/').next().filter(|n| valid_name(n)) else {
+        return plain(StatusCode::NOT_FOUND, "not found");
+    };
+    // Only the canonical, lowercase path is an index file.
+    if path(name) != requested {
+        return plain(StatusCode::NOT_FOUND, "not found");
+    }
+    let prefix = format!("{CRATE}{name}/");
+    let lookup = tokio::task::spawn_blocking(move || {
+        let Some(generation) = store.meta.current()? else {
+            return Ok(Vec::new());
+        };
+        store
+            .meta
+            .entries_with_prefix(generation.id, crate::ECOSYSTEM, &prefix)
+    })
+    .await;
+    let entries = match lookup {
+        Ok(Ok(entries)) => entries,
+        Ok(Err(e)) => {
+            tracing::error!("cargo index lookup failed: {e}");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
+        }
+        Err(e) => {
+            tracing::error!("cargo index lookup failed: {e}");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
+        }
+    };
+    let mut lines: Vec<(semver::Version, String)> = entries
+        .iter()
+        .filter_map(|e| {
+            let version = e.key.rsplit('/').next()?;
+            Some((
+                semver::Version::parse(version).ok()?,
+                e.meta.get("line")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    if lines.is_empty() {
+        return plain(StatusCode::NOT_FOUND, "no such crate");
+    }
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut body = String::new();
+    for (_, line) in lines {
+        body.push_str(&line);
+        body.push('\n');
+    }
+    let etag = format!("\"{}\"", Digest::of(body.as_bytes()).hex());
+    let mut response = if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+    };
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=60"),
+    );
+    response
+}
+
+async fn download(
+    State(store): State<Store>,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !valid_name(&name) || semver::Version::parse(&version).is_err() {
+        return plain(StatusCode::NOT_FOUND, "not found");
+    }
+    let key = format!("{CRATE}{}/{version}", name.to_ascii_lowercase());
+    let found = tokio::task::spawn_blocking(move || {
+        let Some(generation) = store.meta.current()? else {
+            return Ok(None);
+        };
+        let entry = store.meta.entry(generation.id, crate::ECOSYSTEM, &key)?;
+        Ok::<_, airlift_store::StoreError>(entry.map(|e| {
+            (
+                e.digest,
+                e.size,
+                store.blobs.local_path(&e.digest),
+                generation.created_at,
+            )
+        }))
+    })
+    .await;
+    let (digest, size, local, modified) = match found {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => return plain(StatusCode::NOT_FOUND, "no such crate version"),
+        Ok(Err(e)) => {
+            tracing::error!("cargo download lookup failed: {e}");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
+        }
+        Err(e) => {
+            tracing::error!("cargo download lookup failed: {e}");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
+        }
+    };
+    let mut extra = HeaderMap::new();
+    airlift_http::set(
+        &mut extra,
+        header::CACHE_CONTROL,
+        "public, max-age=31536000, immutable",
+    );
+    airlift_http::serve_blob(
+        airlift_http::Blob {
+            digest,
+            size,
+            path: local,
+            modified: Some(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified.max(0) as u64),
+            ),
+            content_type: "application/x-tar".into(),
+        },
+        &headers,
+        extra,
+    )
+    .await
+}

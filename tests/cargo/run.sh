@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Rust crates across a gap, with cargo itself.
+#
+# Hermetic part, all inside a network namespace with only loopback: a static
+# sparse registry of real `.crate` files (tests/cargo/fixtures.py) is the
+# upstream; a project is locked against it; airlift collects the lockfile and
+# a declared crate with its feature-aware closure, packs, and a second home
+# imports and serves. cargo, with a fresh CARGO_HOME configured only by
+# `airlift client-config cargo`, then builds the locked project
+# (`--locked`) and locks and builds a project that was not locked. Bad
+# upstream input is refused with the crate named and the index unchanged.
+# Live smoke test: a real project's Cargo.lock is collected from cargo's own
+# default registry (its sparse index URL read from cargo's network log at run
+# time, never written here), carried, and built inside the namespace.
+#
+# Usage: AIRLIFT=path/to/airlift tests/cargo/run.sh   (as root)
+set -euo pipefail
+
+AIRLIFT=$(realpath "${AIRLIFT:?set AIRLIFT to the airlift binary}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/airlift-cargo.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+LIB=$ROOT/tests/lib.sh
+CHECK_LOG=$WORK/cargo.log
+HERE=$ROOT/tests/cargo
+export AIRLIFT WORK LIB CHECK_LOG HERE
+unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR
+# shellcheck source=../lib.sh
+source "$LIB"
+
+project() { # dir name deps-toml
+    mkdir -p "$1/src"
+    printf '[package]\nname = "%s"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n%s\n' "$2" "$3" >"$1/Cargo.toml"
+}
+
+# --- connected side, with network: the live set -----------------------------
+python3 "$HERE/fixtures.py" "$WORK/upstream" 5040
+mkdir -p "$WORK/probe-home"
+project "$WORK/probe" probe 'itoa = "1"'
+echo 'fn main() {}' >"$WORK/probe/src/main.rs"
+LIVE_INDEX=$(cd "$WORK/probe" && CARGO_HOME=$WORK/probe-home CARGO_HTTP_DEBUG=true CARGO_LOG=network=debug \
+    cargo generate-lockfile 2>&1 | grep -oE 'https?://[^ "]*/config\.json' | head -1 | sed 's|config\.json$||')
+check "live: cargo's default sparse index read from its network log ($LIVE_INDEX)" test -n "$LIVE_INDEX"
+project "$WORK/live" live 'serde = { version = "1", features = ["derive"] }
+itoa = "1"'
+cat >"$WORK/live/src/main.rs" <<'RS'
+#[derive(serde::Serialize)]
+struct Point { x: i32 }
+fn main() {
+    let mut buffer = itoa::Buffer::new();
+    println!("{} {}", buffer.format(Point { x: 7 }.x), std::any::type_name::<Point>());
+}
+RS
+check "live: lock a real project against the default registry" \
+    sh -c "cd '$WORK/live' && CARGO_HOME='$WORK/probe-home' cargo generate-lockfile -q"
+cat >"$WORK/live-airlift.toml" <<TOML
+[cargo]
+index = "sparse+$LIVE_INDEX"
+lockfiles = ["live/Cargo.lock"]
+TOML
+LH=$WORK/live-home
+check "live: collect the lockfile" "$AIRLIFT" --home "$LH" collect --config "$WORK/live-airlift.toml"
+check "live: keys init" "$AIRLIFT" --home "$LH" keys init
+check "live: pack" "$AIRLIFT" --home "$LH" pack --out "$WORK/live.tar"
+cp "$LH/keys/roots/1.root.json" "$WORK/live-root.json"
+
+output=$(unshare --net -- bash -s 2>&1 <<'INNER' || true
+set -euo pipefail
+ip link set lo up
+# shellcheck source=../lib.sh
+source "$LIB"
+interfaces=$(ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
+check "only loopback exists (interfaces: $interfaces)" test "$interfaces" = "lo "
+python3 -m http.server -d "$WORK/upstream" -b 127.0.0.1 5040 >>"$WORK/upstream.log" 2>&1 &
+upstream=$!
+wait_for http://127.0.0.1:5040/index/config.json
+project() {
+    mkdir -p "$1/src"
+    printf '[package]\nname = "%s"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n%s\n' "$2" "$3" >"$1/Cargo.toml"
+}
+app_main='fn main() { println!("{}", fx_core::describe()); }'
+
+# A project locked against the upstream, as a team would commit it.
+mkdir -p "$WORK/upstream-home"
+printf '[source.crates-io]\nreplace-with = "up"\n[source.up]\nregistry = "sparse+http://127.0.0.1:5040/index/"\n' >"$WORK/upstream-home/config.toml"
+project "$WORK/app" app 'fx-core = { version = "0.3", features = ["extra"] }'
+echo "$app_main" >"$WORK/app/src/main.rs"
+check "lock the app against the upstream" sh -c "cd '$WORK/app' && CARGO_HOME='$WORK/upstream-home' cargo generate-lockfile -q"
+
+cat >"$WORK/airlift.toml" <<TOML
+[cargo]
+index = "sparse+http://127.0.0.1:5040/index/"
+lockfiles = ["app/Cargo.lock"]
+crates = ["fx-core@0.3", "fx-util@=1.0.0"]
+
+[cargo.features]
+fx-core = ["extra"]
+TOML
+HI=$WORK/connected
+check "collect the lockfile and the closure of declared crates" \
+    sh -c "'$AIRLIFT' --home '$HI' --json collect --config '$WORK/airlift.toml' >'$WORK/collect.json'"
+check "collect carries 6 crate versions (fx-util 1.0.0 and 1.1.0, core, extra, build, win)" \
+    python3 -c "import json,sys; d=json.load(open('$WORK/collect.json')); sys.exit(d['crates'] != 6)"
+
+generations() { python3 -c "import sqlite3; print(sqlite3.connect('$HI/store/index.sqlite').execute('select count(*) from generations').fetchone()[0])"; }
+before=$(generations)
+bad_collect() {
+    local label=$1 crates=$2 expect=$3 extra=${4:-}
+    printf '[cargo]\nindex = "sparse+http://127.0.0.1:5040/index/"\ncrates = [%s]\n%b' "$crates" "$extra" >"$WORK/bad.toml"
+    check "bad input refused: $label" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
+    check "  ... the message names it: $expect" grep -q -- "$expect" "$WORK/bad.err"
+    check "  ... and the index is unchanged" test "$(generations)" = "$before"
+}
+bad_collect "a checksum mismatch" '"fx-bad"' "fx-bad 1.0.0: checksum mismatch"
+bad_collect "an unsatisfiable requirement" '"fx-zeta"' "fx-util: no version matches ^5; available: 1.0.0, 1.1.0, 1.2.0 (needed by: fx-zeta 1.0.0"
+bad_collect "a yanked-only requirement" '"fx-util@1.2"' "fx-util: every version that matches ^1.2 is yanked (1.2.0)"
+bad_collect "a malformed index line" '"fx-broken"' "fx-broken: .*malformed index line"
+bad_collect "a missing crate" '"fx-nosuch"' "fx-nosuch: not found in the upstream index"
+bad_collect "an unknown feature" '"fx-core@0.3"' 'fx-core 0.3.0: has no feature "turbo"' '[cargo.features]\nfx-core = ["turbo"]\n'
+sed 's/^version = "1.1.0"/version = "1.1.9"/' "$WORK/app/Cargo.lock" >"$WORK/bad.lock"
+printf '[cargo]\nindex = "sparse+http://127.0.0.1:5040/index/"\nlockfiles = ["bad.lock"]\n' >"$WORK/bad.toml"
+check "bad input refused: a lockfile version the index lacks" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
+check "  ... the message names it" grep -q "fx-util 1.1.9 is not in the upstream index" "$WORK/bad.err"
+check "  ... and the index is unchanged" test "$(generations)" = "$before"
+
+check "keys init" "$AIRLIFT" --home "$HI" keys init
+check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/crates.tar.zst"
+kill "$upstream" 2>/dev/null || true
+
+# --- isolated side --------------------------------------------------------
+GAP=$WORK/gap
+check "[gap] init trust" "$AIRLIFT" --home "$GAP" init --trust "$HI/keys/roots/1.root.json"
+check "[gap] import" "$AIRLIFT" --home "$GAP" import "$WORK/media/crates.tar.zst"
+"$AIRLIFT" --home "$GAP" serve --listen 127.0.0.1:5041 >>"$WORK/serve.log" 2>&1 &
+wait_for http://127.0.0.1:5041/readyz
+I=http://127.0.0.1:5041/cargo/index
+check "[gap] config.json names this server" test "$(curl -sf "$I/config.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["dl"])')" = "http://127.0.0.1:5041/cargo/api/v1/crates"
+check "[gap] index lines are the upstream's, byte for byte" \
+    sh -c "curl -sf '$I/fx/-c/fx-core' | cmp - '$WORK/upstream/index/fx/-c/fx-core'"
+check "[gap] fx-util: 1.0.0 and 1.1.0 carried, the yanked 1.2.0 not" \
+    test "$(curl -sf "$I/fx/-u/fx-util" | python3 -c 'import json,sys; print([json.loads(l)["vers"] for l in sys.stdin])')" = "['1.0.0', '1.1.0']"
+check "[gap] the dev-dependency was not carried" test "$(curl -s -o /dev/null -w '%{http_code}' "$I/fx/-d/fx-dev")" = 404
+check "[gap] the cfg(windows) dependency was carried" test "$(curl -s -o /dev/null -w '%{http_code}' "$I/fx/-w/fx-win")" = 200
+check "[gap] a non-canonical index path is 404" test "$(curl -s -o /dev/null -w '%{http_code}' "$I/FX/-c/fx-core")" = 404
+etag=$(curl -sfI "$I/fx/-c/fx-core" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
+check "[gap] If-None-Match answers 304" test "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$I/fx/-c/fx-core")" = 304
+check "[gap] .crate bytes exactly as upstream" \
+    sh -c "curl -sf http://127.0.0.1:5041/cargo/api/v1/crates/fx-core/0.3.0/download | cmp - '$WORK/upstream/dl/fx-core-0.3.0.crate'"
+
+CH=$WORK/gap-cargo-home
+mkdir -p "$CH"
+"$AIRLIFT" --home "$GAP" client-config cargo --url http://127.0.0.1:5041 >"$CH/config.toml"
+check "[gap] cargo build --locked of the locked project, from airlift alone" \
+    sh -c "cd '$WORK/app' && CARGO_HOME='$CH' cargo build -q --locked"
+check "[gap]   ... runs, with the optional feature and the build script" \
+    test "$("$WORK/app/target/debug/app")" = "fx-util 1.1.0 + fx-extra 0.1.0 (built)"
+project "$WORK/fresh" fresh 'fx-core = { version = "0.3", features = ["extra"] }
+fx-util = "=1.0.0"'
+echo "$app_main" >"$WORK/fresh/src/main.rs"
+check "[gap] cargo generate-lockfile of a project that was not locked" \
+    sh -c "cd '$WORK/fresh' && CARGO_HOME='$CH' cargo generate-lockfile -q"
+check "[gap] cargo build of it" sh -c "cd '$WORK/fresh' && CARGO_HOME='$CH' cargo build -q"
+check "[gap]   ... runs, with fx-util unified to the pinned 1.0.0" test "$("$WORK/fresh/target/debug/fresh")" = "fx-util 1.0.0 + fx-extra 0.1.0 (built)"
+project "$WORK/missing" missing 'fx-dev = "1"'
+echo 'fn main() {}' >"$WORK/missing/src/main.rs"
+check "[gap] a crate that was not carried is not found (nothing leaks in)" \
+    sh -c "cd '$WORK/missing' && ! CARGO_HOME='$CH' cargo generate-lockfile -q 2>/dev/null"
+
+# The live set, carried and built.
+LGAP=$WORK/live-gap
+check "[gap] live: init trust" "$AIRLIFT" --home "$LGAP" init --trust "$WORK/live-root.json"
+check "[gap] live: import" "$AIRLIFT" --home "$LGAP" import "$WORK/live.tar"
+"$AIRLIFT" --home "$LGAP" serve --listen 127.0.0.1:5042 >>"$WORK/serve-live.log" 2>&1 &
+wait_for http://127.0.0.1:5042/readyz
+LCH=$WORK/live-cargo-home
+mkdir -p "$LCH"
+"$AIRLIFT" --home "$LGAP" client-config cargo --url http://127.0.0.1:5042 >"$LCH/config.toml"
+check "[gap] live: cargo build --locked of a serde + itoa project from airlift alone" \
+    sh -c "cd '$WORK/live' && CARGO_HOME='$LCH' cargo build -q --locked"
+check "[gap] live:   ... runs" test "$("$WORK/live/target/debug/live")" = "7 live::Point"
+echo "RESULT $passed $failed"
+INNER
+)
+finish cargo "$output"
