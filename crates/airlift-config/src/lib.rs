@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use airlift_cargo::spec::CargoSpec;
 use airlift_files::spec::FileSpec;
+use airlift_npm::spec::NpmSpec;
 use airlift_oci::spec::ImageSpec;
 use airlift_pypi::spec::PypiSpec;
 use serde::Deserialize;
@@ -31,6 +32,9 @@ pub struct Config {
     /// Rust crates.
     #[serde(default)]
     pub cargo: Option<CargoSpec>,
+    /// npm packages.
+    #[serde(default)]
+    pub npm: Option<NpmSpec>,
 }
 
 /// `[collect]`.

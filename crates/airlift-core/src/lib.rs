@@ -8,12 +8,14 @@
 mod digest;
 mod durable;
 mod hashing;
+mod integrity;
 mod safe_url;
 mod threaded;
 
 pub use digest::{Digest, DigestError, Sha256};
 pub use durable::{fsync_dir, write_file_durably};
 pub use hashing::{HashingReader, HashingWriter, copy_hashing};
+pub use integrity::{Integrity, IntegrityHasher};
 pub use safe_url::SafeUrl;
 pub use threaded::{Checkpoint, ThreadedWriter, file_checkpoint};
 

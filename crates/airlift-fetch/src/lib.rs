@@ -57,6 +57,19 @@ pub enum FetchError {
         /// Bytes received.
         length: u64,
     },
+    /// The content does not match the registry's integrity digest (SHA-512
+    /// or SHA-1); nothing was stored.
+    #[error(
+        "{url}: content does not match the stated integrity: expected {expected}, got {actual}; nothing was stored"
+    )]
+    IntegrityMismatch {
+        /// The URL.
+        url: SafeUrl,
+        /// Stated.
+        expected: Box<airlift_core::Integrity>,
+        /// Received.
+        actual: Box<airlift_core::Integrity>,
+    },
     /// The URL scheme is not supported.
     #[error("{url}: unsupported URL scheme (use https, http or file)")]
     Scheme {
@@ -205,11 +218,50 @@ impl Fetcher {
         results.into_iter().map(|(_, result)| result).collect()
     }
 
+    /// Like [`Fetcher::fetch_all`], each request also checked against an
+    /// integrity digest (npm's SHA-512) while it streams: a mismatch commits
+    /// nothing to the store.
+    pub async fn fetch_all_checked(
+        &self,
+        store: &Store,
+        requests: Vec<(Request, Option<airlift_core::Integrity>)>,
+        progress: Arc<dyn FetchProgress>,
+    ) -> Vec<Result<Fetched, FetchError>> {
+        let concurrency = self.options.concurrency.max(1);
+        let mut results: Vec<(usize, Result<Fetched, FetchError>)> =
+            futures_util::stream::iter(requests.into_iter().enumerate())
+                .map(|(index, (request, integrity))| {
+                    let progress = progress.clone();
+                    async move {
+                        (
+                            index,
+                            self.fetch_inner(store, &request, integrity, progress.as_ref())
+                                .await,
+                        )
+                    }
+                })
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+        results.sort_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, result)| result).collect()
+    }
+
     /// Downloads one URL into the store.
     pub async fn fetch(
         &self,
         store: &Store,
         request: &Request,
+        progress: &dyn FetchProgress,
+    ) -> Result<Fetched, FetchError> {
+        self.fetch_inner(store, request, None, progress).await
+    }
+
+    async fn fetch_inner(
+        &self,
+        store: &Store,
+        request: &Request,
+        integrity: Option<airlift_core::Integrity>,
         progress: &dyn FetchProgress,
     ) -> Result<Fetched, FetchError> {
         let url = &request.url;
@@ -244,7 +296,15 @@ impl Fetcher {
                 Some(w) => w,
                 None => {
                     received = 0;
-                    store.blobs.writer().map_err(store_error)?
+                    let staged = store.blobs.writer().map_err(store_error)?;
+                    match integrity {
+                        Some(expected) => Box::new(Checked {
+                            inner: staged,
+                            hasher: expected.hasher(),
+                            expected,
+                        }),
+                        None => staged,
+                    }
                 }
             };
             match self
@@ -280,6 +340,13 @@ impl Fetcher {
                             actual,
                             length,
                         },
+                        StoreError::IntegrityMismatch { expected, actual } => {
+                            FetchError::IntegrityMismatch {
+                                url: url.clone(),
+                                expected,
+                                actual,
+                            }
+                        }
                         other => store_error(other),
                     })?;
                     return Ok(Fetched {
@@ -507,5 +574,37 @@ impl Fetcher {
             message: format!("task failed: {e}"),
             attempts: 1,
         })?
+    }
+}
+
+/// A staged write that also computes an integrity digest and refuses to
+/// commit when it differs from the stated one.
+struct Checked {
+    inner: Box<dyn BlobWriter>,
+    hasher: airlift_core::IntegrityHasher,
+    expected: airlift_core::Integrity,
+}
+
+impl std::io::Write for Checked {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl BlobWriter for Checked {
+    fn commit(self: Box<Self>, expected: Option<&Digest>) -> Result<(Digest, u64), StoreError> {
+        let actual = self.hasher.finish();
+        if actual != self.expected {
+            return Err(StoreError::IntegrityMismatch {
+                expected: Box::new(self.expected),
+                actual: Box::new(actual),
+            });
+        }
+        self.inner.commit(expected)
     }
 }

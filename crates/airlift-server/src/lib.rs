@@ -2,7 +2,8 @@
 //!
 //! Routes: `/files/…` (plain files), `/v2/…` (the OCI registry, pull and
 //! push), `/pypi/simple/…` and `/pypi/files/…` (the Python Simple API),
-//! `/cargo/index/…` and `/cargo/api/v1/crates/…` (a cargo sparse registry), `/healthz` (the process is up),
+//! `/cargo/index/…` and `/cargo/api/v1/crates/…` (a cargo sparse registry),
+//! `/npm/…` (an npm registry; tarballs also at `/<name>/-/<file>`), `/healthz` (the process is up),
 //! `/readyz` (the index answers), `/metrics` (Prometheus text). Every request
 //! passes through one middleware that counts it by route and status and adds
 //! the bytes it announced to the served-bytes counter.
@@ -61,6 +62,8 @@ pub fn app(store: Store, uploads: PathBuf) -> Router {
         .nest("/files", airlift_files::serve::router(store.clone()))
         .nest("/pypi", airlift_pypi::serve::router(store.clone()))
         .nest("/cargo", airlift_cargo::serve::router(store.clone()))
+        .nest("/npm", airlift_npm::serve::router(store.clone()))
+        .merge(airlift_npm::serve::root_tarballs(store.clone()))
         .merge(airlift_oci::serve::router(store, uploads))
         .layer(middleware::from_fn_with_state(state, count))
 }
@@ -175,6 +178,7 @@ fn route_label(path: &str) -> &'static str {
         p if p == "/v2" || p.starts_with("/v2/") => "oci",
         p if p.starts_with("/pypi/") => "pypi",
         p if p.starts_with("/cargo/") => "cargo",
+        p if p.starts_with("/npm/") || p.contains("/-/") => "npm",
         _ => "other",
     }
 }

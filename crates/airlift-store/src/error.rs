@@ -33,6 +33,15 @@ pub enum StoreError {
         /// How many bytes were written.
         length: u64,
     },
+    /// A blob's content does not match a registry's integrity digest
+    /// (SHA-512 or SHA-1); nothing was stored.
+    #[error("blob content mismatch: expected {expected}, got {actual}")]
+    IntegrityMismatch {
+        /// What the registry states.
+        expected: Box<airlift_core::Integrity>,
+        /// What the bytes hash to.
+        actual: Box<airlift_core::Integrity>,
+    },
     /// A blob that should exist does not.
     #[error("blob {0} is not in the store")]
     MissingBlob(Digest),

@@ -60,6 +60,8 @@ pub enum ClientTool {
     Uv,
     /// cargo: source replacement in `$CARGO_HOME/config.toml`.
     Cargo,
+    /// npm: an `.npmrc`.
+    Npm,
 }
 
 #[derive(Debug, Args)]

@@ -136,6 +136,10 @@ struct CollectSummary {
     crates: u64,
     crate_bytes: u64,
     crate_notes: Vec<String>,
+    npm_packages: u64,
+    npm_versions: u64,
+    npm_bytes: u64,
+    npm_notes: Vec<String>,
     generation: u64,
 }
 
@@ -153,6 +157,13 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     let rust = match &config.cargo {
         Some(spec) => Some(
             airlift_cargo::collect::plan(spec, &base)
+                .map_err(|e| Failure::input(format!("{}: {e}", args.config.display())))?,
+        ),
+        None => None,
+    };
+    let javascript = match &config.npm {
+        Some(spec) => Some(
+            airlift_npm::collect::plan(spec, &base)
                 .map_err(|e| Failure::input(format!("{}: {e}", args.config.display())))?,
         ),
         None => None,
@@ -245,6 +256,23 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
             })?,
         None => airlift_cargo::collect::Collected::default(),
     };
+    let npm = match &javascript {
+        Some(planned) => runtime
+            .block_on(airlift_npm::collect::collect(
+                &store,
+                &fetcher,
+                planned,
+                concurrency,
+                bar.clone(),
+            ))
+            .map_err(|e| match e {
+                airlift_npm::collect::CollectError::Spec(_)
+                | airlift_npm::collect::CollectError::Lock(_) => Failure::input(e.to_string()),
+                airlift_npm::collect::CollectError::Store(_) => Failure::new(1, e.to_string()),
+                _ => Failure::new(4, format!("{e}; the index is unchanged")),
+            })?,
+        None => airlift_npm::collect::Collected::default(),
+    };
     drop(bar);
     // The new generation: the declared files, images and packages, every
     // other ecosystem as it was.
@@ -252,6 +280,7 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     entries.extend(oci.entries.iter().cloned());
     entries.extend(pypi.entries.iter().cloned());
     entries.extend(cargo.entries.iter().cloned());
+    entries.extend(npm.entries.iter().cloned());
     if let Some(current) = store.meta.current()? {
         entries.extend(
             store
@@ -263,6 +292,7 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
                         && e.ecosystem != airlift_oci::ECOSYSTEM
                         && e.ecosystem != airlift_pypi::ECOSYSTEM
                         && e.ecosystem != airlift_cargo::ECOSYSTEM
+                        && e.ecosystem != airlift_npm::ECOSYSTEM
                 }),
         );
     }
@@ -289,12 +319,19 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         crates: cargo.crates,
         crate_bytes: cargo.bytes,
         crate_notes: cargo.notes,
+        npm_packages: npm.packages,
+        npm_versions: npm.versions,
+        npm_bytes: npm.bytes,
+        npm_notes: npm.notes,
         generation: generation.id,
     };
     context.emit(&summary, || {
         let mut parts = Vec::new();
         if summary.files > 0
-            || (summary.images == 0 && summary.python_files == 0 && summary.crates == 0)
+            || (summary.images == 0
+                && summary.python_files == 0
+                && summary.crates == 0
+                && summary.npm_versions == 0)
         {
             parts.push(format!(
                 "{} files ({} downloaded, {} already stored, {} bytes)",
@@ -319,9 +356,20 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
                 summary.crates, summary.crate_bytes
             ));
         }
+        if summary.npm_versions > 0 {
+            parts.push(format!(
+                "{} npm packages ({} versions, {} bytes)",
+                summary.npm_packages, summary.npm_versions, summary.npm_bytes
+            ));
+        }
         let mut text = format!("collected {}", parts.join(" and "));
         text.push_str(&format!(" into generation {}", summary.generation));
-        for note in summary.python_notes.iter().chain(&summary.crate_notes) {
+        for note in summary
+            .python_notes
+            .iter()
+            .chain(&summary.crate_notes)
+            .chain(&summary.npm_notes)
+        {
             text.push_str(&format!("\n  note: {note}"));
         }
         for left_out in &summary.platforms_left_out {
@@ -800,6 +848,24 @@ fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failur
                 file: "config.toml ($CARGO_HOME/config.toml, or .cargo/config.toml in a project)",
                 content,
                 environment: Vec::new(),
+            }
+        }
+        ClientTool::Npm => {
+            let registry = format!("{base}/npm/");
+            let mut content = format!(
+                "registry={registry}\n# lockfiles that name another registry are fetched from this one\nreplace-registry-host=always\n"
+            );
+            if tls {
+                content.push_str(&format!("cafile={}\n", ca.display()));
+            }
+            ClientConfig {
+                tool: "npm",
+                file: ".npmrc (~/.npmrc, or the project's .npmrc)",
+                content,
+                environment: vec![
+                    ("npm_config_registry".into(), registry.clone()),
+                    ("npm_config_replace_registry_host".into(), "always".into()),
+                ],
             }
         }
         ClientTool::Uv => ClientConfig {

@@ -1,0 +1,438 @@
+//! The npm registry under `/npm/`:
+//!
+//! - `GET /npm/<name>`, `/npm/@scope%2fname`, `/npm/@scope/name`: the
+//!   packument of the carried versions: full (`application/json`, with
+//!   `time`) or abbreviated (`application/vnd.npm.install-v1+json`), every
+//!   `dist.tarball` pointing at this server, `dist-tags` limited to carried
+//!   versions (`latest` is the newest carried release when the upstream's
+//!   was not carried); `ETag` and 304;
+//! - `GET /npm/<name>/-/<file>.tgz`: the tarball as collected (also at the
+//!   server root, for clients that drop the registry's path prefix when they
+//!   rewrite lockfile URLs);
+//! - `POST /npm/-/npm/v1/security/advisories/bulk` and `…/audits/quick`:
+//!   no advisories, until scan data exists; `GET /npm/-/ping`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use airlift_core::Digest;
+use airlift_store::{Entry, Store};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::{Map, Value};
+
+use crate::index::{PACKAGE, VERSION};
+use crate::range::{compare, parse_version};
+
+/// The abbreviated packument media type.
+pub const ABBREVIATED: &str = "application/vnd.npm.install-v1+json";
+
+/// The npm router, to be nested under `/npm`.
+pub fn router(store: Store) -> Router {
+    Router::new()
+        .route("/{*path}", any(dispatch))
+        .with_state(store)
+}
+
+/// Tarball routes at the server root (`/<name>/-/<file>`,
+/// `/@scope/<name>/-/<file>`), merged by the server.
+pub fn root_tarballs(store: Store) -> Router {
+    Router::new()
+        .route("/{name}/-/{file}", get(root_unscoped))
+        .route("/{scope}/{name}/-/{file}", get(root_scoped))
+        .with_state(store)
+}
+
+async fn root_unscoped(
+    State(store): State<Store>,
+    Path((name, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    tarball(store, &name, &file, &headers).await
+}
+
+async fn root_scoped(
+    State(store): State<Store>,
+    Path((scope, name, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !scope.starts_with('@') {
+        return json_error(StatusCode::NOT_FOUND, "not found");
+    }
+    tarball(store, &format!("{scope}/{name}"), &file, &headers).await
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({ "error": message }).to_string(),
+    )
+        .into_response()
+}
+
+fn json(body: String, content_type: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn dispatch(
+    State(store): State<Store>,
+    scheme: Option<axum::Extension<airlift_http::Scheme>>,
+    method: Method,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match (method.as_str(), path.as_str()) {
+        ("GET" | "HEAD", "-/ping") => return json("{}".into(), "application/json"),
+        ("POST", "-/npm/v1/security/advisories/bulk") => {
+            return json("{}".into(), "application/json");
+        }
+        ("POST", "-/npm/v1/security/audits/quick") => {
+            let report = serde_json::json!({
+                "actions": [], "advisories": {}, "muted": [],
+                "metadata": {
+                    "vulnerabilities": {"info": 0, "low": 0, "moderate": 0, "high": 0, "critical": 0},
+                    "dependencies": 0, "devDependencies": 0, "optionalDependencies": 0, "totalDependencies": 0
+                }
+            });
+            return json(report.to_string(), "application/json");
+        }
+        ("GET" | "HEAD", _) => {}
+        _ => return json_error(StatusCode::METHOD_NOT_ALLOWED, "this registry is read-only"),
+    }
+    if let Some((name, file)) = path.split_once("/-/") {
+        return tarball(store, name, file, &headers).await;
+    }
+    let name = path.trim_end_matches('/').to_owned();
+    if !crate::valid_name(&name) {
+        return json_error(StatusCode::NOT_FOUND, "not found");
+    }
+    let Some(base) = airlift_http::base_url(scheme.map(|s| s.0), &headers) else {
+        return json_error(StatusCode::BAD_REQUEST, "a Host header is required");
+    };
+    let abbreviated = prefers_abbreviated(&headers);
+    let built =
+        tokio::task::spawn_blocking(move || packument(&store, &name, &base, abbreviated)).await;
+    let body = match built {
+        Ok(Ok(Some(body))) => body,
+        Ok(Ok(None)) => return json_error(StatusCode::NOT_FOUND, "not found"),
+        Ok(Err(e)) => {
+            tracing::error!("npm packument failed: {e}");
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
+        }
+        Err(e) => {
+            tracing::error!("npm packument failed: {e}");
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
+        }
+    };
+    let etag = format!("\"{}\"", Digest::of(body.as_bytes()).hex());
+    let mut response = if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        }) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = Response::new(Body::from(body));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(if abbreviated {
+                ABBREVIATED
+            } else {
+                "application/json"
+            }),
+        );
+        r
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("Accept, Host"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=60"),
+    );
+    response
+}
+
+/// Whether the client ranks the abbreviated form above full JSON.
+fn prefers_abbreviated(headers: &HeaderMap) -> bool {
+    let mut abbreviated = -1.0f32;
+    let mut full = -1.0f32;
+    for value in headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.trim().parse().ok())
+                })
+                .unwrap_or(1.0f32);
+            match media.as_str() {
+                ABBREVIATED => abbreviated = abbreviated.max(q),
+                "application/json" | "*/*" | "application/*" => full = full.max(q),
+                _ => {}
+            }
+        }
+    }
+    abbreviated > 0.0 && abbreviated >= full
+}
+
+const ABBREVIATED_FIELDS: &[&str] = &[
+    "name",
+    "version",
+    "dependencies",
+    "optionalDependencies",
+    "devDependencies",
+    "bundleDependencies",
+    "bundledDependencies",
+    "peerDependencies",
+    "peerDependenciesMeta",
+    "acceptDependencies",
+    "bin",
+    "directories",
+    "dist",
+    "engines",
+    "os",
+    "cpu",
+    "libc",
+    "deprecated",
+    "funding",
+    "license",
+    "_hasShrinkwrap",
+    "hasInstallScript",
+];
+
+/// Builds a packument from the current generation, or `None` when the
+/// package is not carried.
+fn packument(
+    store: &Store,
+    name: &str,
+    base: &str,
+    abbreviated: bool,
+) -> Result<Option<String>, airlift_store::StoreError> {
+    let Some(generation) = store.meta.current()? else {
+        return Ok(None);
+    };
+    let versions = store.meta.entries_with_prefix(
+        generation.id,
+        crate::ECOSYSTEM,
+        &format!("{VERSION}{name}/"),
+    )?;
+    if versions.is_empty() {
+        return Ok(None);
+    }
+    let document: Value =
+        match store
+            .meta
+            .entry(generation.id, crate::ECOSYSTEM, &format!("{PACKAGE}{name}"))?
+        {
+            Some(entry) => read_document(store, &entry).unwrap_or(Value::Null),
+            None => Value::Null,
+        };
+    let mut carried: Vec<(semver::Version, String, Value, Value)> = versions
+        .iter()
+        .filter_map(|e| {
+            let text = e.key.rsplit('/').next()?.to_owned();
+            let version = parse_version(&text)?;
+            let mut manifest = e.meta.get("manifest").cloned().unwrap_or(Value::Null);
+            if let Some(dist) = manifest.get_mut("dist").and_then(Value::as_object_mut) {
+                dist.insert(
+                    "tarball".into(),
+                    format!("{base}/npm/{name}/-/{}-{text}.tgz", crate::base_name(name)).into(),
+                );
+            }
+            Some((
+                version,
+                text,
+                manifest,
+                e.meta.get("time").cloned().unwrap_or(Value::Null),
+            ))
+        })
+        .collect();
+    carried.sort_by(|a, b| compare(&a.0, &b.0));
+    let mut tags = Map::new();
+    if let Some(upstream) = document.get("dist-tags").and_then(Value::as_object) {
+        for (tag, version) in upstream {
+            if carried
+                .iter()
+                .any(|(_, text, _, _)| Some(text.as_str()) == version.as_str())
+            {
+                tags.insert(tag.clone(), version.clone());
+            }
+        }
+    }
+    if !tags.contains_key("latest")
+        && let Some((_, text, _, _)) = carried
+            .iter()
+            .rev()
+            .find(|(v, _, _, _)| v.pre.is_empty())
+            .or_else(|| carried.last())
+    {
+        tags.insert("latest".into(), text.clone().into());
+    }
+    let modified = document
+        .get("time")
+        .and_then(|t| t.get("modified"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut out = Map::new();
+    if abbreviated {
+        let mut versions = Map::new();
+        for (_, text, manifest, _) in &carried {
+            let mut small = Map::new();
+            for field in ABBREVIATED_FIELDS {
+                if let Some(value) = manifest.get(*field) {
+                    small.insert((*field).into(), value.clone());
+                }
+            }
+            let scripts = manifest.get("scripts");
+            if !small.contains_key("hasInstallScript")
+                && ["preinstall", "install", "postinstall"]
+                    .iter()
+                    .any(|s| scripts.and_then(|x| x.get(*s)).is_some())
+            {
+                small.insert("hasInstallScript".into(), true.into());
+            }
+            versions.insert(text.clone(), Value::Object(small));
+        }
+        out.insert("name".into(), name.into());
+        out.insert("modified".into(), modified);
+        out.insert("dist-tags".into(), Value::Object(tags));
+        out.insert("versions".into(), Value::Object(versions));
+    } else {
+        let mut versions = Map::new();
+        let mut time = BTreeMap::new();
+        for key in ["created", "modified"] {
+            if let Some(value) = document
+                .get("time")
+                .and_then(|t| t.get(key))
+                .filter(|v| !v.is_null())
+            {
+                time.insert(key.to_owned(), value.clone());
+            }
+        }
+        for (_, text, manifest, published) in &carried {
+            versions.insert(text.clone(), manifest.clone());
+            if !published.is_null() {
+                time.insert(text.clone(), published.clone());
+            }
+        }
+        out.insert("_id".into(), name.into());
+        out.insert("name".into(), name.into());
+        if let Some(description) = document.get("description").filter(|d| !d.is_null()) {
+            out.insert("description".into(), description.clone());
+        }
+        out.insert("dist-tags".into(), Value::Object(tags));
+        out.insert("versions".into(), Value::Object(versions));
+        out.insert("time".into(), Value::Object(time.into_iter().collect()));
+    }
+    Ok(Some(Value::Object(out).to_string()))
+}
+
+fn read_document(store: &Store, entry: &Entry) -> Option<Value> {
+    let blob = store.blobs.open(&entry.digest).ok()?;
+    let mut bytes = Vec::new();
+    blob.take(16 << 20).read_to_end(&mut bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+async fn tarball(store: Store, name: &str, file: &str, headers: &HeaderMap) -> Response {
+    if !crate::valid_name(name) {
+        return json_error(StatusCode::NOT_FOUND, "not found");
+    }
+    let Some(version) = file
+        .strip_prefix(&format!("{}-", crate::base_name(name)))
+        .and_then(|rest| rest.strip_suffix(".tgz"))
+        .filter(|v| parse_version(v).is_some())
+        .map(str::to_owned)
+    else {
+        return json_error(StatusCode::NOT_FOUND, "not found");
+    };
+    let key = format!("{VERSION}{name}/{version}");
+    let found = tokio::task::spawn_blocking(move || {
+        let Some(generation) = store.meta.current()? else {
+            return Ok(None);
+        };
+        let entry = store.meta.entry(generation.id, crate::ECOSYSTEM, &key)?;
+        Ok::<_, airlift_store::StoreError>(entry.map(|e| {
+            (
+                e.digest,
+                e.size,
+                store.blobs.local_path(&e.digest),
+                generation.created_at,
+            )
+        }))
+    })
+    .await;
+    let (digest, size, local, modified) = match found {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => return json_error(StatusCode::NOT_FOUND, "no such version"),
+        Ok(Err(e)) => {
+            tracing::error!("npm tarball lookup failed: {e}");
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
+        }
+        Err(e) => {
+            tracing::error!("npm tarball lookup failed: {e}");
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
+        }
+    };
+    let mut extra = HeaderMap::new();
+    airlift_http::set(
+        &mut extra,
+        header::CACHE_CONTROL,
+        "public, max-age=31536000, immutable",
+    );
+    airlift_http::serve_blob(
+        airlift_http::Blob {
+            digest,
+            size,
+            path: local,
+            modified: Some(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified.max(0) as u64),
+            ),
+            content_type: "application/octet-stream".into(),
+        },
+        headers,
+        extra,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_chooses_the_form() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::ACCEPT,
+                HeaderValue::from_str(value).expect("header"),
+            );
+            prefers_abbreviated(&headers)
+        };
+        assert!(with(
+            "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
+        ));
+        assert!(!with("application/json"));
+        assert!(!with(
+            "application/vnd.npm.install-v1+json;q=0.5, application/json"
+        ));
+        assert!(!prefers_abbreviated(&HeaderMap::new()));
+    }
+}
