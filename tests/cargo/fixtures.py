@@ -13,6 +13,11 @@ registry writes them, so cargo can build everything from it:
   fx-zeta 1.0.0                 needs fx-util ^5, which does not exist
   fx-bad 1.0.0                  the index states a wrong checksum
   fx-broken                     its index file is not JSON
+  fx-feat 1.0.0, 1.1.0          feature "more" enables fx-optdep-old (1.0.0) or
+                                fx-optdep-new (1.1.0)
+  fx-pin 1.0.0                  needs fx-feat =1.0.0: a project that also asks
+                                for fx-feat ^1 with "more" builds 1.0.0 with
+                                "more", so fx-optdep-old must be carried
 
 Layout: OUT/index/config.json, OUT/index/<bucket>/<name>, OUT/dl/<name>-<version>.crate
 Usage: python fixtures.py OUT_DIR PORT
@@ -111,6 +116,15 @@ def main():
             '    format!("{} + {} ({})", fx_util::id(), extra, env!("FX_BUILD"))\n}\n',
     )
     publish("fx-zeta", "1.0.0", deps=[dep("fx-util", "^5")])
+    publish("fx-optdep-old", "1.0.0")
+    publish("fx-optdep-new", "1.0.0")
+    publish("fx-feat", "1.0.0", deps=[dep("fx-optdep-old", "^1", optional=True)],
+            features={"more": ["dep:fx-optdep-old"]},
+            lib='#[cfg(feature = "more")]\npub fn id() -> &\'static str { fx_optdep_old::id() }\n')
+    publish("fx-feat", "1.1.0", deps=[dep("fx-optdep-new", "^1", optional=True)],
+            features={"more": ["dep:fx-optdep-new"]},
+            lib='#[cfg(feature = "more")]\npub fn id() -> &\'static str { fx_optdep_new::id() }\n')
+    publish("fx-pin", "1.0.0", deps=[dep("fx-feat", "=1.0.0")])
     publish("fx-bad", "1.0.0", wrong_cksum=True)
     broken = OUT / "index" / bucket("fx-broken")
     broken.parent.mkdir(parents=True, exist_ok=True)

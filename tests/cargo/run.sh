@@ -91,16 +91,17 @@ cat >"$WORK/airlift.toml" <<TOML
 [cargo]
 index = "sparse+http://127.0.0.1:5040/index/"
 lockfiles = ["app/Cargo.lock"]
-crates = ["fx-core@0.3", "fx-util@=1.0.0"]
+crates = ["fx-core@0.3", "fx-util@=1.0.0", "fx-pin@1", "fx-feat@1"]
 
 [cargo.features]
 fx-core = ["extra"]
+fx-feat = ["more"]
 TOML
 HI=$WORK/connected
 check "collect the lockfile and the closure of declared crates" \
     sh -c "'$AIRLIFT' --home '$HI' --json collect --config '$WORK/airlift.toml' >'$WORK/collect.json'"
-check "collect carries 6 crate versions (fx-util 1.0.0 and 1.1.0, core, extra, build, win)" \
-    python3 -c "import json,sys; d=json.load(open('$WORK/collect.json')); sys.exit(d['crates'] != 6)"
+check "collect carries 11 crate versions (fx-util 1.0.0 and 1.1.0, core, extra, build, win; pin, feat 1.0.0 and 1.1.0, optdep-old and -new)" \
+    python3 -c "import json,sys; d=json.load(open('$WORK/collect.json')); sys.exit(d['crates'] != 11)"
 
 generations() { python3 -c "import sqlite3; print(sqlite3.connect('$HI/store/index.sqlite').execute('select count(*) from generations').fetchone()[0])"; }
 before=$(generations)
@@ -161,6 +162,12 @@ check "[gap] cargo generate-lockfile of a project that was not locked" \
     sh -c "cd '$WORK/fresh' && CARGO_HOME='$CH' cargo generate-lockfile -q"
 check "[gap] cargo build of it" sh -c "cd '$WORK/fresh' && CARGO_HOME='$CH' cargo build -q"
 check "[gap]   ... runs, with fx-util unified to the pinned 1.0.0" test "$("$WORK/fresh/target/debug/fresh")" = "fx-util 1.0.0 + fx-extra 0.1.0 (built)"
+project "$WORK/unified" unified 'fx-pin = "1"
+fx-feat = { version = "1", features = ["more"] }'
+echo 'fn main() { println!("{}", fx_feat::id()); }' >"$WORK/unified/src/main.rs"
+check "[gap] features unify on the version cargo settles on (fx-feat 1.0.0 with \"more\")" \
+    sh -c "cd '$WORK/unified' && CARGO_HOME='$CH' cargo build -q"
+check "[gap]   ... runs" test "$("$WORK/unified/target/debug/unified")" = "fx-optdep-old 1.0.0"
 project "$WORK/missing" missing 'fx-dev = "1"'
 echo 'fn main() {}' >"$WORK/missing/src/main.rs"
 check "[gap] a crate that was not carried is not found (nothing leaks in)" \

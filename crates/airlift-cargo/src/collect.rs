@@ -182,11 +182,17 @@ pub struct Planned {
 
 /// Checks `[cargo]`; lockfile paths are relative to `base`.
 pub fn plan(spec: &CargoSpec, base: &Path) -> Result<Planned, CollectError> {
-    let mut text = spec
-        .index
-        .strip_prefix("sparse+")
-        .unwrap_or(&spec.index)
-        .to_owned();
+    let Some(stripped) = spec.index.strip_prefix("sparse+") else {
+        return Err(CollectError::Spec(format!(
+            "index {:?} must be a sparse index URL starting with sparse+ (sparse+https://index.example.com/); git indexes are not supported",
+            if spec.index.contains('@') {
+                "<hidden: contains '@'>"
+            } else {
+                spec.index.as_str()
+            }
+        )));
+    };
+    let mut text = stripped.to_owned();
     if !text.ends_with('/') {
         text.push('/');
     }
@@ -424,6 +430,17 @@ struct Need {
     chain: Vec<String>,
 }
 
+/// A semver-compatible range: `1.x`, `0.3.x`, `0.0.7`.
+type Bucket = (u64, u64, u64);
+
+fn bucket(version: &semver::Version) -> Bucket {
+    match (version.major, version.minor) {
+        (0, 0) => (0, 0, version.patch),
+        (0, minor) => (0, minor, u64::MAX),
+        (major, _) => (major, u64::MAX, u64::MAX),
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Activation {
     features: BTreeSet<String>,
@@ -437,8 +454,14 @@ async fn resolve(
     planned: &Planned,
     notes: &mut Vec<String>,
 ) -> Result<BTreeMap<(String, semver::Version), Release>, CollectError> {
-    let mut active: BTreeMap<(String, semver::Version), Activation> = BTreeMap::new();
+    // Features are unified per semver-compatible range, as cargo builds one
+    // version per range with the union of what every dependent asks for:
+    // when the union grows, every carried version in the range is expanded
+    // again, so whichever of them cargo settles on has its optional
+    // dependencies carried.
+    let mut active: BTreeMap<(String, Bucket), Activation> = BTreeMap::new();
     let mut picked: BTreeMap<(String, semver::Version), Release> = BTreeMap::new();
+    let mut chains: BTreeMap<(String, semver::Version), Vec<String>> = BTreeMap::new();
     let mut queue: Vec<Need> = planned
         .roots
         .iter()
@@ -463,21 +486,43 @@ async fn resolve(
         for need in queue {
             let releases = up.releases(&need.name)?;
             let release = choose(&need, &releases)?;
-            let key = (need.name.to_ascii_lowercase(), release.version.clone());
-            let activation = active.entry(key.clone()).or_default();
+            let lower = need.name.to_ascii_lowercase();
+            let key = (lower.clone(), release.version.clone());
+            let range = (lower.clone(), bucket(&release.version));
+            let activation = active.entry(range.clone()).or_default();
             let before = activation.clone();
             let fresh = !picked.contains_key(&key);
             activation.features.extend(need.features.iter().cloned());
             activation.default |= need.default;
             activation.dev |= need.dev;
-            if !fresh && *activation == before {
+            let grown = *activation != before;
+            if !fresh && !grown {
                 continue;
             }
             let activation = activation.clone();
-            picked.insert(key, release.clone());
-            let mut chain = need.chain.clone();
-            chain.insert(0, format!("{} {}", release.line.name, release.version));
-            next.extend(expand(release, &activation, &chain, notes)?);
+            if fresh {
+                picked.insert(key.clone(), release.clone());
+                let mut chain = need.chain.clone();
+                chain.insert(0, format!("{} {}", release.line.name, release.version));
+                chains.insert(key.clone(), chain);
+            }
+            // The new version, or every version of the range when the union grew.
+            let targets: Vec<(String, semver::Version)> = if grown {
+                picked
+                    .keys()
+                    .filter(|(n, v)| *n == lower && bucket(v) == range.1)
+                    .cloned()
+                    .collect()
+            } else {
+                vec![key]
+            };
+            for target in targets {
+                let (Some(release), Some(chain)) = (picked.get(&target), chains.get(&target))
+                else {
+                    continue;
+                };
+                next.extend(expand(release, &activation, chain, notes)?);
+            }
         }
         queue = next;
     }

@@ -55,8 +55,10 @@ pub fn read(path: &Path) -> Result<Vec<Pin>, LockError> {
     match lock.version {
         Some(3 | 4) => {}
         other => {
+            let found =
+                other.map_or_else(|| "1 or 2 (no version key)".to_owned(), |v| v.to_string());
             return Err(error(format!(
-                "lockfile version {other:?} is not supported (3 or 4; run `cargo update --workspace` with a current cargo)"
+                "lockfile format {found} is not supported (3 or 4; regenerate it with `cargo generate-lockfile` from a current cargo)"
             )));
         }
     }

@@ -49,7 +49,9 @@ async fn config(
     (
         [
             (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "max-age=300"),
+            // It names this server as the client reached it.
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::VARY, "Host, X-Forwarded-Host, X-Forwarded-Proto"),
         ],
         body.to_string(),
     )
@@ -178,7 +180,7 @@ async fn download(
             modified: Some(
                 std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified.max(0) as u64),
             ),
-            content_type: "application/x-tar".into(),
+            content_type: "application/gzip".into(),
         },
         &headers,
         extra,

@@ -841,7 +841,10 @@ fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failur
                 "[source.crates-io]\nreplace-with = \"airlift\"\n\n[source.airlift]\nregistry = \"sparse+{base}/cargo/index/\"\n"
             );
             if tls {
-                content.push_str(&format!("\n[http]\ncainfo = \"{}\"\n", ca.display()));
+                content.push_str(&format!(
+                    "\n[http]\ncainfo = {:?}\n",
+                    ca.display().to_string()
+                ));
             }
             ClientConfig {
                 tool: "cargo",
