@@ -31,11 +31,33 @@ use crate::range::{compare, parse_version};
 /// The abbreviated packument media type.
 pub const ABBREVIATED: &str = "application/vnd.npm.install-v1+json";
 
+/// Rendered packuments of one generation, keyed by (name, abbreviated,
+/// base URL); emptied when the generation changes or when it would grow
+/// past [`CACHE_LIMIT`] bytes.
+#[derive(Default)]
+struct Cache {
+    generation: u64,
+    bytes: usize,
+    pages: std::collections::HashMap<(String, bool, String), (String, bytes::Bytes)>,
+}
+
+/// Most bytes of rendered packuments kept in memory.
+const CACHE_LIMIT: usize = 64 << 20;
+
+#[derive(Clone)]
+struct AppState {
+    store: Store,
+    cache: std::sync::Arc<std::sync::Mutex<Cache>>,
+}
+
 /// The npm router, to be nested under `/npm`.
 pub fn router(store: Store) -> Router {
     Router::new()
         .route("/{*path}", any(dispatch))
-        .with_state(store)
+        .with_state(AppState {
+            store,
+            cache: Default::default(),
+        })
 }
 
 /// Tarball routes at the server root (`/<name>/-/<file>`,
@@ -80,7 +102,7 @@ fn json(body: String, content_type: &'static str) -> Response {
 }
 
 async fn dispatch(
-    State(store): State<Store>,
+    State(state): State<AppState>,
     scheme: Option<axum::Extension<airlift_http::Scheme>>,
     method: Method,
     Path(path): Path<String>,
@@ -105,7 +127,7 @@ async fn dispatch(
         _ => return json_error(StatusCode::METHOD_NOT_ALLOWED, "this registry is read-only"),
     }
     if let Some((name, file)) = path.split_once("/-/") {
-        return tarball(store, name, file, &headers).await;
+        return tarball(state.store, name, file, &headers).await;
     }
     let name = path.trim_end_matches('/').to_owned();
     if !crate::valid_name(&name) {
@@ -115,10 +137,9 @@ async fn dispatch(
         return json_error(StatusCode::BAD_REQUEST, "a Host header is required");
     };
     let abbreviated = prefers_abbreviated(&headers);
-    let built =
-        tokio::task::spawn_blocking(move || packument(&store, &name, &base, abbreviated)).await;
-    let body = match built {
-        Ok(Ok(Some(body))) => body,
+    let built = tokio::task::spawn_blocking(move || cached(&state, name, base, abbreviated)).await;
+    let (etag, body) = match built {
+        Ok(Ok(Some(found))) => found,
         Ok(Ok(None)) => return json_error(StatusCode::NOT_FOUND, "not found"),
         Ok(Err(e)) => {
             tracing::error!("npm packument failed: {e}");
@@ -129,7 +150,6 @@ async fn dispatch(
             return json_error(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
         }
     };
-    let etag = format!("\"{}\"", Digest::of(body.as_bytes()).hex());
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -160,6 +180,41 @@ async fn dispatch(
         HeaderValue::from_static("max-age=60"),
     );
     response
+}
+
+/// A packument from the cache, or rendered and cached: (ETag, body).
+fn cached(
+    state: &AppState,
+    name: String,
+    base: String,
+    abbreviated: bool,
+) -> Result<Option<(String, bytes::Bytes)>, airlift_store::StoreError> {
+    let Some(generation) = state.store.meta.current()? else {
+        return Ok(None);
+    };
+    let key = (name, abbreviated, base);
+    if let Ok(cache) = state.cache.lock()
+        && cache.generation == generation.id
+        && let Some(found) = cache.pages.get(&key)
+    {
+        return Ok(Some(found.clone()));
+    }
+    let Some(body) = packument(&state.store, &key.0, &key.2, abbreviated)? else {
+        return Ok(None);
+    };
+    let etag = format!("\"{}\"", Digest::of(body.as_bytes()).hex());
+    let body = bytes::Bytes::from(body);
+    if let Ok(mut cache) = state.cache.lock() {
+        if cache.generation != generation.id || cache.bytes + body.len() > CACHE_LIMIT {
+            *cache = Cache {
+                generation: generation.id,
+                ..Cache::default()
+            };
+        }
+        cache.bytes += body.len();
+        cache.pages.insert(key, (etag.clone(), body.clone()));
+    }
+    Ok(Some((etag, body)))
 }
 
 /// Whether the client ranks the abbreviated form above full JSON.
