@@ -6,9 +6,13 @@
 //! declared crates, and only with `dev = true`), and optional dependencies
 //! when an enabled feature turns them on (`dep:x`, `x/feature`, the
 //! implicit feature of an optional dependency, weak `x?/feature`). Each
-//! distinct requirement gets the newest non-yanked version that matches it;
-//! a crate's enabled features are the union over everything that requires
-//! that version, and a version is expanded again whenever that union grows.
+//! distinct requirement gets the newest non-yanked version that matches it.
+//! Features are unified per semver-compatible range (`1.x`, `0.3.x`,
+//! `0.0.7`), as cargo builds one version per range with the union of what
+//! its dependents ask for: when the union grows, every carried version of
+//! the range is expanded again. A feature that only another version of the
+//! range defines is skipped there; a feature a dependent asks of the very
+//! version it gets must exist.
 //! Carrying the newest match of every requirement leaves cargo's resolver in
 //! the gap a solution, since it too prefers the newest version.
 
@@ -514,14 +518,17 @@ async fn resolve(
                     .cloned()
                     .collect()
             } else {
-                vec![key]
+                vec![key.clone()]
             };
+            let none = BTreeSet::new();
             for target in targets {
                 let (Some(release), Some(chain)) = (picked.get(&target), chains.get(&target))
                 else {
                     continue;
                 };
-                next.extend(expand(release, &activation, chain, notes)?);
+                // Features this need asked of this very version must exist.
+                let strict = if target == key { &need.features } else { &none };
+                next.extend(expand(release, &activation, chain, notes, strict)?);
             }
         }
         queue = next;
@@ -581,6 +588,7 @@ fn expand(
     activation: &Activation,
     chain: &[String],
     notes: &mut Vec<String>,
+    strict: &BTreeSet<String>,
 ) -> Result<Vec<Need>, CollectError> {
     let deps = &release.line.deps;
     let optional: BTreeSet<&str> = deps
@@ -626,6 +634,8 @@ fn expand(
             None if optional.contains(feature.as_str()) => {
                 enabled.insert(feature);
             }
+            // Asked of another version of the range: not this one's.
+            None if !strict.contains(&feature) => {}
             None => {
                 return Err(CollectError::Feature {
                     krate: release.line.name.clone(),
@@ -650,6 +660,13 @@ fn expand(
         };
         if !wanted || (dep.optional && !enabled.contains(&dep.name)) {
             continue;
+        }
+        if !index::valid_name(dep.crate_name()) {
+            return Err(CollectError::Upstream {
+                krate: release.line.name.clone(),
+                url: format!("index line of {}", release.version),
+                message: format!("dependency {:?} is not a crate name", dep.crate_name()),
+            });
         }
         if let Some(registry) = &dep.registry {
             notes.push(format!(
@@ -747,6 +764,7 @@ pub async fn collect(
                 .join(&url)
                 .ok()
                 .and_then(|u| SafeUrl::parse(u.as_str()).ok())
+                .filter(|u| matches!(u.expose().scheme(), "http" | "https"))
                 .ok_or_else(|| CollectError::Upstream {
                     krate: r.line.name.clone(),
                     url,
@@ -853,7 +871,8 @@ mod tests {
             default: true,
             dev: false,
         };
-        let needs = expand(&r, &base, &["x".into()], &mut notes).expect("expands");
+        let needs =
+            expand(&r, &base, &["x".into()], &mut notes, &BTreeSet::new()).expect("expands");
         assert_eq!(names(&needs), ["always", "builder", "opt-a"]);
         assert!(needs[2].features.contains("extra"));
         let more = Activation {
@@ -861,7 +880,8 @@ mod tests {
             default: false,
             dev: true,
         };
-        let needs = expand(&r, &more, &["x".into()], &mut notes).expect("expands");
+        let needs =
+            expand(&r, &more, &["x".into()], &mut notes, &BTreeSet::new()).expect("expands");
         assert_eq!(
             names(&needs),
             ["always", "builder", "tester", "opt-c", "real-name"]
@@ -871,8 +891,14 @@ mod tests {
             features: ["nope".to_owned()].into(),
             ..base
         };
-        let error =
-            expand(&r, &bad, &["x 1.0.0".into(), "root".into()], &mut notes).expect_err("unknown");
+        let error = expand(
+            &r,
+            &bad,
+            &["x 1.0.0".into(), "root".into()],
+            &mut notes,
+            &bad.features,
+        )
+        .expect_err("unknown");
         assert!(
             error
                 .to_string()

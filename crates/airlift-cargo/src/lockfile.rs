@@ -58,7 +58,7 @@ pub fn read(path: &Path) -> Result<Vec<Pin>, LockError> {
             let found =
                 other.map_or_else(|| "1 or 2 (no version key)".to_owned(), |v| v.to_string());
             return Err(error(format!(
-                "lockfile format {found} is not supported (3 or 4; regenerate it with `cargo generate-lockfile` from a current cargo)"
+                "lockfile format {found} is not supported (3 or 4; rewrite it with a current cargo, for example `cargo update --workspace`, which keeps every dependency's version)"
             )));
         }
     }

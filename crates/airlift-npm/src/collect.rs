@@ -159,8 +159,14 @@ pub struct Planned {
 /// Splits `name@spec` (`@scope/name@spec`); a bare name means `latest`.
 pub fn split_spec(text: &str) -> (String, String) {
     let text = text.trim();
-    match text[1.min(text.len())..].rfind('@') {
-        Some(at) => (text[..at + 1].to_owned(), text[at + 2..].trim().to_owned()),
+    // Skip a scope's leading '@' (one byte) when looking for the separator.
+    let rest = text.strip_prefix('@').unwrap_or(text);
+    let offset = text.len() - rest.len();
+    match rest.rfind('@') {
+        Some(at) => (
+            text[..offset + at].to_owned(),
+            text[offset + at + 1..].trim().to_owned(),
+        ),
         None => (text.to_owned(), "latest".to_owned()),
     }
 }
@@ -186,6 +192,16 @@ pub fn plan(spec: &NpmSpec, base: &Path) -> Result<Planned, CollectError> {
             return Err(CollectError::Spec(format!(
                 "packages: {entry:?}: {name:?} is not a package name"
             )));
+        }
+        let is_tag = version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && version
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic());
+        if !is_tag && let Err(e) = Range::parse(&version) {
+            return Err(CollectError::Spec(format!("packages: {entry:?}: {e}")));
         }
         roots.push((name, version));
     }
@@ -363,7 +379,13 @@ fn pick(
     if spec.contains(':') || spec.contains('/') {
         return Err(unsupported());
     }
-    if let Some(version) = tags.and_then(|t| t.get(spec)).and_then(Value::as_str)
+    // `*` and an empty range mean what `latest` names, when it exists.
+    let tag = if spec.is_empty() || spec == "*" {
+        "latest"
+    } else {
+        spec
+    };
+    if let Some(version) = tags.and_then(|t| t.get(tag)).and_then(Value::as_str)
         && versions.contains_key(version)
     {
         return Ok(version.to_owned());
@@ -405,7 +427,7 @@ fn pick(
     if let Some(latest) = tags.and_then(|t| t.get("latest")).and_then(Value::as_str)
         && candidates
             .iter()
-            .any(|(_, text, _)| text.as_str() == latest)
+            .any(|(_, text, deprecated)| text.as_str() == latest && !deprecated)
     {
         return Ok(latest.to_owned());
     }
@@ -594,7 +616,12 @@ pub async fn collect(
             .await?;
         let mut next = Vec::new();
         for need in queue {
-            if !seen.insert((need.name.clone(), need.spec.clone())) {
+            // A requirement met optionally is met again when it is needed for
+            // real, so that its failures are errors then, not notes.
+            let marker = if need.optional { "?" } else { "" };
+            if (need.optional && seen.contains(&(need.name.clone(), need.spec.clone())))
+                || !seen.insert((format!("{marker}{}", need.name), need.spec.clone()))
+            {
                 continue;
             }
             if let Some(error) = failed.get(&need.name) {
@@ -614,11 +641,24 @@ pub async fn collect(
             };
             let key = (need.name.clone(), version.clone());
             chosen.entry(key).or_insert(None);
-            // Each version's dependencies are followed once (a NUL-prefixed
-            // name cannot clash with a real (name, specifier) pair).
-            if !seen.insert((format!("\u{0}{}", need.name), version.clone())) {
+            // Each version's dependencies are followed once, and once more
+            // when a version first reached optionally is needed for real (the
+            // NUL-prefixed names cannot clash with a real (name, specifier)).
+            let expanded = format!("\u{0}{}", need.name);
+            let expanded_optionally = format!("\u{0}?{}", need.name);
+            if seen.contains(&(expanded.clone(), version.clone()))
+                || (need.optional && seen.contains(&(expanded_optionally.clone(), version.clone())))
+            {
                 continue;
             }
+            seen.insert((
+                if need.optional {
+                    expanded_optionally
+                } else {
+                    expanded
+                },
+                version.clone(),
+            ));
             let manifest = packument
                 .get("versions")
                 .and_then(|v| v.get(&version))
@@ -659,10 +699,11 @@ pub async fn collect(
             .cloned()
             .unwrap_or(Value::Null);
         let dist = manifest.get("dist").cloned().unwrap_or(Value::Null);
+        // The lockfile is the trust anchor when it states a digest (even a
+        // legacy SHA-1); otherwise the registry's.
         let integrity = locked
             .as_deref()
             .and_then(Integrity::parse_sri)
-            .filter(|i| matches!(i, Integrity::Sha512(_)))
             .or_else(|| {
                 dist.get("integrity")
                     .and_then(Value::as_str)
@@ -683,10 +724,11 @@ pub async fn collect(
             .and_then(Value::as_str)
             .and_then(|t| planned.registry.expose().join(t).ok())
             .and_then(|u| SafeUrl::parse(u.as_str()).ok())
+            .filter(|u| matches!(u.expose().scheme(), "http" | "https"))
             .ok_or_else(|| CollectError::Upstream {
                 package: name.clone(),
                 url: format!("version {version}"),
-                message: "no usable dist.tarball".into(),
+                message: "no usable dist.tarball (an http or https URL)".into(),
             })?;
         // Already carried with the same integrity: reuse the stored blob.
         let known = current
@@ -813,6 +855,8 @@ mod tests {
             ("@types/node".into(), "latest".into())
         );
         assert_eq!(split_spec("lodash"), ("lodash".into(), "latest".into()));
+        assert_eq!(split_spec("\u{e9}@1"), ("\u{e9}".into(), "1".into()));
+        assert_eq!(split_spec("@"), ("@".into(), "latest".into()));
         assert_eq!(
             unalias("x".into(), "npm:@s/y@^2".into()),
             ("@s/y".into(), "^2".into())
@@ -852,6 +896,7 @@ mod tests {
             pick("p", &packument, "latest", &chain).expect("pick"),
             "1.2.0"
         );
+        assert_eq!(pick("p", &packument, "*", &chain).expect("pick"), "1.2.0");
         assert!(pick("p", &packument, "^3", &chain).is_err());
         assert!(matches!(
             pick("p", &packument, "git+https://example.com/p.git", &chain),

@@ -28,9 +28,8 @@ pub fn valid_name(name: &str) -> bool {
             && !p.starts_with('.')
             && !p.starts_with('_')
             && p.bytes().all(|b| {
-                b.is_ascii_lowercase()
-                    || b.is_ascii_digit()
-                    || matches!(b, b'-' | b'.' | b'_' | b'~')
+                // Uppercase only exists in legacy names (JSONStream), still served.
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
             })
     };
     if name.len() > 214 {
@@ -56,9 +55,8 @@ mod tests {
     #[test]
     fn names() {
         assert!(valid_name("express") && valid_name("@types/node") && valid_name("lodash.merge"));
-        for bad in [
-            "", "Express", "@scope", "@/x", "../x", ".x", "a b", "@a/b/c",
-        ] {
+        assert!(valid_name("JSONStream"));
+        for bad in ["", "@scope", "@/x", "../x", ".x", "a b", "@a/b/c", "é"] {
             assert!(!valid_name(bad), "{bad:?} accepted");
         }
         assert_eq!(base_name("@types/node"), "node");

@@ -38,8 +38,9 @@ pub fn read(path: &Path) -> Result<Vec<Pin>, LockError> {
         serde_json::from_str(&text).map_err(|e| error(format!("not JSON: {e}")))?;
     let version = lock.get("lockfileVersion").and_then(|v| v.as_u64());
     if !matches!(version, Some(2 | 3)) {
+        let found = version.map_or_else(|| "missing".to_owned(), |v| v.to_string());
         return Err(error(format!(
-            "lockfileVersion {version:?} is not supported (2 or 3; npm 7 and later write them)"
+            "lockfileVersion {found} is not supported (2 or 3; npm 7 and later write them: run `npm install --package-lock-only` with a current npm)"
         )));
     }
     let packages = lock

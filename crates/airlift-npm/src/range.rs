@@ -19,6 +19,9 @@ enum Op {
 struct Comparator {
     op: Op,
     version: Version,
+    /// A bound made by desugaring (`<2.0.0-0`), which must not admit
+    /// pre-releases the way a written pre-release does.
+    synthetic: bool,
 }
 
 /// A parsed range: any of several comparator sets.
@@ -116,7 +119,19 @@ fn full(p: &Partial) -> Version {
 }
 
 fn comparator(op: Op, version: Version) -> Comparator {
-    Comparator { op, version }
+    Comparator {
+        op,
+        version,
+        synthetic: false,
+    }
+}
+
+fn bound(op: Op, version: Version) -> Comparator {
+    Comparator {
+        op,
+        version,
+        synthetic: true,
+    }
 }
 
 /// The comparators of one token such as `^1.2`, `>=1`, `1.x`, `~0.2.3`.
@@ -124,8 +139,8 @@ fn desugar(op: &str, p: &Partial) -> Vec<Comparator> {
     let (Some(major), minor, patch) = (p.major, p.minor, p.patch) else {
         // `*`, `x`: any version (or nothing, for `<*`).
         return match op {
-            "<" | ">" => vec![comparator(Op::Lt, v0(0, 0, 0))],
-            _ => vec![comparator(Op::Ge, v0(0, 0, 0))],
+            "<" | ">" => vec![bound(Op::Lt, v0(0, 0, 0))],
+            _ => vec![bound(Op::Ge, v0(0, 0, 0))],
         };
     };
     match op {
@@ -137,24 +152,24 @@ fn desugar(op: &str, p: &Partial) -> Vec<Comparator> {
                 (0, None, _) => v0(1, 0, 0),
                 (major, _, _) => v0(major + 1, 0, 0),
             };
-            vec![lower, comparator(Op::Lt, upper)]
+            vec![lower, bound(Op::Lt, upper)]
         }
         "~" | "~>" => {
             let upper = match minor {
                 Some(minor) => v0(major, minor + 1, 0),
                 None => v0(major + 1, 0, 0),
             };
-            vec![comparator(Op::Ge, full(p)), comparator(Op::Lt, upper)]
+            vec![comparator(Op::Ge, full(p)), bound(Op::Lt, upper)]
         }
         "" | "=" => match (minor, patch) {
             (Some(_), Some(_)) => vec![comparator(Op::Eq, full(p))],
             (Some(minor), None) => vec![
                 comparator(Op::Ge, v(major, minor, 0)),
-                comparator(Op::Lt, v0(major, minor + 1, 0)),
+                bound(Op::Lt, v0(major, minor + 1, 0)),
             ],
             (None, _) => vec![
                 comparator(Op::Ge, v(major, 0, 0)),
-                comparator(Op::Lt, v0(major + 1, 0, 0)),
+                bound(Op::Lt, v0(major + 1, 0, 0)),
             ],
         },
         ">" => match (minor, patch) {
@@ -165,13 +180,13 @@ fn desugar(op: &str, p: &Partial) -> Vec<Comparator> {
         ">=" => vec![comparator(Op::Ge, full(p))],
         "<" => match (minor, patch) {
             (Some(_), Some(_)) => vec![comparator(Op::Lt, full(p))],
-            (Some(minor), None) => vec![comparator(Op::Lt, v0(major, minor, 0))],
-            (None, _) => vec![comparator(Op::Lt, v0(major, 0, 0))],
+            (Some(minor), None) => vec![bound(Op::Lt, v0(major, minor, 0))],
+            (None, _) => vec![bound(Op::Lt, v0(major, 0, 0))],
         },
         "<=" => match (minor, patch) {
             (Some(_), Some(_)) => vec![comparator(Op::Le, full(p))],
-            (Some(minor), None) => vec![comparator(Op::Lt, v0(major, minor + 1, 0))],
-            (None, _) => vec![comparator(Op::Lt, v0(major + 1, 0, 0))],
+            (Some(minor), None) => vec![bound(Op::Lt, v0(major, minor + 1, 0))],
+            (None, _) => vec![bound(Op::Lt, v0(major + 1, 0, 0))],
         },
         _ => Vec::new(),
     }
@@ -254,7 +269,7 @@ impl Range {
             }
             set.iter().any(|c| {
                 !c.version.pre.is_empty()
-                    && c.version.pre.as_str() != "0"
+                    && !c.synthetic
                     && (c.version.major, c.version.minor, c.version.patch)
                         == (version.major, version.minor, version.patch)
             })
@@ -304,6 +319,8 @@ mod tests {
             ("v1.0.0", "1.0.0"),
             (">1.2", "1.3.0"),
             ("<=1.2", "1.2.9"),
+            (">=2.0.0-0", "2.0.0-alpha"),
+            ("^1.0.0-0", "1.0.0-beta"),
         ];
         for (range, version) in yes {
             assert!(sat(range, version), "{version} should satisfy {range:?}");
@@ -320,6 +337,7 @@ mod tests {
             ("1.2.3 - 2.3.4", "2.3.5"),
             (">1.2", "1.2.9"),
             ("<1.2", "1.2.0-rc.1"),
+            ("^1.2.3", "1.9.0-0"),
         ];
         for (range, version) in no {
             assert!(

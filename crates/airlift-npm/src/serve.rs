@@ -124,7 +124,14 @@ async fn dispatch(
             return json(report.to_string(), "application/json");
         }
         ("GET" | "HEAD", _) => {}
-        _ => return json_error(StatusCode::METHOD_NOT_ALLOWED, "this registry is read-only"),
+        _ => {
+            let mut response =
+                json_error(StatusCode::METHOD_NOT_ALLOWED, "this registry is read-only");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
     }
     if let Some((name, file)) = path.split_once("/-/") {
         return tarball(state.store, name, file, &headers).await;
@@ -155,7 +162,7 @@ async fn dispatch(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             v.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == etag)
+                .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == etag)
         }) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -174,7 +181,10 @@ async fn dispatch(
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    h.insert(header::VARY, HeaderValue::from_static("Accept, Host"));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Host, X-Forwarded-Host, X-Forwarded-Proto"),
+    );
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("max-age=60"),

@@ -348,60 +348,55 @@ impl Upstream<'_> {
             .collect();
         let index = &self.planned.index;
         let fetcher = self.fetcher;
-        let authorization = self.planned.authorization.clone();
+        let this = &*self;
         let results: Vec<Result<Project, CollectError>> = futures_util::stream::iter(wanted)
-            .map(|(name, chain)| {
-                let authorization = authorization.clone();
-                async move {
-                    let url = index
-                        .expose()
-                        .join(&format!("{name}/"))
-                        .ok()
-                        .and_then(|u| SafeUrl::parse(u.as_str()).ok())
-                        .ok_or_else(|| {
-                            CollectError::Spec(format!("cannot form a URL for {name}"))
-                        })?;
-                    let page = fetcher
-                        .get_small(
-                            &url,
-                            &[("Accept", upstream::ACCEPT)],
-                            authorization.as_ref(),
-                            64 << 20,
-                        )
-                        .await
-                        .map_err(|e| CollectError::Upstream {
-                            project: name.clone(),
-                            url: url.redacted(),
-                            message: e.to_string(),
-                        })?;
-                    if page.status.as_u16() == 404 {
-                        return Err(CollectError::NotFound {
-                            project: name,
-                            url: url.redacted(),
-                            chain,
-                        });
-                    }
-                    if !page.status.is_success() {
-                        return Err(CollectError::Upstream {
-                            project: name,
-                            url: url.redacted(),
-                            message: format!("answered {}", page.status),
-                        });
-                    }
-                    let content_type = page
-                        .headers
-                        .get("content-type")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("text/html")
-                        .to_ascii_lowercase();
-                    upstream::parse_page(&name, &url, &content_type, &page.body).map_err(
-                        |message| CollectError::Upstream {
-                            project: name.clone(),
-                            url: url.redacted(),
-                            message,
-                        },
+            .map(|(name, chain)| async move {
+                let url = index
+                    .expose()
+                    .join(&format!("{name}/"))
+                    .ok()
+                    .and_then(|u| SafeUrl::parse(u.as_str()).ok())
+                    .ok_or_else(|| CollectError::Spec(format!("cannot form a URL for {name}")))?;
+                let page = fetcher
+                    .get_small(
+                        &url,
+                        &[("Accept", upstream::ACCEPT)],
+                        this.authorization_for(url.expose()).as_ref(),
+                        64 << 20,
                     )
+                    .await
+                    .map_err(|e| CollectError::Upstream {
+                        project: name.clone(),
+                        url: url.redacted(),
+                        message: e.to_string(),
+                    })?;
+                if page.status.as_u16() == 404 {
+                    return Err(CollectError::NotFound {
+                        project: name,
+                        url: url.redacted(),
+                        chain,
+                    });
                 }
+                if !page.status.is_success() {
+                    return Err(CollectError::Upstream {
+                        project: name,
+                        url: url.redacted(),
+                        message: format!("answered {}", page.status),
+                    });
+                }
+                let content_type = page
+                    .headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("text/html")
+                    .to_ascii_lowercase();
+                upstream::parse_page(&name, &url, &content_type, &page.body).map_err(|message| {
+                    CollectError::Upstream {
+                        project: name.clone(),
+                        url: url.redacted(),
+                        message,
+                    }
+                })
             })
             .buffer_unordered(self.concurrency)
             .collect()
@@ -826,7 +821,7 @@ async fn resolve(
         }
         up.load_projects(names).await?;
         // Pick.
-        let mut dirty: Vec<(usize, String)> = Vec::new();
+        let mut dirty: Vec<(usize, String, UpFile)> = Vec::new();
         let mut wanted_metadata: Vec<(String, UpFile)> = Vec::new();
         for (t, (state, target)) in states.iter_mut().zip(&planned.targets).enumerate() {
             let mut updates = Vec::new();
@@ -844,13 +839,13 @@ async fn resolve(
                         state.chain(name)
                     })?;
                 if state.picked.get(name) != Some(&(version.clone(), extras.clone())) {
-                    updates.push((name.clone(), version, extras));
-                    wanted_metadata.push((name.clone(), source));
+                    wanted_metadata.push((name.clone(), source.clone()));
+                    updates.push((name.clone(), version, extras, source));
                 }
             }
-            for (name, version, extras) in updates {
+            for (name, version, extras, source) in updates {
                 state.picked.insert(name.clone(), (version, extras));
-                dirty.push((t, name));
+                dirty.push((t, name, source));
             }
         }
         if dirty.is_empty() {
@@ -858,27 +853,14 @@ async fn resolve(
         }
         up.load_metadata(wanted_metadata.clone()).await?;
         // Apply each newly picked release's dependencies.
-        for (t, name) in dirty {
+        for (t, name, source) in dirty {
             let target = &planned.targets[t];
             let state = &mut states[t];
             let Some((version, extras)) = state.picked.get(&name).cloned() else {
                 continue;
             };
-            let project = up.projects.get(&name).cloned().ok_or_else(|| {
-                CollectError::Spec(format!("internal: page of {name} not loaded"))
-            })?;
-            let release_files: Vec<&UpFile> = releases(&project)
-                .into_iter()
-                .find(|r| r.version == version)
-                .map(|r| r.files)
-                .unwrap_or_default();
-            let fits = usable(&name, &release_files, target, true);
-            let source = metadata_source(&fits).ok_or_else(|| CollectError::NoFile {
-                project: name.clone(),
-                version: version.to_string(),
-                target: target.to_string(),
-                chain: state.chain(&name),
-            })?;
+            // The file `pick` chose to describe the release.
+            let source = &source;
             let (_, metadata) = up
                 .metadata
                 .get(&(name.clone(), source.filename.clone()))

@@ -275,6 +275,13 @@ fn pylock(path: &Path, text: &str) -> Result<Vec<Pin>, LockError> {
     }
     let mut pins = Vec::new();
     for package in lock.packages {
+        if !crate::requirement::valid_name(&package.name) {
+            return Err(error(
+                path,
+                None,
+                format!("{:?} is not a project name", package.name),
+            ));
+        }
         let origin = format!("{} (package {})", path.display(), package.name);
         let files: Vec<&PylockFile> = package.sdist.iter().chain(package.wheels.iter()).collect();
         if files.is_empty() {
@@ -385,6 +392,13 @@ fn uv_lock(path: &Path, text: &str) -> Result<Vec<Pin>, LockError> {
     for package in lock.package {
         if !package.source.contains_key("registry") {
             continue;
+        }
+        if !crate::requirement::valid_name(&package.name) {
+            return Err(error(
+                path,
+                None,
+                format!("{:?} is not a project name", package.name),
+            ));
         }
         let origin = format!("{} (package {})", path.display(), package.name);
         let Some(version) = package.version.clone() else {

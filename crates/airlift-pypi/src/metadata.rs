@@ -118,7 +118,7 @@ pub fn read_zip_member(
         cd_size = u64_at(&z, 40);
         cd_offset = u64_at(&z, 48);
     }
-    if cd_size > 256 << 20 || cd_offset.saturating_add(cd_size) > length {
+    if cd_size > 16 << 20 || cd_offset.saturating_add(cd_size) > length {
         return Err(bad("zip central directory out of bounds"));
     }
     file.seek(SeekFrom::Start(cd_offset))?;

@@ -46,7 +46,8 @@ pub fn parse_filename(filename: &str, project: &str) -> Option<Filename> {
             tags,
         });
     }
-    let stem = [".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz"]
+    // Only the sdist formats whose metadata airlift can read.
+    let stem = [".tar.gz", ".zip", ".tgz"]
         .iter()
         .find_map(|ext| filename.strip_suffix(ext))?;
     // The name may itself contain dashes: find the split whose prefix normalizes to the project.
@@ -230,6 +231,16 @@ impl Target {
         if plat == "any" {
             return true;
         }
+        // A plain `linux_<arch>` wheel installs on any Linux of that machine.
+        if let Some(arch) = plat.strip_prefix("linux_")
+            && self.env.sys_platform == "linux"
+            && self
+                .platforms
+                .iter()
+                .any(|d| os_machine(d).is_some_and(|(os, a)| os == "linux" && a == arch))
+        {
+            return true;
+        }
         let wheel = parse_platform(plat);
         self.platforms.iter().any(|declared| {
             if declared == plat {
@@ -313,6 +324,9 @@ mod tests {
         assert!(t311.accepts_python(Some(">=3.8")));
         assert!(!t311.accepts_python(Some(">=3.12")));
         assert!(targets[1].accepts_python(Some(">=3.12")));
+        assert!(t311.accepts_wheel(&tags("a-1-cp311-cp311-linux_x86_64.whl", "a")));
+        assert!(!t311.accepts_wheel(&tags("a-1-cp311-cp311-linux_aarch64.whl", "a")));
+        assert!(parse_filename("a-1.0.tar.bz2", "a").is_none());
         assert!(super::targets(&["3.11".into()], &["solaris".into()]).is_err());
         let mac = super::targets(&["3.12".into()], &["macosx_11_0_arm64".into()]).expect("mac");
         assert_eq!(mac[0].env.sys_platform, "darwin");

@@ -164,6 +164,13 @@ pub fn parse_page(
             .collect::<Result<Vec<_>, String>>()?
     };
     for file in &files {
+        if !matches!(file.url.scheme(), "http" | "https") {
+            return Err(format!(
+                "file {:?} has a {} URL; only http and https are fetched from an index",
+                file.filename,
+                file.url.scheme()
+            ));
+        }
         if file.filename.contains('/')
             || file.filename.contains('\\')
             || file.filename.starts_with('.')
@@ -241,7 +248,7 @@ fn attribute(attributes: &str, name: &str) -> Option<String> {
                     i += 1;
                 }
                 value = Some(attributes[start..i.min(bytes.len())].to_owned());
-                i += 1;
+                i = (i + 1).min(bytes.len());
             } else {
                 let start = i;
                 while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
@@ -251,7 +258,8 @@ fn attribute(attributes: &str, name: &str) -> Option<String> {
             }
         }
         if key.is_empty() {
-            i += 1;
+            // Skip one whole character that is neither a key nor a value.
+            i += attributes[i..].chars().next().map_or(1, char::len_utf8);
             continue;
         }
         if key == name {
@@ -327,6 +335,11 @@ mod tests {
         assert!(wheel.sha256.is_some());
         assert!(matches!(wheel.core_metadata, Some(Some(_))));
         assert_eq!(project.files[1].yanked.as_deref(), Some(""));
+        // Odd attribute lists never panic, and file: URLs are refused.
+        let odd = "<a =\"y\"\u{e9}href=\"x-1.0.tar.gz\">x-1.0.tar.gz</a><a \u{e9}=>y</a>";
+        let _ = parse_page("x", &base(), "text/html", odd.as_bytes());
+        let local = "<a href=\"file:///etc/passwd\">x-1.0.tar.gz</a>";
+        assert!(parse_page("x", &base(), "text/html", local.as_bytes()).is_err());
     }
 
     #[test]

@@ -842,8 +842,8 @@ fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failur
             );
             if tls {
                 content.push_str(&format!(
-                    "\n[http]\ncainfo = {:?}\n",
-                    ca.display().to_string()
+                    "\n[http]\ncainfo = \"{}\"\n",
+                    toml_escape(&ca.display().to_string())
                 ));
             }
             ClientConfig {
@@ -865,10 +865,16 @@ fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failur
                 tool: "npm",
                 file: ".npmrc (~/.npmrc, or the project's .npmrc)",
                 content,
-                environment: vec![
-                    ("npm_config_registry".into(), registry.clone()),
-                    ("npm_config_replace_registry_host".into(), "always".into()),
-                ],
+                environment: {
+                    let mut env = vec![
+                        ("npm_config_registry".into(), registry.clone()),
+                        ("npm_config_replace_registry_host".into(), "always".into()),
+                    ];
+                    if tls {
+                        env.push(("npm_config_cafile".into(), ca.display().to_string()));
+                    }
+                    env
+                },
             }
         }
         ClientTool::Uv => ClientConfig {
@@ -894,4 +900,18 @@ fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failur
         }
         text.trim_end().to_owned()
     })
+}
+
+/// A TOML basic-string body: backslash, quote and control characters escaped.
+fn toml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
