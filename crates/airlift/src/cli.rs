@@ -50,6 +50,24 @@ pub enum Command {
     Fsck(FsckArgs),
     /// Print the configuration that points a client tool at this server.
     ClientConfig(ClientConfigArgs),
+    /// Verify or export the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Prove the log is intact: recompute its Merkle tree, check the signed
+    /// checkpoint, and check earlier checkpoints are prefixes of it.
+    Verify {
+        /// A checkpoint exported earlier (repeatable).
+        #[arg(long = "checkpoint", value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
+    },
+    /// Print every entry (with --json: entries, checkpoint and verifier key, for a SIEM).
+    Export,
+    /// Print the current signed checkpoint, to keep elsewhere.
+    Checkpoint,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -14,8 +14,8 @@ use airlift_trust::SiteKeys;
 use serde::Serialize;
 
 use crate::cli::{
-    BundleArgs, Cli, ClientConfigArgs, ClientTool, CollectArgs, Command, FsckArgs, ImportArgs,
-    InitArgs, KeysCommand, PackArgs, ServeArgs, TlsCommand,
+    AuditCommand, BundleArgs, Cli, ClientConfigArgs, ClientTool, CollectArgs, Command, FsckArgs,
+    ImportArgs, InitArgs, KeysCommand, PackArgs, ServeArgs, TlsCommand,
 };
 use crate::failure::Failure;
 use crate::progress::Bar;
@@ -55,6 +55,25 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Appends an event to the home's audit log. The action it records has
+    /// already happened; a failure here says so.
+    fn audit<T: Serialize>(&self, event: &str, detail: &T) -> Result<(), Failure> {
+        let detail = serde_json::to_value(detail)
+            .map_err(|e| Failure::new(1, format!("cannot encode the audit entry: {e}")))?;
+        airlift_audit::Log::new(self.layout.home())
+            .append(event, detail)
+            .map(|_| ())
+            .map_err(|e| {
+                Failure::new(
+                    1,
+                    format!("{event} completed, but the audit log was not written: {e}"),
+                )
+                .hint("check the home's audit/ directory, then `airlift audit verify`")
+            })
+    }
+}
+
 fn default_home() -> Result<PathBuf, Failure> {
     if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(data).join("airlift"));
@@ -91,6 +110,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Images => images(&context),
         Command::Fsck(args) => fsck(&context, args),
         Command::ClientConfig(args) => client_config(&context, args),
+        Command::Audit(command) => audit(&context, command),
     }
 }
 
@@ -325,6 +345,7 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         npm_notes: npm.notes,
         generation: generation.id,
     };
+    context.audit("collect", &summary)?;
     context.emit(&summary, || {
         let mut parts = Vec::new();
         if summary.files > 0
@@ -394,6 +415,7 @@ fn keys_init(context: &Context, root_expires_days: i64) -> Result<(), Failure> {
         keyid: keys.signer.keyid().to_owned(),
         root: keys.root_path(1),
     };
+    context.audit("keys-init", &summary)?;
     context.emit(&summary, || {
         format!(
             "created key {}\ntrust anchor: {}\ncarry it to the isolated side and run `airlift init --trust root.json` there",
@@ -472,6 +494,7 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
     let store = context.store()?;
     let keys = SiteKeys::open(&context.layout.keys_dir())?;
     let report = airlift_bundle::pack(&store, &keys, &options, &context.bar())?;
+    context.audit("pack", &report)?;
     context.emit(&report, || {
         let mut text = format!(
             "packed {} entries, {} blobs ({} bytes) into {} ({})\nbundle {} version {}, importable until {}",
@@ -552,24 +575,37 @@ fn init(context: &Context, args: InitArgs) -> Result<(), Failure> {
     airlift_core::write_file_durably(&target, &bytes)
         .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", target.display())))?;
     context.store()?;
-    context.emit(
-        &serde_json::json!({"trusted_root": target, "version": version, "changed": true}),
-        || {
-            format!(
-                "trusting root version {version} from {}",
-                args.trust.display()
-            )
-        },
-    )
+    let detail = serde_json::json!({"trusted_root": target, "version": version, "changed": true});
+    context.audit("trust-init", &detail)?;
+    context.emit(&detail, || {
+        format!(
+            "trusting root version {version} from {}",
+            args.trust.display()
+        )
+    })
 }
 
 fn import(context: &Context, args: ImportArgs) -> Result<(), Failure> {
     let store = context.store()?;
-    let outcome = airlift_bundle::import(
+    let outcome = match airlift_bundle::import(
         &args.bundle,
         &store,
         &import_options(context, None),
         &context.bar(),
+    ) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let failure = Failure::from(e);
+            context.audit(
+                "import-rejected",
+                &serde_json::json!({"bundle": args.bundle, "error": failure.message.clone()}),
+            )?;
+            return Err(failure);
+        }
+    };
+    context.audit(
+        "import",
+        &serde_json::json!({"bundle": args.bundle, "outcome": &outcome}),
     )?;
     context.emit(&outcome, || match &outcome {
         ImportOutcome::Imported {
@@ -683,6 +719,7 @@ fn tls_init(context: &Context, names: &[String]) -> Result<(), Failure> {
         server_certificate: created.server_certificate,
         names: created.names,
     };
+    context.audit("tls-init", &summary)?;
     context.emit(&summary, || {
         format!(
             "created a site CA and a server certificate for {}\ndistribute {} to clients (docker: /etc/docker/certs.d/<host:port>/ca.crt), then run `airlift serve --tls`",
@@ -914,4 +951,64 @@ fn toml_escape(text: &str) -> String {
         }
     }
     out
+}
+
+fn audit(context: &Context, command: AuditCommand) -> Result<(), Failure> {
+    let log = airlift_audit::Log::new(context.layout.home());
+    let tampered = |e: airlift_audit::AuditError| {
+        Failure::new(3, e.to_string()).hint(
+            "the audit log does not match its signed checkpoints; keep the home as it is for investigation",
+        )
+    };
+    match command {
+        AuditCommand::Verify { checkpoints } => {
+            let mut earlier = Vec::new();
+            for path in &checkpoints {
+                earlier.push(
+                    std::fs::read_to_string(path).map_err(|e| {
+                        Failure::input(format!("cannot read {}: {e}", path.display()))
+                    })?,
+                );
+            }
+            let verified = log.verify(&earlier).map_err(tampered)?;
+            context.emit(&verified, || {
+                format!(
+                    "audit log intact: {} entries, tree head {}{}",
+                    verified.entries,
+                    verified.root,
+                    if verified.earlier_checkpoints > 0 {
+                        format!(
+                            ", consistent with {} earlier checkpoint(s)",
+                            verified.earlier_checkpoints
+                        )
+                    } else {
+                        String::new()
+                    }
+                )
+            })
+        }
+        AuditCommand::Export => {
+            let events = log.events().map_err(tampered)?;
+            let checkpoint = log.checkpoint().map_err(tampered)?;
+            let key = log.verifier_key().map_err(tampered)?;
+            context.emit(
+                &serde_json::json!({"entries": events, "checkpoint": checkpoint, "verifier_key": key}),
+                || {
+                    events
+                        .iter()
+                        .map(|e| format!("{} {} {} {}", e.index, e.time, e.event, e.detail))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+            )
+        }
+        AuditCommand::Checkpoint => {
+            let checkpoint = log.checkpoint().map_err(tampered)?.ok_or_else(|| {
+                Failure::input("the audit log is empty; nothing has been recorded yet")
+            })?;
+            context.emit(&serde_json::json!({"checkpoint": checkpoint}), || {
+                checkpoint.trim_end().to_owned()
+            })
+        }
+    }
 }
