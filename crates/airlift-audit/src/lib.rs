@@ -574,7 +574,8 @@ mod tests {
 
     #[test]
     fn tampering_is_detected() {
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut Vec<String>)>, &str)> = vec![
+        type Tamper = Box<dyn FnOnce(&mut Vec<String>)>;
+        let cases: Vec<(&str, Tamper, &str)> = vec![
             (
                 "edited",
                 Box::new(|l: &mut Vec<String>| l[1] = l[1].replace("\"i\":1", "\"i\":7")),
