@@ -768,7 +768,7 @@ pub async fn collect(
                 .ok_or_else(|| CollectError::Upstream {
                     krate: r.line.name.clone(),
                     url,
-                    message: "not a URL".into(),
+                    message: "the registry's dl template does not give an http or https URL for this crate".into(),
                 })?;
             Ok(Request {
                 authorization: up.authorization_for(url.expose()),
