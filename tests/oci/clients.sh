@@ -74,12 +74,19 @@ check "skopeo copy keeps the digest" sh -c "[ \"\$('$CRANE' digest --insecure $R
 check "save the manifest" sh -c "'$CRANE' manifest --insecure $R/team/app:1.0 >'$WORK/app.manifest'"
 kill "$server"; wait "$server" 2>/dev/null || true
 
+# Every push and delete went into the tamper-evident audit log.
+check "the audit log verifies after the pushes" "$AIRLIFT" --home "$HI" audit verify
+check "the audit log records the push of the tag team/app:1.0" \
+    sh -c "'$AIRLIFT' --home '$HI' audit export | grep 'registry-change {\"change\":\"push team/app@sha256:' | grep -q '\"key\":\"t:team/app:1.0\"'"
+
 # Across the gap: pack the connected side, import on a second home, pull again.
 "$AIRLIFT" --home "$HI" keys init >/dev/null
 check "pack the pushed images" "$AIRLIFT" --home "$HI" pack --out "$WORK/images.tar.zst"
 LO=$WORK/isolated
 check "init trust" "$AIRLIFT" --home "$LO" init --trust "$HI/keys/roots/1.root.json"
 check "import" "$AIRLIFT" --home "$LO" import "$WORK/images.tar.zst"
+check "the isolated side's audit log records the import" \
+    sh -c "'$AIRLIFT' --home '$LO' audit verify >/dev/null && '$AIRLIFT' --home '$LO' --json audit export | python3 -c 'import json,sys; sys.exit([e[\"event\"] for e in json.load(sys.stdin)[\"entries\"]] != [\"trust-init\", \"import\"])'"
 start "$LO" 5002
 server=$!
 check "same digest across the gap" sh -c "[ \"\$('$CRANE' digest --insecure 127.0.0.1:5002/team/app:1.0)\" = \"\$(cat '$WORK/app.digest')\" ]"

@@ -34,16 +34,32 @@ use crate::names::{self, DigestProblem, Reference};
 /// Largest manifest accepted on push.
 pub const MAX_MANIFEST: usize = 4 << 20;
 
+/// Records a change to the index (an event name and its facts) in the
+/// site's audit log; an error means the entry was not written.
+pub type AuditHook =
+    std::sync::Arc<dyn Fn(&str, serde_json::Value) -> Result<(), String> + Send + Sync>;
+
 /// The registry state shared by handlers.
 #[derive(Clone)]
 pub struct Registry {
     store: Store,
     uploads: PathBuf,
+    audit: Option<AuditHook>,
 }
 
 /// The `/v2/` router, to be merged at the server root.
 pub fn router(store: Store, uploads: PathBuf) -> Router {
-    let registry = Registry { store, uploads };
+    router_with_audit(store, uploads, None)
+}
+
+/// The `/v2/` router; every push and delete that changes the index is
+/// recorded through `audit`.
+pub fn router_with_audit(store: Store, uploads: PathBuf, audit: Option<AuditHook>) -> Router {
+    let registry = Registry {
+        store,
+        uploads,
+        audit,
+    };
     Router::new()
         .route("/v2", axum::routing::any(dispatch))
         .route("/v2/", axum::routing::any(dispatch))
@@ -221,6 +237,16 @@ async fn change(
     upserts: Vec<Entry>,
     removals: Vec<String>,
 ) -> Result<(), Response> {
+    let detail = registry.audit.as_ref().map(|_| {
+        serde_json::json!({
+            "change": source,
+            "upserts": upserts
+                .iter()
+                .map(|e| serde_json::json!({"key": e.key, "digest": e.digest, "size": e.size}))
+                .collect::<Vec<_>>(),
+            "removals": removals,
+        })
+    });
     blocking(registry, move |store| {
         store.meta.apply(Change {
             source,
@@ -235,8 +261,19 @@ async fn change(
             state: Vec::new(),
         })
     })
-    .await
-    .map(|_| ())
+    .await?;
+    if let (Some(hook), Some(detail)) = (registry.audit.clone(), detail) {
+        let written = tokio::task::spawn_blocking(move || hook("registry-change", detail))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+        if let Err(e) = written {
+            return Err(internal(format!(
+                "the registry change was stored but the audit log could not record it: {e}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn digest_headers(digest: &Digest) -> HeaderMap {

@@ -49,6 +49,16 @@ struct AppState {
 /// Builds the application. `uploads` holds OCI upload sessions; it must be
 /// on the same file system as the blob store.
 pub fn app(store: Store, uploads: PathBuf) -> Router {
+    app_with_audit(store, uploads, None)
+}
+
+/// Builds the application; pushes and deletes through `/v2/` are recorded
+/// through `audit`.
+pub fn app_with_audit(
+    store: Store,
+    uploads: PathBuf,
+    audit: Option<airlift_oci::serve::AuditHook>,
+) -> Router {
     let metrics = Arc::new(Metrics::new());
     let state = AppState {
         store: store.clone(),
@@ -64,7 +74,7 @@ pub fn app(store: Store, uploads: PathBuf) -> Router {
         .nest("/cargo", airlift_cargo::serve::router(store.clone()))
         .nest("/npm", airlift_npm::serve::router(store.clone()))
         .merge(airlift_npm::serve::root_tarballs(store.clone()))
-        .merge(airlift_oci::serve::router(store, uploads))
+        .merge(airlift_oci::serve::router_with_audit(store, uploads, audit))
         .layer(middleware::from_fn_with_state(state, count))
 }
 
@@ -86,6 +96,7 @@ async fn bind(
 pub async fn serve_tls(
     store: Store,
     uploads: PathBuf,
+    audit: Option<airlift_oci::serve::AuditHook>,
     address: SocketAddr,
     tls: std::sync::Arc<rustls::ServerConfig>,
     ready: impl FnOnce(SocketAddr),
@@ -93,7 +104,7 @@ pub async fn serve_tls(
     let listener = bind(address, ready).await?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let service = hyper_util::service::TowerToHyperService::new(
-        app(store, uploads).layer(axum::Extension(airlift_http::Scheme("https"))),
+        app_with_audit(store, uploads, audit).layer(axum::Extension(airlift_http::Scheme("https"))),
     );
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -134,13 +145,14 @@ pub async fn serve_tls(
 pub async fn serve(
     store: Store,
     uploads: PathBuf,
+    audit: Option<airlift_oci::serve::AuditHook>,
     address: SocketAddr,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
     let listener = bind(address, ready).await?;
     axum::serve(
         listener,
-        app(store, uploads).layer(axum::Extension(airlift_http::Scheme("http"))),
+        app_with_audit(store, uploads, audit).layer(axum::Extension(airlift_http::Scheme("http"))),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await

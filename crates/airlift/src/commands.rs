@@ -672,6 +672,12 @@ fn plan(context: &Context, args: BundleArgs) -> Result<(), Failure> {
 fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     let store = context.store()?;
     let uploads = context.layout.uploads_dir();
+    let log = std::sync::Arc::new(airlift_audit::Log::new(context.layout.home()));
+    let audit: airlift_oci::serve::AuditHook = std::sync::Arc::new(move |event, detail| {
+        log.append(event, detail)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
     let runtime = runtime()?;
     let result = if args.tls {
         let config = airlift_tls::server_config(&context.layout.tls_dir()).map_err(|e| {
@@ -680,6 +686,7 @@ fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         runtime.block_on(airlift_server::serve_tls(
             store,
             uploads,
+            Some(audit),
             args.listen,
             config,
             |address| {
@@ -690,6 +697,7 @@ fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         runtime.block_on(airlift_server::serve(
             store,
             uploads,
+            Some(audit),
             args.listen,
             |address| {
                 eprintln!("airlift serving on http://{address}");
