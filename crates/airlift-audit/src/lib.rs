@@ -171,7 +171,35 @@ impl Log {
         lock.lock().map_err(io("lock", &lock_path))?;
         let key = self.key()?;
         let log_path = self.path("log.jsonl");
-        let (mut leaves, _) = self.read_leaves()?;
+        let (mut leaves, count) = self.read_leaves()?;
+        // Never sign over a log that no longer matches its last checkpoint:
+        // that would launder an edit or a truncation.
+        match self.checkpoint()? {
+            Some(text) => {
+                let public = self.public_key()?;
+                let checkpoint =
+                    parse_checkpoint(&text, &public).map_err(|m| AuditError::Tampered {
+                        path: self.path("checkpoint"),
+                        message: format!("{m}; refusing to append"),
+                    })?;
+                if checkpoint.size != count || checkpoint.root != tree_hash(&leaves) {
+                    return Err(AuditError::Tampered {
+                        path: log_path,
+                        message: format!(
+                            "the log ({count} entries) does not match its last checkpoint ({} entries); refusing to append; run `airlift audit verify`",
+                            checkpoint.size
+                        ),
+                    });
+                }
+            }
+            None if count > 0 => {
+                return Err(AuditError::Tampered {
+                    path: log_path,
+                    message: "the log has entries but no checkpoint; refusing to append".into(),
+                });
+            }
+            None => {}
+        }
         let entry = Event {
             index: leaves.len() as u64,
             time: jiff::Timestamp::now().to_string(),
@@ -394,6 +422,29 @@ impl Log {
         Ok(bytes[1..].to_vec())
     }
 
+    /// Signs a JSON payload as a DSSE envelope with this home's log key
+    /// (receipts and other statements that leave the site).
+    pub fn sign(&self, payload: &Value) -> Result<Vec<u8>, AuditError> {
+        fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
+        let key = self.key()?;
+        let verifier = self.verifier_key()?.ok_or_else(|| AuditError::Key {
+            path: self.path("note.pub"),
+            message: "missing".into(),
+        })?;
+        let body = serde_json::to_vec(payload).map_err(|e| AuditError::Key {
+            path: self.path("note.key"),
+            message: format!("cannot encode the payload: {e}"),
+        })?;
+        let signature = key.sign(&pae(PAYLOAD_TYPE, &body));
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        let envelope = serde_json::json!({
+            "payloadType": PAYLOAD_TYPE,
+            "payload": b64.encode(&body),
+            "signatures": [{"keyid": verifier, "sig": b64.encode(signature.as_ref())}],
+        });
+        Ok(envelope.to_string().into_bytes())
+    }
+
     /// The origin line: a name unique to this log's key.
     fn origin(&self, key: &Ed25519KeyPair) -> String {
         format!(
@@ -401,6 +452,68 @@ impl Log {
             &hex::encode(sha256(&[key.public_key().as_ref()]))[..16]
         )
     }
+}
+
+/// The DSSE payload type of airlift's signed statements.
+pub const PAYLOAD_TYPE: &str = "application/vnd.airlift.statement+json";
+
+/// DSSE's pre-authentication encoding.
+fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Opens a DSSE envelope made by [`Log::sign`]: checks the signature with
+/// the verifier key it names and returns the payload. (Which keys to trust
+/// is the caller's decision; the key is in the `keyid`.)
+pub fn open_signed(bytes: &[u8]) -> Result<Value, String> {
+    let envelope: Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a signed envelope: {e}"))?;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let payload_type = envelope.get("payloadType").and_then(Value::as_str);
+    if payload_type != Some(PAYLOAD_TYPE) {
+        return Err(format!(
+            "payload type {payload_type:?} is not {PAYLOAD_TYPE}"
+        ));
+    }
+    let body = envelope
+        .get("payload")
+        .and_then(Value::as_str)
+        .and_then(|p| b64.decode(p).ok())
+        .ok_or("no payload")?;
+    let signed = envelope
+        .get("signatures")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|signature| {
+            let key = signature
+                .get("keyid")
+                .and_then(Value::as_str)
+                .and_then(|k| k.splitn(3, '+').nth(2))
+                .and_then(|k| b64.decode(k).ok())
+                .filter(|k| k.len() == 33 && k[0] == 1);
+            let sig = signature
+                .get("sig")
+                .and_then(Value::as_str)
+                .and_then(|s| b64.decode(s).ok());
+            match (key, sig) {
+                (Some(key), Some(sig)) => UnparsedPublicKey::new(&ED25519, &key[1..])
+                    .verify(&pae(PAYLOAD_TYPE, &body), &sig)
+                    .is_ok(),
+                _ => false,
+            }
+        });
+    if !signed {
+        return Err("the signature does not verify".into());
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("payload is not JSON: {e}"))
 }
 
 /// The C2SP key hash: the first 4 bytes of SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key).
@@ -610,6 +723,33 @@ mod tests {
     }
 
     #[test]
+    fn appending_never_signs_over_tampering() {
+        let (_home, log) = log_with(3);
+        rewrite(&log, |l| {
+            l.pop();
+        });
+        let error = log
+            .append("after", serde_json::json!({}))
+            .expect_err("appended")
+            .to_string();
+        assert!(error.contains("refusing to append"), "{error}");
+    }
+
+    #[test]
+    fn signed_statements_open_and_tampering_fails() {
+        let (_home, log) = log_with(0);
+        let envelope = log
+            .sign(&serde_json::json!({"blobs": ["ab"]}))
+            .expect("sign");
+        assert_eq!(open_signed(&envelope).expect("opens")["blobs"][0], "ab");
+        let text = String::from_utf8(envelope).expect("utf8");
+        let payload = base64::engine::general_purpose::STANDARD.encode(br#"{"blobs":["cd"]}"#);
+        let value: Value = serde_json::from_str(&text).expect("json");
+        let forged = text.replace(value["payload"].as_str().expect("payload"), &payload);
+        assert!(open_signed(forged.as_bytes()).is_err());
+    }
+
+    #[test]
     fn forged_and_rewritten_histories_are_detected() {
         let (_home, log) = log_with(3);
         // A checkpoint signed by another key.
@@ -622,6 +762,7 @@ mod tests {
         let (_home, log) = log_with(3);
         let earlier = log.checkpoint().expect("read").expect("exists");
         fs::remove_file(log.path("log.jsonl")).expect("remove");
+        fs::remove_file(log.path("checkpoint")).expect("remove");
         for i in 0..4 {
             log.append("forged", serde_json::json!({"i": i}))
                 .expect("append");

@@ -110,6 +110,7 @@ fn main() {
             valid_for: jiff::SignedDuration::from_hours(24),
             zstd_level: 3,
             zstd_threads: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            omit: Default::default(),
         };
         let started = Instant::now();
         airlift_bundle::pack(&store, &keys, &options, &NoProgress).unwrap();

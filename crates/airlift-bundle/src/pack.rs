@@ -34,6 +34,9 @@ pub struct PackOptions {
     pub zstd_level: i32,
     /// zstd worker threads (at least 1; output is the same for any count).
     pub zstd_threads: u32,
+    /// Blobs the destination already has: still listed in the signed
+    /// targets (the full desired set), but not carried (a delta bundle).
+    pub omit: std::collections::BTreeSet<Digest>,
 }
 
 /// What a pack wrote.
@@ -53,6 +56,11 @@ pub struct PackReport {
     pub blobs: usize,
     /// Bytes of blobs carried.
     pub blob_bytes: u64,
+    /// Blobs listed in the signed targets but left out because the
+    /// destination has them (a delta bundle).
+    pub omitted_blobs: usize,
+    /// Their bytes.
+    pub omitted_bytes: u64,
     /// When the bundle stops being importable.
     pub expires: String,
     /// Parts, when split.
@@ -182,6 +190,11 @@ pub fn pack(
     }));
 
     let mut items = vec![Item::Bytes(POINTER.into(), pointer)];
+    let carried: BTreeMap<Digest, u64> = blobs
+        .iter()
+        .filter(|(digest, _)| !options.omit.contains(digest))
+        .map(|(d, s)| (*d, *s))
+        .collect();
     for (root_version, bytes) in keys.roots()? {
         items.push(Item::Bytes(
             format!("metadata/{root_version}.root.json"),
@@ -194,7 +207,7 @@ pub fn pack(
     for (name, document) in index_docs {
         items.push(Item::Bytes(format!("targets/{name}"), document));
     }
-    for (digest, size) in &blobs {
+    for (digest, size) in &carried {
         items.push(Item::Blob(
             format!("targets/{}", format::blob_target(digest)),
             *digest,
@@ -202,7 +215,8 @@ pub fn pack(
         ));
     }
 
-    let blob_bytes: u64 = blobs.values().sum();
+    let blob_bytes: u64 = carried.values().sum();
+    let omitted_bytes: u64 = blobs.values().sum::<u64>() - blob_bytes;
     progress.start("pack", Some(blob_bytes));
     let mtime = options.now.as_second().max(0) as u64;
     let parts = match form {
@@ -224,7 +238,9 @@ pub fn pack(
         version,
         bundle_id,
         entries: entries.len(),
-        blobs: blobs.len(),
+        blobs: carried.len(),
+        omitted_blobs: blobs.len() - carried.len(),
+        omitted_bytes,
         blob_bytes,
         expires: metadata::format_time(timestamp_expires),
         parts,

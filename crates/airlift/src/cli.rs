@@ -34,8 +34,9 @@ pub enum Command {
     Tls(TlsCommand),
     /// Write a signed bundle of the store's current generation (connected side).
     Pack(PackArgs),
-    /// Run every check an import does, without importing.
-    Verify(BundleArgs),
+    /// Run every check an import does, without importing (or check parts
+    /// of a split bundle on their own, as soon as each is copied).
+    Verify(VerifyArgs),
     /// Trust a root of signing keys (isolated side, once).
     Init(InitArgs),
     /// Verify a bundle and, only if everything checks out, import it (isolated side).
@@ -53,6 +54,9 @@ pub enum Command {
     /// Verify or export the tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Inventories for delta bundles (isolated side).
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +142,46 @@ pub struct PackArgs {
     /// zstd compression level for .tar.zst (1 to 19).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
     pub zstd_level: i32,
+    /// Plan parts to fit the media: dvd (4.7 GB), bd (25 GB), usb-4g (FAT32's
+    /// 4 GiB - 1 file limit) or a size (e.g. 700M).
+    #[arg(long, value_name = "MEDIA", conflicts_with = "max_part_size")]
+    pub media: Option<String>,
+    /// The destination site: what earlier bundles shipped to it (its
+    /// ledger) is not carried again, and this bundle's blobs are added.
+    #[arg(long, value_name = "NAME")]
+    pub destination: Option<String>,
+    /// A receipt from the destination (`airlift receipt export`): carry
+    /// only the blobs it lacks. Used instead of the ledger.
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Option<PathBuf>,
+    /// Carry every blob, even those the ledger or a receipt says are there.
+    #[arg(long, conflicts_with = "receipt")]
+    pub full: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The bundle: a directory, a .tar, a .tar.zst, or a split bundle's .toc.json.
+    #[arg(required_unless_present = "parts")]
+    pub bundle: Option<PathBuf>,
+    /// Verify against this root instead of the home's trusted root.
+    #[arg(long, value_name = "ROOT_JSON")]
+    pub trust: Option<PathBuf>,
+    /// Check one part file (`<name>.part-0003`) against its table of contents
+    /// alone (repeatable); the whole bundle is verified on import.
+    #[arg(long = "part", value_name = "PART", id = "parts")]
+    pub parts: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCommand {
+    /// Write a signed inventory of the blobs this home holds, for
+    /// `airlift pack --receipt` on the connected side.
+    Export {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::cli::{
     AuditCommand, BundleArgs, Cli, ClientConfigArgs, ClientTool, CollectArgs, Command, FsckArgs,
-    ImportArgs, InitArgs, KeysCommand, PackArgs, ServeArgs, TlsCommand,
+    ImportArgs, InitArgs, KeysCommand, PackArgs, ReceiptCommand, ServeArgs, TlsCommand, VerifyArgs,
 };
 use crate::failure::Failure;
 use crate::progress::Bar;
@@ -111,6 +111,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Fsck(args) => fsck(&context, args),
         Command::ClientConfig(args) => client_config(&context, args),
         Command::Audit(command) => audit(&context, command),
+        Command::Receipt(ReceiptCommand::Export { out }) => receipt_export(&context, &out),
     }
 }
 
@@ -481,10 +482,94 @@ pub fn parse_duration(text: &str) -> Result<jiff::SignedDuration, Failure> {
     Ok(jiff::SignedDuration::from_secs(total))
 }
 
+/// Part sizes of the media presets.
+fn media_size(media: &str) -> Result<u64, Failure> {
+    match media {
+        // A single-layer DVD±R holds 4,707,319,808 bytes; keep a margin.
+        "dvd" => Ok(4_700_000_000),
+        // A single-layer BD-R holds 25,025,314,816 bytes.
+        "bd" => Ok(25_000_000_000),
+        // FAT32's largest file.
+        "usb-4g" => Ok(4_294_967_295),
+        other => parse_size(other).map_err(|_| {
+            Failure::input(format!(
+                "--media {other:?} is not dvd, bd, usb-4g or a size such as 700M"
+            ))
+        }),
+    }
+}
+
+fn ledger_path(context: &Context, destination: &str) -> Result<PathBuf, Failure> {
+    if destination.is_empty()
+        || destination.len() > 100
+        || !destination
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || destination.starts_with('.')
+    {
+        return Err(Failure::input(format!(
+            "--destination {destination:?}: use letters, digits, '-', '_' and '.'"
+        )));
+    }
+    Ok(context
+        .layout
+        .home()
+        .join("ledger")
+        .join(format!("{destination}.json")))
+}
+
+/// Blob digests in a ledger or receipt file.
+fn read_digests(
+    value: &serde_json::Value,
+    what: &Path,
+) -> Result<std::collections::BTreeSet<airlift_core::Digest>, Failure> {
+    value
+        .get("blobs")
+        .and_then(|b| b.as_array())
+        .ok_or_else(|| Failure::input(format!("{}: no \"blobs\" list", what.display())))?
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .and_then(|h| airlift_core::Digest::from_hex(h).ok())
+                .ok_or_else(|| Failure::input(format!("{}: {v} is not a SHA-256", what.display())))
+        })
+        .collect()
+}
+
 fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
+    let max_part_size = match (&args.media, &args.max_part_size) {
+        (Some(media), _) => Some(media_size(media)?),
+        (None, Some(size)) => Some(parse_size(size)?),
+        (None, None) => None,
+    };
+    let ledger = args
+        .destination
+        .as_deref()
+        .map(|d| ledger_path(context, d))
+        .transpose()?;
+    let mut omit = std::collections::BTreeSet::new();
+    let mut delta_from = None;
+    if let Some(receipt) = &args.receipt {
+        let text = std::fs::read(receipt)
+            .map_err(|e| Failure::input(format!("cannot read {}: {e}", receipt.display())))?;
+        let payload = airlift_audit::open_signed(&text).map_err(|e| {
+            Failure::input(format!("{}: {e}", receipt.display()))
+                .hint("make it with `airlift receipt export` on the isolated side")
+        })?;
+        omit = read_digests(&payload, receipt)?;
+        delta_from = Some(format!("receipt {}", receipt.display()));
+    } else if let Some(path) = ledger.as_ref().filter(|p| p.exists() && !args.full) {
+        let text = std::fs::read(path)
+            .map_err(|e| Failure::new(1, format!("cannot read {}: {e}", path.display())))?;
+        let value: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| Failure::new(1, format!("{}: {e}", path.display())))?;
+        omit = read_digests(&value, path)?;
+        delta_from = Some(format!("ledger {}", path.display()));
+    }
     let options = PackOptions {
         out: args.out,
-        max_part_size: args.max_part_size.as_deref().map(parse_size).transpose()?,
+        max_part_size,
+        omit,
         now: now()?,
         version: args.bundle_version,
         valid_for: parse_duration(&args.valid_for)?,
@@ -494,7 +579,35 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
     let store = context.store()?;
     let keys = SiteKeys::open(&context.layout.keys_dir())?;
     let report = airlift_bundle::pack(&store, &keys, &options, &context.bar())?;
-    context.audit("pack", &report)?;
+    if let Some(path) = &ledger {
+        // Everything the destination will have once it imports this bundle.
+        let mut shipped = options.omit.clone();
+        if let Some(generation) = store.meta.current()? {
+            shipped.extend(
+                store
+                    .meta
+                    .entries(generation.id, None)?
+                    .iter()
+                    .map(|e| e.digest),
+            );
+        }
+        let value = serde_json::json!({
+            "destination": args.destination,
+            "updated": now()?.to_string(),
+            "last_bundle": report.bundle_id,
+            "blobs": shipped.iter().map(airlift_core::Digest::hex).collect::<Vec<_>>(),
+        });
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Failure::new(1, format!("cannot create {}: {e}", parent.display())))?;
+        }
+        airlift_core::write_file_durably(path, value.to_string().as_bytes())
+            .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
+    }
+    context.audit(
+        "pack",
+        &serde_json::json!({"report": &report, "destination": args.destination, "delta_from": delta_from}),
+    )?;
     context.emit(&report, || {
         let mut text = format!(
             "packed {} entries, {} blobs ({} bytes) into {} ({})\nbundle {} version {}, importable until {}",
@@ -507,6 +620,14 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
             report.version,
             report.expires
         );
+        if report.omitted_blobs > 0 {
+            text.push_str(&format!(
+                "\ndelta: {} blobs ({} bytes) left out, the destination has them ({})",
+                report.omitted_blobs,
+                report.omitted_bytes,
+                delta_from.as_deref().unwrap_or("")
+            ));
+        }
         for part in &report.parts {
             text.push_str(&format!("\n  {} {} bytes {}", part.name, part.size, part.sha256));
         }
@@ -521,10 +642,60 @@ fn import_options<'a>(context: &'a Context, trust: Option<&'a Path>) -> ImportOp
     }
 }
 
-fn verify(context: &Context, args: BundleArgs) -> Result<(), Failure> {
+fn verify(context: &Context, args: VerifyArgs) -> Result<(), Failure> {
+    if !args.parts.is_empty() {
+        let mut checked = Vec::new();
+        for part in &args.parts {
+            let name = part
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let (stream, index) = name
+                .rsplit_once(".part-")
+                .and_then(|(stream, n)| Some((stream.to_owned(), n.parse::<usize>().ok()?)))
+                .filter(|(_, n)| *n >= 1)
+                .ok_or_else(|| {
+                    Failure::input(format!(
+                        "{} is not a part file (<name>.part-0001)",
+                        part.display()
+                    ))
+                })?;
+            let toc_file = part
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(format!("{stream}.toc.json"));
+            let toc = airlift_bundle::parts::read_toc(&toc_file)?;
+            if index > toc.parts.len() {
+                return Err(Failure::input(format!(
+                    "{}: the table of contents lists {} parts",
+                    part.display(),
+                    toc.parts.len()
+                )));
+            }
+            airlift_bundle::parts::verify_part(&toc_file, &toc, index - 1)?;
+            checked.push(serde_json::json!({"part": part, "index": index, "of": toc.parts.len()}));
+        }
+        return context.emit(&checked, || {
+            checked
+                .iter()
+                .map(|c| {
+                    format!(
+                        "OK: part {} of {} ({})",
+                        c["index"],
+                        c["of"],
+                        c["part"].as_str().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+    }
+    let Some(bundle) = args.bundle else {
+        return Err(Failure::input("give a bundle or --part"));
+    };
     let store = context.store()?;
     let result = airlift_bundle::verify(
-        &args.bundle,
+        &bundle,
         &store,
         &import_options(context, args.trust.as_deref()),
         &context.bar(),
@@ -1019,4 +1190,40 @@ fn audit(context: &Context, command: AuditCommand) -> Result<(), Failure> {
             })
         }
     }
+}
+
+fn receipt_export(context: &Context, out: &Path) -> Result<(), Failure> {
+    let store = context.store()?;
+    let blobs: Vec<String> = store
+        .blobs
+        .list()?
+        .iter()
+        .map(airlift_core::Digest::hex)
+        .collect();
+    let payload = serde_json::json!({
+        "format": "airlift-receipt/1",
+        "created": now()?.to_string(),
+        "last_bundle": store.meta.state(airlift_store::state_keys::LAST_BUNDLE_ID)?,
+        "last_bundle_version": store.meta.state(airlift_store::state_keys::LAST_BUNDLE_VERSION)?,
+        "blobs": blobs,
+    });
+    let signed = airlift_audit::Log::new(context.layout.home())
+        .sign(&payload)
+        .map_err(|e| Failure::new(1, e.to_string()))?;
+    if out.exists() {
+        return Err(Failure::input(format!("{} already exists", out.display())));
+    }
+    airlift_core::write_file_durably(out, &signed)
+        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", out.display())))?;
+    context.audit(
+        "receipt-export",
+        &serde_json::json!({"out": out, "blobs": blobs.len()}),
+    )?;
+    context.emit(&serde_json::json!({"receipt": out, "blobs": blobs.len()}), || {
+        format!(
+            "wrote a receipt of {} blobs to {}; carry it to the connected side for `airlift pack --receipt`",
+            blobs.len(),
+            out.display()
+        )
+    })
 }

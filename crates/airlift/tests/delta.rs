@@ -1,0 +1,195 @@
+//! Delta bundles (ledger and receipt), media-sized parts checked one by one,
+//! and the audit trail of both sides.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{Behaviour, Connected, Upstream, noise, sha256_hex, write_config};
+
+#[test]
+fn a_delta_carries_only_what_changed_and_imports_over_the_full_set() {
+    let connected = Connected::sample();
+    let full = connected.work.path().join("full.tar");
+    let report = connected
+        .home
+        .run(&[
+            "--json",
+            "pack",
+            "--destination",
+            "site-a",
+            "--bundle-version",
+            "10",
+            "--out",
+            full.to_str().unwrap(),
+        ])
+        .ok()
+        .json();
+    assert_eq!(report["omitted_blobs"], 0);
+    let isolated = connected.isolated();
+    isolated.run(&["import", full.to_str().unwrap()]).ok();
+
+    // One artifact changes upstream: collect it again alongside the others.
+    let changed = noise(9, 50_000);
+    let upstream = Upstream::start(HashMap::from([(
+        "new/readme.txt".to_string(),
+        Behaviour::Serve(changed.clone()),
+    )]));
+    let mut entries: Vec<(String, Option<String>, &str)> = connected
+        .files
+        .iter()
+        .filter(|(path, _)| path != "docs/readme.txt")
+        .map(|(path, data)| {
+            (
+                connected.upstream.url(&format!("up/{path}")),
+                Some(sha256_hex(data)),
+                path.as_str(),
+            )
+        })
+        .collect();
+    entries.push((
+        upstream.url("new/readme.txt"),
+        Some(sha256_hex(&changed)),
+        "docs/readme.txt",
+    ));
+    let config = write_config(connected.work.path(), &entries);
+    connected
+        .home
+        .run(&["collect", "--config", config.to_str().unwrap()])
+        .ok();
+    let delta = connected.work.path().join("delta.tar");
+    let report = connected
+        .home
+        .run(&[
+            "--json",
+            "pack",
+            "--destination",
+            "site-a",
+            "--bundle-version",
+            "20",
+            "--out",
+            delta.to_str().unwrap(),
+        ])
+        .ok()
+        .json();
+    assert_eq!(
+        report["blobs"], 1,
+        "only the changed blob is carried: {report}"
+    );
+    assert_eq!(report["blob_bytes"], 50_000);
+    let full_size = std::fs::metadata(&full).unwrap().len();
+    let delta_size = std::fs::metadata(&delta).unwrap().len();
+    assert!(
+        delta_size < 50_000 + 32_768,
+        "delta {delta_size} bytes for 50000 changed bytes (full {full_size})"
+    );
+
+    // A site that never received the full bundle refuses the delta, naming the blob.
+    let fresh = connected.isolated();
+    fresh
+        .run(&["import", delta.to_str().unwrap()])
+        .fails_with(3, "is neither in the bundle nor in the store");
+    // The site that has the rest takes it, and serves the new set.
+    isolated.run(&["import", delta.to_str().unwrap()]).ok();
+    isolated.run(&["fsck"]).ok();
+    let plan = isolated
+        .run(&["--json", "plan", delta.to_str().unwrap()])
+        .ok()
+        .json();
+    assert_eq!(plan["already_imported"], true, "{plan}");
+
+    // Both sides' audit logs verify and tell what happened.
+    isolated.run(&["audit", "verify"]).ok();
+    let events: Vec<String> = isolated.run(&["--json", "audit", "export"]).ok().json()["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(events, ["trust-init", "import", "import"]);
+    connected.home.run(&["audit", "verify"]).ok();
+}
+
+#[test]
+fn receipts_drive_deltas_and_parts_are_checked_as_they_are_copied() {
+    let connected = Connected::sample();
+    let full = connected.pack("full.tar", &["--bundle-version", "10"]);
+    let isolated = connected.isolated();
+    isolated.run(&["import", full.to_str().unwrap()]).ok();
+    let receipt = connected.work.path().join("receipt.json");
+    isolated
+        .run(&["receipt", "export", "--out", receipt.to_str().unwrap()])
+        .ok();
+
+    // A receipt altered in transit is refused.
+    let forged = connected.work.path().join("forged.json");
+    let text = std::fs::read_to_string(&receipt).unwrap();
+    let envelope: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let payload = envelope["payload"].as_str().unwrap();
+    std::fs::write(&forged, text.replace(payload, "eyJibG9icyI6W119")).unwrap();
+    connected
+        .home
+        .run(&[
+            "pack",
+            "--receipt",
+            forged.to_str().unwrap(),
+            "--out",
+            connected.work.path().join("x.tar").to_str().unwrap(),
+        ])
+        .fails_with(2, "the signature does not verify");
+
+    // Nothing changed: a receipt-driven pack carries no blob at all, split for the media.
+    let out = connected.work.path().join("delta.tar");
+    let report = connected
+        .home
+        .run(&[
+            "--json",
+            "pack",
+            "--receipt",
+            receipt.to_str().unwrap(),
+            "--bundle-version",
+            "20",
+            "--media",
+            "4K",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .ok()
+        .json();
+    assert_eq!(report["blobs"], 0, "{report}");
+    let parts = report["parts"].as_array().unwrap();
+    assert!(parts.len() > 1, "{report}");
+    for part in parts {
+        let path = connected.work.path().join(part["name"].as_str().unwrap());
+        connected
+            .home
+            .run(&["verify", "--part", path.to_str().unwrap()])
+            .ok();
+    }
+    // A part damaged on the medium is caught on its own.
+    let second = connected
+        .work
+        .path()
+        .join(parts[1]["name"].as_str().unwrap());
+    // The last byte: tar padding, which only the part's own digest covers.
+    let mut bytes = std::fs::read(&second).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&second, bytes).unwrap();
+    connected
+        .home
+        .run(&["verify", "--part", second.to_str().unwrap()])
+        .fails_with(3, "does not match the table of contents");
+    isolated
+        .run(&[
+            "import",
+            connected
+                .work
+                .path()
+                .join("delta.tar.toc.json")
+                .to_str()
+                .unwrap(),
+        ])
+        .fails_with(3, "part 2");
+}
