@@ -97,6 +97,16 @@ pub enum BundleError {
         /// The last imported version.
         last: u64,
     },
+    /// The bundle expired before a time this site has already seen.
+    #[error(
+        "bundle expired at {expires}, before {floor}, a time this site has already seen (at an earlier import); the system clock is behind, so the bundle is refused"
+    )]
+    ExpiredBeforeFloor {
+        /// The bundle's expiry.
+        expires: String,
+        /// The site's time floor.
+        floor: String,
+    },
     /// No trusted root is configured.
     #[error("no trusted root in {path}")]
     NoTrust {

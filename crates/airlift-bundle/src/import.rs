@@ -146,6 +146,7 @@ struct Checked {
     /// Blobs copied into quarantine, to adopt into the store.
     quarantined: Vec<(Digest, PathBuf, u64)>,
     bytes: u64,
+    time_floor: Option<i64>,
 }
 
 /// Verifies a bundle completely without changing the store.
@@ -305,6 +306,10 @@ fn commit(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOut
                 checked.bundle_id.to_string(),
             ),
             (state_keys::LAST_IMPORT_AT.into(), now.to_string()),
+            (
+                state_keys::TIME_FLOOR.into(),
+                now.max(checked.time_floor.unwrap_or(0)).to_string(),
+            ),
         ],
     })?;
     crate::failpoint("import-after-commit");
@@ -466,6 +471,7 @@ struct Pipeline<'a> {
     trusted_root: Vec<u8>,
     last_version: Option<u64>,
     last_id: Option<String>,
+    time_floor: Option<i64>,
     seen: BTreeSet<String>,
     pointer: Option<Vec<u8>>,
     verified: Option<(VerifiedMetadata, Digest, bool)>,
@@ -528,6 +534,10 @@ impl<'a> Pipeline<'a> {
             trusted_root,
             last_version: parse(store.meta.state(state_keys::LAST_BUNDLE_VERSION)?),
             last_id: store.meta.state(state_keys::LAST_BUNDLE_ID)?,
+            time_floor: store
+                .meta
+                .state(state_keys::TIME_FLOOR)?
+                .and_then(|v| v.parse::<i64>().ok()),
             seen: BTreeSet::new(),
             pointer: None,
             verified: None,
@@ -628,6 +638,17 @@ impl<'a> Pipeline<'a> {
             &self.work.join("tuf-state"),
         )
         .map_err(|error| self.explain_refusal(error, &timestamp_bytes, already))?;
+        if !already
+            && let Some(floor) = self.time_floor
+            && verified.expires.as_second() < floor
+        {
+            return Err(BundleError::ExpiredBeforeFloor {
+                expires: airlift_trust::metadata::format_time(verified.expires),
+                floor: jiff::Timestamp::from_second(floor)
+                    .map(airlift_trust::metadata::format_time)
+                    .unwrap_or_else(|_| floor.to_string()),
+            });
+        }
         if !already
             && let Some(last) = self.last_version
             && verified.version <= last
@@ -832,6 +853,7 @@ impl<'a> Pipeline<'a> {
             entries,
             quarantined: self.quarantined,
             bytes: self.bytes,
+            time_floor: self.time_floor,
         })
     }
 }

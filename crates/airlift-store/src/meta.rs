@@ -75,6 +75,9 @@ pub mod state_keys {
     pub const LAST_BUNDLE_ID: &str = "last_bundle_id";
     /// Unix time of the last import.
     pub const LAST_IMPORT_AT: &str = "last_import_at";
+    /// The latest trusted time this site has seen (Unix seconds): a bundle
+    /// that expired before it is refused even if the system clock is behind.
+    pub const TIME_FLOOR: &str = "time_floor";
 }
 
 /// Refuses a list in which one (ecosystem, key) appears twice; `what` names

@@ -69,6 +69,8 @@ impl From<BundleError> for Failure {
                     .hint("run `airlift fsck --repair` to remove damaged blobs, then collect again")
             }
             BundleError::Io { .. } => Failure::new(1, message),
+            BundleError::ExpiredBeforeFloor { .. } => Failure::new(3, message)
+                .hint("check the system clock; a bundle valid now must be packed again with a fresh --valid-for"),
             BundleError::MissingTarget { .. } => Failure::new(3, message)
                 .hint("nothing was imported; the store is unchanged")
                 .hint("a delta bundle leaves out blobs the destination should have: import the bundles before it first, or ask the connected side to pack with `--receipt` from `airlift receipt export` here (or `--full`)"),

@@ -193,3 +193,43 @@ fn receipts_drive_deltas_and_parts_are_checked_as_they_are_copied() {
         ])
         .fails_with(3, "part 2");
 }
+
+#[test]
+fn a_clock_set_back_cannot_revive_an_expired_bundle() {
+    let connected = Connected::sample();
+    let first = connected.pack("first.tar", &["--bundle-version", "10"]);
+    let second = connected.pack(
+        "second.tar",
+        &["--bundle-version", "20", "--valid-for", "1h"],
+    );
+    let isolated = connected.isolated();
+    isolated.run(&["import", first.to_str().unwrap()]).ok();
+    // The import recorded the time it trusted.
+    let db = rusqlite::Connection::open(isolated.path().join("store/index.sqlite")).unwrap();
+    let floor: i64 = db
+        .query_row(
+            "SELECT value FROM state WHERE key = 'time_floor'",
+            [],
+            |row| row.get::<_, String>(0),
+        )
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((floor - now).abs() < 600, "floor {floor}, now {now}");
+    // The site has seen a time two hours ahead of this machine's clock (as
+    // if the clock had since been set back): the second bundle, valid for
+    // one hour by the clock, expired before that and is refused.
+    db.execute(
+        "UPDATE state SET value = ?1 WHERE key = 'time_floor'",
+        [(now + 7200).to_string()],
+    )
+    .unwrap();
+    drop(db);
+    isolated
+        .run(&["import", second.to_str().unwrap()])
+        .fails_with(3, "a time this site has already seen");
+}
