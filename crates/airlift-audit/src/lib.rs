@@ -172,6 +172,7 @@ impl Log {
         let key = self.key()?;
         let log_path = self.path("log.jsonl");
         let (mut leaves, count) = self.read_leaves()?;
+        let mut unsigned_tail = 0;
         // Never sign over a log that no longer matches its last checkpoint:
         // that would launder an edit or a truncation.
         match self.checkpoint()? {
@@ -182,7 +183,13 @@ impl Log {
                         path: self.path("checkpoint"),
                         message: format!("{m}; refusing to append"),
                     })?;
-                if checkpoint.size != count || checkpoint.root != tree_hash(&leaves) {
+                let prefix_matches = checkpoint.size <= count
+                    && tree_hash(&leaves[..checkpoint.size as usize]) == checkpoint.root;
+                if prefix_matches && checkpoint.size < count {
+                    // A crash between writing entries and signing them: the
+                    // signed history is intact, so sign the tail now and say so.
+                    unsigned_tail = count - checkpoint.size;
+                } else if !prefix_matches {
                     return Err(AuditError::Tampered {
                         path: log_path,
                         message: format!(
@@ -200,25 +207,40 @@ impl Log {
             }
             None => {}
         }
-        let entry = Event {
-            index: leaves.len() as u64,
-            time: jiff::Timestamp::now().to_string(),
-            event: event.to_owned(),
-            detail,
-        };
-        let line = serde_json::to_string(&entry).map_err(|e| AuditError::Tampered {
-            path: log_path.clone(),
-            message: format!("cannot encode an entry: {e}"),
-        })?;
+        let mut events = Vec::new();
+        if unsigned_tail > 0 {
+            events.push((
+                "audit-recovered".to_owned(),
+                serde_json::json!({
+                    "unsigned_entries": unsigned_tail,
+                    "note": "entries written before a crash, signed late by this checkpoint",
+                }),
+            ));
+        }
+        events.push((event.to_owned(), detail));
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .map_err(io("open", &log_path))?;
-        file.write_all(format!("{line}\n").as_bytes())
-            .map_err(io("append to", &log_path))?;
+        let mut index = leaves.len() as u64;
+        for (name, detail) in events {
+            let entry = Event {
+                index: leaves.len() as u64,
+                time: jiff::Timestamp::now().to_string(),
+                event: name,
+                detail,
+            };
+            index = entry.index;
+            let line = serde_json::to_string(&entry).map_err(|e| AuditError::Tampered {
+                path: log_path.clone(),
+                message: format!("cannot encode an entry: {e}"),
+            })?;
+            file.write_all(format!("{line}\n").as_bytes())
+                .map_err(io("append to", &log_path))?;
+            leaves.push(leaf_hash(line.as_bytes()));
+        }
         file.sync_all().map_err(io("fsync", &log_path))?;
-        leaves.push(leaf_hash(line.as_bytes()));
         let note = sign_checkpoint(
             &key,
             &self.origin(&key),
@@ -227,7 +249,7 @@ impl Log {
         );
         airlift_core::write_file_durably(&self.path("checkpoint"), note.as_bytes())
             .map_err(io("write", &self.path("checkpoint")))?;
-        Ok(entry.index)
+        Ok(index)
     }
 
     /// Every event, in order (the log is not verified; see [`Log::verify`]).
@@ -733,6 +755,29 @@ mod tests {
             .expect_err("appended")
             .to_string();
         assert!(error.contains("refusing to append"), "{error}");
+    }
+
+    #[test]
+    fn a_crash_before_signing_is_recovered_visibly() {
+        let (_home, log) = log_with(2);
+        let checkpoint = log.checkpoint().expect("read").expect("exists");
+        log.append("interrupted", serde_json::json!({}))
+            .expect("append");
+        // As if the process died after writing the entry, before the checkpoint.
+        fs::write(log.path("checkpoint"), &checkpoint).expect("restore");
+        assert!(log.verify(&[]).is_err(), "an unsigned tail is reported");
+        log.append("next", serde_json::json!({})).expect("recovers");
+        let events: Vec<String> = log
+            .events()
+            .expect("events")
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        assert_eq!(
+            events,
+            ["test", "test", "interrupted", "audit-recovered", "next"]
+        );
+        log.verify(&[checkpoint]).expect("verifies");
     }
 
     #[test]

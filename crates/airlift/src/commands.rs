@@ -537,6 +537,14 @@ fn read_digests(
 }
 
 fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
+    if args.media.is_some() {
+        let name = args.out.to_string_lossy();
+        if !(name.ends_with(".tar") || name.ends_with(".tar.zst")) {
+            return Err(Failure::input(
+                "--media splits an archive: give --out a name ending in .tar or .tar.zst",
+            ));
+        }
+    }
     let max_part_size = match (&args.media, &args.max_part_size) {
         (Some(media), _) => Some(media_size(media)?),
         (None, Some(size)) => Some(parse_size(size)?),
@@ -556,6 +564,12 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
             Failure::input(format!("{}: {e}", receipt.display()))
                 .hint("make it with `airlift receipt export` on the isolated side")
         })?;
+        if payload.get("format").and_then(|f| f.as_str()) != Some("airlift-receipt/1") {
+            return Err(Failure::input(format!(
+                "{}: not an airlift receipt (format airlift-receipt/1)",
+                receipt.display()
+            )));
+        }
         omit = read_digests(&payload, receipt)?;
         delta_from = Some(format!("receipt {}", receipt.display()));
     } else if let Some(path) = ledger.as_ref().filter(|p| p.exists() && !args.full) {
@@ -664,6 +678,13 @@ fn verify(context: &Context, args: VerifyArgs) -> Result<(), Failure> {
                 .parent()
                 .unwrap_or(Path::new("."))
                 .join(format!("{stream}.toc.json"));
+            if !toc_file.is_file() {
+                return Err(Failure::input(format!(
+                    "{}: its table of contents {} is not next to it; copy the .toc.json too",
+                    part.display(),
+                    toc_file.display()
+                )));
+            }
             let toc = airlift_bundle::parts::read_toc(&toc_file)?;
             if index > toc.parts.len() {
                 return Err(Failure::input(format!(
