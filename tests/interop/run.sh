@@ -12,6 +12,10 @@
 #             blob; the second site's bundle (another key) against the first
 #             site's root
 #
+# Then tests/interop/audit_verify.py checks both sites' audit logs (RFC 6962
+# tree, C2SP signed-note checkpoint) and a receipt (DSSE, securesystemslib),
+# and rejects an edited log and a receipt whose payload was changed.
+#
 # Environment:
 #   AIRLIFT  path to the airlift binary
 #   PYTHON   a python with tests/interop/requirements.txt installed
@@ -171,6 +175,44 @@ rm "$(find "$bundle/targets/blobs/sha256" -type f | sort | head -n 1)"
 expect_reject missing-blob "target blobs/sha256/" "$root" "$bundle"
 
 expect_reject other-key "tuf refresh" "$root" "$work/other/bundle"
+
+# The audit log and a signed receipt, checked by independent code: the
+# RFC 6962 tree and the C2SP signed note with hashlib and pyca/cryptography,
+# the DSSE envelope with securesystemslib.
+audit="$here/audit_verify.py"
+# expect_python NAME accept|reject ARGS...
+expect_python() {
+    local name=$1 want=$2 log="$work/$1.log" code=0
+    shift 2
+    "$PYTHON" "$audit" "$@" >"$log" 2>&1 || code=$?
+    if { [[ $want == accept ]] && [[ $code -eq 0 ]] && grep -q '^PASS' "$log"; } ||
+        { [[ $want == reject ]] && [[ $code -eq 1 ]] && grep -q '^FAIL' "$log"; }; then
+        pass "$name ${want}ed ($(head -n 1 "$log"))"
+    else
+        fail "$name: must be ${want}ed, exited $code"
+        indent "$log"
+    fi
+}
+expect_python audit-log accept log "$work/site/home"
+isolated="$work/isolated"
+run_logged "$work/init.log" "$AIRLIFT" --home "$isolated" init --trust "$root"
+run_logged "$work/import.log" "$AIRLIFT" --home "$isolated" import "$good"
+run_logged "$work/receipt.log" "$AIRLIFT" --home "$isolated" receipt export --out "$work/receipt.json"
+expect_python isolated-audit-log accept log "$isolated"
+expect_python receipt accept dsse "$work/receipt.json"
+"$PYTHON" - "$work/receipt.json" "$work/forged-receipt.json" <<'PY'
+import base64, json, sys
+envelope = json.load(open(sys.argv[1]))
+payload = json.loads(base64.b64decode(envelope["payload"]))
+payload["blobs"] = []
+envelope["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
+json.dump(envelope, open(sys.argv[2], "w"))
+PY
+expect_python forged-receipt reject dsse "$work/forged-receipt.json"
+grep -q 'VerificationError' "$work/forged-receipt.log" || fail "forged-receipt: rejected for another reason than its signature"
+cp -R "$work/site/home" "$work/tampered-home"
+sed -i '1s/"collect"/"kollect"/' "$work/tampered-home/audit/log.jsonl"
+expect_python edited-audit-log reject log "$work/tampered-home"
 
 summary
 [[ $failed -eq 0 ]]
