@@ -111,6 +111,7 @@ fn main() {
             zstd_level: 3,
             zstd_threads: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             omit: Default::default(),
+            statement: None,
         };
         let started = Instant::now();
         airlift_bundle::pack(&store, &keys, &options, &NoProgress).unwrap();

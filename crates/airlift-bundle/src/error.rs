@@ -107,6 +107,38 @@ pub enum BundleError {
         /// The site's time floor.
         floor: String,
     },
+    /// The bundle was packed for another site.
+    #[error("bundle was packed for destination {destination:?}, but this site is {site}")]
+    WrongDestination {
+        /// The bundle's destination.
+        destination: String,
+        /// This site's id, or a note that it has none.
+        site: String,
+    },
+    /// A bundle is missing between the last import and this one.
+    #[error(
+        "bundle sequence {got} for {destination:?} skips {expected}: import bundle {expected} first"
+    )]
+    SequenceGap {
+        /// The destination.
+        destination: String,
+        /// The sequence number expected next.
+        expected: u64,
+        /// This bundle's.
+        got: u64,
+    },
+    /// The bundle's sequence number was already imported.
+    #[error(
+        "bundle sequence {got} for {destination:?} was already imported (this site is at {last}): replay refused"
+    )]
+    SequenceReplay {
+        /// The destination.
+        destination: String,
+        /// This bundle's sequence number.
+        got: u64,
+        /// The last imported.
+        last: u64,
+    },
     /// No trusted root is configured.
     #[error("no trusted root in {path}")]
     NoTrust {

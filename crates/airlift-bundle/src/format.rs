@@ -25,6 +25,10 @@ pub const MAX_POINTER_SIZE: u64 = 64 << 10;
 pub const MAX_INDEX_SIZE: u64 = 256 << 20;
 /// Largest number of root versions a bundle may carry.
 pub const MAX_ROOTS: u64 = 1024;
+/// The signed pack statement: destination, sequence, previous bundle.
+pub const PACK_STATEMENT: &str = "custody/pack.json";
+/// Largest accepted pack statement.
+pub const MAX_STATEMENT_SIZE: u64 = 64 << 10;
 /// Longest accepted entry name.
 pub const MAX_NAME: usize = 200;
 
@@ -85,6 +89,7 @@ pub fn classify(name: &str) -> Result<EntryKind, BundleError> {
     if let Some(target) = name.strip_prefix("targets/") {
         let valid = match target.strip_prefix("blobs/sha256/") {
             Some(hex) => Digest::from_hex(hex).is_ok(),
+            None if target == PACK_STATEMENT => true,
             None => target
                 .strip_prefix("index/")
                 .and_then(|rest| rest.strip_suffix(".json"))
@@ -94,7 +99,7 @@ pub fn classify(name: &str) -> Result<EntryKind, BundleError> {
             Ok(EntryKind::Target(target.to_owned()))
         } else {
             Err(refuse(
-                "target name is neither blobs/sha256/<hex> nor index/<ecosystem>.json",
+                "target name is neither blobs/sha256/<hex>, index/<ecosystem>.json nor custody/pack.json",
             ))
         };
     }

@@ -147,6 +147,8 @@ struct Checked {
     quarantined: Vec<(Digest, PathBuf, u64)>,
     bytes: u64,
     time_floor: Option<i64>,
+    /// The pack statement's sequence number, when the bundle has one.
+    sequence: Option<u64>,
 }
 
 /// Verifies a bundle completely without changing the store.
@@ -310,7 +312,14 @@ fn commit(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOut
                 state_keys::TIME_FLOOR.into(),
                 now.max(checked.time_floor.unwrap_or(0)).to_string(),
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            checked
+                .sequence
+                .map(|s| (state_keys::LAST_SEQUENCE.to_owned(), s.to_string())),
+        )
+        .collect(),
     })?;
     crate::failpoint("import-after-commit");
     // The generation is committed: now persist the TUF client state it was
@@ -472,6 +481,9 @@ struct Pipeline<'a> {
     last_version: Option<u64>,
     last_id: Option<String>,
     time_floor: Option<i64>,
+    site_id: Option<String>,
+    last_sequence: Option<u64>,
+    statement: Option<Vec<u8>>,
     seen: BTreeSet<String>,
     pointer: Option<Vec<u8>>,
     verified: Option<(VerifiedMetadata, Digest, bool)>,
@@ -538,6 +550,21 @@ impl<'a> Pipeline<'a> {
                 .meta
                 .state(state_keys::TIME_FLOOR)?
                 .and_then(|v| v.parse::<i64>().ok()),
+            site_id: match fs::read_to_string(options.layout.trust_dir().join("site-id")) {
+                Ok(text) => Some(text.trim().to_owned()).filter(|s| !s.is_empty()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    return Err(BundleError::io(
+                        "read",
+                        &options.layout.trust_dir().join("site-id"),
+                    )(e));
+                }
+            },
+            last_sequence: store
+                .meta
+                .state(state_keys::LAST_SEQUENCE)?
+                .and_then(|v| v.parse::<u64>().ok()),
+            statement: None,
             seen: BTreeSet::new(),
             pointer: None,
             verified: None,
@@ -751,7 +778,21 @@ impl<'a> Pipeline<'a> {
             path: PathBuf::from(format!("targets/{target}")),
             source: e,
         };
-        if target.starts_with("index/") {
+        if target == format::PACK_STATEMENT {
+            if info.length > format::MAX_STATEMENT_SIZE {
+                return Err(BundleError::entry(
+                    target,
+                    "pack statement over the size limit",
+                ));
+            }
+            let mut bytes = Vec::with_capacity(info.length as usize);
+            let (digest, length) =
+                copy_hashing(reader, &mut bytes, info.length).map_err(read_error)?;
+            if digest != info.sha256 || length != info.length {
+                return Err(mismatch(digest, length));
+            }
+            self.statement = Some(bytes);
+        } else if target.starts_with("index/") {
             if info.length > format::MAX_INDEX_SIZE {
                 return Err(BundleError::entry(
                     target,
@@ -805,6 +846,54 @@ impl<'a> Pipeline<'a> {
                 });
             }
         }
+        let mut sequence = None;
+        if let Some(bytes) = &self.statement {
+            let bad = |reason: String| BundleError::BadIndex {
+                name: format::PACK_STATEMENT.into(),
+                reason,
+            };
+            let statement: serde_json::Value =
+                serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+            let destination = statement
+                .get("destination")
+                .and_then(|d| d.as_str())
+                .ok_or_else(|| bad("no destination".into()))?
+                .to_owned();
+            let got = statement
+                .get("sequence")
+                .and_then(|s| s.as_u64())
+                .filter(|s| *s >= 1)
+                .ok_or_else(|| bad("no sequence number".into()))?;
+            if self.site_id.as_deref() != Some(destination.as_str()) {
+                return Err(BundleError::WrongDestination {
+                    destination,
+                    site: match &self.site_id {
+                        Some(site) => format!("{site:?}"),
+                        None => "unnamed (name it with `airlift init --site NAME`)".into(),
+                    },
+                });
+            }
+            if !already {
+                let expected = self.last_sequence.map_or(1, |last| last + 1);
+                if let Some(last) = self.last_sequence
+                    && got <= last
+                {
+                    return Err(BundleError::SequenceReplay {
+                        destination,
+                        got,
+                        last,
+                    });
+                }
+                if got > expected {
+                    return Err(BundleError::SequenceGap {
+                        destination,
+                        expected,
+                        got,
+                    });
+                }
+            }
+            sequence = Some(got);
+        }
         let mut entries = Vec::new();
         let mut keys = BTreeSet::new();
         for (name, bytes) in &self.index_documents {
@@ -854,6 +943,7 @@ impl<'a> Pipeline<'a> {
             quarantined: self.quarantined,
             bytes: self.bytes,
             time_floor: self.time_floor,
+            sequence,
         })
     }
 }

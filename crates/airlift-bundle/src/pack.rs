@@ -37,6 +37,9 @@ pub struct PackOptions {
     /// Blobs the destination already has: still listed in the signed
     /// targets (the full desired set), but not carried (a delta bundle).
     pub omit: std::collections::BTreeSet<Digest>,
+    /// A pack statement to sign into the bundle (`custody/pack.json`):
+    /// destination, sequence number, previous bundle, creation time.
+    pub statement: Option<serde_json::Value>,
 }
 
 /// What a pack wrote.
@@ -140,6 +143,18 @@ pub fn pack(
             .push(entry);
     }
     let mut index_docs = Vec::new();
+    if let Some(statement) = &options.statement {
+        let document = metadata::canonical_json(statement);
+        targets.insert(
+            format::PACK_STATEMENT.to_owned(),
+            TargetInfo {
+                length: document.len() as u64,
+                sha256: Digest::of(&document),
+                custom: json!({"kind": "custody"}),
+            },
+        );
+        index_docs.push((format::PACK_STATEMENT.to_owned(), document));
+    }
     for (ecosystem, list) in &by_ecosystem {
         let document = metadata::canonical_json(&json!({
             "ecosystem": ecosystem,

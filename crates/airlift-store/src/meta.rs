@@ -78,6 +78,9 @@ pub mod state_keys {
     /// The latest trusted time this site has seen (Unix seconds): a bundle
     /// that expired before it is refused even if the system clock is behind.
     pub const TIME_FLOOR: &str = "time_floor";
+    /// The sequence number of the last imported bundle that carried a pack
+    /// statement for this site.
+    pub const LAST_SEQUENCE: &str = "last_sequence";
 }
 
 /// Refuses a list in which one (ecosystem, key) appears twice; `what` names

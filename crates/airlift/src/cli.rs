@@ -214,6 +214,10 @@ pub struct InitArgs {
     /// Replace an existing, different trusted root.
     #[arg(long)]
     pub force: bool,
+    /// This site's name: bundles packed with `--destination` for another
+    /// site are refused, and their sequence numbers must follow on.
+    #[arg(long, value_name = "NAME")]
+    pub site: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -557,6 +557,35 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
         .transpose()?;
     let mut omit = std::collections::BTreeSet::new();
     let mut delta_from = None;
+    // The signed pack statement: which site, which number in its sequence,
+    // which bundle it follows.
+    let statement = match (&args.destination, &ledger) {
+        (Some(destination), Some(path)) => {
+            let previous: serde_json::Value = match std::fs::read(path) {
+                Ok(bytes) => serde_json::from_slice(&bytes)
+                    .map_err(|e| Failure::new(1, format!("{}: {e}", path.display())))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::Value::Null,
+                Err(e) => {
+                    return Err(Failure::new(
+                        1,
+                        format!("cannot read {}: {e}", path.display()),
+                    ));
+                }
+            };
+            let sequence = previous
+                .get("sequence")
+                .and_then(|s| s.as_u64())
+                .unwrap_or(0)
+                + 1;
+            Some(serde_json::json!({
+                "destination": destination,
+                "sequence": sequence,
+                "previous": previous.get("last_bundle"),
+                "created": now()?.to_string(),
+            }))
+        }
+        _ => None,
+    };
     if let Some(receipt) = &args.receipt {
         let text = std::fs::read(receipt)
             .map_err(|e| Failure::input(format!("cannot read {}: {e}", receipt.display())))?;
@@ -584,6 +613,7 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
         out: args.out,
         max_part_size,
         omit,
+        statement: statement.clone(),
         now: now()?,
         version: args.bundle_version,
         valid_for: parse_duration(&args.valid_for)?,
@@ -609,6 +639,7 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
             "destination": args.destination,
             "updated": now()?.to_string(),
             "last_bundle": report.bundle_id,
+            "sequence": statement.as_ref().and_then(|s| s.get("sequence")),
             "blobs": shipped.iter().map(airlift_core::Digest::hex).collect::<Vec<_>>(),
         });
         if let Some(parent) = path.parent() {
@@ -736,6 +767,32 @@ fn verify(context: &Context, args: VerifyArgs) -> Result<(), Failure> {
 }
 
 fn init(context: &Context, args: InitArgs) -> Result<(), Failure> {
+    if let Some(site) = &args.site {
+        // The same rule as --destination, which names it on the other side.
+        ledger_path(context, site)?;
+        let path = context.layout.trust_dir().join("site-id");
+        match std::fs::read_to_string(&path) {
+            Ok(existing) if existing.trim() != site && !args.force => {
+                return Err(Failure::input(format!(
+                    "this site is already named {:?}; use --force to rename it",
+                    existing.trim()
+                )));
+            }
+            _ => {}
+        }
+        std::fs::create_dir_all(context.layout.trust_dir()).map_err(|e| {
+            Failure::new(
+                1,
+                format!(
+                    "cannot create {}: {e}",
+                    context.layout.trust_dir().display()
+                ),
+            )
+        })?;
+        airlift_core::write_file_durably(&path, format!("{site}\n").as_bytes())
+            .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
+        context.audit("site-name", &serde_json::json!({"site": site}))?;
+    }
     let bytes = std::fs::read(&args.trust)
         .map_err(|e| Failure::input(format!("cannot read {}: {e}", args.trust.display())))?;
     let version = airlift_trust::verify::inspect_root(&args.trust)?;

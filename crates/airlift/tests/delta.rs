@@ -6,7 +6,21 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Behaviour, Connected, Upstream, noise, sha256_hex, write_config};
+use common::{Behaviour, Connected, Home, Upstream, noise, sha256_hex, write_config};
+
+/// An isolated home named `name` that trusts the connected side's root.
+fn site(connected: &Connected, name: &str) -> Home {
+    let home = Home::new();
+    home.run(&[
+        "init",
+        "--trust",
+        connected.home.root().to_str().unwrap(),
+        "--site",
+        name,
+    ])
+    .ok();
+    home
+}
 
 #[test]
 fn a_delta_carries_only_what_changed_and_imports_over_the_full_set() {
@@ -27,7 +41,7 @@ fn a_delta_carries_only_what_changed_and_imports_over_the_full_set() {
         .ok()
         .json();
     assert_eq!(report["omitted_blobs"], 0);
-    let isolated = connected.isolated();
+    let isolated = site(&connected, "site-a");
     isolated.run(&["import", full.to_str().unwrap()]).ok();
 
     // One artifact changes upstream: collect it again alongside the others.
@@ -86,7 +100,7 @@ fn a_delta_carries_only_what_changed_and_imports_over_the_full_set() {
     );
 
     // A site that never received the full bundle refuses the delta, naming the blob.
-    let fresh = connected.isolated();
+    let fresh = site(&connected, "site-a");
     fresh
         .run(&["import", delta.to_str().unwrap()])
         .fails_with(3, "is neither in the bundle nor in the store");
@@ -107,7 +121,7 @@ fn a_delta_carries_only_what_changed_and_imports_over_the_full_set() {
         .iter()
         .map(|e| e["event"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(events, ["trust-init", "import", "import"]);
+    assert_eq!(events, ["site-name", "trust-init", "import", "import"]);
     connected.home.run(&["audit", "verify"]).ok();
 }
 
@@ -232,4 +246,49 @@ fn a_clock_set_back_cannot_revive_an_expired_bundle() {
     isolated
         .run(&["import", second.to_str().unwrap()])
         .fails_with(3, "a time this site has already seen");
+}
+
+#[test]
+fn bundles_for_a_destination_follow_its_sequence() {
+    let connected = Connected::sample();
+    let pack = |name: &str, destination: &str, version: &str| {
+        connected.pack(
+            name,
+            &[
+                "--destination",
+                destination,
+                "--bundle-version",
+                version,
+                "--full",
+            ],
+        )
+    };
+    let first = pack("1.tar", "site-a", "10");
+    let second = pack("2.tar", "site-a", "20");
+    let third = pack("3.tar", "site-a", "30");
+    let other = pack("b.tar", "site-b", "40");
+    let a = site(&connected, "site-a");
+    // Another site's bundle, and a bundle for a named site at an unnamed one.
+    a.run(&["import", other.to_str().unwrap()]).fails_with(
+        3,
+        "packed for destination \"site-b\", but this site is \"site-a\"",
+    );
+    connected
+        .isolated()
+        .run(&["import", first.to_str().unwrap()])
+        .fails_with(3, "this site is unnamed");
+    // A gap says which bundle to import first.
+    a.run(&["import", first.to_str().unwrap()]).ok();
+    a.run(&["import", third.to_str().unwrap()]).fails_with(
+        3,
+        "bundle sequence 3 for \"site-a\" skips 2: import bundle 2 first",
+    );
+    a.run(&["import", second.to_str().unwrap()]).ok();
+    a.run(&["import", third.to_str().unwrap()]).ok();
+    // The sequence is signed: it is inside the TUF targets.
+    let report = a
+        .run(&["--json", "verify", third.to_str().unwrap()])
+        .ok()
+        .json();
+    assert_eq!(report["already_imported"], true);
 }
