@@ -482,6 +482,10 @@ struct Pipeline<'a> {
     last_id: Option<String>,
     time_floor: Option<i64>,
     site_id: Option<String>,
+    /// Destination and sequence checks apply to this home's own trust; a
+    /// verify against an explicit root (the connected side checking its
+    /// media) skips them.
+    site_checks: bool,
     last_sequence: Option<u64>,
     statement: Option<Vec<u8>>,
     seen: BTreeSet<String>,
@@ -560,6 +564,7 @@ impl<'a> Pipeline<'a> {
                     )(e));
                 }
             },
+            site_checks: options.trusted_root.is_none(),
             last_sequence: store
                 .meta
                 .state(state_keys::LAST_SEQUENCE)?
@@ -832,20 +837,6 @@ impl<'a> Pipeline<'a> {
                 "bundle was not verified",
             ));
         };
-        // Every signed target must be accounted for.
-        for (name, info) in &verified.targets {
-            if self.seen.contains(&format!("targets/{name}")) {
-                continue;
-            }
-            let in_store = name.starts_with("blobs/")
-                && self.store.blobs.size(&info.sha256)? == Some(info.length);
-            if !in_store {
-                return Err(BundleError::MissingTarget {
-                    name: name.clone(),
-                    digest: info.sha256,
-                });
-            }
-        }
         let mut sequence = None;
         if let Some(bytes) = &self.statement {
             let bad = |reason: String| BundleError::BadIndex {
@@ -864,7 +855,7 @@ impl<'a> Pipeline<'a> {
                 .and_then(|s| s.as_u64())
                 .filter(|s| *s >= 1)
                 .ok_or_else(|| bad("no sequence number".into()))?;
-            if self.site_id.as_deref() != Some(destination.as_str()) {
+            if self.site_checks && self.site_id.as_deref() != Some(destination.as_str()) {
                 return Err(BundleError::WrongDestination {
                     destination,
                     site: match &self.site_id {
@@ -873,7 +864,7 @@ impl<'a> Pipeline<'a> {
                     },
                 });
             }
-            if !already {
+            if self.site_checks && !already {
                 let expected = self.last_sequence.map_or(1, |last| last + 1);
                 if let Some(last) = self.last_sequence
                     && got <= last
@@ -893,6 +884,20 @@ impl<'a> Pipeline<'a> {
                 }
             }
             sequence = Some(got);
+        }
+        // Every signed target must be accounted for.
+        for (name, info) in &verified.targets {
+            if self.seen.contains(&format!("targets/{name}")) {
+                continue;
+            }
+            let in_store = name.starts_with("blobs/")
+                && self.store.blobs.size(&info.sha256)? == Some(info.length);
+            if !in_store {
+                return Err(BundleError::MissingTarget {
+                    name: name.clone(),
+                    digest: info.sha256,
+                });
+            }
         }
         let mut entries = Vec::new();
         let mut keys = BTreeSet::new();

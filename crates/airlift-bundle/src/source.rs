@@ -411,9 +411,9 @@ fn collect_targets(dir: &Path, names: &mut Vec<String>) -> Result<(), BundleErro
     let targets = dir.join(TARGETS_DIR);
     for sub in sorted_names(&targets)? {
         match sub.as_str() {
-            "index" => {
-                for file in sorted_names(&targets.join("index"))? {
-                    names.push(format!("{TARGETS_DIR}/index/{file}"));
+            "index" | "custody" => {
+                for file in sorted_names(&targets.join(&sub))? {
+                    names.push(format!("{TARGETS_DIR}/{sub}/{file}"));
                 }
             }
             "blobs" => {

@@ -769,29 +769,11 @@ fn verify(context: &Context, args: VerifyArgs) -> Result<(), Failure> {
 fn init(context: &Context, args: InitArgs) -> Result<(), Failure> {
     if let Some(site) = &args.site {
         // The same rule as --destination, which names it on the other side.
-        ledger_path(context, site)?;
-        let path = context.layout.trust_dir().join("site-id");
-        match std::fs::read_to_string(&path) {
-            Ok(existing) if existing.trim() != site && !args.force => {
-                return Err(Failure::input(format!(
-                    "this site is already named {:?}; use --force to rename it",
-                    existing.trim()
-                )));
-            }
-            _ => {}
-        }
-        std::fs::create_dir_all(context.layout.trust_dir()).map_err(|e| {
-            Failure::new(
-                1,
-                format!(
-                    "cannot create {}: {e}",
-                    context.layout.trust_dir().display()
-                ),
-            )
+        ledger_path(context, site).map_err(|_| {
+            Failure::input(format!(
+                "--site {site:?}: use letters, digits, '-', '_' and '.'"
+            ))
         })?;
-        airlift_core::write_file_durably(&path, format!("{site}\n").as_bytes())
-            .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
-        context.audit("site-name", &serde_json::json!({"site": site}))?;
     }
     let bytes = std::fs::read(&args.trust)
         .map_err(|e| Failure::input(format!("cannot read {}: {e}", args.trust.display())))?;
@@ -799,6 +781,7 @@ fn init(context: &Context, args: InitArgs) -> Result<(), Failure> {
     let target = context.layout.trusted_root();
     if let Ok(existing) = std::fs::read(&target) {
         if existing == bytes {
+            name_site(context, &args)?;
             return context.emit(
                 &serde_json::json!({"trusted_root": target, "version": version, "changed": false}),
                 || format!("{} is already the trusted root", args.trust.display()),
@@ -826,6 +809,7 @@ fn init(context: &Context, args: InitArgs) -> Result<(), Failure> {
     context.store()?;
     let detail = serde_json::json!({"trusted_root": target, "version": version, "changed": true});
     context.audit("trust-init", &detail)?;
+    name_site(context, &args)?;
     context.emit(&detail, || {
         format!(
             "trusting root version {version} from {}",
@@ -1304,4 +1288,34 @@ fn receipt_export(context: &Context, out: &Path) -> Result<(), Failure> {
             out.display()
         )
     })
+}
+
+/// Names the isolated site (`init --site`), once its root is trusted.
+fn name_site(context: &Context, args: &InitArgs) -> Result<(), Failure> {
+    let Some(site) = &args.site else {
+        return Ok(());
+    };
+    let path = context.layout.trust_dir().join("site-id");
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing.trim() == site => return Ok(()),
+        Ok(existing) if !args.force => {
+            return Err(Failure::input(format!(
+                "this site is already named {:?}; use --force to rename it",
+                existing.trim()
+            )));
+        }
+        _ => {}
+    }
+    std::fs::create_dir_all(context.layout.trust_dir()).map_err(|e| {
+        Failure::new(
+            1,
+            format!(
+                "cannot create {}: {e}",
+                context.layout.trust_dir().display()
+            ),
+        )
+    })?;
+    airlift_core::write_file_durably(&path, format!("{site}\n").as_bytes())
+        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
+    context.audit("site-name", &serde_json::json!({"site": site}))
 }

@@ -99,11 +99,11 @@ fn a_delta_carries_only_what_changed_and_imports_over_the_full_set() {
         "delta {delta_size} bytes for 50000 changed bytes (full {full_size})"
     );
 
-    // A site that never received the full bundle refuses the delta, naming the blob.
+    // A site that never received the full bundle refuses the delta, naming the bundle.
     let fresh = site(&connected, "site-a");
     fresh
         .run(&["import", delta.to_str().unwrap()])
-        .fails_with(3, "is neither in the bundle nor in the store");
+        .fails_with(3, "skips 1: import bundle 1 first");
     // The site that has the rest takes it, and serves the new set.
     isolated.run(&["import", delta.to_str().unwrap()]).ok();
     isolated.run(&["fsck"]).ok();
@@ -121,7 +121,7 @@ fn a_delta_carries_only_what_changed_and_imports_over_the_full_set() {
         .iter()
         .map(|e| e["event"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(events, ["site-name", "trust-init", "import", "import"]);
+    assert_eq!(events, ["trust-init", "site-name", "import", "import"]);
     connected.home.run(&["audit", "verify"]).ok();
 }
 
@@ -291,4 +291,28 @@ fn bundles_for_a_destination_follow_its_sequence() {
         .ok()
         .json();
     assert_eq!(report["already_imported"], true);
+    // The connected side checks its media against its own root, as no site.
+    connected
+        .home
+        .run(&[
+            "verify",
+            third.to_str().unwrap(),
+            "--trust",
+            connected.home.root().to_str().unwrap(),
+        ])
+        .ok();
+    // A directory bundle carries the statement too.
+    let directory = pack("4-dir", "site-a", "50");
+    a.run(&["import", directory.to_str().unwrap()]).ok();
+    // A delta after a lost bundle names the bundle, not a missing blob.
+    connected.pack(
+        "5.tar",
+        &["--destination", "site-a", "--bundle-version", "60"],
+    );
+    let after = connected.pack(
+        "6.tar",
+        &["--destination", "site-a", "--bundle-version", "70"],
+    );
+    a.run(&["import", after.to_str().unwrap()])
+        .fails_with(3, "skips 5: import bundle 5 first");
 }
