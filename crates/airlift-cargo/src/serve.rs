@@ -138,52 +138,13 @@ async fn download(
     if !valid_name(&name) || semver::Version::parse(&version).is_err() {
         return plain(StatusCode::NOT_FOUND, "not found");
     }
-    let key = format!("{CRATE}{}/{version}", name.to_ascii_lowercase());
-    let found = tokio::task::spawn_blocking(move || {
-        let Some(generation) = store.meta.current()? else {
-            return Ok(None);
-        };
-        let entry = store.meta.entry(generation.id, crate::ECOSYSTEM, &key)?;
-        Ok::<_, airlift_store::StoreError>(entry.map(|e| {
-            (
-                e.digest,
-                e.size,
-                store.blobs.local_path(&e.digest),
-                generation.created_at,
-            )
-        }))
-    })
-    .await;
-    let (digest, size, local, modified) = match found {
-        Ok(Ok(Some(found))) => found,
-        Ok(Ok(None)) => return plain(StatusCode::NOT_FOUND, "no such crate version"),
-        Ok(Err(e)) => {
-            tracing::error!("cargo download lookup failed: {e}");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
-        Err(e) => {
-            tracing::error!("cargo download lookup failed: {e}");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
-    };
-    let mut extra = HeaderMap::new();
-    airlift_http::set(
-        &mut extra,
-        header::CACHE_CONTROL,
-        "public, max-age=31536000, immutable",
-    );
-    airlift_http::serve_blob(
-        airlift_http::Blob {
-            digest,
-            size,
-            path: local,
-            modified: Some(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified.max(0) as u64),
-            ),
-            content_type: "application/gzip".into(),
-        },
+    airlift_http::serve_entry(
+        store,
+        crate::ECOSYSTEM,
+        format!("{CRATE}{}/{version}", name.to_ascii_lowercase()),
+        "application/gzip",
         &headers,
-        extra,
+        plain(StatusCode::NOT_FOUND, "no such crate version"),
     )
     .await
 }

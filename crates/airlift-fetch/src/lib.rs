@@ -97,6 +97,14 @@ pub struct Request {
     pub authorization: Option<Secret>,
 }
 
+/// Whether two URLs share scheme, host and port: credentials configured
+/// for one are only ever sent to the other when this holds.
+pub fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
 /// A credential (an `Authorization` header value) that never prints.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub String);

@@ -62,6 +62,56 @@ pub fn base_url(scheme: Option<Scheme>, headers: &HeaderMap) -> Option<String> {
     Some(format!("{scheme}://{host}"))
 }
 
+/// Serves the blob that `(ecosystem, key)` names in the current generation,
+/// as package files are served: immutable caching, validators and ranges.
+/// `missing` is the protocol's own answer when there is no such entry.
+pub async fn serve_entry(
+    store: airlift_store::Store,
+    ecosystem: &'static str,
+    key: String,
+    content_type: &str,
+    request: &HeaderMap,
+    missing: Response,
+) -> Response {
+    let found = tokio::task::spawn_blocking(move || {
+        let Some(generation) = store.meta.current()? else {
+            return Ok(None);
+        };
+        let entry = store.meta.entry(generation.id, ecosystem, &key)?;
+        Ok::<_, airlift_store::StoreError>(entry.map(|e| Blob {
+            path: store.blobs.local_path(&e.digest),
+            digest: e.digest,
+            size: e.size,
+            modified: Some(
+                std::time::UNIX_EPOCH
+                    + std::time::Duration::from_secs(generation.created_at.max(0) as u64),
+            ),
+            content_type: String::new(),
+        }))
+    })
+    .await;
+    let mut blob = match found {
+        Ok(Ok(Some(blob))) => blob,
+        Ok(Ok(None)) => return missing,
+        Ok(Err(e)) => {
+            tracing::error!("{ecosystem} lookup failed: {e}");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
+        }
+        Err(e) => {
+            tracing::error!("{ecosystem} lookup failed: {e}");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
+        }
+    };
+    blob.content_type = content_type.to_owned();
+    let mut extra = HeaderMap::new();
+    set(
+        &mut extra,
+        header::CACHE_CONTROL,
+        "public, max-age=31536000, immutable",
+    );
+    serve_blob(blob, request, extra).await
+}
+
 /// Sets a header when the value is valid.
 pub fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {

@@ -261,12 +261,9 @@ pub fn encode_name(name: &str) -> String {
 
 impl Upstream<'_> {
     fn authorization_for(&self, url: &url::Url) -> Option<Secret> {
-        let registry = self.planned.registry.expose();
-        (url.scheme() == registry.scheme()
-            && url.host_str() == registry.host_str()
-            && url.port_or_known_default() == registry.port_or_known_default())
-        .then(|| self.planned.authorization.clone())
-        .flatten()
+        airlift_fetch::same_origin(url, self.planned.registry.expose())
+            .then(|| self.planned.authorization.clone())
+            .flatten()
     }
 
     /// Loads packuments not yet read, concurrently. Names whose packument is

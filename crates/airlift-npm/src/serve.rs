@@ -427,52 +427,13 @@ async fn tarball(store: Store, name: &str, file: &str, headers: &HeaderMap) -> R
     else {
         return json_error(StatusCode::NOT_FOUND, "not found");
     };
-    let key = format!("{VERSION}{name}/{version}");
-    let found = tokio::task::spawn_blocking(move || {
-        let Some(generation) = store.meta.current()? else {
-            return Ok(None);
-        };
-        let entry = store.meta.entry(generation.id, crate::ECOSYSTEM, &key)?;
-        Ok::<_, airlift_store::StoreError>(entry.map(|e| {
-            (
-                e.digest,
-                e.size,
-                store.blobs.local_path(&e.digest),
-                generation.created_at,
-            )
-        }))
-    })
-    .await;
-    let (digest, size, local, modified) = match found {
-        Ok(Ok(Some(found))) => found,
-        Ok(Ok(None)) => return json_error(StatusCode::NOT_FOUND, "no such version"),
-        Ok(Err(e)) => {
-            tracing::error!("npm tarball lookup failed: {e}");
-            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
-        Err(e) => {
-            tracing::error!("npm tarball lookup failed: {e}");
-            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
-    };
-    let mut extra = HeaderMap::new();
-    airlift_http::set(
-        &mut extra,
-        header::CACHE_CONTROL,
-        "public, max-age=31536000, immutable",
-    );
-    airlift_http::serve_blob(
-        airlift_http::Blob {
-            digest,
-            size,
-            path: local,
-            modified: Some(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified.max(0) as u64),
-            ),
-            content_type: "application/octet-stream".into(),
-        },
+    airlift_http::serve_entry(
+        store,
+        crate::ECOSYSTEM,
+        format!("{VERSION}{name}/{version}"),
+        "application/octet-stream",
         headers,
-        extra,
+        json_error(StatusCode::NOT_FOUND, "no such version"),
     )
     .await
 }

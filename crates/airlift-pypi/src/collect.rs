@@ -329,12 +329,9 @@ struct Upstream<'a> {
 
 impl Upstream<'_> {
     fn authorization_for(&self, url: &url::Url) -> Option<Secret> {
-        let index = self.planned.index.expose();
-        (url.scheme() == index.scheme()
-            && url.host_str() == index.host_str()
-            && url.port_or_known_default() == index.port_or_known_default())
-        .then(|| self.planned.authorization.clone())
-        .flatten()
+        airlift_fetch::same_origin(url, self.planned.index.expose())
+            .then(|| self.planned.authorization.clone())
+            .flatten()
     }
 
     /// Fetches the pages of every name not yet read, concurrently.

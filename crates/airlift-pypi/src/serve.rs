@@ -427,34 +427,6 @@ async fn file(
     } else {
         format!("{FILE}{project}/{filename}")
     };
-    let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        let Some(generation) = store.meta.current()? else {
-            return Ok(None);
-        };
-        let entry = store.meta.entry(generation.id, crate::ECOSYSTEM, &key)?;
-        Ok::<_, airlift_store::StoreError>(entry.map(|e| {
-            (
-                e.digest,
-                e.size,
-                store.blobs.local_path(&e.digest),
-                generation.created_at,
-            )
-        }))
-    })
-    .await;
-    let (digest, size, path, modified) = match found {
-        Ok(Ok(Some(found))) => found,
-        Ok(Ok(None)) => return plain(StatusCode::NOT_FOUND, "not found"),
-        Ok(Err(e)) => {
-            tracing::error!("pypi file lookup failed: {e}");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
-        Err(e) => {
-            tracing::error!("pypi file lookup failed: {e}");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
-    };
     let content_type = if filename.ends_with(".metadata") {
         "text/plain; charset=utf-8"
     } else if filename.ends_with(".whl") || filename.ends_with(".zip") {
@@ -464,24 +436,13 @@ async fn file(
     } else {
         "application/octet-stream"
     };
-    let mut extra = HeaderMap::new();
-    airlift_http::set(
-        &mut extra,
-        header::CACHE_CONTROL,
-        "public, max-age=31536000, immutable",
-    );
-    airlift_http::serve_blob(
-        airlift_http::Blob {
-            digest,
-            size,
-            path,
-            modified: Some(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified.max(0) as u64),
-            ),
-            content_type: content_type.into(),
-        },
+    airlift_http::serve_entry(
+        state.store.clone(),
+        crate::ECOSYSTEM,
+        key,
+        content_type,
         &headers,
-        extra,
+        plain(StatusCode::NOT_FOUND, "not found"),
     )
     .await
 }
