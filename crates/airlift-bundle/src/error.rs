@@ -127,6 +127,19 @@ pub enum BundleError {
         /// This bundle's.
         got: u64,
     },
+    /// The bundle follows another bundle than the one this site imported
+    /// last for its destination: a second connected side, or a forked ledger.
+    #[error(
+        "bundle for {destination:?} follows {previous}, but the last bundle this site imported for it is {last}: a fork (another connected side or ledger) is refused"
+    )]
+    Fork {
+        /// The destination.
+        destination: String,
+        /// The bundle it says it follows.
+        previous: String,
+        /// The last imported with a statement.
+        last: String,
+    },
     /// The bundle's sequence number was already imported.
     #[error(
         "bundle sequence {got} for {destination:?} was already imported (this site is at {last}): replay refused"

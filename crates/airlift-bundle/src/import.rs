@@ -314,11 +314,15 @@ fn commit(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOut
             ),
         ]
         .into_iter()
-        .chain(
-            checked
-                .sequence
-                .map(|s| (state_keys::LAST_SEQUENCE.to_owned(), s.to_string())),
-        )
+        .chain(checked.sequence.into_iter().flat_map(|s| {
+            [
+                (state_keys::LAST_SEQUENCE.to_owned(), s.to_string()),
+                (
+                    state_keys::LAST_SEQUENCED_BUNDLE.to_owned(),
+                    checked.bundle_id.to_string(),
+                ),
+            ]
+        }))
         .collect(),
     })?;
     crate::failpoint("import-after-commit");
@@ -487,6 +491,8 @@ struct Pipeline<'a> {
     /// media) skips them.
     site_checks: bool,
     last_sequence: Option<u64>,
+    /// The id of the last imported bundle that carried a pack statement.
+    last_sequenced: Option<String>,
     statement: Option<Vec<u8>>,
     seen: BTreeSet<String>,
     pointer: Option<Vec<u8>>,
@@ -569,6 +575,7 @@ impl<'a> Pipeline<'a> {
                 .meta
                 .state(state_keys::LAST_SEQUENCE)?
                 .and_then(|v| v.parse::<u64>().ok()),
+            last_sequenced: store.meta.state(state_keys::LAST_SEQUENCED_BUNDLE)?,
             statement: None,
             seen: BTreeSet::new(),
             pointer: None,
@@ -880,6 +887,18 @@ impl<'a> Pipeline<'a> {
                         destination,
                         expected,
                         got,
+                    });
+                }
+                // Continuity: the bundle must follow the one this site last
+                // imported for it, not another connected side's.
+                let previous = statement.get("previous").and_then(|p| p.as_str());
+                if let (Some(previous), Some(last)) = (previous, &self.last_sequenced)
+                    && previous != last
+                {
+                    return Err(BundleError::Fork {
+                        destination,
+                        previous: previous.to_owned(),
+                        last: last.clone(),
                     });
                 }
             }

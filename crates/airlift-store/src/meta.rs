@@ -81,6 +81,8 @@ pub mod state_keys {
     /// The sequence number of the last imported bundle that carried a pack
     /// statement for this site.
     pub const LAST_SEQUENCE: &str = "last_sequence";
+    /// The id of the bundle that set [`LAST_SEQUENCE`].
+    pub const LAST_SEQUENCED_BUNDLE: &str = "last_sequenced_bundle";
 }
 
 /// Refuses a list in which one (ecosystem, key) appears twice; `what` names

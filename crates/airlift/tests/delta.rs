@@ -315,4 +315,18 @@ fn bundles_for_a_destination_follow_its_sequence() {
     );
     a.run(&["import", after.to_str().unwrap()])
         .fails_with(3, "skips 5: import bundle 5 first");
+
+    // A fork: a ledger that says the last bundle was another one (a second
+    // connected side packing for the same site).
+    let b = site(&connected, "site-c");
+    let first_c = pack("c1.tar", "site-c", "80");
+    b.run(&["import", first_c.to_str().unwrap()]).ok();
+    let ledger = connected.home.path().join("ledger/site-c.json");
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&ledger).unwrap()).unwrap();
+    value["last_bundle"] = serde_json::json!(format!("sha256:{}", "0".repeat(64)));
+    std::fs::write(&ledger, value.to_string()).unwrap();
+    let forked = pack("c2.tar", "site-c", "90");
+    b.run(&["import", forked.to_str().unwrap()])
+        .fails_with(3, "a fork (another connected side or ledger) is refused");
 }
