@@ -6,6 +6,8 @@
 #                           when set; labels get $CHECK_PREFIX in front.
 #   wait_for URL [ARG...]   poll URL with curl (extra ARGs passed on) for up
 #                           to 10 seconds.
+#   generations HOME        print how many index generations HOME has
+#                           committed (a refused collect must not add one).
 #   finish NAME OUTPUT      add the "RESULT passed failed" line of a namespace
 #                           run's OUTPUT to the counts, print OUTPUT and, on a
 #                           failure, the tail of $CHECK_LOG; end with
@@ -30,6 +32,10 @@ check() {
         echo "FAILED: $label"
         failed=$((failed + 1))
     fi
+}
+
+generations() {
+    python3 -c "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from generations').fetchone()[0])" "$1/store/index.sqlite"
 }
 
 wait_for() {

@@ -103,14 +103,13 @@ check "collect the lockfile and the closure of declared crates" \
 check "collect carries 11 crate versions (fx-util 1.0.0 and 1.1.0, core, extra, build, win; pin, feat 1.0.0 and 1.1.0, optdep-old and -new)" \
     python3 -c "import json,sys; d=json.load(open('$WORK/collect.json')); sys.exit(d['crates'] != 11)"
 
-generations() { python3 -c "import sqlite3; print(sqlite3.connect('$HI/store/index.sqlite').execute('select count(*) from generations').fetchone()[0])"; }
-before=$(generations)
+before=$(generations "$HI")
 bad_collect() {
     local label=$1 crates=$2 expect=$3 extra=${4:-}
     printf '[cargo]\nindex = "sparse+http://127.0.0.1:5040/index/"\ncrates = [%s]\n%b' "$crates" "$extra" >"$WORK/bad.toml"
     check "bad input refused: $label" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
     check "  ... the message names it: $expect" grep -q -- "$expect" "$WORK/bad.err"
-    check "  ... and the index is unchanged" test "$(generations)" = "$before"
+    check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
 }
 bad_collect "a checksum mismatch" '"fx-bad"' "fx-bad 1.0.0: checksum mismatch"
 bad_collect "an unsatisfiable requirement" '"fx-zeta"' "fx-util: no version matches ^5; available: 1.0.0, 1.1.0, 1.2.0 (needed by: fx-zeta 1.0.0"
@@ -122,7 +121,7 @@ sed 's/^version = "1.1.0"/version = "1.1.9"/' "$WORK/app/Cargo.lock" >"$WORK/bad
 printf '[cargo]\nindex = "sparse+http://127.0.0.1:5040/index/"\nlockfiles = ["bad.lock"]\n' >"$WORK/bad.toml"
 check "bad input refused: a lockfile version the index lacks" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
 check "  ... the message names it" grep -q "fx-util 1.1.9 is not in the upstream index" "$WORK/bad.err"
-check "  ... and the index is unchanged" test "$(generations)" = "$before"
+check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
 
 check "keys init" "$AIRLIFT" --home "$HI" keys init
 check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/crates.tar.zst"

@@ -79,14 +79,13 @@ check "collect the lockfile and the closure of declared packages" \
 check "collect carries 9 versions of 8 packages" \
     python3 -c "import json,sys; d=json.load(open('$WORK/collect.json')); sys.exit((d['npm_packages'], d['npm_versions']) != (8, 9))"
 
-generations() { python3 -c "import sqlite3; print(sqlite3.connect('$HI/store/index.sqlite').execute('select count(*) from generations').fetchone()[0])"; }
-before=$(generations)
+before=$(generations "$HI")
 bad_collect() {
     local label=$1 packages=$2 expect=$3
     printf '[npm]\nregistry = "http://127.0.0.1:5050/"\npackages = [%s]\n' "$packages" >"$WORK/bad.toml"
     check "bad input refused: $label" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
     check "  ... the message names it: $expect" grep -q -- "$expect" "$WORK/bad.err"
-    check "  ... and the index is unchanged" test "$(generations)" = "$before"
+    check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
 }
 bad_collect "an integrity mismatch" '"fx-bad"' "fx-bad@1.0.0: integrity mismatch"
 bad_collect "an unsatisfiable dependency" '"fx-zeta"' 'fx-left: no version matches "^9"; available: 1.0.0, 1.1.0, 2.0.0 (needed by: fx-zeta@1.0.0'
@@ -102,7 +101,7 @@ PY
 printf '[npm]\nregistry = "http://127.0.0.1:5050/"\nlockfiles = ["tampered-lock.json"]\n' >"$WORK/bad.toml"
 check "bad input refused: a lockfile integrity that differs from the registry's" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
 check "  ... the message names it" grep -q "fx-left@2.0.0: integrity mismatch" "$WORK/bad.err"
-check "  ... and the index is unchanged" test "$(generations)" = "$before"
+check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
 
 check "keys init" "$AIRLIFT" --home "$HI" keys init
 check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/npm.tar.zst"

@@ -104,14 +104,13 @@ check "collect reports 6 projects" "$PY" -c "import json,sys; d=json.load(open('
 check "the sdist-only gamma's build requirement (setuptools) is carried" \
     grep -q "gamma: gamma-0.5.tar.gz is built from source in the gap; its build requirement setuptools>=61 is carried" "$WORK/collect.json"
 
-generations() { "$PY" -c "import sqlite3; print(sqlite3.connect('$HI/store/index.sqlite').execute('select count(*) from generations').fetchone()[0])"; }
-before=$(generations)
+before=$(generations "$HI")
 bad_collect() {
     local label=$1 requirement=$2 expect=$3
     printf '[pypi]\nindex = "%s"\npython = ["3.11"]\npackages = [%s]\n' "$U" "$requirement" >"$WORK/bad.toml"
     check "bad input refused: $label" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
     check "  ... the message names it: $expect" grep -q -- "$expect" "$WORK/bad.err"
-    check "  ... and the index is unchanged" test "$(generations)" = "$before"
+    check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
 }
 bad_collect "hash mismatch from the upstream" '"badhash"' "badhash: badhash-1.0-py3-none-any.whl: hash mismatch"
 bad_collect "a yanked-only requirement" '"beta>=1.2"' "beta: every release that satisfies beta>=1.2 is yanked"
@@ -123,7 +122,7 @@ sed 's/^\(    --hash=sha256:\)[0-9a-f]\{8\}/\1deadbeef/' "$WORK/lock/requirement
 printf '[pypi]\nindex = "%s"\npython = ["3.11"]\nlockfiles = ["lock/tampered.txt"]\n' "$U" >"$WORK/bad.toml"
 check "bad input refused: a lockfile hash that matches no upstream file" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
 check "  ... the message names the package" grep -q "alpha 2.0: no file at the upstream has a hash the lockfile allows" "$WORK/bad.err"
-check "  ... and the index is unchanged" test "$(generations)" = "$before"
+check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
 
 check "keys init" "$AIRLIFT" --home "$HI" keys init
 check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/python.tar.zst"

@@ -45,7 +45,7 @@ pub enum CollectError {
     /// The upstream index has no such crate.
     #[error(
         "{krate}: not found in the upstream index ({url}){}",
-        chain_text(chain)
+        airlift_core::needed_by(chain)
     )]
     NotFound {
         /// The crate.
@@ -68,7 +68,7 @@ pub enum CollectError {
     /// No version satisfies a requirement.
     #[error(
         "{krate}: no version matches {req}; available: {available}{}",
-        chain_text(chain)
+        airlift_core::needed_by(chain)
     )]
     Unsatisfiable {
         /// The crate.
@@ -83,7 +83,7 @@ pub enum CollectError {
     /// Only yanked versions satisfy a requirement.
     #[error(
         "{krate}: every version that matches {req} is yanked ({versions}){}",
-        chain_text(chain)
+        airlift_core::needed_by(chain)
     )]
     YankedOnly {
         /// The crate.
@@ -96,7 +96,10 @@ pub enum CollectError {
         chain: Vec<String>,
     },
     /// A requested feature does not exist.
-    #[error("{krate} {version}: has no feature {feature:?}{}", chain_text(chain))]
+    #[error(
+        "{krate} {version}: has no feature {feature:?}{}",
+        airlift_core::needed_by(chain)
+    )]
     Feature {
         /// The crate.
         krate: String,
@@ -148,14 +151,6 @@ pub enum CollectError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-fn chain_text(chain: &[String]) -> String {
-    if chain.is_empty() {
-        String::new()
-    } else {
-        format!(" (needed by: {})", chain.join(" ← "))
-    }
 }
 
 /// A declared crate.

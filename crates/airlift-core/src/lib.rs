@@ -19,6 +19,16 @@ pub use integrity::{Integrity, IntegrityHasher};
 pub use safe_url::SafeUrl;
 pub use threaded::{Checkpoint, ThreadedWriter, file_checkpoint};
 
+/// ` (needed by: a ← b ← c)`, or nothing for an empty chain: how error
+/// messages say which requirement pulled a package in.
+pub fn needed_by(chain: &[String]) -> String {
+    if chain.is_empty() {
+        String::new()
+    } else {
+        format!(" (needed by: {})", chain.join(" ← "))
+    }
+}
+
 /// `bytes` random bytes from the system generator, as lowercase hex
 /// (identifiers such as upload sessions).
 pub fn random_hex(bytes: usize) -> std::io::Result<String> {

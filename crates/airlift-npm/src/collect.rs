@@ -40,7 +40,7 @@ pub enum CollectError {
     /// The registry has no such package.
     #[error(
         "{package}: not found at the upstream registry ({url}){}",
-        chain_text(chain)
+        airlift_core::needed_by(chain)
     )]
     NotFound {
         /// The package.
@@ -63,7 +63,7 @@ pub enum CollectError {
     /// No version satisfies a specifier.
     #[error(
         "{package}: no version matches {spec:?}; available: {available}{}",
-        chain_text(chain)
+        airlift_core::needed_by(chain)
     )]
     Unsatisfiable {
         /// The package.
@@ -78,7 +78,7 @@ pub enum CollectError {
     /// A specifier a registry cannot satisfy (git, file, URL).
     #[error(
         "{package}@{spec}: not a registry specifier; it cannot be mirrored{}",
-        chain_text(chain)
+        airlift_core::needed_by(chain)
     )]
     Unsupported {
         /// The package.
@@ -129,14 +129,6 @@ pub enum CollectError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-fn chain_text(chain: &[String]) -> String {
-    if chain.is_empty() {
-        String::new()
-    } else {
-        format!(" (needed by: {})", chain.join(" ← "))
-    }
 }
 
 /// `[npm]`, checked.

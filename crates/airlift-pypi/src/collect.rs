@@ -47,7 +47,7 @@ pub enum CollectError {
     /// The upstream has no such project.
     #[error(
         "{project}: not found at the upstream index ({url}){}",
-        chain_text(chain)
+        airlift_core::needed_by(chain)
     )]
     NotFound {
         /// The project.
@@ -70,7 +70,7 @@ pub enum CollectError {
     /// No release satisfies the constraints.
     #[error(
         "{project}: no release satisfies {constraints} for {target}; available: {available}{}",
-        chain_text(chain)
+        airlift_core::needed_by(chain)
     )]
     Unsatisfiable {
         /// The project.
@@ -87,7 +87,7 @@ pub enum CollectError {
     /// Only yanked releases satisfy the constraints.
     #[error(
         "{project}: every release that satisfies {constraints} is yanked ({versions}); pin one with == to accept it{}",
-        chain_text(chain)
+        airlift_core::needed_by(chain)
     )]
     YankedOnly {
         /// The project.
@@ -102,7 +102,7 @@ pub enum CollectError {
     /// Releases match, but none has a file for a target.
     #[error(
         "{project} {version}: no file fits {target} (no compatible wheel, no sdist, or Requires-Python excludes it){}",
-        chain_text(chain)
+        airlift_core::needed_by(chain)
     )]
     NoFile {
         /// The project.
@@ -167,7 +167,7 @@ pub enum CollectError {
     /// A requirement points at a URL, which an index cannot serve.
     #[error(
         "{requirement}: a direct URL requirement cannot be mirrored{}",
-        chain_text(chain)
+        airlift_core::needed_by(chain)
     )]
     DirectUrl {
         /// The requirement.
@@ -191,14 +191,6 @@ pub enum CollectError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-fn chain_text(chain: &[String]) -> String {
-    if chain.is_empty() {
-        String::new()
-    } else {
-        format!(" (needed by: {})", chain.join(" ← "))
-    }
 }
 
 /// `[pypi]`, checked: what to fetch and for which targets.

@@ -139,6 +139,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::new(1, format!("cannot start the async runtime: {e}")))
 }
 
+/// A failed package collect: bad input (2), a store failure (1), or an
+/// upstream failure (4) that left the index unchanged.
+fn package_failure(error: &dyn std::fmt::Display, input: bool, store: bool) -> Failure {
+    if input {
+        Failure::input(error.to_string())
+    } else if store {
+        Failure::new(1, error.to_string())
+    } else {
+        Failure::new(4, format!("{error}; the index is unchanged"))
+    }
+}
+
 #[derive(Serialize)]
 struct CollectSummary {
     files: usize,
@@ -252,11 +264,13 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
                 concurrency,
                 bar.clone(),
             ))
-            .map_err(|e| match e {
-                airlift_pypi::collect::CollectError::Spec(_)
-                | airlift_pypi::collect::CollectError::Lock(_) => Failure::input(e.to_string()),
-                airlift_pypi::collect::CollectError::Store(_) => Failure::new(1, e.to_string()),
-                _ => Failure::new(4, format!("{e}; the index is unchanged")),
+            .map_err(|e| {
+                use airlift_pypi::collect::CollectError as E;
+                package_failure(
+                    &e,
+                    matches!(e, E::Spec(_) | E::Lock(_)),
+                    matches!(e, E::Store(_)),
+                )
             })?,
         None => airlift_pypi::collect::Collected::default(),
     };
@@ -269,11 +283,13 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
                 concurrency,
                 bar.clone(),
             ))
-            .map_err(|e| match e {
-                airlift_cargo::collect::CollectError::Spec(_)
-                | airlift_cargo::collect::CollectError::Lock(_) => Failure::input(e.to_string()),
-                airlift_cargo::collect::CollectError::Store(_) => Failure::new(1, e.to_string()),
-                _ => Failure::new(4, format!("{e}; the index is unchanged")),
+            .map_err(|e| {
+                use airlift_cargo::collect::CollectError as E;
+                package_failure(
+                    &e,
+                    matches!(e, E::Spec(_) | E::Lock(_)),
+                    matches!(e, E::Store(_)),
+                )
             })?,
         None => airlift_cargo::collect::Collected::default(),
     };
@@ -286,11 +302,13 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
                 concurrency,
                 bar.clone(),
             ))
-            .map_err(|e| match e {
-                airlift_npm::collect::CollectError::Spec(_)
-                | airlift_npm::collect::CollectError::Lock(_) => Failure::input(e.to_string()),
-                airlift_npm::collect::CollectError::Store(_) => Failure::new(1, e.to_string()),
-                _ => Failure::new(4, format!("{e}; the index is unchanged")),
+            .map_err(|e| {
+                use airlift_npm::collect::CollectError as E;
+                package_failure(
+                    &e,
+                    matches!(e, E::Spec(_) | E::Lock(_)),
+                    matches!(e, E::Store(_)),
+                )
             })?,
         None => airlift_npm::collect::Collected::default(),
     };
