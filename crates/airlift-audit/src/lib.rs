@@ -82,13 +82,11 @@ pub struct Event {
 
 /// SHA-256 of the bytes.
 fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut hasher = airlift_core::Sha256::new();
     for part in parts {
-        context.update(part);
+        hasher.update(part);
     }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(context.finish().as_ref());
-    out
+    *hasher.finish().as_bytes()
 }
 
 /// The RFC 6962 leaf hash.
