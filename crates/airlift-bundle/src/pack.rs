@@ -156,10 +156,14 @@ pub fn pack(
         index_docs.push((format::PACK_STATEMENT.to_owned(), document));
     }
     for (ecosystem, list) in &by_ecosystem {
-        let document = metadata::canonical_json(&json!({
+        // Plain JSON with sorted keys (deterministic), not TUF's canonical
+        // form: that writes control characters raw, which JSON parsers
+        // refuse, and metadata such as a Debian stanza holds newlines.
+        let document = serde_json::to_vec(&json!({
             "ecosystem": ecosystem,
             "entries": list,
-        }));
+        }))
+        .unwrap_or_default();
         let name = format::index_target(ecosystem);
         targets.insert(
             name.clone(),

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use airlift_apt::spec::AptSpec;
 use airlift_cargo::spec::CargoSpec;
 use airlift_files::spec::FileSpec;
 use airlift_npm::spec::NpmSpec;
@@ -35,6 +36,9 @@ pub struct Config {
     /// npm packages.
     #[serde(default)]
     pub npm: Option<NpmSpec>,
+    /// Debian archives.
+    #[serde(default)]
+    pub apt: Vec<AptSpec>,
 }
 
 /// `[collect]`.

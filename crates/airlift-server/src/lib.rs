@@ -3,7 +3,8 @@
 //! Routes: `/files/…` (plain files), `/v2/…` (the OCI registry, pull and
 //! push), `/pypi/simple/…` and `/pypi/files/…` (the Python Simple API),
 //! `/cargo/index/…` and `/cargo/api/v1/crates/…` (a cargo sparse registry),
-//! `/npm/…` (an npm registry; tarballs also at `/<name>/-/<file>`), `/healthz` (the process is up),
+//! `/npm/…` (an npm registry; tarballs also at `/<name>/-/<file>`),
+//! `/apt/<archive>/…` (signed apt repositories), `/healthz` (the process is up),
 //! `/readyz` (the index answers), `/metrics` (Prometheus text). Every request
 //! passes through one middleware that counts it by route and status and adds
 //! the bytes it announced to the served-bytes counter.
@@ -46,19 +47,25 @@ struct AppState {
     metrics: Arc<Metrics>,
 }
 
+/// What the server needs besides the store.
+#[derive(Clone, Default)]
+pub struct Services {
+    /// Records pushes and deletes through `/v2/`.
+    pub audit: Option<airlift_oci::serve::AuditHook>,
+    /// Signs the apt repositories' Release files; without it `/apt/`
+    /// serves packages but no Release.
+    pub apt: Option<Arc<airlift_apt::serve::Signer>>,
+}
+
 /// Builds the application. `uploads` holds OCI upload sessions; it must be
 /// on the same file system as the blob store.
 pub fn app(store: Store, uploads: PathBuf) -> Router {
-    app_with_audit(store, uploads, None)
+    app_with(store, uploads, Services::default())
 }
 
-/// Builds the application; pushes and deletes through `/v2/` are recorded
-/// through `audit`.
-pub fn app_with_audit(
-    store: Store,
-    uploads: PathBuf,
-    audit: Option<airlift_oci::serve::AuditHook>,
-) -> Router {
+/// Builds the application with its services.
+pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
+    let Services { audit, apt } = services;
     let metrics = Arc::new(Metrics::new());
     let state = AppState {
         store: store.clone(),
@@ -73,6 +80,7 @@ pub fn app_with_audit(
         .nest("/pypi", airlift_pypi::serve::router(store.clone()))
         .nest("/cargo", airlift_cargo::serve::router(store.clone()))
         .nest("/npm", airlift_npm::serve::router(store.clone()))
+        .nest("/apt", airlift_apt::serve::router(store.clone(), apt))
         .merge(airlift_npm::serve::root_tarballs(store.clone()))
         .merge(airlift_oci::serve::router_with_audit(store, uploads, audit))
         .layer(middleware::from_fn_with_state(state, count))
@@ -96,7 +104,7 @@ async fn bind(
 pub async fn serve_tls(
     store: Store,
     uploads: PathBuf,
-    audit: Option<airlift_oci::serve::AuditHook>,
+    services: Services,
     address: SocketAddr,
     tls: std::sync::Arc<rustls::ServerConfig>,
     ready: impl FnOnce(SocketAddr),
@@ -104,7 +112,7 @@ pub async fn serve_tls(
     let listener = bind(address, ready).await?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let service = hyper_util::service::TowerToHyperService::new(
-        app_with_audit(store, uploads, audit).layer(axum::Extension(airlift_http::Scheme("https"))),
+        app_with(store, uploads, services).layer(axum::Extension(airlift_http::Scheme("https"))),
     );
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -145,14 +153,14 @@ pub async fn serve_tls(
 pub async fn serve(
     store: Store,
     uploads: PathBuf,
-    audit: Option<airlift_oci::serve::AuditHook>,
+    services: Services,
     address: SocketAddr,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
     let listener = bind(address, ready).await?;
     axum::serve(
         listener,
-        app_with_audit(store, uploads, audit).layer(axum::Extension(airlift_http::Scheme("http"))),
+        app_with(store, uploads, services).layer(axum::Extension(airlift_http::Scheme("http"))),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await

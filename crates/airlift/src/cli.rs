@@ -57,6 +57,23 @@ pub enum Command {
     /// Inventories for delta bundles (isolated side).
     #[command(subcommand)]
     Receipt(ReceiptCommand),
+    /// The apt repositories this server publishes.
+    #[command(subcommand)]
+    Apt(AptCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AptCommand {
+    /// Print (or write) the OpenPGP public key that signs this site's apt
+    /// repositories, for `Signed-By:`; the key is made on first use.
+    Key {
+        /// Write it to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Binary (a `.gpg` keyring) instead of ASCII armor (`.asc`).
+        #[arg(long)]
+        binary: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +101,8 @@ pub enum ClientTool {
     Cargo,
     /// npm: an `.npmrc`.
     Npm,
+    /// apt: a deb822 `.sources` file for every carried archive.
+    Apt,
 }
 
 #[derive(Debug, Args)]
@@ -228,4 +247,8 @@ pub struct ServeArgs {
     /// Serve HTTPS with the certificate from `airlift tls init`.
     #[arg(long)]
     pub tls: bool,
+    /// Days a signed apt Release stays valid (`Valid-Until`); the server
+    /// re-signs when half of it has passed.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub apt_valid_days: u32,
 }

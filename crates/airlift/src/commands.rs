@@ -14,8 +14,9 @@ use airlift_trust::SiteKeys;
 use serde::Serialize;
 
 use crate::cli::{
-    AuditCommand, BundleArgs, Cli, ClientConfigArgs, ClientTool, CollectArgs, Command, FsckArgs,
-    ImportArgs, InitArgs, KeysCommand, PackArgs, ReceiptCommand, ServeArgs, TlsCommand, VerifyArgs,
+    AptCommand, AuditCommand, BundleArgs, Cli, ClientConfigArgs, ClientTool, CollectArgs, Command,
+    FsckArgs, ImportArgs, InitArgs, KeysCommand, PackArgs, ReceiptCommand, ServeArgs, TlsCommand,
+    VerifyArgs,
 };
 use crate::failure::Failure;
 use crate::progress::Bar;
@@ -112,6 +113,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::ClientConfig(args) => client_config(&context, args),
         Command::Audit(command) => audit(&context, command),
         Command::Receipt(ReceiptCommand::Export { out }) => receipt_export(&context, &out),
+        Command::Apt(AptCommand::Key { out, binary }) => apt_key(&context, out.as_deref(), binary),
     }
 }
 
@@ -173,6 +175,9 @@ struct CollectSummary {
     npm_versions: u64,
     npm_bytes: u64,
     npm_notes: Vec<String>,
+    debian_packages: u64,
+    debian_bytes: u64,
+    debian_notes: Vec<String>,
     generation: u64,
 }
 
@@ -201,6 +206,8 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         ),
         None => None,
     };
+    let debian = airlift_apt::collect::plan(&config.apt, &base)
+        .map_err(|e| Failure::input(format!("{}: {e}", args.config.display())))?;
     let python = match &config.pypi {
         Some(spec) => Some(
             airlift_pypi::collect::plan(spec, &base)
@@ -312,6 +319,21 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
             })?,
         None => airlift_npm::collect::Collected::default(),
     };
+    let apt = if debian.is_empty() {
+        airlift_apt::collect::Collected::default()
+    } else {
+        runtime
+            .block_on(airlift_apt::collect::collect(
+                &store,
+                &fetcher,
+                &debian,
+                bar.clone(),
+            ))
+            .map_err(|e| {
+                use airlift_apt::collect::CollectError as E;
+                package_failure(&e, matches!(e, E::Spec { .. }), matches!(e, E::Store(_)))
+            })?
+    };
     drop(bar);
     // The new generation: the declared files, images and packages, every
     // other ecosystem as it was.
@@ -320,6 +342,7 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     entries.extend(pypi.entries.iter().cloned());
     entries.extend(cargo.entries.iter().cloned());
     entries.extend(npm.entries.iter().cloned());
+    entries.extend(apt.entries.iter().cloned());
     if let Some(current) = store.meta.current()? {
         entries.extend(
             store
@@ -332,6 +355,7 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
                         && e.ecosystem != airlift_pypi::ECOSYSTEM
                         && e.ecosystem != airlift_cargo::ECOSYSTEM
                         && e.ecosystem != airlift_npm::ECOSYSTEM
+                        && e.ecosystem != airlift_apt::ECOSYSTEM
                 }),
         );
     }
@@ -362,6 +386,9 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         npm_versions: npm.versions,
         npm_bytes: npm.bytes,
         npm_notes: npm.notes,
+        debian_packages: apt.packages,
+        debian_bytes: apt.bytes,
+        debian_notes: apt.notes,
         generation: generation.id,
     };
     context.audit("collect", &summary)?;
@@ -371,7 +398,8 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
             || (summary.images == 0
                 && summary.python_files == 0
                 && summary.crates == 0
-                && summary.npm_versions == 0)
+                && summary.npm_versions == 0
+                && summary.debian_packages == 0)
         {
             parts.push(format!(
                 "{} files ({} downloaded, {} already stored, {} bytes)",
@@ -402,6 +430,12 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
                 summary.npm_packages, summary.npm_versions, summary.npm_bytes
             ));
         }
+        if summary.debian_packages > 0 {
+            parts.push(format!(
+                "{} Debian packages ({} bytes)",
+                summary.debian_packages, summary.debian_bytes
+            ));
+        }
         let mut text = format!("collected {}", parts.join(" and "));
         text.push_str(&format!(" into generation {}", summary.generation));
         for note in summary
@@ -409,6 +443,7 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
             .iter()
             .chain(&summary.crate_notes)
             .chain(&summary.npm_notes)
+            .chain(&summary.debian_notes)
         {
             text.push_str(&format!("\n  note: {note}"));
         }
@@ -923,12 +958,20 @@ fn plan(context: &Context, args: BundleArgs) -> Result<(), Failure> {
 fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     let store = context.store()?;
     let uploads = context.layout.uploads_dir();
+    let apt = airlift_apt::serve::Signer {
+        key: apt_signing_key(context)?,
+        valid_for: jiff::SignedDuration::from_hours(24 * i64::from(args.apt_valid_days)),
+    };
     let log = std::sync::Arc::new(airlift_audit::Log::new(context.layout.home()));
     let audit: airlift_oci::serve::AuditHook = std::sync::Arc::new(move |event, detail| {
         log.append(event, detail)
             .map(|_| ())
             .map_err(|e| e.to_string())
     });
+    let services = airlift_server::Services {
+        audit: Some(audit),
+        apt: Some(std::sync::Arc::new(apt)),
+    };
     let runtime = runtime()?;
     let result = if args.tls {
         let config = airlift_tls::server_config(&context.layout.tls_dir()).map_err(|e| {
@@ -937,7 +980,7 @@ fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         runtime.block_on(airlift_server::serve_tls(
             store,
             uploads,
-            Some(audit),
+            services,
             args.listen,
             config,
             |address| {
@@ -948,7 +991,7 @@ fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         runtime.block_on(airlift_server::serve(
             store,
             uploads,
-            Some(audit),
+            services,
             args.listen,
             |address| {
                 eprintln!("airlift serving on http://{address}");
@@ -1173,6 +1216,64 @@ fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failur
                 },
             }
         }
+        ClientTool::Apt => {
+            let key = apt_signing_key(context)?;
+            let store = context.store()?;
+            let mut archives: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> =
+                std::collections::BTreeMap::new();
+            if let Some(generation) = store.meta.current()? {
+                for entry in store
+                    .meta
+                    .entries(generation.id, Some(airlift_apt::ECOSYSTEM))?
+                {
+                    if let Some((archive, suite)) = entry.key.split_once("/dists/") {
+                        let slot = archives.entry(archive.to_owned()).or_default();
+                        slot.0.push(suite.to_owned());
+                        for c in entry
+                            .meta
+                            .get("components")
+                            .and_then(|c| c.as_array())
+                            .into_iter()
+                            .flatten()
+                        {
+                            if let Some(c) = c.as_str()
+                                && !slot.1.iter().any(|x| x == c)
+                            {
+                                slot.1.push(c.to_owned());
+                            }
+                        }
+                    }
+                }
+            }
+            if archives.is_empty() {
+                return Err(Failure::input(
+                    "the current generation carries no apt archive; declare [[apt]] in airlift.toml, collect and import first",
+                ));
+            }
+            let mut content = format!(
+                "# the key: `airlift apt key --out /etc/apt/keyrings/airlift.asc` (fingerprint {})\n",
+                key.fingerprint()
+            );
+            for (archive, (suites, components)) in &archives {
+                content.push_str(&format!(
+                    "\nTypes: deb\nURIs: {base}/apt/{archive}\nSuites: {}\nComponents: {}\nSigned-By: /etc/apt/keyrings/airlift.asc\n",
+                    suites.join(" "),
+                    components.join(" ")
+                ));
+            }
+            if tls {
+                content.push_str(&format!(
+                    "# HTTPS: install {} as a CA (/usr/local/share/ca-certificates/airlift.crt, then update-ca-certificates)\n",
+                    ca.display()
+                ));
+            }
+            ClientConfig {
+                tool: "apt",
+                file: "/etc/apt/sources.list.d/airlift.sources",
+                content,
+                environment: Vec::new(),
+            }
+        }
         ClientTool::Uv => ClientConfig {
             tool: "uv",
             file: "uv.toml (~/.config/uv/uv.toml, or /etc/uv/uv.toml for every user)",
@@ -1269,6 +1370,59 @@ fn audit(context: &Context, command: AuditCommand) -> Result<(), Failure> {
                 checkpoint.trim_end().to_owned()
             })
         }
+    }
+}
+
+/// The site's apt signing key, made (and audited) on first use.
+fn apt_signing_key(context: &Context) -> Result<airlift_pgp::SigningKey, Failure> {
+    let trust = context.layout.trust_dir();
+    let site = std::fs::read_to_string(trust.join("site-id"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    let (key, created) = airlift_apt::key::load_or_create(&trust, site.as_deref())
+        .map_err(|e| Failure::new(1, e.to_string()))?;
+    if created {
+        context.audit(
+            "apt-key-created",
+            &serde_json::json!({"fingerprint": key.fingerprint()}),
+        )?;
+    }
+    Ok(key)
+}
+
+fn apt_key(context: &Context, out: Option<&Path>, binary: bool) -> Result<(), Failure> {
+    let key = apt_signing_key(context)?;
+    let bytes = if binary {
+        key.public_key()
+    } else {
+        key.public_key_armored().into_bytes()
+    };
+    match out {
+        Some(path) => {
+            airlift_core::write_file_durably(path, &bytes)
+                .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
+            context.emit(
+                &serde_json::json!({"fingerprint": key.fingerprint(), "out": path}),
+                || {
+                    format!(
+                        "wrote the apt signing key {} to {}",
+                        key.fingerprint(),
+                        path.display()
+                    )
+                },
+            )
+        }
+        None if binary => {
+            use std::io::Write as _;
+            std::io::stdout()
+                .write_all(&bytes)
+                .map_err(|e| Failure::new(1, format!("cannot write the key: {e}")))
+        }
+        None => context.emit(
+            &serde_json::json!({"fingerprint": key.fingerprint(), "key": key.public_key_armored()}),
+            || key.public_key_armored().trim_end().to_owned(),
+        ),
     }
 }
 

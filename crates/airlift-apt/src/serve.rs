@@ -1,0 +1,417 @@
+//! The apt repositories under `/apt/<archive>/`:
+//!
+//! - `dists/<suite>/InRelease`, `Release`, `Release.gpg`: regenerated for
+//!   the carried subset, signed with the site's key, `Date` the generation's
+//!   time and `Valid-Until` that of signing plus the validity (re-signed
+//!   when half of it has passed);
+//! - `dists/<suite>/<component>/binary-<arch>/Packages` (plain, `.gz`,
+//!   `.xz`) and `by-hash/SHA256/<digest>` (this generation's and the
+//!   previous one's, so a client that read the old Release still finds its
+//!   files); `Architecture: all` packages are listed for every architecture;
+//! - every other path: the `.deb` at its upstream `Filename`;
+//! - `/apt/airlift.asc`: the public key (check its fingerprint with
+//!   `airlift apt key` before trusting it).
+//!
+//! Index files are written once per generation into the blob store, as
+//! they stream out of their compressors, and served from there.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::sync::Arc;
+
+use airlift_core::Digest;
+use airlift_http::Blob;
+use airlift_pgp::SigningKey;
+use airlift_store::{Store, StoreError};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::release::format_date;
+
+/// The site's signing key and how long a signed Release stays valid.
+pub struct Signer {
+    /// The key.
+    pub key: SigningKey,
+    /// `Valid-Until` minus the signing time.
+    pub valid_for: jiff::SignedDuration,
+}
+
+#[derive(Clone)]
+struct AppState {
+    store: Store,
+    signer: Option<Arc<Signer>>,
+    cache: Arc<tokio::sync::Mutex<HashMap<(String, String), Suite>>>,
+}
+
+/// What one suite serves: the current build and the previous one.
+#[derive(Default, Clone)]
+struct Suite {
+    current: Option<Arc<Built>>,
+    previous: Option<Arc<Built>>,
+}
+
+struct Built {
+    generation: u64,
+    signed_at: i64,
+    release: String,
+    in_release: String,
+    release_gpg: String,
+    /// Path under `dists/<suite>/` → blob.
+    files: BTreeMap<String, (Digest, u64)>,
+}
+
+impl Built {
+    fn by_hash(&self, dir: &str, digest: &Digest) -> Option<(Digest, u64)> {
+        self.files
+            .iter()
+            .find(|(path, (d, _))| {
+                d == digest && path.rsplit_once('/').map(|(d, _)| d) == Some(dir)
+            })
+            .map(|(_, v)| *v)
+    }
+}
+
+/// The apt router, to be nested under `/apt`.
+pub fn router(store: Store, signer: Option<Arc<Signer>>) -> Router {
+    Router::new()
+        .route("/airlift.asc", get(public_key))
+        .route("/{archive}/{*path}", get(file))
+        .with_state(AppState {
+            store,
+            signer,
+            cache: Arc::default(),
+        })
+}
+
+fn plain(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}
+
+async fn public_key(State(state): State<AppState>) -> Response {
+    match &state.signer {
+        Some(signer) => (
+            [(header::CONTENT_TYPE, "application/pgp-keys")],
+            signer.key.public_key_armored(),
+        )
+            .into_response(),
+        None => plain(StatusCode::NOT_FOUND, "this server has no apt signing key"),
+    }
+}
+
+async fn file(
+    State(state): State<AppState>,
+    Path((archive, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(rest) = path.strip_prefix("dists/") else {
+        return airlift_http::serve_entry(
+            state.store.clone(),
+            crate::ECOSYSTEM,
+            format!("{archive}/{path}"),
+            "application/vnd.debian.binary-package",
+            &headers,
+            plain(StatusCode::NOT_FOUND, "no such package file"),
+        )
+        .await;
+    };
+    let Some((suite, inner)) = rest.split_once('/') else {
+        return plain(StatusCode::NOT_FOUND, "not found");
+    };
+    let suite_state = match built(&state, &archive, suite).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return plain(StatusCode::NOT_FOUND, "no such archive or suite"),
+        Err(response) => return response,
+    };
+    let Some(current) = suite_state.current.clone() else {
+        return plain(StatusCode::NOT_FOUND, "no such suite");
+    };
+    let text = |body: &str| {
+        (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            body.to_owned(),
+        )
+            .into_response()
+    };
+    match inner {
+        "InRelease" => return text(&current.in_release),
+        "Release" => return text(&current.release),
+        "Release.gpg" => return text(&current.release_gpg),
+        _ => {}
+    }
+    let found = if let Some((dir, hex)) = inner.split_once("/by-hash/SHA256/") {
+        Digest::from_hex(hex).ok().and_then(|digest| {
+            current.by_hash(dir, &digest).or_else(|| {
+                suite_state
+                    .previous
+                    .as_ref()
+                    .and_then(|p| p.by_hash(dir, &digest))
+            })
+        })
+    } else {
+        current.files.get(inner).copied()
+    };
+    let Some((digest, size)) = found else {
+        return plain(StatusCode::NOT_FOUND, "no such index file");
+    };
+    let content_type = if inner.ends_with(".gz") {
+        "application/gzip"
+    } else if inner.ends_with(".xz") {
+        "application/x-xz"
+    } else if inner.contains("/by-hash/") {
+        "application/octet-stream"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let blob = Blob {
+        path: state.store.blobs.local_path(&digest),
+        digest,
+        size,
+        modified: None,
+        content_type: content_type.into(),
+    };
+    airlift_http::serve_blob(blob, &headers, HeaderMap::new()).await
+}
+
+/// The suite's build for the current generation, made when missing,
+/// stale or half-way to expiry.
+async fn built(state: &AppState, archive: &str, suite: &str) -> Result<Option<Suite>, Response> {
+    let store = state.store.clone();
+    let generation = tokio::task::spawn_blocking(move || store.meta.current())
+        .await
+        .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable"))?
+        .map_err(|e| {
+            tracing::error!("apt: {e}");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable")
+        })?;
+    let Some(generation) = generation else {
+        return Ok(None);
+    };
+    let Some(signer) = state.signer.clone() else {
+        return Err(plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server has no apt signing key; run `airlift apt key` on it and restart",
+        ));
+    };
+    let key = (archive.to_owned(), suite.to_owned());
+    let mut cache = state.cache.lock().await;
+    let now = jiff::Timestamp::now().as_second();
+    let half = signer.valid_for.as_secs() / 2;
+    let entry = cache.entry(key).or_default();
+    let fresh = entry
+        .current
+        .as_ref()
+        .is_some_and(|b| b.generation == generation.id && now - b.signed_at < half);
+    if !fresh {
+        let store = state.store.clone();
+        let (archive, suite) = (archive.to_owned(), suite.to_owned());
+        let made = tokio::task::spawn_blocking(move || {
+            build(
+                &store,
+                &signer,
+                &archive,
+                &suite,
+                generation.id,
+                generation.created_at,
+            )
+        })
+        .await
+        .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "index build failed"))?
+        .map_err(|e| {
+            tracing::error!("apt index build: {e}");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "index build failed")
+        })?;
+        let Some(made) = made else {
+            return Ok(None);
+        };
+        let old = entry.current.replace(Arc::new(made));
+        if let Some(old) = old
+            && old.generation != generation.id
+        {
+            entry.previous = Some(old);
+        }
+    }
+    Ok(Some(entry.clone()))
+}
+
+/// Writes to several writers at once.
+struct Tee<'a>(Vec<&'a mut dyn Write>);
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for w in &mut self.0 {
+            w.write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn io(path: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        action: "writing the apt index",
+        path: path.into(),
+        source,
+    }
+}
+
+/// Builds and signs one suite of one archive, or `None` when the
+/// generation does not carry it.
+fn build(
+    store: &Store,
+    signer: &Signer,
+    archive: &str,
+    suite: &str,
+    generation: u64,
+    created_at: i64,
+) -> Result<Option<Built>, StoreError> {
+    let Some(head) = store.meta.entry(
+        generation,
+        crate::ECOSYSTEM,
+        &format!("{archive}/dists/{suite}"),
+    )?
+    else {
+        return Ok(None);
+    };
+    let list = |name: &str| -> Vec<String> {
+        head.meta
+            .get(name)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let components = list("components");
+    let architectures = list("architectures");
+    let packages =
+        store
+            .meta
+            .entries_with_prefix(generation, crate::ECOSYSTEM, &format!("{archive}/"))?;
+    let mut files = BTreeMap::new();
+    for component in &components {
+        let home = format!("{suite}/{component}");
+        for arch in &architectures {
+            let mut stanzas: Vec<(&str, &str, &str)> = packages
+                .iter()
+                .filter(|e| {
+                    e.meta
+                        .get("homes")
+                        .and_then(|h| h.as_array())
+                        .is_some_and(|h| h.iter().any(|x| x.as_str() == Some(home.as_str())))
+                })
+                .filter_map(|e| {
+                    let a = e.meta.get("architecture")?.as_str()?;
+                    (a == arch || a == "all").then_some(())?;
+                    Some((
+                        e.meta.get("package")?.as_str()?,
+                        e.meta.get("version")?.as_str()?,
+                        e.meta.get("stanza")?.as_str()?,
+                    ))
+                })
+                .collect();
+            stanzas.sort_by(|a, b| a.0.cmp(b.0).then_with(|| crate::version::compare(a.1, b.1)));
+            let dir = format!("{component}/binary-{arch}");
+            let path = format!("{dir}/Packages");
+            let mut plain_w = store.blobs.writer()?;
+            let mut gz_w = flate2::write::GzEncoder::new(
+                store.blobs.writer()?,
+                flate2::Compression::default(),
+            );
+            let mut xz_w = crate::xz::XzWriter::new(store.blobs.writer()?, 6).map_err(io(&path))?;
+            {
+                let mut tee = Tee(vec![&mut plain_w, &mut gz_w, &mut xz_w]);
+                for (_, _, stanza) in &stanzas {
+                    // Upstream's MD5 and SHA-1 sums are left out: apt
+                    // checks the SHA256, and nothing weaker is published.
+                    for line in stanza.lines() {
+                        if line.starts_with("MD5sum:") || line.starts_with("SHA1:") {
+                            continue;
+                        }
+                        tee.write_all(line.as_bytes()).map_err(io(&path))?;
+                        tee.write_all(b"\n").map_err(io(&path))?;
+                    }
+                    tee.write_all(b"\n").map_err(io(&path))?;
+                }
+            }
+            files.insert(path.clone(), plain_w.commit(None)?);
+            files.insert(
+                format!("{path}.gz"),
+                gz_w.finish().map_err(io(&path))?.commit(None)?,
+            );
+            files.insert(
+                format!("{path}.xz"),
+                xz_w.finish().map_err(io(&path))?.commit(None)?,
+            );
+        }
+    }
+    let field = |name: &str| {
+        head.meta
+            .get("fields")
+            .and_then(|f| f.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let now = jiff::Timestamp::now();
+    let date = jiff::Timestamp::from_second(created_at)
+        .unwrap_or(now)
+        .min(now);
+    let until = now + signer.valid_for;
+    let mut release = String::new();
+    for (name, value) in [
+        ("Origin", field("origin")),
+        ("Label", field("label")),
+        ("Suite", field("suite").or_else(|| Some(suite.to_owned()))),
+        ("Version", field("version")),
+        ("Codename", field("codename")),
+        ("Date", Some(format_date(date))),
+        ("Valid-Until", Some(format_date(until))),
+        ("Acquire-By-Hash", Some("yes".into())),
+        ("Architectures", Some(architectures.join(" "))),
+        ("Components", Some(components.join(" "))),
+        (
+            "Description",
+            Some(format!(
+                "{} (the subset carried by airlift, generation {generation})",
+                field("description").unwrap_or_else(|| suite.to_owned())
+            )),
+        ),
+    ] {
+        if let Some(value) = value {
+            release.push_str(&format!("{name}: {}\n", value.replace('\n', " ")));
+        }
+    }
+    release.push_str("SHA256:\n");
+    let width = files
+        .values()
+        .map(|(_, s)| s.to_string().len())
+        .max()
+        .unwrap_or(1);
+    for (path, (digest, size)) in &files {
+        release.push_str(&format!(" {} {size:>width$} {path}\n", digest.hex()));
+    }
+    let time = u32::try_from(now.as_second()).unwrap_or(u32::MAX);
+    Ok(Some(Built {
+        generation,
+        signed_at: now.as_second(),
+        in_release: signer.key.sign_cleartext(&release, time),
+        release_gpg: signer.key.sign_detached(release.as_bytes(), time),
+        release,
+        files,
+    }))
+}

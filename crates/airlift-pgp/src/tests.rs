@@ -1,0 +1,79 @@
+use super::*;
+
+fn key() -> SigningKey {
+    SigningKey::generate("airlift test <test@example.com>", 1_700_000_000)
+        .expect("key")
+        .0
+}
+
+#[test]
+fn own_signatures_verify_and_tampering_is_caught() {
+    let k = key();
+    let ring = Keyring::parse(k.public_key_armored().as_bytes()).expect("ring");
+    assert_eq!(ring.fingerprints(), [k.fingerprint()]);
+    let binary = Keyring::parse(&k.public_key()).expect("binary ring");
+    assert_eq!(binary.fingerprints(), [k.fingerprint()]);
+
+    let text = "Origin: Test\nSuite: stable\n-dash line\nSHA256:\n abc 1 main/x  \n";
+    let signed = k.sign_cleartext(text, 1_700_000_100);
+    let (out, who) = ring.verify_cleartext(signed.as_bytes()).expect("verifies");
+    assert_eq!(String::from_utf8(out).expect("utf8"), text);
+    assert_eq!(who, k.fingerprint());
+    let tampered = signed.replace("stable", "stabel");
+    assert!(matches!(
+        ring.verify_cleartext(tampered.as_bytes()),
+        Err(PgpError::Bad(_))
+    ));
+
+    let detached = k.sign_detached(text.as_bytes(), 1_700_000_100);
+    assert_eq!(
+        ring.verify_detached(text.as_bytes(), detached.as_bytes())
+            .expect("detached"),
+        k.fingerprint()
+    );
+    assert!(matches!(
+        ring.verify_detached(b"other", detached.as_bytes()),
+        Err(PgpError::Bad(_))
+    ));
+
+    let other = Keyring::parse(key().public_key_armored().as_bytes()).expect("other");
+    let error = other
+        .verify_cleartext(signed.as_bytes())
+        .expect_err("unknown signer");
+    assert!(
+        matches!(&error, PgpError::UnknownSigner { signers, .. } if signers.contains(&k.fingerprint())),
+        "{error}"
+    );
+}
+
+#[test]
+fn armor_round_trips_and_checks_crc() {
+    let data = b"hello world, some bytes \x00\x01\xff";
+    let text = armor("SIGNATURE", data);
+    assert_eq!(dearmor(&text).expect("decodes"), data);
+    let broken = text.replace("\n=", "\n=AAAA");
+    assert!(dearmor(&broken).is_err());
+}
+
+#[test]
+fn text_canonicalisation() {
+    assert_eq!(canonical_text(b"a  \nb\t\n"), b"a\r\nb");
+    assert_eq!(canonical_text(b"a\r\n\nb"), b"a\r\n\r\nb");
+}
+
+#[test]
+fn garbage_is_malformed_not_a_panic() {
+    for input in [
+        &b""[..],
+        b"\x99\x01",
+        b"\xc2\xff\xff\xff\xff\xff",
+        b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n!!!\n-----END PGP PUBLIC KEY BLOCK-----\n",
+        b"\x88\x05\x04\x00\x16\x0a\x00",
+    ] {
+        let _ = Keyring::parse(input);
+        let _ = key().public_key();
+        let ring = Keyring::parse(key().public_key_armored().as_bytes()).expect("ring");
+        assert!(ring.verify_detached(b"x", input).is_err());
+        assert!(ring.verify_cleartext(input).is_err());
+    }
+}
