@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use airlift_core::{Digest, SafeUrl};
-use airlift_fetch::{FetchError, FetchProgress, Fetcher, Quiet, Request, Secret};
+use airlift_fetch::{FetchError, FetchProgress, Fetcher, Request, Secret};
 use airlift_pgp::Keyring;
 use airlift_store::{Entry, Store, StoreError};
 
@@ -356,7 +356,6 @@ impl Universe {
 
 struct Archive<'a> {
     fetcher: &'a Fetcher,
-    store: &'a Store,
     planned: &'a Planned,
 }
 
@@ -502,35 +501,51 @@ impl Archive<'_> {
         } else {
             format!("dists/{suite}/{path}")
         };
+        // Indexes are read, not kept: nothing reaches the store before the
+        // closure is known to be complete.
         let url = self.url(&relative)?;
-        let request = Request {
-            authorization: self.authorization(&url),
-            url,
-            expected: Some(digest),
-        };
-        let fetched = self
-            .fetcher
-            .fetch(self.store, &request, &Quiet)
-            .await
-            .map_err(|e| match e {
-                FetchError::DigestMismatch { actual, .. } => fail(
-                    &path,
-                    format!("the file hashes to {actual}, the signed Release says {digest}: refused (tampered or stale index)"),
-                ),
-                other => fail(&path, other.to_string()),
-            })?;
-        if fetched.size != size {
+        if size > INDEX_LIMIT {
             return Err(fail(
                 &path,
-                format!("{} bytes, the Release says {size}", fetched.size),
+                format!("{size} bytes is more than an index may be ({INDEX_LIMIT})"),
+            ));
+        }
+        let page = self
+            .fetcher
+            .get_small(
+                &url,
+                &[],
+                self.authorization(&url).as_ref(),
+                INDEX_LIMIT as usize,
+            )
+            .await
+            .map_err(|e| fail(&path, e.to_string()))?;
+        if !page.status.is_success() {
+            return Err(fail(
+                &path,
+                format!("{} answered {}", url.redacted(), page.status),
+            ));
+        }
+        let actual = Digest::of(&page.body);
+        if actual != digest {
+            return Err(fail(
+                &path,
+                format!(
+                    "the file hashes to {actual}, the signed Release says {digest}: refused (tampered or stale index)"
+                ),
+            ));
+        }
+        if page.body.len() as u64 != size {
+            return Err(fail(
+                &path,
+                format!("{} bytes, the Release says {size}", page.body.len()),
             ));
         }
         let listed_plain = release.sha256.get(&plain).copied();
         let limit = listed_plain.map_or(4 << 30, |(_, s)| s);
-        let blob = self.store.blobs.open(&digest)?;
         let text = tokio::task::spawn_blocking({
             let path = path.clone();
-            move || decompress(blob, &path, limit)
+            move || decompress(std::io::Cursor::new(page.body), &path, limit)
         })
         .await
         .map_err(|e| fail(&path, e.to_string()))?
@@ -548,13 +563,11 @@ impl Archive<'_> {
     }
 }
 
-fn decompress(
-    blob: Box<dyn airlift_store::BlobRead>,
-    path: &str,
-    limit: u64,
-) -> Result<Vec<u8>, String> {
+/// The largest index file read (compressed, as fetched).
+const INDEX_LIMIT: u64 = 512 << 20;
+
+fn decompress(reader: impl Read, path: &str, limit: u64) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    let reader = std::io::BufReader::new(blob);
     if path.ends_with(".xz") {
         xz::decode(reader, &mut out, limit).map_err(|e| e.to_string())?;
     } else if path.ends_with(".gz") {
@@ -669,11 +682,7 @@ async fn collect_one(
     progress: Arc<dyn FetchProgress>,
     collected: &mut Collected,
 ) -> Result<(), CollectError> {
-    let archive = Archive {
-        fetcher,
-        store,
-        planned,
-    };
+    let archive = Archive { fetcher, planned };
     let spec = &planned.spec;
     let mut universes: BTreeMap<String, Universe> = spec
         .architectures
@@ -681,6 +690,7 @@ async fn collect_one(
         .map(|a| (a.clone(), Universe::default()))
         .collect();
     let mut suite_entries = Vec::new();
+    let mut documents = Vec::new();
     for suite in &spec.suites {
         let (release, document, signer) = archive.release(suite).await?;
         let listed = release.list("components");
@@ -748,15 +758,7 @@ async fn collect_one(
                 }
             }
         }
-        let digest = {
-            let mut writer = store.blobs.writer()?;
-            std::io::Write::write_all(&mut writer, &document).map_err(|e| StoreError::Io {
-                action: "storing",
-                path: PathBuf::from("InRelease"),
-                source: e,
-            })?;
-            writer.commit(None)?.0
-        };
+        let digest = Digest::of(&document);
         suite_entries.push(Entry {
             ecosystem: crate::ECOSYSTEM.into(),
             key: format!("{}/dists/{suite}", spec.name),
@@ -772,6 +774,7 @@ async fn collect_one(
                 "upstream_signer": signer,
             }),
         });
+        documents.push(document);
     }
     // The closure, per architecture.
     let mut chosen: BTreeMap<String, (Candidate, BTreeSet<String>)> = BTreeMap::new();
@@ -837,6 +840,16 @@ async fn collect_one(
                 "homes": c.homes.iter().map(|(s, comp)| format!("{s}/{comp}")).collect::<Vec<_>>(),
             }),
         });
+    }
+    // The signed Release documents, kept as the provenance of each suite.
+    for document in &documents {
+        let mut writer = store.blobs.writer()?;
+        std::io::Write::write_all(&mut writer, document).map_err(|e| StoreError::Io {
+            action: "storing",
+            path: PathBuf::from("InRelease"),
+            source: e,
+        })?;
+        writer.commit(Some(&Digest::of(document)))?;
     }
     collected.entries.extend(suite_entries);
     collected.entries.extend(entries);
