@@ -49,15 +49,9 @@ upstream=$!
 wait_for http://127.0.0.1:5060/fixtures/dists/fixtures/InRelease || { echo "apt: the fixture upstream did not start on 127.0.0.1:5060 (port in use?)"; exit 1; }
 
 # The machine's Debian mirror and release, from its own configuration.
-CODENAME=$(. /etc/os-release && echo "$VERSION_CODENAME")
-MIRROR=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v s="$CODENAME" '
-    /^URIs:/ {u=$2} /^Suites:/ {for (i=2;i<=NF;i++) if ($i==s) found=u} /^$/ {u=""}
-    END {print found}')
-if [ -z "$MIRROR" ]; then
-    MIRROR=$(grep -hE "^deb +(\[[^]]*\] +)?[a-z]+://[^ ]+ +$CODENAME +" /etc/apt/sources.list 2>/dev/null \
-        | sed -E 's/^deb +(\[[^]]*\] +)?//' | awk '{print $1; exit}')
-fi
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+# shellcheck source=mirror.sh
+source "$HERE/mirror.sh"
+KEYRING=$DEBIAN_KEYRING
 check "the machine's Debian mirror for $CODENAME is configured ($MIRROR)" test -n "$MIRROR" -a -f "$KEYRING"
 
 cp "$WORK/fx/upstream.asc" "$WORK/upstream.asc"

@@ -235,10 +235,24 @@ pub struct Collected {
     pub notes: Vec<String>,
 }
 
+/// A paragraph of an index text, kept as a range of the shared text.
+#[derive(Clone, Debug)]
+struct Stanza {
+    text: Arc<String>,
+    start: usize,
+    end: usize,
+}
+
+impl Stanza {
+    fn as_str(&self) -> &str {
+        self.text.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
 /// One binary package of an index.
 #[derive(Clone, Debug)]
 struct Candidate {
-    stanza: String,
+    stanza: Stanza,
     package: String,
     version: String,
     arch: String,
@@ -248,8 +262,11 @@ struct Candidate {
     priority: String,
     essential: bool,
     provides: Vec<Rel>,
-    depends: Vec<Vec<Rel>>,
-    recommends: Vec<Vec<Rel>>,
+    /// `Pre-Depends` and `Depends`, as written: parsed only for packages
+    /// the closure reaches.
+    depends: String,
+    /// `Recommends`, as written.
+    recommends: String,
     /// (suite, component) pairs listing it.
     homes: BTreeSet<(String, String)>,
 }
@@ -489,7 +506,7 @@ impl Archive<'_> {
             message,
         };
         let plain = format!("{dir}/Packages");
-        let Some((path, (digest, size))) = [".xz", ".gz", ""].iter().find_map(|ext| {
+        let Some((path, (digest, size))) = [".gz", ".xz", ""].iter().find_map(|ext| {
             let path = format!("{plain}{ext}");
             release.sha256.get(&path).map(|d| (path, *d))
         }) else {
@@ -559,7 +576,9 @@ impl Archive<'_> {
                 ));
             }
         }
-        Ok(Some(String::from_utf8_lossy(&text).into_owned()))
+        Ok(Some(String::from_utf8(text).unwrap_or_else(|e| {
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        })))
     }
 }
 
@@ -606,6 +625,7 @@ pub fn valid_filename(name: &str) -> bool {
 
 fn candidate(
     p: &control::Paragraph<'_>,
+    text: &Arc<String>,
     suite: &str,
     component: &str,
 ) -> Result<Candidate, String> {
@@ -640,10 +660,26 @@ fn candidate(
             .map(Option::unwrap_or_default)
             .map_err(|e| format!("{package}: {name}: {e}"))
     };
-    let mut depends = rel("Pre-Depends")?;
-    depends.extend(rel("Depends")?);
+    let mut depends = p.get("Pre-Depends").unwrap_or("").to_owned();
+    if let Some(more) = p.get("Depends") {
+        if !depends.is_empty() {
+            depends.push_str(", ");
+        }
+        depends.push_str(more);
+    }
+    let provides = match p.get("Provides") {
+        None => Vec::new(),
+        Some(_) => rel("Provides")?.into_iter().flatten().collect(),
+    };
     Ok(Candidate {
-        stanza: p.text.to_owned(),
+        stanza: {
+            let start = (p.text.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+            Stanza {
+                text: text.clone(),
+                start,
+                end: start + p.text.len(),
+            }
+        },
         version,
         arch: field("Architecture").map_err(context)?,
         filename,
@@ -651,9 +687,9 @@ fn candidate(
         sha256,
         priority: p.get("Priority").unwrap_or("optional").to_owned(),
         essential: p.get("Essential") == Some("yes"),
-        provides: rel("Provides")?.into_iter().flatten().collect(),
+        provides,
         depends,
-        recommends: rel("Recommends")?,
+        recommends: p.get("Recommends").unwrap_or("").to_owned(),
         homes: [(suite.to_owned(), component.to_owned())].into(),
         package,
     })
@@ -715,6 +751,7 @@ async fn collect_one(
                 archive
                     .packages(suite, &release, &format!("{component}/binary-all"))
                     .await?
+                    .map(Arc::new)
             };
             for (arch, universe) in &mut universes {
                 let dir = format!("{component}/binary-{arch}");
@@ -728,6 +765,7 @@ async fn collect_one(
                         message: "not listed in the Release (no such component or architecture)"
                             .into(),
                     })?;
+                let text = Arc::new(text);
                 for text in std::iter::once(&text).chain(all.as_ref()) {
                     let paragraphs =
                         control::paragraphs(text).map_err(|e| CollectError::Index {
@@ -737,14 +775,15 @@ async fn collect_one(
                             message: e,
                         })?;
                     for paragraph in &paragraphs {
-                        let c = candidate(paragraph, suite, component).map_err(|message| {
-                            CollectError::Index {
-                                archive: spec.name.clone(),
-                                suite: suite.clone(),
-                                path: format!("{dir}/Packages"),
-                                message,
-                            }
-                        })?;
+                        let c =
+                            candidate(paragraph, text, suite, component).map_err(|message| {
+                                CollectError::Index {
+                                    archive: spec.name.clone(),
+                                    suite: suite.clone(),
+                                    path: format!("{dir}/Packages"),
+                                    message,
+                                }
+                            })?;
                         if c.arch != *arch && c.arch != "all" {
                             continue;
                         }
@@ -833,7 +872,7 @@ async fn collect_one(
             digest: c.sha256,
             size: c.size,
             meta: serde_json::json!({
-                "stanza": c.stanza,
+                "stanza": c.stanza.as_str(),
                 "package": c.package,
                 "version": c.version,
                 "architecture": c.arch,
@@ -973,13 +1012,22 @@ fn resolve(
         let c = &universe.packages[pick];
         let mut next = vec![c.label()];
         next.extend(chain.iter().cloned());
-        let also = singles(&c.depends);
-        for dep in &c.depends {
-            queue.push_back((dep.clone(), also.clone(), next.clone(), true));
+        let parse = |field: &str, text: &str| {
+            relation::parse(&text.replace('\n', " ")).map_err(|e| CollectError::Package {
+                archive: spec.name.clone(),
+                package: c.package.clone(),
+                version: c.version.clone(),
+                message: format!("{field}: {e}"),
+            })
+        };
+        let depends = parse("Depends", &c.depends)?;
+        let also = singles(&depends);
+        for dep in depends {
+            queue.push_back((dep, also.clone(), next.clone(), true));
         }
         if spec.recommends {
-            for dep in &c.recommends {
-                queue.push_back((dep.clone(), Vec::new(), next.clone(), false));
+            for dep in parse("Recommends", &c.recommends)? {
+                queue.push_back((dep, Vec::new(), next.clone(), false));
             }
         }
     }
@@ -996,8 +1044,9 @@ mod tests {
             text.lines().next().unwrap_or("").replace("Package: ", ""),
             "a".repeat(64)
         );
+        let full = Arc::new(full);
         let ps = control::paragraphs(&full).expect("paragraph");
-        candidate(&ps[0], "s", "main").expect("candidate")
+        candidate(&ps[0], &full, "s", "main").expect("candidate")
     }
 
     fn spec() -> AptSpec {
