@@ -162,6 +162,29 @@ check "bad input refused: a Release served under another suite (mix-and-match)" 
 check "  ... the message names it" grep -q 'the signed Release is for suite "?"\? (codename "fixtures"), not "stable-x": refused as mix-and-match' "$WORK/bad.err"
 check "  ... and the index is unchanged" test "$(generations "$HB")" = "$before"
 
+d=$(variant detached)
+rm "$d/dists/fixtures/InRelease"
+cat >"$WORK/detached.toml" <<TOML
+[[apt]]
+name = "fixtures"
+url = "http://127.0.0.1:5060/detached"
+suites = ["fixtures"]
+components = ["main"]
+architectures = ["amd64"]
+keyring = "upstream.asc"
+packages = ["hello-app"]
+TOML
+check "an archive without InRelease: Release + Release.gpg verified instead" \
+    sh -c "'$AIRLIFT' --home '$WORK/detached-home' --json collect --config '$WORK/detached.toml' | grep -q '\"debian_packages\": 5'"
+cp "$d/dists/fixtures/Release" "$d/Release.orig"
+sed -i 's/^Label: Fixtures$/Label: Forged/' "$d/dists/fixtures/Release"
+bad_collect "a Release that no longer matches its Release.gpg" detached upstream.asc '"hello-app"' \
+    "Release.gpg: BAD signature by"
+rm "$d/dists/fixtures/Release.gpg"
+cp "$d/Release.orig" "$d/dists/fixtures/Release"
+bad_collect "an unsigned archive (no InRelease, no Release.gpg)" detached upstream.asc '"hello-app"' \
+    "Release is not signed (no Release.gpg); unsigned archives are refused"
+
 d=$(variant bomb)
 python3 - "$d/dists/fixtures" <<'PY'
 import gzip, hashlib, os, sys

@@ -1146,6 +1146,38 @@ mod tests {
     }
 
     #[test]
+    fn selections_by_essential_priority_and_whole_components() {
+        let mut u = Universe::default();
+        for s in [
+            "Package: base-files\nVersion: 12\nArchitecture: amd64\nEssential: yes\nPriority: required\nDepends: mawk | awk",
+            "Package: mawk\nVersion: 1.3\nArchitecture: amd64\nPriority: required\nProvides: awk",
+            "Package: base-files\nVersion: 11\nArchitecture: amd64\nEssential: yes\nPriority: required",
+            "Package: tzdata\nVersion: 2024a\nArchitecture: all\nPriority: important",
+            "Package: extra-tool\nVersion: 1\nArchitecture: amd64\nPriority: optional",
+        ] {
+            let mut c = stanza(s);
+            c.filename = format!("pool/{}_{}.deb", c.package, c.version);
+            u.add(c).expect("adds");
+        }
+        let mut notes = Vec::new();
+        let mut essential = spec();
+        essential.essential = true;
+        let set = resolve(&essential, &[], "amd64", &u, &mut notes).expect("resolves");
+        assert_eq!(names(&u, &set), ["base-files=12", "mawk=1.3"]);
+        let mut important = spec();
+        important.priorities = vec!["important".into()];
+        let set = resolve(&important, &[], "amd64", &u, &mut notes).expect("resolves");
+        assert_eq!(names(&u, &set), ["tzdata=2024a"]);
+        let mut whole = spec();
+        whole.whole_components = true;
+        let set = resolve(&whole, &[], "amd64", &u, &mut notes).expect("resolves");
+        assert_eq!(
+            names(&u, &set),
+            ["base-files=12", "extra-tool=1", "mawk=1.3", "tzdata=2024a"]
+        );
+    }
+
+    #[test]
     fn filenames_stay_inside_the_archive() {
         assert!(valid_filename(
             "pool/main/c/curl/curl_7.88.1-10+deb12u5_amd64.deb"
