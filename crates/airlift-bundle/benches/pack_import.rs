@@ -112,6 +112,8 @@ fn main() {
             zstd_threads: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             omit: Default::default(),
             statement: None,
+            approvals: Vec::new(),
+            approval_request: None,
         };
         let started = Instant::now();
         airlift_bundle::pack(&store, &keys, &options, &NoProgress).unwrap();

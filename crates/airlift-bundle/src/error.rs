@@ -170,6 +170,17 @@ pub enum BundleError {
     /// Invalid options.
     #[error("{0}")]
     Options(String),
+    /// The targets (or snapshot, timestamp) threshold is not met yet.
+    #[error("the bundle is not approved yet: {tally}; the approval request is {request}")]
+    NeedsApproval {
+        /// Who signed and who is missing.
+        tally: String,
+        /// The request file approvers sign.
+        request: PathBuf,
+    },
+    /// A role this machine must sign is short of keys.
+    #[error("cannot sign: {0}")]
+    MissingKeys(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] airlift_store::StoreError),

@@ -31,7 +31,7 @@ mod source;
 
 pub use error::BundleError;
 pub use import::{ImportOptions, ImportOutcome, Plan, PlanChange, Verified, import, plan, verify};
-pub use pack::{PackOptions, PackReport, pack};
+pub use pack::{APPROVAL_FORMAT, PackOptions, PackReport, pack};
 
 /// Receives progress from long operations; the CLI draws bars, tests ignore it.
 pub trait Progress: Send + Sync {

@@ -40,7 +40,17 @@ pub struct PackOptions {
     /// A pack statement to sign into the bundle (`custody/pack.json`):
     /// destination, sequence number, previous bundle, creation time.
     pub statement: Option<serde_json::Value>,
+    /// Approval requests signed by approvers (`airlift approve`): their
+    /// targets signatures are combined, and their times and statement are
+    /// used so the approved targets are exactly what is packed.
+    pub approvals: Vec<serde_json::Value>,
+    /// Where to write the approval request when the targets threshold is
+    /// not met by the keys at hand.
+    pub approval_request: Option<PathBuf>,
 }
+
+/// The format of an approval request.
+pub const APPROVAL_FORMAT: &str = "airlift-approval-request/1";
 
 /// What a pack wrote.
 #[derive(Debug, Clone, Serialize)]
@@ -59,6 +69,10 @@ pub struct PackReport {
     pub blobs: usize,
     /// Bytes of blobs carried.
     pub blob_bytes: u64,
+    /// The signed pack statement, if any.
+    pub statement: Option<serde_json::Value>,
+    /// Who signed the targets (the approvers).
+    pub approved_by: Vec<String>,
     /// Blobs listed in the signed targets but left out because the
     /// destination has them (a delta bundle).
     pub omitted_blobs: usize,
@@ -143,7 +157,13 @@ pub fn pack(
             .push(entry);
     }
     let mut index_docs = Vec::new();
-    if let Some(statement) = &options.statement {
+    // With approvals, what they approved decides the times and statement.
+    let approved = options.approvals.first();
+    let statement = match approved {
+        Some(request) => Some(request["statement"].clone()).filter(|s| !s.is_null()),
+        None => options.statement.clone(),
+    };
+    if let Some(statement) = &statement {
         let document = metadata::canonical_json(statement);
         targets.insert(
             format::PACK_STATEMENT.to_owned(),
@@ -186,25 +206,130 @@ pub fn pack(
         );
     }
 
-    let version = options
-        .version
-        .unwrap_or_else(|| options.now.as_second().max(1) as u64);
-    let timestamp_expires = add(options.now, options.valid_for)?;
-    let targets_expires = add(timestamp_expires, jiff::SignedDuration::from_hours(24))?;
-    let set = metadata::build(
-        &targets,
-        TufTimes {
-            version,
-            timestamp_expires,
-            targets_expires,
-        },
-        &keys.signer,
+    let root = keys.latest_root()?;
+    let (times, created) = match approved {
+        Some(request) => {
+            if request["format"] != APPROVAL_FORMAT {
+                return Err(BundleError::Options(format!(
+                    "not an approval request (format {APPROVAL_FORMAT})"
+                )));
+            }
+            let time = |field: &str| {
+                request[field]
+                    .as_str()
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    .ok_or_else(|| {
+                        BundleError::Options(format!("approval request without a valid {field}"))
+                    })
+            };
+            (
+                TufTimes {
+                    version: request["targets"]["signed"]["version"]
+                        .as_u64()
+                        .ok_or_else(|| {
+                            BundleError::Options("approval request without a version".into())
+                        })?,
+                    timestamp_expires: time("timestamp_expires")?,
+                    targets_expires: time("targets_expires")?,
+                },
+                time("created")?,
+            )
+        }
+        None => {
+            let version = options
+                .version
+                .unwrap_or_else(|| options.now.as_second().max(1) as u64);
+            let timestamp_expires = add(options.now, options.valid_for)?;
+            let targets_expires = add(timestamp_expires, jiff::SignedDuration::from_hours(24))?;
+            (
+                TufTimes {
+                    version,
+                    timestamp_expires,
+                    targets_expires,
+                },
+                options.now,
+            )
+        }
+    };
+    let signed = metadata::targets_signed(&targets, times);
+    let mut file = if options.approvals.is_empty() {
+        json!({"signatures": [], "signed": signed})
+    } else {
+        let documents: Vec<serde_json::Value> = options
+            .approvals
+            .iter()
+            .map(|r| r["targets"].clone())
+            .collect();
+        let merged = airlift_trust::roles::merge_signatures(&documents)?;
+        if merged["signed"] != signed {
+            return Err(BundleError::Options(
+                "the store (or the pack options) changed since this was approved: pack again without --approved and collect new approvals".into(),
+            ));
+        }
+        merged
+    };
+    for key in keys.signers_for("targets")? {
+        file = airlift_trust::roles::add_signature(&file, key);
+    }
+    let tally =
+        airlift_trust::roles::tally(&root, "targets", &file).map_err(BundleError::Options)?;
+    if !tally.met() {
+        let Some(path) = &options.approval_request else {
+            return Err(BundleError::MissingKeys(tally.describe(&root)));
+        };
+        let request = json!({
+            "format": APPROVAL_FORMAT,
+            "targets": file,
+            "statement": statement,
+            "created": created.to_string(),
+            "timestamp_expires": times.timestamp_expires.to_string(),
+            "targets_expires": times.targets_expires.to_string(),
+            "summary": {
+                "entries": entries.len(),
+                "ecosystems": by_ecosystem.iter().map(|(e, l)| (e.to_string(), l.len())).collect::<BTreeMap<_, _>>(),
+                "blobs": blobs.len(),
+                "bytes": blobs.values().sum::<u64>(),
+            },
+        });
+        let text = serde_json::to_vec_pretty(&request).unwrap_or_default();
+        airlift_core::write_file_durably(path, &text).map_err(BundleError::io("write", path))?;
+        return Err(BundleError::NeedsApproval {
+            tally: tally.describe(&root),
+            request: path.clone(),
+        });
+    }
+    let approved_by: Vec<String> = tally.signed_by.iter().map(|k| root.describe(k)).collect();
+    let mut role_keys = Vec::new();
+    for role in ["snapshot", "timestamp"] {
+        let keys_here = keys.signers_for(role)?;
+        let needed = root.role(role).map_err(BundleError::Options)?.threshold;
+        if keys_here.len() < needed {
+            return Err(BundleError::MissingKeys(format!(
+                "{role} needs {needed} signatures and this machine holds {} of its keys ({})",
+                keys_here.len(),
+                root.role(role)
+                    .map(|r| r
+                        .keyids
+                        .iter()
+                        .map(|k| root.describe(k))
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default()
+            )));
+        }
+        role_keys.push(keys_here);
+    }
+    let set = metadata::finish(
+        metadata::canonical_json(&file),
+        times,
+        &role_keys[0],
+        &role_keys[1],
     );
     let bundle_id = Digest::of(&set.timestamp);
     let pointer = metadata::canonical_json(&json!({
         "format": format::FORMAT,
-        "version": version,
-        "created": metadata::format_time(options.now),
+        "version": times.version,
+        "created": metadata::format_time(created),
         "bundle_id": bundle_id.to_string(),
     }));
 
@@ -252,16 +377,18 @@ pub fn pack(
         crate::parts::toc_path(&options.out)
     };
     Ok(PackReport {
+        statement,
+        approved_by,
         path,
         form: form.label().into(),
-        version,
+        version: times.version,
         bundle_id,
         entries: entries.len(),
         blobs: carried.len(),
         omitted_blobs: blobs.len() - carried.len(),
         omitted_bytes,
         blob_bytes,
-        expires: metadata::format_time(timestamp_expires),
+        expires: metadata::format_time(times.timestamp_expires),
         parts,
     })
 }

@@ -2,9 +2,13 @@
 //!
 //! `keys init` creates one Ed25519 key used for every TUF role (root,
 //! targets, snapshot, timestamp) with threshold 1, and version 1 of the root
-//! metadata. Separate keys and thresholds per role come with custody
-//! (see docs/decisions).
+//! metadata. `keys new NAME` makes more keys (`NAME.pk8`, with `NAME.pub.json`
+//! to hand over), and a rotation writes the next root version with separate
+//! keys and thresholds per role, signed by the old and the new root
+//! thresholds. Every `*.pk8` in the key directory is a local key; a role is
+//! signed with the local keys the newest root lists for it.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -20,16 +24,50 @@ pub struct KeyPair {
     pair: Ed25519KeyPair,
     public_hex: String,
     keyid: String,
+    name: Option<String>,
 }
 
 impl KeyPair {
-    /// Loads a PKCS#8 key file.
+    /// Loads a PKCS#8 key file. A key file named `NAME.pk8` is the key
+    /// called NAME (its public key object carries the name); the site's
+    /// first key (`site-ed25519.pk8`) has none.
     pub fn load(path: &Path) -> Result<Self, TrustError> {
         let bytes = fs::read(path).map_err(TrustError::io("read key", path))?;
         let pair = Ed25519KeyPair::from_pkcs8(&bytes).map_err(|_| TrustError::BadKey {
             path: path.to_path_buf(),
         })?;
-        Ok(Self::from_pair(pair))
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|s| *s != SIGNER_FILE.trim_end_matches(".pk8"))
+            .map(str::to_owned);
+        Ok(Self::from_pair(pair, name))
+    }
+
+    /// Makes a named key: `dir/NAME.pk8` (mode 0600) and `dir/NAME.pub.json`
+    /// (the public key object to hand to whoever writes the root).
+    pub fn generate_named(dir: &Path, name: &str) -> Result<Self, TrustError> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || name.starts_with('.')
+            || name == SIGNER_FILE.trim_end_matches(".pk8")
+        {
+            return Err(TrustError::Build(format!(
+                "key name {name:?}: use letters, digits, '-', '_' or '.'"
+            )));
+        }
+        let key = Self::generate(&dir.join(format!("{name}.pk8")))?;
+        let public = dir.join(format!("{name}.pub.json"));
+        airlift_core::write_file_durably(&public, &canonical_json(&key.public_json()))
+            .map_err(TrustError::io("write", &public))?;
+        Ok(key)
+    }
+
+    /// The key's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// Generates a key and writes it as PKCS#8 (mode 0600) to `path`.
@@ -40,14 +78,15 @@ impl KeyPair {
         Self::load(path)
     }
 
-    fn from_pair(pair: Ed25519KeyPair) -> Self {
+    fn from_pair(pair: Ed25519KeyPair, name: Option<String>) -> Self {
         let public_hex = hex::encode(pair.public_key().as_ref());
-        let key = public_key_json(&public_hex);
-        let keyid = hex::encode(airlift_core::Digest::of(&canonical_json(&key)).as_bytes());
+        let key = public_key_json(&public_hex, name.as_deref());
+        let keyid = keyid_of(&key);
         Self {
             pair,
             public_hex,
             keyid,
+            name,
         }
     }
 
@@ -58,7 +97,7 @@ impl KeyPair {
 
     /// The TUF public key object.
     pub fn public_json(&self) -> Value {
-        public_key_json(&self.public_hex)
+        public_key_json(&self.public_hex, self.name.as_deref())
     }
 
     /// Signs bytes; Ed25519 is deterministic, so the same bytes give the same signature.
@@ -67,8 +106,18 @@ impl KeyPair {
     }
 }
 
-fn public_key_json(public_hex: &str) -> Value {
-    json!({"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": public_hex}})
+fn public_key_json(public_hex: &str, name: Option<&str>) -> Value {
+    let mut key =
+        json!({"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": public_hex}});
+    if let Some(name) = name {
+        key[crate::roles::NAME_FIELD] = json!(name);
+    }
+    key
+}
+
+/// The TUF key id of a public key object: SHA-256 of its canonical JSON.
+pub fn keyid_of(key: &Value) -> String {
+    hex::encode(airlift_core::Digest::of(&canonical_json(key)).as_bytes())
 }
 
 #[cfg(unix)]
@@ -89,12 +138,46 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), TrustError> {
     file.sync_all().map_err(TrustError::io("fsync key", path))
 }
 
-/// The keys of a site (connected side): one key for every role for now, and
-/// the root metadata chain.
+/// The keys of a site (connected side): the local private keys and the
+/// root metadata chain.
 pub struct SiteKeys {
     dir: PathBuf,
-    /// The key that signs every role.
+    /// The site's first key (`keys init`), or the first local key.
     pub signer: KeyPair,
+    /// Every other local key (`keys new`).
+    pub others: Vec<KeyPair>,
+}
+
+/// A role assignment for a new root version.
+#[derive(Clone, Debug)]
+pub struct RolePolicy {
+    /// Public key objects.
+    pub keys: Vec<Value>,
+    /// Distinct signatures needed.
+    pub threshold: usize,
+}
+
+/// What a rotation did.
+#[derive(Debug)]
+pub enum Rotation {
+    /// The new root is installed.
+    Installed {
+        /// Its version.
+        version: u64,
+        /// Its file.
+        path: PathBuf,
+    },
+    /// The new root waits for more root signatures.
+    Pending {
+        /// Its version.
+        version: u64,
+        /// The pending file to pass to `airlift approve`.
+        path: PathBuf,
+        /// Signatures against the old root's threshold.
+        old: crate::roles::Tally,
+        /// Signatures against the new root's threshold.
+        new: crate::roles::Tally,
+    },
 }
 
 /// File name of the signing key.
@@ -114,9 +197,13 @@ impl SiteKeys {
             });
         }
         let signer = KeyPair::generate(&key_path)?;
+        let public = dir.join(SIGNER_FILE.replace(".pk8", ".pub.json"));
+        airlift_core::write_file_durably(&public, &canonical_json(&signer.public_json()))
+            .map_err(TrustError::io("write", &public))?;
         let keys = Self {
             dir: dir.to_path_buf(),
             signer,
+            others: Vec::new(),
         };
         let expires = now
             .checked_add(jiff::SignedDuration::from_hours(24 * root_expiry_days))
@@ -128,18 +215,185 @@ impl SiteKeys {
         Ok(keys)
     }
 
-    /// Opens the keys in `dir`.
+    /// Opens the keys in `dir`: every `*.pk8` file is a local key.
     pub fn open(dir: &Path) -> Result<Self, TrustError> {
-        let key_path = dir.join(SIGNER_FILE);
-        if !key_path.exists() {
+        let mut paths: Vec<PathBuf> = match fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "pk8"))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        // The site key first, then by name.
+        paths.sort_by_key(|p| (!p.ends_with(SIGNER_FILE), p.clone()));
+        let mut keys = paths
+            .iter()
+            .map(|p| KeyPair::load(p))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter();
+        let Some(signer) = keys.next() else {
             return Err(TrustError::NoKeys {
                 path: dir.to_path_buf(),
             });
-        }
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
-            signer: KeyPair::load(&key_path)?,
+            signer,
+            others: keys.collect(),
         })
+    }
+
+    /// Every local key.
+    pub fn local(&self) -> impl Iterator<Item = &KeyPair> {
+        std::iter::once(&self.signer).chain(&self.others)
+    }
+
+    /// The newest root version.
+    pub fn latest_root(&self) -> Result<crate::roles::RootInfo, TrustError> {
+        let roots = self.roots()?;
+        let (version, bytes) = roots.last().ok_or_else(|| TrustError::NoKeys {
+            path: self.dir.clone(),
+        })?;
+        crate::roles::RootInfo::parse(bytes).map_err(|message| TrustError::BadRoot {
+            path: self.root_path(*version),
+            message,
+        })
+    }
+
+    /// The local keys the newest root allows to sign `role`.
+    pub fn signers_for(&self, role: &str) -> Result<Vec<&KeyPair>, TrustError> {
+        let root = self.latest_root()?;
+        let allowed = root.role(role).map_err(TrustError::Build)?;
+        Ok(self
+            .local()
+            .filter(|k| allowed.keyids.iter().any(|id| id == k.keyid()))
+            .collect())
+    }
+
+    /// Writes root version N+1 with `roles`, expiring at `expires`, signed
+    /// by every local key of the old or new root role (and `extra`). It is
+    /// installed when both the old and the new root thresholds are met, and
+    /// otherwise left pending for `airlift approve`.
+    pub fn rotate(
+        &self,
+        roles: &BTreeMap<String, RolePolicy>,
+        expires: jiff::Timestamp,
+        extra: &[KeyPair],
+    ) -> Result<Rotation, TrustError> {
+        let old = self.latest_root()?;
+        for role in ["root", "targets", "snapshot", "timestamp"] {
+            let Some(policy) = roles.get(role) else {
+                return Err(TrustError::Build(format!(
+                    "the new root needs a {role} role"
+                )));
+            };
+            if policy.threshold == 0 || policy.threshold > policy.keys.len() {
+                return Err(TrustError::Build(format!(
+                    "{role}: threshold {} with {} keys",
+                    policy.threshold,
+                    policy.keys.len()
+                )));
+            }
+        }
+        let mut keys = serde_json::Map::new();
+        let mut role_json = serde_json::Map::new();
+        for (name, policy) in roles {
+            let mut ids = Vec::new();
+            for key in &policy.keys {
+                let id = keyid_of(key);
+                keys.insert(id.clone(), key.clone());
+                ids.push(id);
+            }
+            ids.sort();
+            ids.dedup();
+            if ids.len() < policy.threshold {
+                return Err(TrustError::Build(format!(
+                    "{name}: threshold {} but only {} distinct keys",
+                    policy.threshold,
+                    ids.len()
+                )));
+            }
+            role_json.insert(
+                name.clone(),
+                json!({"keyids": ids, "threshold": policy.threshold}),
+            );
+        }
+        let version = old.version + 1;
+        let signed = json!({
+            "_type": "root",
+            "spec_version": crate::SPEC_VERSION,
+            "consistent_snapshot": false,
+            "version": version,
+            "expires": crate::metadata::format_time(expires),
+            "keys": keys,
+            "roles": role_json,
+        });
+        let new = crate::roles::RootInfo::from_signed(&signed).map_err(TrustError::Build)?;
+        let mut file = json!({"signatures": [], "signed": signed});
+        let root_ids: Vec<&String> = old
+            .role("root")
+            .map_err(TrustError::Build)?
+            .keyids
+            .iter()
+            .chain(&new.role("root").map_err(TrustError::Build)?.keyids)
+            .collect();
+        for key in self.local().chain(extra) {
+            if root_ids.iter().any(|id| *id == key.keyid()) {
+                file = crate::roles::add_signature(&file, key);
+            }
+        }
+        self.settle(version, &file)
+    }
+
+    /// Installs a pending root when both thresholds are met.
+    pub fn finish_rotation(&self) -> Result<Rotation, TrustError> {
+        let old = self.latest_root()?;
+        let version = old.version + 1;
+        let path = self.pending_root_path(version);
+        let bytes = fs::read(&path).map_err(TrustError::io("read", &path))?;
+        let file: Value = serde_json::from_slice(&bytes).map_err(|e| TrustError::BadRoot {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        self.settle(version, &file)
+    }
+
+    fn settle(&self, version: u64, file: &Value) -> Result<Rotation, TrustError> {
+        let old_root = self.latest_root()?;
+        let new_root =
+            crate::roles::RootInfo::from_signed(&file["signed"]).map_err(TrustError::Build)?;
+        if new_root.version != version {
+            return Err(TrustError::Build(format!(
+                "the pending root is version {}, the next is {version}",
+                new_root.version
+            )));
+        }
+        let old = crate::roles::tally(&old_root, "root", file).map_err(TrustError::Build)?;
+        let new = crate::roles::tally(&new_root, "root", file).map_err(TrustError::Build)?;
+        let bytes = canonical_json(file);
+        if old.met() && new.met() {
+            let path = self.root_path(version);
+            airlift_core::write_file_durably(&path, &bytes)
+                .map_err(TrustError::io("write", &path))?;
+            let _ = fs::remove_file(self.pending_root_path(version));
+            return Ok(Rotation::Installed { version, path });
+        }
+        let path = self.pending_root_path(version);
+        airlift_core::write_file_durably(&path, &bytes).map_err(TrustError::io("write", &path))?;
+        Ok(Rotation::Pending {
+            version,
+            path,
+            old,
+            new,
+        })
+    }
+
+    /// Where root version `version` waits for signatures.
+    pub fn pending_root_path(&self, version: u64) -> PathBuf {
+        self.dir
+            .join("roots")
+            .join(format!("{version}.root.pending.json"))
     }
 
     fn root_signed(&self, version: u64, expires: jiff::Timestamp) -> Value {

@@ -13,11 +13,13 @@
 mod error;
 pub mod keys;
 pub mod metadata;
+pub mod roles;
 pub mod verify;
 
 pub use error::TrustError;
-pub use keys::{KeyPair, SiteKeys};
+pub use keys::{KeyPair, RolePolicy, Rotation, SiteKeys};
 pub use metadata::{MetadataSet, TargetInfo, TufTimes};
+pub use roles::{RootInfo, Tally};
 pub use verify::{VerifiedMetadata, verify_metadata};
 
 /// The TUF specification version written into metadata.

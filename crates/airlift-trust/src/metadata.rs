@@ -75,12 +75,8 @@ fn hashes(bytes: &[u8]) -> Value {
     json!({"sha256": airlift_core::Digest::of(bytes).hex()})
 }
 
-/// Builds and signs targets, snapshot and timestamp for `targets`.
-pub fn build(
-    targets: &BTreeMap<String, TargetInfo>,
-    times: TufTimes,
-    signer: &KeyPair,
-) -> MetadataSet {
+/// The `signed` object of targets metadata listing `targets`.
+pub fn targets_signed(targets: &BTreeMap<String, TargetInfo>, times: TufTimes) -> Value {
     let listed: serde_json::Map<String, Value> = targets
         .iter()
         .map(|(name, info)| {
@@ -92,14 +88,33 @@ pub fn build(
             (name.clone(), target)
         })
         .collect();
-    let targets_signed = json!({
+    json!({
         "_type": "targets",
         "spec_version": crate::SPEC_VERSION,
         "version": times.version,
         "expires": format_time(times.targets_expires),
         "targets": listed,
-    });
-    let targets_file = sign_role(&targets_signed, &[signer]);
+    })
+}
+
+/// Builds and signs targets, snapshot and timestamp for `targets`, every
+/// role with one key.
+pub fn build(
+    targets: &BTreeMap<String, TargetInfo>,
+    times: TufTimes,
+    signer: &KeyPair,
+) -> MetadataSet {
+    let targets_file = sign_role(&targets_signed(targets, times), &[signer]);
+    finish(targets_file, times, &[signer], &[signer])
+}
+
+/// Snapshot and timestamp over a signed `targets_file`.
+pub fn finish(
+    targets_file: Vec<u8>,
+    times: TufTimes,
+    snapshot_keys: &[&KeyPair],
+    timestamp_keys: &[&KeyPair],
+) -> MetadataSet {
     let snapshot_signed = json!({
         "_type": "snapshot",
         "spec_version": crate::SPEC_VERSION,
@@ -111,7 +126,7 @@ pub fn build(
             "hashes": hashes(&targets_file),
         }},
     });
-    let snapshot_file = sign_role(&snapshot_signed, &[signer]);
+    let snapshot_file = sign_role(&snapshot_signed, snapshot_keys);
     let timestamp_signed = json!({
         "_type": "timestamp",
         "spec_version": crate::SPEC_VERSION,
@@ -123,7 +138,7 @@ pub fn build(
             "hashes": hashes(&snapshot_file),
         }},
     });
-    let timestamp_file = sign_role(&timestamp_signed, &[signer]);
+    let timestamp_file = sign_role(&timestamp_signed, timestamp_keys);
     MetadataSet {
         targets: targets_file,
         snapshot: snapshot_file,

@@ -70,7 +70,21 @@ pub fn verify_metadata(
                 .expiration_enforcement(ExpirationEnforcement::Safe)
                 .load(),
         )
-        .map_err(|e| failure(render_chain(&e)))?;
+        .map_err(|e| {
+            let message = render_chain(&e);
+            // Name who signed and who is missing when a threshold is the
+            // cause (tough only counts).
+            match diagnose(metadata_dir, None) {
+                Some(threshold) => failure(format!("{threshold} ({message})")),
+                None => failure(message),
+            }
+        })?;
+    // Count again, strictly: each key once, only valid signatures, against
+    // the root tough arrived at.
+    let root_version = repository.root().signed.version.get();
+    if let Some(threshold) = diagnose(metadata_dir, Some((root_version, trusted_root))) {
+        return Err(failure(threshold));
+    }
 
     let mut targets = BTreeMap::new();
     for (name, target) in repository.all_targets() {
@@ -101,6 +115,50 @@ pub fn verify_metadata(
         expires: repository.timestamp().signed.expires,
         targets,
     })
+}
+
+/// The first role whose signatures fall short of its threshold, described
+/// with names, using root `version` (the newest root file in the directory
+/// when `None`).
+fn diagnose(metadata_dir: &Path, root: Option<(u64, &[u8])>) -> Option<String> {
+    let newest = || {
+        let mut best: Option<(u64, PathBuf)> = None;
+        for entry in std::fs::read_dir(metadata_dir).ok()?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(v) = name
+                .strip_suffix(".root.json")
+                .and_then(|v| v.parse::<u64>().ok())
+                && best.as_ref().is_none_or(|(b, _)| v > *b)
+            {
+                best = Some((v, entry.path()));
+            }
+        }
+        best
+    };
+    let bytes = match root {
+        Some((version, trusted)) => {
+            match std::fs::read(metadata_dir.join(format!("{version}.root.json"))) {
+                Ok(bytes) => bytes,
+                Err(_) => trusted.to_vec(),
+            }
+        }
+        None => std::fs::read(newest()?.1).ok()?,
+    };
+    let info = crate::roles::RootInfo::parse(&bytes).ok()?;
+    for role in ["timestamp", "snapshot", "targets"] {
+        let Ok(text) = std::fs::read(metadata_dir.join(format!("{role}.json"))) else {
+            continue;
+        };
+        let Ok(file) = serde_json::from_slice::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if let Ok(tally) = crate::roles::tally(&info, role, &file)
+            && !tally.met()
+        {
+            return Some(tally.describe(&info));
+        }
+    }
+    None
 }
 
 /// Reads the version and checks the shape of a root file chosen as trust anchor.

@@ -60,6 +60,8 @@ pub enum Command {
     /// The apt repositories this server publishes.
     #[command(subcommand)]
     Apt(AptCommand),
+    /// Sign an approval request or a pending root with one approver's key.
+    Approve(ApproveArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +134,44 @@ pub enum KeysCommand {
         #[arg(long, default_value_t = 365)]
         root_expires_days: i64,
     },
+    /// Make a named Ed25519 key: NAME.pk8 (private, 0600) and NAME.pub.json
+    /// (the public key to hand to whoever rotates the root).
+    New {
+        /// The key's name (an approver, a courier, an offline root key).
+        name: String,
+        /// Where to write the two files. Default: this home's key directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// List the roles of the newest root: keys, names, thresholds, and which
+    /// private keys this machine holds.
+    List,
+    /// Write the next root version with the roles of a policy file; it is
+    /// installed once the old and the new root thresholds have signed.
+    Rotate {
+        /// The role policy (TOML: expires-days, and [roles.<role>] with
+        /// threshold and keys, paths of .pub.json files).
+        #[arg(long, value_name = "FILE", required_unless_present = "finish")]
+        policy: Option<PathBuf>,
+        /// A private key to sign the new root with besides this home's
+        /// (repeatable).
+        #[arg(long = "key", value_name = "PK8")]
+        keys: Vec<PathBuf>,
+        /// Install the pending root once `airlift approve` has added enough
+        /// signatures.
+        #[arg(long)]
+        finish: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// An approval request (`<bundle>.approval.json` from pack) or a pending
+    /// root (`N.root.pending.json` from keys rotate).
+    pub file: PathBuf,
+    /// The approver's private key (`airlift keys new` on their machine).
+    #[arg(long, value_name = "PK8")]
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +216,12 @@ pub struct PackArgs {
     /// Carry every blob, even those the ledger or a receipt says are there.
     #[arg(long, conflicts_with = "receipt")]
     pub full: bool,
+    /// An approval request signed by approvers (`airlift approve`;
+    /// repeatable, their signatures combine). Without it, when the targets
+    /// role needs more signatures than this machine's keys give, pack writes
+    /// `<out>.approval.json` for the approvers and stops.
+    #[arg(long, value_name = "FILE")]
+    pub approved: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -14,9 +14,9 @@ use airlift_trust::SiteKeys;
 use serde::Serialize;
 
 use crate::cli::{
-    AptCommand, AuditCommand, BundleArgs, Cli, ClientConfigArgs, ClientTool, CollectArgs, Command,
-    FsckArgs, ImportArgs, InitArgs, KeysCommand, PackArgs, ReceiptCommand, ServeArgs, TlsCommand,
-    VerifyArgs,
+    ApproveArgs, AptCommand, AuditCommand, BundleArgs, Cli, ClientConfigArgs, ClientTool,
+    CollectArgs, Command, FsckArgs, ImportArgs, InitArgs, KeysCommand, PackArgs, ReceiptCommand,
+    ServeArgs, TlsCommand, VerifyArgs,
 };
 use crate::failure::Failure;
 use crate::progress::Bar;
@@ -101,6 +101,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Keys(KeysCommand::Init { root_expires_days }) => {
             keys_init(&context, root_expires_days)
         }
+        Command::Keys(KeysCommand::New { name, dir }) => keys_new(&context, &name, dir),
+        Command::Keys(KeysCommand::List) => keys_list(&context),
+        Command::Keys(KeysCommand::Rotate {
+            policy,
+            keys,
+            finish,
+        }) => keys_rotate(&context, policy.as_deref(), &keys, finish),
+        Command::Approve(args) => approve(&context, &args),
         Command::Tls(TlsCommand::Init { names }) => tls_init(&context, &names),
         Command::Pack(args) => pack(&context, args),
         Command::Verify(args) => verify(&context, args),
@@ -454,6 +462,262 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     })
 }
 
+fn keys_new(context: &Context, name: &str, dir: Option<PathBuf>) -> Result<(), Failure> {
+    let dir = dir.unwrap_or_else(|| context.layout.keys_dir());
+    let key = airlift_trust::KeyPair::generate_named(&dir, name)?;
+    let summary = serde_json::json!({
+        "name": name,
+        "keyid": key.keyid(),
+        "private": dir.join(format!("{name}.pk8")),
+        "public": dir.join(format!("{name}.pub.json")),
+    });
+    context.audit(
+        "keys-new",
+        &serde_json::json!({"name": name, "keyid": key.keyid()}),
+    )?;
+    context.emit(&summary, || {
+        format!(
+            "created key {name} ({})\nprivate: {} (keep it on this machine)\npublic:  {} (hand it to whoever rotates the root)",
+            key.keyid(),
+            dir.join(format!("{name}.pk8")).display(),
+            dir.join(format!("{name}.pub.json")).display()
+        )
+    })
+}
+
+fn keys_list(context: &Context) -> Result<(), Failure> {
+    let keys = SiteKeys::open(&context.layout.keys_dir())?;
+    let root = keys.latest_root()?;
+    let local: Vec<String> = keys.local().map(|k| k.keyid().to_owned()).collect();
+    let roles: Vec<serde_json::Value> = root
+        .roles
+        .iter()
+        .map(|(name, role)| {
+            serde_json::json!({
+                "role": name,
+                "threshold": role.threshold,
+                "keys": role.keyids.iter().map(|k| serde_json::json!({
+                    "keyid": k,
+                    "name": root.keys.get(k).and_then(|v| v.get(airlift_trust::roles::NAME_FIELD)).and_then(|n| n.as_str()),
+                    "here": local.contains(k),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let summary =
+        serde_json::json!({"root_version": root.version, "expires": root.expires, "roles": roles});
+    context.emit(&summary, || {
+        let mut text = format!("root version {} (expires {})", root.version, root.expires);
+        for (name, role) in &root.roles {
+            text.push_str(&format!("\n{name}: {} of", role.threshold));
+            for k in &role.keyids {
+                text.push_str(&format!(
+                    " {}{}",
+                    root.describe(k),
+                    if local.contains(k) { " [here]" } else { "" }
+                ));
+            }
+        }
+        text
+    })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RolesPolicy {
+    #[serde(default = "default_root_days")]
+    expires_days: i64,
+    roles: std::collections::BTreeMap<String, RolePolicyFile>,
+}
+
+fn default_root_days() -> i64 {
+    365
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolePolicyFile {
+    threshold: usize,
+    keys: Vec<PathBuf>,
+}
+
+fn keys_rotate(
+    context: &Context,
+    policy: Option<&Path>,
+    extra: &[PathBuf],
+    finish: bool,
+) -> Result<(), Failure> {
+    let keys = SiteKeys::open(&context.layout.keys_dir())?;
+    let rotation = if finish {
+        keys.finish_rotation()?
+    } else {
+        let Some(path) = policy else {
+            return Err(Failure::input("give --policy FILE (or --finish)"));
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::input(format!("cannot read {}: {e}", path.display())))?;
+        let parsed: RolesPolicy = toml::from_str(&text)
+            .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut roles = std::collections::BTreeMap::new();
+        for (name, role) in parsed.roles {
+            if !["root", "targets", "snapshot", "timestamp"].contains(&name.as_str()) {
+                return Err(Failure::input(format!(
+                    "{}: unknown role {name:?} (root, targets, snapshot, timestamp)",
+                    path.display()
+                )));
+            }
+            let mut objects = Vec::new();
+            for key in &role.keys {
+                let file = base.join(key);
+                let bytes = std::fs::read(&file)
+                    .map_err(|e| Failure::input(format!("cannot read {}: {e}", file.display())))?;
+                let value: serde_json::Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| Failure::input(format!("{}: {e}", file.display())))?;
+                if value["keytype"] != "ed25519" || value["keyval"]["public"].as_str().is_none() {
+                    return Err(Failure::input(format!(
+                        "{}: not an ed25519 public key object (make one with `airlift keys new`)",
+                        file.display()
+                    )));
+                }
+                objects.push(value);
+            }
+            roles.insert(
+                name,
+                airlift_trust::RolePolicy {
+                    keys: objects,
+                    threshold: role.threshold,
+                },
+            );
+        }
+        if parsed.expires_days < 1 {
+            return Err(Failure::input("expires-days must be at least 1"));
+        }
+        let expires = now()?
+            .checked_add(jiff::SignedDuration::from_hours(24 * parsed.expires_days))
+            .map_err(|e| Failure::input(e.to_string()))?;
+        let extra = extra
+            .iter()
+            .map(|p| airlift_trust::KeyPair::load(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        keys.rotate(&roles, expires, &extra)?
+    };
+    match rotation {
+        airlift_trust::Rotation::Installed { version, path } => {
+            context.audit("keys-rotate", &serde_json::json!({"root_version": version}))?;
+            context.emit(
+                &serde_json::json!({"installed": true, "root_version": version, "root": path}),
+                || {
+                    format!(
+                        "root version {version} installed ({}); the next bundle carries it and importers walk to it",
+                        path.display()
+                    )
+                },
+            )
+        }
+        airlift_trust::Rotation::Pending {
+            version,
+            path,
+            old,
+            new,
+        } => {
+            let old_root = keys.latest_root()?;
+            let new_root = std::fs::read(&path)
+                .ok()
+                .and_then(|b| airlift_trust::RootInfo::parse(&b).ok());
+            let describe_new = new_root
+                .as_ref()
+                .map_or_else(String::new, |r| new.describe(r));
+            Err(Failure::new(
+                6,
+                format!(
+                    "root version {version} needs more signatures: old root {}; new root {}",
+                    old.describe(&old_root),
+                    describe_new
+                ),
+            )
+            .hint(format!(
+                "run `airlift approve {} --key <root key>` where the keys are, then `airlift keys rotate --finish`",
+                path.display()
+            )))
+        }
+    }
+}
+
+fn approve(context: &Context, args: &ApproveArgs) -> Result<(), Failure> {
+    let key = airlift_trust::KeyPair::load(&args.key)?;
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| Failure::input(format!("cannot read {}: {e}", args.file.display())))?;
+    let mut document: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Failure::input(format!("{}: {e}", args.file.display())))?;
+    let who = key
+        .name()
+        .map_or_else(|| key.keyid()[..12].to_owned(), str::to_owned);
+    let (what, detail) = if document["format"] == airlift_bundle::APPROVAL_FORMAT {
+        let signed = &document["targets"]["signed"];
+        let summary = &document["summary"];
+        let detail = format!(
+            "bundle version {}: {} entries ({}), {} blobs, {} bytes{}",
+            signed["version"],
+            summary["entries"],
+            summary["ecosystems"]
+                .as_object()
+                .map(|o| o
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default(),
+            summary["blobs"],
+            summary["bytes"],
+            match document["statement"].get("destination") {
+                Some(d) => format!(
+                    ", for {} (sequence {})",
+                    d.as_str().unwrap_or("?"),
+                    document["statement"]["sequence"]
+                ),
+                None => String::new(),
+            }
+        );
+        // The summary is informative; what is signed is the targets list.
+        let listed = signed["targets"].as_object().map_or(0, |t| t.len());
+        document["targets"] = airlift_trust::roles::add_signature(&document["targets"], &key);
+        ("targets", format!("{detail}; {listed} targets signed"))
+    } else if document["signed"]["_type"] == "root" {
+        let root = airlift_trust::RootInfo::from_signed(&document["signed"])
+            .map_err(|e| Failure::input(format!("{}: {e}", args.file.display())))?;
+        document = airlift_trust::roles::add_signature(&document, &key);
+        (
+            "root",
+            format!(
+                "root version {} with roles {}",
+                root.version,
+                root.roles
+                    .iter()
+                    .map(|(n, r)| format!("{n} {} of {}", r.threshold, r.keyids.len()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    } else {
+        return Err(Failure::input(format!(
+            "{}: neither an approval request nor a pending root",
+            args.file.display()
+        )));
+    };
+    let text = serde_json::to_vec_pretty(&document).unwrap_or_default();
+    airlift_core::write_file_durably(&args.file, &text)
+        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", args.file.display())))?;
+    let summary = serde_json::json!({"file": args.file, "signer": who, "keyid": key.keyid(), "kind": what, "what": detail});
+    context.audit("approve", &summary)?;
+    context.emit(&summary, || {
+        format!(
+            "{who} signed {} ({what}: {detail}); pass it on to the next approver, or back to the packer",
+            args.file.display()
+        )
+    })
+}
+
 #[derive(Serialize)]
 struct KeysSummary {
     keyid: String,
@@ -662,7 +926,23 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
         omit = read_digests(&value, path)?;
         delta_from = Some(format!("ledger {}", path.display()));
     }
+    let mut approvals = Vec::new();
+    for path in &args.approved {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Failure::input(format!("cannot read {}: {e}", path.display())))?;
+        approvals.push(
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?,
+        );
+    }
+    let approval_request = {
+        let mut name = args.out.as_os_str().to_owned();
+        name.push(".approval.json");
+        PathBuf::from(name)
+    };
     let options = PackOptions {
+        approvals,
+        approval_request: Some(approval_request),
         out: args.out,
         max_part_size,
         omit,
@@ -692,7 +972,7 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
             "destination": args.destination,
             "updated": now()?.to_string(),
             "last_bundle": report.bundle_id,
-            "sequence": statement.as_ref().and_then(|s| s.get("sequence")),
+            "sequence": report.statement.as_ref().and_then(|s| s.get("sequence")),
             "blobs": shipped.iter().map(airlift_core::Digest::hex).collect::<Vec<_>>(),
         });
         if let Some(parent) = path.parent() {

@@ -52,6 +52,13 @@ impl From<BundleError> for Failure {
             BundleError::Rollback { .. } => Failure::new(3, message)
                 .hint("a newer bundle was already imported; ask the connected side for a fresh pack"),
             BundleError::NothingToPack => Failure::input(message),
+            BundleError::NeedsApproval { request, .. } => Failure::new(6, message).hint(format!(
+                "each approver runs `airlift approve {} --key <their key>`; then pack again with --approved {}",
+                request.display(),
+                request.display()
+            )),
+            BundleError::MissingKeys(_) => Failure::new(6, message)
+                .hint("run pack where the role's keys are, or rotate the root (`airlift keys rotate`)"),
             BundleError::Options(_) | BundleError::NotABundle { .. } => Failure::input(message),
             BundleError::Trust(airlift_trust::TrustError::Verification { message: detail, .. })
                 if detail.to_lowercase().contains("expired") =>

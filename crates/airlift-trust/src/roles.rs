@@ -1,0 +1,259 @@
+//! Roles and thresholds: who may sign what, counted strictly.
+//!
+//! A root names keys and, per role, the key ids allowed to sign it and how
+//! many distinct ones must. [`tally`] counts the valid signatures of a
+//! metadata file for a role: each key id once, however often it appears,
+//! only when its Ed25519 signature verifies over the canonical `signed`
+//! object. It backs three things: `pack` refusing to finish below the
+//! targets threshold, `approve` adding one approver's signature, and import
+//! naming who signed and who is missing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
+use serde_json::{Value, json};
+
+use crate::TrustError;
+use crate::keys::KeyPair;
+use crate::metadata::canonical_json;
+
+/// The extra field of a key object that holds a person-readable name.
+pub const NAME_FIELD: &str = "x-airlift-name";
+
+/// One role of a root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// Key ids allowed to sign.
+    pub keyids: Vec<String>,
+    /// Distinct valid signatures needed.
+    pub threshold: usize,
+}
+
+/// A root's keys and roles.
+#[derive(Clone, Debug)]
+pub struct RootInfo {
+    /// Its version.
+    pub version: u64,
+    /// When it expires (as written).
+    pub expires: String,
+    /// Public key objects by key id.
+    pub keys: BTreeMap<String, Value>,
+    /// Roles by name (`root`, `targets`, `snapshot`, `timestamp`).
+    pub roles: BTreeMap<String, Role>,
+}
+
+impl RootInfo {
+    /// Reads a root metadata file (signatures are not checked here).
+    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+        let file: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        Self::from_signed(&file["signed"])
+    }
+
+    /// Reads the `signed` object of a root.
+    pub fn from_signed(signed: &Value) -> Result<Self, String> {
+        if signed["_type"] != "root" {
+            return Err("not a root (_type is not \"root\")".into());
+        }
+        let version = signed["version"].as_u64().ok_or("root without a version")?;
+        let keys = signed["keys"]
+            .as_object()
+            .ok_or("root without keys")?
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut roles = BTreeMap::new();
+        for (name, role) in signed["roles"].as_object().ok_or("root without roles")? {
+            let keyids = role["keyids"]
+                .as_array()
+                .ok_or_else(|| format!("role {name} without keyids"))?
+                .iter()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect();
+            let threshold = role["threshold"]
+                .as_u64()
+                .filter(|t| *t >= 1)
+                .ok_or_else(|| format!("role {name} without a threshold of at least 1"))?;
+            roles.insert(
+                name.clone(),
+                Role {
+                    keyids,
+                    threshold: threshold as usize,
+                },
+            );
+        }
+        Ok(Self {
+            version,
+            expires: signed["expires"].as_str().unwrap_or_default().to_owned(),
+            keys,
+            roles,
+        })
+    }
+
+    /// The role, or an error naming it.
+    pub fn role(&self, name: &str) -> Result<&Role, String> {
+        self.roles
+            .get(name)
+            .ok_or_else(|| format!("root version {} has no {name} role", self.version))
+    }
+
+    /// A key as people read it: its name (when the root gives one) and the
+    /// start of its id.
+    pub fn describe(&self, keyid: &str) -> String {
+        let short = &keyid[..keyid.len().min(12)];
+        match self
+            .keys
+            .get(keyid)
+            .and_then(|k| k.get(NAME_FIELD))
+            .and_then(Value::as_str)
+        {
+            Some(name) => format!("{name} ({short}…)"),
+            None => format!("{short}…"),
+        }
+    }
+}
+
+/// Whether `sig_hex` is a valid Ed25519 signature of `message` by the key
+/// object `key`.
+pub fn verify_signature(key: &Value, message: &[u8], sig_hex: &str) -> bool {
+    if key["keytype"] != "ed25519" || key["scheme"] != "ed25519" {
+        return false;
+    }
+    let (Some(public), Ok(sig)) = (
+        key["keyval"]["public"]
+            .as_str()
+            .and_then(|p| hex::decode(p).ok()),
+        hex::decode(sig_hex),
+    ) else {
+        return false;
+    };
+    UnparsedPublicKey::new(&ED25519, public)
+        .verify(message, &sig)
+        .is_ok()
+}
+
+/// Who signed a metadata file for a role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tally {
+    /// The role.
+    pub role: String,
+    /// Distinct key ids of the role with a valid signature.
+    pub signed_by: Vec<String>,
+    /// Key ids of the role without one.
+    pub missing: Vec<String>,
+    /// Signatures needed.
+    pub threshold: usize,
+}
+
+impl Tally {
+    /// Whether the threshold is met.
+    pub fn met(&self) -> bool {
+        self.signed_by.len() >= self.threshold
+    }
+
+    /// "signed by alice (…); 1 of the 2 required; missing any 1 of bob
+    /// (…), carol (…)".
+    pub fn describe(&self, root: &RootInfo) -> String {
+        let names = |ids: &[String]| {
+            if ids.is_empty() {
+                "nobody".to_owned()
+            } else {
+                ids.iter()
+                    .map(|k| root.describe(k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        let mut text = format!(
+            "{}: signed by {}; {} of the {} required",
+            self.role,
+            names(&self.signed_by),
+            self.signed_by.len(),
+            self.threshold
+        );
+        if !self.met() {
+            text.push_str(&format!(
+                "; missing any {} of {}",
+                self.threshold - self.signed_by.len(),
+                names(&self.missing)
+            ));
+        }
+        text
+    }
+}
+
+/// Counts the valid, distinct signatures of `file` (a `{signatures,
+/// signed}` document) by the keys of `role` in `root`.
+pub fn tally(root: &RootInfo, role: &str, file: &Value) -> Result<Tally, String> {
+    let r = root.role(role)?;
+    let message = canonical_json(&file["signed"]);
+    let mut valid = BTreeSet::new();
+    for sig in file["signatures"].as_array().into_iter().flatten() {
+        let (Some(keyid), Some(value)) = (sig["keyid"].as_str(), sig["sig"].as_str()) else {
+            continue;
+        };
+        if valid.contains(keyid) || !r.keyids.iter().any(|k| k == keyid) {
+            continue;
+        }
+        if let Some(key) = root.keys.get(keyid)
+            && verify_signature(key, &message, value)
+        {
+            valid.insert(keyid.to_owned());
+        }
+    }
+    Ok(Tally {
+        role: role.to_owned(),
+        signed_by: r
+            .keyids
+            .iter()
+            .filter(|k| valid.contains(*k))
+            .cloned()
+            .collect(),
+        missing: r
+            .keyids
+            .iter()
+            .filter(|k| !valid.contains(*k))
+            .cloned()
+            .collect(),
+        threshold: r.threshold,
+    })
+}
+
+/// Adds (or replaces) `key`'s signature over the canonical `signed` object
+/// of a `{signatures, signed}` document, keeping the others.
+pub fn add_signature(file: &Value, key: &KeyPair) -> Value {
+    let message = canonical_json(&file["signed"]);
+    let mut signatures: Vec<Value> = file["signatures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["keyid"] != key.keyid())
+        .cloned()
+        .collect();
+    signatures.push(json!({"keyid": key.keyid(), "sig": key.sign(&message)}));
+    signatures.sort_by(|a, b| a["keyid"].as_str().cmp(&b["keyid"].as_str()));
+    json!({"signatures": signatures, "signed": file["signed"]})
+}
+
+/// Merges the signatures of several documents over the same `signed`
+/// object (one per key id).
+pub fn merge_signatures(files: &[Value]) -> Result<Value, TrustError> {
+    let Some(first) = files.first() else {
+        return Err(TrustError::Build("nothing to merge".into()));
+    };
+    let mut by_key: BTreeMap<String, Value> = BTreeMap::new();
+    for file in files {
+        if file["signed"] != first["signed"] {
+            return Err(TrustError::Build(
+                "the approvals are for different metadata (their signed parts differ)".into(),
+            ));
+        }
+        for sig in file["signatures"].as_array().into_iter().flatten() {
+            if let Some(keyid) = sig["keyid"].as_str() {
+                by_key
+                    .entry(keyid.to_owned())
+                    .or_insert_with(|| sig.clone());
+            }
+        }
+    }
+    Ok(json!({"signatures": by_key.into_values().collect::<Vec<_>>(), "signed": first["signed"]}))
+}
