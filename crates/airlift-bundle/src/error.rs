@@ -178,6 +178,9 @@ pub enum BundleError {
         /// The request file approvers sign.
         request: PathBuf,
     },
+    /// The chain of custody does not satisfy the site's policy.
+    #[error("custody: {0}")]
+    Custody(String),
     /// A role this machine must sign is short of keys.
     #[error("cannot sign: {0}")]
     MissingKeys(String),

@@ -50,6 +50,8 @@ pub enum ImportOutcome {
         blobs_added: u64,
         /// Bytes added to the store.
         bytes_added: u64,
+        /// The chain of custody checked against the site's policy.
+        handoffs: Vec<airlift_trust::custody::Handoff>,
     },
     /// The bundle was already imported: the index is unchanged.
     AlreadyImported {
@@ -149,6 +151,8 @@ struct Checked {
     time_floor: Option<i64>,
     /// The pack statement's sequence number, when the bundle has one.
     sequence: Option<u64>,
+    /// The chain of custody, checked against the site's policy.
+    handoffs: Vec<airlift_trust::custody::Handoff>,
 }
 
 /// Verifies a bundle completely without changing the store.
@@ -336,6 +340,7 @@ fn commit(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOut
         generation,
         blobs_added,
         bytes_added,
+        handoffs: checked.handoffs.clone(),
     })
 }
 
@@ -500,6 +505,17 @@ struct Pipeline<'a> {
     index_documents: BTreeMap<String, Vec<u8>>,
     quarantined: Vec<(Digest, PathBuf, u64)>,
     bytes: u64,
+    trust_dir: PathBuf,
+}
+
+/// The custody policy file in the trust directory.
+pub const CUSTODY_POLICY: &str = "custody-policy.json";
+
+/// Where the hand-off statements of `bundle` live: next to it.
+pub fn custody_chain_path(bundle: &Path) -> PathBuf {
+    let mut name = bundle.as_os_str().to_owned();
+    name.push(".custody.jsonl");
+    PathBuf::from(name)
 }
 
 impl<'a> Pipeline<'a> {
@@ -571,6 +587,7 @@ impl<'a> Pipeline<'a> {
                 }
             },
             site_checks: options.trusted_root.is_none(),
+            trust_dir: options.layout.trust_dir(),
             last_sequence: store
                 .meta
                 .state(state_keys::LAST_SEQUENCE)?
@@ -904,6 +921,48 @@ impl<'a> Pipeline<'a> {
             }
             sequence = Some(got);
         }
+        // The chain of custody, when this site has a policy for it.
+        let mut handoffs = Vec::new();
+        if self.site_checks && !already {
+            let policy_path = self.trust_dir.join(CUSTODY_POLICY);
+            match fs::read(&policy_path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(BundleError::io("read", &policy_path)(e)),
+                Ok(bytes) => {
+                    let policy: airlift_trust::custody::Policy = serde_json::from_slice(&bytes)
+                        .map_err(|e| {
+                            BundleError::Custody(format!("{}: {e}", policy_path.display()))
+                        })?;
+                    let chain_path = custody_chain_path(&self.bundle);
+                    let text = match fs::read_to_string(&chain_path) {
+                        Ok(text) => text,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                            return Err(BundleError::Custody(format!(
+                                "this site's custody policy requires hand-off statements, and {} is missing",
+                                chain_path.display()
+                            )));
+                        }
+                        Err(e) => return Err(BundleError::io("read", &chain_path)(e)),
+                    };
+                    let created = self
+                        .statement
+                        .as_ref()
+                        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                        .and_then(|s| s["created"].as_str().and_then(|t| t.parse().ok()))
+                        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+                    let subject = airlift_trust::custody::Subject {
+                        bundle_id_hex: &bundle_id.hex(),
+                        created,
+                        expires: verified.expires,
+                        now: jiff::Timestamp::now(),
+                    };
+                    handoffs = airlift_trust::custody::verify_chain(&text, &policy, &subject)
+                        .map_err(|e| {
+                            BundleError::Custody(format!("{}: {e}", chain_path.display()))
+                        })?;
+                }
+            }
+        }
         // Every signed target must be accounted for.
         for (name, info) in &verified.targets {
             if self.seen.contains(&format!("targets/{name}")) {
@@ -968,6 +1027,7 @@ impl<'a> Pipeline<'a> {
             bytes: self.bytes,
             time_floor: self.time_floor,
             sequence,
+            handoffs,
         })
     }
 }

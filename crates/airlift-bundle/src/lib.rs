@@ -30,8 +30,12 @@ pub mod parts;
 mod source;
 
 pub use error::BundleError;
-pub use import::{ImportOptions, ImportOutcome, Plan, PlanChange, Verified, import, plan, verify};
+pub use import::{
+    CUSTODY_POLICY, ImportOptions, ImportOutcome, Plan, PlanChange, Verified, custody_chain_path,
+    import, plan, verify,
+};
 pub use pack::{APPROVAL_FORMAT, PackOptions, PackReport, pack};
+pub use source::bundle_id;
 
 /// Receives progress from long operations; the CLI draws bars, tests ignore it.
 pub trait Progress: Send + Sync {

@@ -460,3 +460,32 @@ fn open_no_follow(path: &Path) -> Result<File, BundleError> {
         .open(path)
         .map_err(BundleError::io("open", path))
 }
+
+/// The id of the bundle at `path` (the SHA-256 of its `timestamp.json`),
+/// read without verifying anything: for naming the bundle in hand-off
+/// statements, which the importer checks against the verified id.
+pub fn bundle_id(path: &Path) -> Result<airlift_core::Digest, BundleError> {
+    let form = BundleForm::detect(path)?;
+    let mut found = None;
+    let walked = for_each_entry(&form, &mut |name, _size, reader| {
+        if name == "metadata/timestamp.json" {
+            let mut bytes = Vec::new();
+            reader
+                .take(crate::format::MAX_SMALL_METADATA_SIZE)
+                .read_to_end(&mut bytes)
+                .map_err(BundleError::io("read", path))?;
+            found = Some(airlift_core::Digest::of(&bytes));
+            // Stop: the rest of the bundle is not needed.
+            return Err(BundleError::Options(String::new()));
+        }
+        Ok(())
+    });
+    match (found, walked) {
+        (Some(id), _) => Ok(id),
+        (None, Err(e)) => Err(e),
+        (None, Ok(())) => Err(BundleError::NotABundle {
+            path: path.to_path_buf(),
+            reason: "no metadata/timestamp.json".into(),
+        }),
+    }
+}

@@ -10,6 +10,7 @@
 //! Nothing here reads blobs or archives: callers pass the metadata directory
 //! and get back the verified list of targets to check blobs against.
 
+pub mod custody;
 mod error;
 pub mod keys;
 pub mod metadata;

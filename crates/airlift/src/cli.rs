@@ -62,6 +62,40 @@ pub enum Command {
     Apt(AptCommand),
     /// Sign an approval request or a pending root with one approver's key.
     Approve(ApproveArgs),
+    /// The chain of custody: signed hand-off statements next to a bundle,
+    /// and the isolated side's policy for them.
+    #[command(subcommand)]
+    Custody(CustodyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustodyCommand {
+    /// Append a signed hand-off statement (DSSE over an in-toto Statement)
+    /// to `<bundle>.custody.jsonl`; the bundle itself is not touched.
+    Sign {
+        /// The bundle (directory, .tar, .tar.zst or .toc.json).
+        bundle: PathBuf,
+        /// Who hands it over (the key's holder, as the policy names them).
+        #[arg(long = "as", value_name = "NAME")]
+        name: String,
+        /// Who receives it.
+        #[arg(long, value_name = "NAME")]
+        to: String,
+        /// The signer's private key (`airlift keys new`).
+        #[arg(long, value_name = "PK8")]
+        key: PathBuf,
+        /// Free text: seal numbers, media serials.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Set this site's custody policy (isolated side): who may sign
+    /// hand-offs, who must, how many, continuity. Imports then refuse a
+    /// bundle whose chain does not satisfy it.
+    Policy {
+        /// The policy (TOML: [signers] name = "key.pub.json", required,
+        /// min-handoffs, continuity).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use crate::cli::{
     ApproveArgs, AptCommand, AuditCommand, BundleArgs, Cli, ClientConfigArgs, ClientTool,
-    CollectArgs, Command, FsckArgs, ImportArgs, InitArgs, KeysCommand, PackArgs, ReceiptCommand,
-    ServeArgs, TlsCommand, VerifyArgs,
+    CollectArgs, Command, CustodyCommand, FsckArgs, ImportArgs, InitArgs, KeysCommand, PackArgs,
+    ReceiptCommand, ServeArgs, TlsCommand, VerifyArgs,
 };
 use crate::failure::Failure;
 use crate::progress::Bar;
@@ -109,6 +109,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             finish,
         }) => keys_rotate(&context, policy.as_deref(), &keys, finish),
         Command::Approve(args) => approve(&context, &args),
+        Command::Custody(CustodyCommand::Sign {
+            bundle,
+            name,
+            to,
+            key,
+            note,
+        }) => custody_sign(&context, &bundle, &name, &to, &key, &note),
+        Command::Custody(CustodyCommand::Policy { file }) => custody_policy(&context, &file),
         Command::Tls(TlsCommand::Init { names }) => tls_init(&context, &names),
         Command::Pack(args) => pack(&context, args),
         Command::Verify(args) => verify(&context, args),
@@ -642,6 +650,134 @@ fn keys_rotate(
             )))
         }
     }
+}
+
+fn custody_sign(
+    context: &Context,
+    bundle: &Path,
+    name: &str,
+    to: &str,
+    key: &Path,
+    note: &str,
+) -> Result<(), Failure> {
+    let key = airlift_trust::KeyPair::load(key)?;
+    let id = airlift_bundle::bundle_id(bundle)?;
+    let chain = airlift_bundle::custody_chain_path(bundle);
+    let existing = match std::fs::read_to_string(&chain) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(Failure::new(
+                1,
+                format!("cannot read {}: {e}", chain.display()),
+            ));
+        }
+    };
+    let last = existing.lines().filter(|l| !l.trim().is_empty()).last();
+    let handoff = airlift_trust::custody::Handoff {
+        from: name.to_owned(),
+        to: to.to_owned(),
+        time: now()?.to_string(),
+        note: note.to_owned(),
+        previous: last.map(airlift_trust::custody::line_digest),
+    };
+    let subject_name = bundle
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let line = airlift_trust::custody::sign(&key, &subject_name, &id.hex(), &handoff);
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&line);
+    text.push('\n');
+    airlift_core::write_file_durably(&chain, text.as_bytes())
+        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", chain.display())))?;
+    let count = text.lines().filter(|l| !l.trim().is_empty()).count();
+    let summary = serde_json::json!({
+        "bundle_id": id.to_string(),
+        "chain": chain,
+        "handoff": count,
+        "from": name,
+        "to": to,
+        "keyid": key.keyid(),
+        "note": note,
+    });
+    context.audit("custody-sign", &summary)?;
+    context.emit(&summary, || {
+        format!(
+            "hand-off {count}: {name} to {to}, signed into {} (bundle {id}); carry that file with the bundle",
+            chain.display()
+        )
+    })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CustodyPolicyFile {
+    signers: std::collections::BTreeMap<String, PathBuf>,
+    #[serde(default)]
+    required: Vec<String>,
+    #[serde(default)]
+    min_handoffs: usize,
+    #[serde(default = "yes")]
+    continuity: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn custody_policy(context: &Context, file: &Path) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure::input(format!("cannot read {}: {e}", file.display())))?;
+    let parsed: CustodyPolicyFile =
+        toml::from_str(&text).map_err(|e| Failure::input(format!("{}: {e}", file.display())))?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let mut signers = std::collections::BTreeMap::new();
+    for (name, path) in &parsed.signers {
+        let path = base.join(path);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| Failure::input(format!("cannot read {}: {e}", path.display())))?;
+        let key: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
+        signers.insert(name.clone(), key);
+    }
+    let policy = airlift_trust::custody::Policy {
+        signers,
+        required: parsed.required,
+        min_handoffs: parsed.min_handoffs,
+        continuity: parsed.continuity,
+    };
+    policy
+        .validate()
+        .map_err(|e| Failure::input(format!("{}: {e}", file.display())))?;
+    let path = context
+        .layout
+        .trust_dir()
+        .join(airlift_bundle::CUSTODY_POLICY);
+    let bytes = serde_json::to_vec_pretty(&policy).unwrap_or_default();
+    airlift_core::write_file_durably(&path, &bytes)
+        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
+    let summary = serde_json::json!({
+        "policy": path,
+        "signers": policy.signers.keys().collect::<Vec<_>>(),
+        "required": policy.required,
+        "min_handoffs": policy.min_handoffs,
+        "continuity": policy.continuity,
+    });
+    context.audit("custody-policy", &summary)?;
+    context.emit(&summary, || {
+        format!(
+            "custody policy set ({}): signers {}; required {}; at least {} hand-offs; continuity {}",
+            path.display(),
+            policy.signers.keys().cloned().collect::<Vec<_>>().join(", "),
+            if policy.required.is_empty() { "none".to_owned() } else { policy.required.join(", ") },
+            policy.min_handoffs,
+            if policy.continuity { "required" } else { "not required" }
+        )
+    })
 }
 
 fn approve(context: &Context, args: &ApproveArgs) -> Result<(), Failure> {
@@ -1180,10 +1316,24 @@ fn import(context: &Context, args: ImportArgs) -> Result<(), Failure> {
             generation,
             blobs_added,
             bytes_added,
-        } => format!(
-            "imported bundle {bundle_id} version {version}: generation {} with {} entries is now served ({blobs_added} new blobs, {bytes_added} bytes)",
-            generation.id, generation.entries
-        ),
+            handoffs,
+        } => {
+            let mut text = format!(
+                "imported bundle {bundle_id} version {version}: generation {} with {} entries is now served ({blobs_added} new blobs, {bytes_added} bytes)",
+                generation.id, generation.entries
+            );
+            for (i, h) in handoffs.iter().enumerate() {
+                text.push_str(&format!(
+                    "\n  hand-off {}: {} to {} at {}{}",
+                    i + 1,
+                    h.from,
+                    h.to,
+                    h.time,
+                    if h.note.is_empty() { String::new() } else { format!(" ({})", h.note) }
+                ));
+            }
+            text
+        }
         ImportOutcome::AlreadyImported {
             bundle_id,
             version,

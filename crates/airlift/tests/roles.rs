@@ -73,7 +73,10 @@ fn rotated() -> (Connected, tempfile::TempDir) {
 fn two_approvers_are_needed_and_the_importer_walks_the_new_root() {
     let (connected, away) = rotated();
     let listing = connected.home.run(&["keys", "list"]).ok().stdout;
-    assert!(listing.contains("targets: 2 of ") && listing.contains("alice ("), "{listing}");
+    assert!(
+        listing.contains("targets: 2 of ") && listing.contains("alice ("),
+        "{listing}"
+    );
     assert!(
         listing.contains("packer (") && listing.contains("[here]"),
         "{listing}"
