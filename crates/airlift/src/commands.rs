@@ -673,7 +673,7 @@ fn custody_sign(
             ));
         }
     };
-    let last = existing.lines().filter(|l| !l.trim().is_empty()).last();
+    let last = existing.lines().rfind(|l| !l.trim().is_empty());
     let handoff = airlift_trust::custody::Handoff {
         from: name.to_owned(),
         to: to.to_owned(),
