@@ -88,10 +88,45 @@ def check_dsse(path):
     return f"{len(payload['blobs'])} blobs, signature verified by securesystemslib"
 
 
+def check_handoffs(chain, bundle_id, *public_files):
+    """A chain of hand-off statements: DSSE envelopes verified with
+    securesystemslib, in-toto Statement v1 structure, and the links."""
+    import hashlib
+
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.signer import SSlibKey
+
+    keys = []
+    for path in public_files:
+        obj = json.loads(pathlib.Path(path).read_text())
+        keyid = hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        keys.append(SSlibKey(keyid, "ed25519", "ed25519", {"public": obj["keyval"]["public"]}))
+    previous = None
+    lines = [l for l in pathlib.Path(chain).read_text().splitlines() if l.strip()]
+    for n, line in enumerate(lines, 1):
+        envelope = Envelope.from_dict(json.loads(line))
+        assert envelope.payload_type == "application/vnd.in-toto+json", f"{n}: payload type"
+        envelope.verify(keys, 1)
+        statement = json.loads(envelope.payload)
+        assert statement["_type"] == "https://in-toto.io/Statement/v1", f"{n}: statement type"
+        assert statement["subject"][0]["digest"]["sha256"] == bundle_id, f"{n}: subject"
+        predicate = statement["predicate"]
+        assert {"from", "to", "time", "previous"} <= predicate.keys(), f"{n}: predicate"
+        expected = hashlib.sha256(previous.encode()).hexdigest() if previous else None
+        assert predicate["previous"] == expected, f"{n}: not linked to the line before"
+        previous = line
+    return f"{len(lines)} hand-offs, DSSE verified by securesystemslib, in-toto Statement v1, linked"
+
+
 def main():
     kind, target = sys.argv[1], sys.argv[2]
     try:
-        detail = check_log(target) if kind == "log" else check_dsse(target)
+        if kind == "log":
+            detail = check_log(target)
+        elif kind == "handoffs":
+            detail = check_handoffs(target, *sys.argv[3:])
+        else:
+            detail = check_dsse(target)
     except Exception as e:  # any failure is a rejection, with its reason
         print(f"FAIL {kind}: {type(e).__name__}: {e}")
         sys.exit(1)

@@ -13,8 +13,15 @@
 #             site's root
 #
 # Then tests/interop/audit_verify.py checks both sites' audit logs (RFC 6962
-# tree, C2SP signed-note checkpoint) and a receipt (DSSE, securesystemslib),
-# and rejects an edited log and a receipt whose payload was changed.
+# tree, C2SP signed-note checkpoint), a receipt (DSSE, securesystemslib) and
+# a chain of hand-off statements (DSSE with securesystemslib, in-toto
+# Statement v1 shape, links), and rejects an edited log, a receipt whose
+# payload was changed and a forged hand-off. Last, tests/interop/
+# adversarial.py makes attack bundles with python-tuf's Metadata API (and by
+# hand), re-signed with the site's own key, and airlift must refuse each:
+# mix-and-match metadata, a rolled-back snapshot, an expired timestamp, a
+# root chain that skips a version, and a threshold of 2 met by one key
+# signing twice.
 #
 # Environment:
 #   AIRLIFT  path to the airlift binary
@@ -210,6 +217,50 @@ json.dump(envelope, open(sys.argv[2], "w"))
 PY
 expect_python forged-receipt reject dsse "$work/forged-receipt.json"
 grep -q 'VerificationError' "$work/forged-receipt.log" || fail "forged-receipt: rejected for another reason than its signature"
+# Hand-off statements, checked by securesystemslib (DSSE) and for the
+# in-toto Statement v1 shape and the links between them.
+run_logged "$work/keys-new.log" "$AIRLIFT" --home "$work/site/home" keys new courier --dir "$work/people"
+run_logged "$work/keys-new2.log" "$AIRLIFT" --home "$work/site/home" keys new carrier --dir "$work/people"
+run_logged "$work/handoff1.log" "$AIRLIFT" --home "$work/site/home" custody sign "$good" --as courier --to carrier --key "$work/people/courier.pk8" --note "bag 77"
+run_logged "$work/handoff2.log" "$AIRLIFT" --home "$work/site/home" custody sign "$good" --as carrier --to site --key "$work/people/carrier.pk8"
+bundle_hex=$(sha256sum "$good/metadata/timestamp.json" | cut -d' ' -f1)
+expect_python handoffs accept handoffs "$good.custody.jsonl" "$bundle_hex" "$work/people/courier.pub.json" "$work/people/carrier.pub.json"
+"$PYTHON" - "$good.custody.jsonl" "$work/forged.custody.jsonl" <<'PY'
+import base64, json, sys
+lines = open(sys.argv[1]).read().splitlines()
+envelope = json.loads(lines[1])
+statement = json.loads(base64.b64decode(envelope["payload"]))
+statement["predicate"]["to"] = "mallory"
+envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+open(sys.argv[2], "w").write(lines[0] + "\n" + json.dumps(envelope) + "\n")
+PY
+expect_python forged-handoff reject handoffs "$work/forged.custody.jsonl" "$bundle_hex" "$work/people/courier.pub.json" "$work/people/carrier.pub.json"
+
+# Adversarial bundles made with python-tuf's Metadata API (and by hand),
+# re-signed with the site's own key so that only a TUF rule can refuse them.
+run_logged "$work/pack-b.log" "$AIRLIFT" --home "$work/site/home" pack --out "$work/site/bundle-b" --bundle-version "$(( $(date +%s) + 100 ))"
+run_logged "$work/adversarial.log" "$PYTHON" "$here/adversarial.py" "$work/site/home/keys/site-ed25519.pk8" "$good" "$work/site/bundle-b" "$work/adversarial"
+# expect_refused CASE PATTERN: a home that imported the first bundle
+# refuses the case with PATTERN in the message and still imports bundle-b.
+expect_refused() {
+    local name=$1 pattern=$2 home="$work/adv-home-$1" log="$work/adv-$1.log" code=0
+    run_logged "$work/adv-init-$name.log" "$AIRLIFT" --home "$home" init --trust "$root"
+    run_logged "$work/adv-import-$name.log" "$AIRLIFT" --home "$home" import "$good"
+    "$AIRLIFT" --home "$home" import "$work/adversarial/$name" >"$log" 2>&1 || code=$?
+    if [[ $code -eq 3 ]] && grep -q -- "$pattern" "$log" &&
+        "$AIRLIFT" --home "$home" import "$work/site/bundle-b" >>"$log" 2>&1; then
+        pass "$name refused by airlift ($(grep -o -- "$pattern" "$log" | head -n 1))"
+    else
+        fail "$name: airlift must refuse it (exit 3, '$pattern') and still import the next good bundle; exited $code"
+        indent "$log"
+    fi
+}
+expect_refused mix-and-match "Hash mismatch"
+expect_refused rolled-back-snapshot "Snapshot version 1 in timestamp"
+expect_refused expired-timestamp "timestamp metadata is expired"
+expect_refused skipped-root "the root chain skips version 2"
+expect_refused duplicate-signatures "targets: signed by .* 1 of the 2 required"
+
 cp -R "$work/site/home" "$work/tampered-home"
 sed -i '1s/"collect"/"kollect"/' "$work/tampered-home/audit/log.jsonl"
 expect_python edited-audit-log reject log "$work/tampered-home"

@@ -722,6 +722,32 @@ impl<'a> Pipeline<'a> {
     /// to the trusted root: TUF only reads newer roots, so without this check
     /// a damaged copy of an old root would pass unnoticed.
     fn check_root_files(&self, metadata_dir: &Path) -> Result<(), BundleError> {
+        // The chain must be whole: a version after a missing one would never
+        // be read by TUF, and a bundle that carries one was tampered with.
+        let mut versions: Vec<u64> = fs::read_dir(metadata_dir)
+            .map_err(BundleError::io("list", metadata_dir))?
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".root.json"))
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .collect();
+        versions.sort_unstable();
+        for pair in versions.windows(2) {
+            if pair[1] != pair[0] + 1 {
+                return Err(BundleError::entry(
+                    &format!("metadata/{}.root.json", pair[1]),
+                    format!(
+                        "the root chain skips version {} (it has {} and {}): refused",
+                        pair[0] + 1,
+                        pair[0],
+                        pair[1]
+                    ),
+                ));
+            }
+        }
         let trusted_version = serde_json::from_slice::<serde_json::Value>(&self.trusted_root)
             .ok()
             .and_then(|v| v["signed"]["version"].as_u64());

@@ -171,11 +171,18 @@ impl Tally {
             self.threshold
         );
         if !self.met() {
-            text.push_str(&format!(
-                "; missing any {} of {}",
-                self.threshold - self.signed_by.len(),
-                names(&self.missing)
-            ));
+            if self.missing.len() + self.signed_by.len() < self.threshold {
+                text.push_str(&format!(
+                    "; the role has only {} keys, fewer than its threshold",
+                    self.missing.len() + self.signed_by.len()
+                ));
+            } else {
+                text.push_str(&format!(
+                    "; missing any {} of {}",
+                    self.threshold - self.signed_by.len(),
+                    names(&self.missing)
+                ));
+            }
         }
         text
     }
