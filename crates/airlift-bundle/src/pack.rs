@@ -269,7 +269,7 @@ pub fn pack(
         merged
     };
     for key in keys.signers_for("targets")? {
-        file = airlift_trust::roles::add_signature(&file, key);
+        file = airlift_trust::roles::add_signature(&file, key)?;
     }
     let tally =
         airlift_trust::roles::tally(&root, "targets", &file).map_err(BundleError::Options)?;
@@ -324,7 +324,7 @@ pub fn pack(
         times,
         &role_keys[0],
         &role_keys[1],
-    );
+    )?;
     let bundle_id = Digest::of(&set.timestamp);
     let pointer = metadata::canonical_json(&json!({
         "format": format::FORMAT,

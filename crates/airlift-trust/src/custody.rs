@@ -61,7 +61,12 @@ pub struct Handoff {
 }
 
 /// A signed hand-off envelope (one line of the chain file).
-pub fn sign(key: &KeyPair, bundle_name: &str, bundle_id_hex: &str, handoff: &Handoff) -> String {
+pub fn sign(
+    key: &KeyPair,
+    bundle_name: &str,
+    bundle_id_hex: &str,
+    handoff: &Handoff,
+) -> Result<String, crate::TrustError> {
     let statement = json!({
         "_type": STATEMENT_TYPE,
         "subject": [{"name": bundle_name, "digest": {"sha256": bundle_id_hex}}],
@@ -69,13 +74,13 @@ pub fn sign(key: &KeyPair, bundle_name: &str, bundle_id_hex: &str, handoff: &Han
         "predicate": handoff,
     });
     let payload = statement.to_string();
-    let sig = hex::decode(key.sign(&pae(PAYLOAD_TYPE, payload.as_bytes()))).unwrap_or_default();
-    json!({
+    let sig = hex::decode(key.sign(&pae(PAYLOAD_TYPE, payload.as_bytes()))?).unwrap_or_default();
+    Ok(json!({
         "payloadType": PAYLOAD_TYPE,
         "payload": STANDARD.encode(payload.as_bytes()),
         "signatures": [{"keyid": key.keyid(), "sig": STANDARD.encode(sig)}],
     })
-    .to_string()
+    .to_string())
 }
 
 /// The SHA-256 (hex) of a chain line, as the next hand-off's `previous`.

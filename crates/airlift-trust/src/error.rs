@@ -42,6 +42,14 @@ pub enum TrustError {
         /// What tough reported, with its causes.
         message: String,
     },
+    /// A PKCS#11 token or key cannot be used.
+    #[error("PKCS#11 key {uri}: {message}")]
+    Hsm {
+        /// The key's URI, without its PIN.
+        uri: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A trusted root file is not a TUF root.
     #[error("{path} is not a TUF root: {message}")]
     BadRoot {

@@ -19,9 +19,15 @@ use serde_json::{Value, json};
 use crate::TrustError;
 use crate::metadata::{canonical_json, sign_role};
 
+/// Where the private key is.
+enum Backend {
+    Software(Ed25519KeyPair),
+    Token(Box<crate::hsm::HsmKey>),
+}
+
 /// An Ed25519 key pair with its TUF key id.
 pub struct KeyPair {
-    pair: Ed25519KeyPair,
+    pair: Backend,
     public_hex: String,
     keyid: String,
     name: Option<String>,
@@ -32,6 +38,18 @@ impl KeyPair {
     /// called NAME (its public key object carries the name); the site's
     /// first key (`site-ed25519.pk8`) has none.
     pub fn load(path: &Path) -> Result<Self, TrustError> {
+        // A PKCS#11 URI, given directly or in a NAME.pkcs11 file.
+        let text = path.to_string_lossy();
+        if text.starts_with("pkcs11:") {
+            // A token key is named by its label, as `keys new --pkcs11` made it.
+            let object = crate::hsm::Uri::parse(&text).ok().map(|u| u.object);
+            return Self::from_token(&text, object.as_deref(), false);
+        }
+        if path.extension().is_some_and(|e| e == "pkcs11") {
+            let uri = fs::read_to_string(path).map_err(TrustError::io("read key", path))?;
+            let name = path.file_stem().and_then(|s| s.to_str());
+            return Self::from_token(uri.trim(), name, false);
+        }
         let bytes = fs::read(path).map_err(TrustError::io("read key", path))?;
         let pair = Ed25519KeyPair::from_pkcs8(&bytes).map_err(|_| TrustError::BadKey {
             path: path.to_path_buf(),
@@ -41,23 +59,54 @@ impl KeyPair {
             .and_then(|s| s.to_str())
             .filter(|s| *s != SIGNER_FILE.trim_end_matches(".pk8"))
             .map(str::to_owned);
-        Ok(Self::from_pair(pair, name))
+        Ok(Self::from_pair(Backend::Software(pair), name))
+    }
+
+    /// The key in a PKCS#11 token that `uri` names (made there when `create`
+    /// and absent), called `name`.
+    pub fn from_token(uri: &str, name: Option<&str>, create: bool) -> Result<Self, TrustError> {
+        let key = crate::hsm::HsmKey::open(uri, create)?;
+        Ok(Self::from_pair(
+            Backend::Token(Box::new(key)),
+            name.map(str::to_owned),
+        ))
+    }
+
+    /// Makes (or adopts) a named key in a PKCS#11 token: writes
+    /// `dir/NAME.pkcs11` (the URI, without a PIN value) and `dir/NAME.pub.json`.
+    pub fn generate_in_token(dir: &Path, name: &str, uri: &str) -> Result<Self, TrustError> {
+        check_name(name)?;
+        let parsed = crate::hsm::Uri::parse(uri).map_err(TrustError::Build)?;
+        if parsed.object != name {
+            return Err(TrustError::Build(format!(
+                "the URI's object={} must be the key's name, {name}",
+                parsed.object
+            )));
+        }
+        let key = Self::from_token(uri, Some(name), true)?;
+        fs::create_dir_all(dir).map_err(TrustError::io("create directory", dir))?;
+        let reference = dir.join(format!("{name}.pkcs11"));
+        // The PIN stays out of the file unless it came from a pin-source.
+        let stored = match uri.split_once('?') {
+            Some((_, query)) if query.contains("pin-source=") => uri
+                .split('&')
+                .filter(|p| !p.starts_with("pin-value="))
+                .collect::<Vec<_>>()
+                .join("&"),
+            _ => parsed.redacted(),
+        };
+        airlift_core::write_file_durably(&reference, stored.as_bytes())
+            .map_err(TrustError::io("write", &reference))?;
+        let public = dir.join(format!("{name}.pub.json"));
+        airlift_core::write_file_durably(&public, &canonical_json(&key.public_json()))
+            .map_err(TrustError::io("write", &public))?;
+        Ok(key)
     }
 
     /// Makes a named key: `dir/NAME.pk8` (mode 0600) and `dir/NAME.pub.json`
     /// (the public key object to hand to whoever writes the root).
     pub fn generate_named(dir: &Path, name: &str) -> Result<Self, TrustError> {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            || name.starts_with('.')
-            || name == SIGNER_FILE.trim_end_matches(".pk8")
-        {
-            return Err(TrustError::Build(format!(
-                "key name {name:?}: use letters, digits, '-', '_' or '.'"
-            )));
-        }
+        check_name(name)?;
         let key = Self::generate(&dir.join(format!("{name}.pk8")))?;
         let public = dir.join(format!("{name}.pub.json"));
         airlift_core::write_file_durably(&public, &canonical_json(&key.public_json()))
@@ -78,8 +127,11 @@ impl KeyPair {
         Self::load(path)
     }
 
-    fn from_pair(pair: Ed25519KeyPair, name: Option<String>) -> Self {
-        let public_hex = hex::encode(pair.public_key().as_ref());
+    fn from_pair(pair: Backend, name: Option<String>) -> Self {
+        let public_hex = match &pair {
+            Backend::Software(p) => hex::encode(p.public_key().as_ref()),
+            Backend::Token(k) => hex::encode(k.public()),
+        };
         let key = public_key_json(&public_hex, name.as_deref());
         let keyid = keyid_of(&key);
         Self {
@@ -100,10 +152,29 @@ impl KeyPair {
         public_key_json(&self.public_hex, self.name.as_deref())
     }
 
-    /// Signs bytes; Ed25519 is deterministic, so the same bytes give the same signature.
-    pub fn sign(&self, message: &[u8]) -> String {
-        hex::encode(self.pair.sign(message).as_ref())
+    /// Signs bytes (hex signature); Ed25519 is deterministic, so the same
+    /// bytes give the same signature.
+    pub fn sign(&self, message: &[u8]) -> Result<String, TrustError> {
+        match &self.pair {
+            Backend::Software(p) => Ok(hex::encode(p.sign(message).as_ref())),
+            Backend::Token(k) => k.sign(message).map(hex::encode),
+        }
     }
+}
+
+fn check_name(name: &str) -> Result<(), TrustError> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || name.starts_with('.')
+        || name == SIGNER_FILE.trim_end_matches(".pk8")
+    {
+        return Err(TrustError::Build(format!(
+            "key name {name:?}: use letters, digits, '-', '_' or '.'"
+        )));
+    }
+    Ok(())
 }
 
 fn public_key_json(public_hex: &str, name: Option<&str>) -> Value {
@@ -209,7 +280,7 @@ impl SiteKeys {
             .checked_add(jiff::SignedDuration::from_hours(24 * root_expiry_days))
             .map_err(|e| TrustError::Build(e.to_string()))?;
         let root = keys.root_signed(1, expires);
-        let file = sign_role(&root, &[&keys.signer]);
+        let file = sign_role(&root, &[&keys.signer])?;
         let path = keys.root_path(1);
         airlift_core::write_file_durably(&path, &file).map_err(TrustError::io("write", &path))?;
         Ok(keys)
@@ -221,7 +292,7 @@ impl SiteKeys {
             Ok(entries) => entries
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "pk8"))
+                .filter(|p| p.extension().is_some_and(|e| e == "pk8" || e == "pkcs11"))
                 .collect(),
             Err(_) => Vec::new(),
         };
@@ -340,7 +411,7 @@ impl SiteKeys {
             .collect();
         for key in self.local().chain(extra) {
             if root_ids.iter().any(|id| *id == key.keyid()) {
-                file = crate::roles::add_signature(&file, key);
+                file = crate::roles::add_signature(&file, key)?;
             }
         }
         self.settle(version, &file)

@@ -12,6 +12,7 @@
 
 pub mod custody;
 mod error;
+pub mod hsm;
 pub mod keys;
 pub mod metadata;
 pub mod roles;

@@ -61,14 +61,16 @@ pub fn canonical_json(value: &Value) -> Vec<u8> {
 }
 
 /// Signs a role's `signed` object with each key and returns the file bytes.
-pub fn sign_role(signed: &Value, keys: &[&KeyPair]) -> Vec<u8> {
+pub fn sign_role(signed: &Value, keys: &[&KeyPair]) -> Result<Vec<u8>, crate::TrustError> {
     let message = canonical_json(signed);
     let mut signatures: Vec<Value> = keys
         .iter()
-        .map(|key| json!({"keyid": key.keyid(), "sig": key.sign(&message)}))
-        .collect();
+        .map(|key| Ok(json!({"keyid": key.keyid(), "sig": key.sign(&message)?})))
+        .collect::<Result<_, crate::TrustError>>()?;
     signatures.sort_by(|a, b| a["keyid"].as_str().cmp(&b["keyid"].as_str()));
-    canonical_json(&json!({"signatures": signatures, "signed": signed}))
+    Ok(canonical_json(
+        &json!({"signatures": signatures, "signed": signed}),
+    ))
 }
 
 fn hashes(bytes: &[u8]) -> Value {
@@ -103,8 +105,8 @@ pub fn build(
     targets: &BTreeMap<String, TargetInfo>,
     times: TufTimes,
     signer: &KeyPair,
-) -> MetadataSet {
-    let targets_file = sign_role(&targets_signed(targets, times), &[signer]);
+) -> Result<MetadataSet, crate::TrustError> {
+    let targets_file = sign_role(&targets_signed(targets, times), &[signer])?;
     finish(targets_file, times, &[signer], &[signer])
 }
 
@@ -114,7 +116,7 @@ pub fn finish(
     times: TufTimes,
     snapshot_keys: &[&KeyPair],
     timestamp_keys: &[&KeyPair],
-) -> MetadataSet {
+) -> Result<MetadataSet, crate::TrustError> {
     let snapshot_signed = json!({
         "_type": "snapshot",
         "spec_version": crate::SPEC_VERSION,
@@ -126,7 +128,7 @@ pub fn finish(
             "hashes": hashes(&targets_file),
         }},
     });
-    let snapshot_file = sign_role(&snapshot_signed, snapshot_keys);
+    let snapshot_file = sign_role(&snapshot_signed, snapshot_keys)?;
     let timestamp_signed = json!({
         "_type": "timestamp",
         "spec_version": crate::SPEC_VERSION,
@@ -138,10 +140,10 @@ pub fn finish(
             "hashes": hashes(&snapshot_file),
         }},
     });
-    let timestamp_file = sign_role(&timestamp_signed, timestamp_keys);
-    MetadataSet {
+    let timestamp_file = sign_role(&timestamp_signed, timestamp_keys)?;
+    Ok(MetadataSet {
         targets: targets_file,
         snapshot: snapshot_file,
         timestamp: timestamp_file,
-    }
+    })
 }

@@ -227,7 +227,7 @@ pub fn tally(root: &RootInfo, role: &str, file: &Value) -> Result<Tally, String>
 
 /// Adds (or replaces) `key`'s signature over the canonical `signed` object
 /// of a `{signatures, signed}` document, keeping the others.
-pub fn add_signature(file: &Value, key: &KeyPair) -> Value {
+pub fn add_signature(file: &Value, key: &KeyPair) -> Result<Value, TrustError> {
     let message = canonical_json(&file["signed"]);
     let mut signatures: Vec<Value> = file["signatures"]
         .as_array()
@@ -236,9 +236,9 @@ pub fn add_signature(file: &Value, key: &KeyPair) -> Value {
         .filter(|s| s["keyid"] != key.keyid())
         .cloned()
         .collect();
-    signatures.push(json!({"keyid": key.keyid(), "sig": key.sign(&message)}));
+    signatures.push(json!({"keyid": key.keyid(), "sig": key.sign(&message)?}));
     signatures.sort_by(|a, b| a["keyid"].as_str().cmp(&b["keyid"].as_str()));
-    json!({"signatures": signatures, "signed": file["signed"]})
+    Ok(json!({"signatures": signatures, "signed": file["signed"]}))
 }
 
 /// Merges the signatures of several documents over the same `signed`

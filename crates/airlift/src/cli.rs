@@ -176,6 +176,12 @@ pub enum KeysCommand {
         /// Where to write the two files. Default: this home's key directory.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Keep the key in a PKCS#11 token instead (made there if absent):
+        /// `pkcs11:token=T;object=NAME?module-path=LIB&pin-source=file:P`
+        /// (or pin-value=, or AIRLIFT_PKCS11_PIN). Writes NAME.pkcs11 (the
+        /// URI, without a PIN value) instead of NAME.pk8.
+        #[arg(long, value_name = "URI")]
+        pkcs11: Option<String>,
     },
     /// List the roles of the newest root: keys, names, thresholds, and which
     /// private keys this machine holds.

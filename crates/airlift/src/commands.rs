@@ -101,7 +101,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Keys(KeysCommand::Init { root_expires_days }) => {
             keys_init(&context, root_expires_days)
         }
-        Command::Keys(KeysCommand::New { name, dir }) => keys_new(&context, &name, dir),
+        Command::Keys(KeysCommand::New { name, dir, pkcs11 }) => {
+            keys_new(&context, &name, dir, pkcs11.as_deref())
+        }
         Command::Keys(KeysCommand::List) => keys_list(&context),
         Command::Keys(KeysCommand::Rotate {
             policy,
@@ -470,25 +472,42 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     })
 }
 
-fn keys_new(context: &Context, name: &str, dir: Option<PathBuf>) -> Result<(), Failure> {
+fn keys_new(
+    context: &Context,
+    name: &str,
+    dir: Option<PathBuf>,
+    pkcs11: Option<&str>,
+) -> Result<(), Failure> {
     let dir = dir.unwrap_or_else(|| context.layout.keys_dir());
-    let key = airlift_trust::KeyPair::generate_named(&dir, name)?;
+    let (key, private) = match pkcs11 {
+        Some(uri) => (
+            airlift_trust::KeyPair::generate_in_token(&dir, name, uri)?,
+            dir.join(format!("{name}.pkcs11")),
+        ),
+        None => (
+            airlift_trust::KeyPair::generate_named(&dir, name)?,
+            dir.join(format!("{name}.pk8")),
+        ),
+    };
+    let public = dir.join(format!("{name}.pub.json"));
     let summary = serde_json::json!({
         "name": name,
         "keyid": key.keyid(),
-        "private": dir.join(format!("{name}.pk8")),
-        "public": dir.join(format!("{name}.pub.json")),
+        "private": private,
+        "public": public,
+        "token": pkcs11.is_some(),
     });
     context.audit(
         "keys-new",
-        &serde_json::json!({"name": name, "keyid": key.keyid()}),
+        &serde_json::json!({"name": name, "keyid": key.keyid(), "token": pkcs11.is_some()}),
     )?;
     context.emit(&summary, || {
         format!(
-            "created key {name} ({})\nprivate: {} (keep it on this machine)\npublic:  {} (hand it to whoever rotates the root)",
+            "created key {name} ({})\nprivate: {} (keep it on this machine{})\npublic:  {} (hand it to whoever rotates the root)",
             key.keyid(),
-            dir.join(format!("{name}.pk8")).display(),
-            dir.join(format!("{name}.pub.json")).display()
+            private.display(),
+            if pkcs11.is_some() { "; the key itself stays in the token" } else { "" },
+            public.display()
         )
     })
 }
@@ -685,7 +704,7 @@ fn custody_sign(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let line = airlift_trust::custody::sign(&key, &subject_name, &id.hex(), &handoff);
+    let line = airlift_trust::custody::sign(&key, &subject_name, &id.hex(), &handoff)?;
     let mut text = existing;
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
@@ -817,12 +836,12 @@ fn approve(context: &Context, args: &ApproveArgs) -> Result<(), Failure> {
         );
         // The summary is informative; what is signed is the targets list.
         let listed = signed["targets"].as_object().map_or(0, |t| t.len());
-        document["targets"] = airlift_trust::roles::add_signature(&document["targets"], &key);
+        document["targets"] = airlift_trust::roles::add_signature(&document["targets"], &key)?;
         ("targets", format!("{detail}; {listed} targets signed"))
     } else if document["signed"]["_type"] == "root" {
         let root = airlift_trust::RootInfo::from_signed(&document["signed"])
             .map_err(|e| Failure::input(format!("{}: {e}", args.file.display())))?;
-        document = airlift_trust::roles::add_signature(&document, &key);
+        document = airlift_trust::roles::add_signature(&document, &key)?;
         (
             "root",
             format!(

@@ -203,7 +203,7 @@ fn a_packer_alone_cannot_forge_approvals_with_duplicate_signatures() {
     };
     let packer =
         airlift_trust::KeyPair::load(&connected.home.path().join("keys/packer.pk8")).unwrap();
-    let set = airlift_trust::metadata::finish(targets, times, &[&packer], &[&packer]);
+    let set = airlift_trust::metadata::finish(targets, times, &[&packer], &[&packer]).unwrap();
     // Write a directory bundle by hand: approve it alone, then swap in the
     // forged metadata.
     Home::new()
