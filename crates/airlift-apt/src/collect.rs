@@ -176,9 +176,9 @@ pub fn plan(specs: &[AptSpec], base: &Path) -> Result<Vec<Planned>, CollectError
             text.push('/');
         }
         let url = SafeUrl::parse(&text).map_err(|e| fail(format!("url is not a URL: {e}")))?;
-        if !matches!(url.expose().scheme(), "http" | "https" | "file") {
+        if !matches!(url.expose().scheme(), "http" | "https") {
             return Err(fail(format!(
-                "url {} must be http, https or file",
+                "url {} must be http or https (serve a local archive with any web server on loopback)",
                 url.redacted()
             )));
         }
@@ -620,7 +620,7 @@ pub fn valid_filename(name: &str) -> bool {
             .all(|s| !s.is_empty() && s != "." && s != "..")
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._+~-%".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"/._+~-".contains(&b))
 }
 
 fn candidate(
@@ -775,15 +775,20 @@ async fn collect_one(
                             message: e,
                         })?;
                     for paragraph in &paragraphs {
-                        let c =
-                            candidate(paragraph, text, suite, component).map_err(|message| {
-                                CollectError::Index {
-                                    archive: spec.name.clone(),
-                                    suite: suite.clone(),
-                                    path: format!("{dir}/Packages"),
-                                    message,
-                                }
-                            })?;
+                        // A stanza airlift cannot use (no SHA256, a path
+                        // outside the archive, a bad version) is left out,
+                        // with a note: it cannot be carried, and the rest of
+                        // the index still can.
+                        let c = match candidate(paragraph, text, suite, component) {
+                            Ok(c) => c,
+                            Err(message) => {
+                                collected.notes.push(format!(
+                                    "{} {suite} {dir}/Packages: left out: {message}",
+                                    spec.name
+                                ));
+                                continue;
+                            }
+                        };
                         if c.arch != *arch && c.arch != "all" {
                             continue;
                         }
@@ -971,16 +976,20 @@ fn resolve(
         {
             continue;
         }
-        let Some(pick) = usable
-            .iter()
-            .find_map(|rel| universe.best(rel, &also))
-            .or_else(|| usable.iter().find_map(|rel| universe.best(rel, &[])))
-        else {
-            let text = group
+        let Some(pick) = usable.iter().find_map(|rel| universe.best(rel, &also)) else {
+            let mut text = group
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(" | ");
+            let with: Vec<String> = also
+                .iter()
+                .filter(|a| group.iter().any(|r| r.name == a.name && r != *a))
+                .map(ToString::to_string)
+                .collect();
+            if !with.is_empty() {
+                text.push_str(&format!(" together with {}", with.join(", ")));
+            }
             if !required {
                 notes.push(format!(
                     "{} ({arch}): recommended {text} is not available; left out{}",
@@ -1114,6 +1123,20 @@ mod tests {
         let set = resolve(&with, &roots, "amd64", &u, &mut notes).expect("resolves");
         assert!(names(&u, &set).contains(&"extra=1".to_owned()));
 
+        // One parent's constraints on a name that no single version meets.
+        let mut odd = stanza(
+            "Package: odd\nVersion: 1\nArchitecture: amd64\nDepends: libz (>= 1.3), libz (<< 1.2)",
+        );
+        odd.filename = "pool/odd_1.deb".into();
+        u.add(odd).expect("adds");
+        let roots = relation::parse("odd").expect("root");
+        let text = resolve(&spec(), &roots, "amd64", &u, &mut notes)
+            .expect_err("conflicting constraints")
+            .to_string();
+        assert!(
+            text.contains("libz (>= 1.3) together with libz (<< 1.2): no package satisfies it"),
+            "{text}"
+        );
         let roots = relation::parse("app (>= 2)").expect("root");
         let error = resolve(&spec(), &roots, "amd64", &u, &mut notes).expect_err("unsatisfiable");
         let text = error.to_string();

@@ -198,6 +198,7 @@ fn route_label(path: &str) -> &'static str {
         p if p == "/v2" || p.starts_with("/v2/") => "oci",
         p if p.starts_with("/pypi/") => "pypi",
         p if p.starts_with("/cargo/") => "cargo",
+        p if p.starts_with("/apt/") => "apt",
         p if p.starts_with("/npm/") || p.contains("/-/") => "npm",
         _ => "other",
     }

@@ -1666,7 +1666,6 @@ fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failur
             }
         }
         ClientTool::Apt => {
-            let key = apt_signing_key(context)?;
             let store = context.store()?;
             let mut archives: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> =
                 std::collections::BTreeMap::new();
@@ -1699,6 +1698,7 @@ fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failur
                     "the current generation carries no apt archive; declare [[apt]] in airlift.toml, collect and import first",
                 ));
             }
+            let key = apt_signing_key(context)?;
             let mut content = format!(
                 "# the key: `airlift apt key --out /etc/apt/keyrings/airlift.asc` (fingerprint {})\n",
                 key.fingerprint()

@@ -42,7 +42,7 @@ fn archive(key: &airlift_pgp::SigningKey, tamper: impl Fn(&mut String)) -> Archi
         let file = format!(
             "pool/main/{}/{name}/{name}_{}_{arch}.deb",
             &name[..1],
-            version.replace(':', "%3a")
+            version.split_once(':').map_or(*version, |(_, v)| v)
         );
         packages.push_str(&format!(
             "Package: {name}\nVersion: {version}\nArchitecture: {arch}\n{extra}{}Filename: {file}\nSize: {}\nMD5sum: 00\nSHA256: {}\nDescription: mock {name}\n with a second line\n .\n\tand a tab\n\n",
