@@ -29,8 +29,8 @@ trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$WORK"' EXIT
 for tool in aptly reprepro gpg; do
     command -v "$tool" >/dev/null || { echo "bench/apt.sh needs $tool (apt-get install aptly reprepro gnupg)" >&2; exit 1; }
 done
-# shellcheck source=../tests/apt/mirror.sh
-source "$ROOT/tests/apt/mirror.sh"
+# shellcheck source=../tests/apt/lib.sh
+source "$ROOT/tests/apt/lib.sh"
 [ -n "$MIRROR" ] || { echo "no Debian mirror for $CODENAME in this machine's apt sources" >&2; exit 1; }
 
 quoted=$(printf '"%s", ' $SET)
@@ -45,24 +45,9 @@ keyring = "$DEBIAN_KEYRING"
 packages = [${quoted%, }]
 TOML
 
-apt_root() { # dir: an empty apt state and cache with the mirror as the only source
-    local A=$1
-    rm -rf "$A"
-    mkdir -p "$A/etc/sources.list.d" "$A/etc/preferences.d" "$A/etc/apt.conf.d" "$A/state/lists/partial" "$A/cache/archives/partial"
-    touch "$A/status"
-    printf 'deb [signed-by=%s] %s %s main\n' "$DEBIAN_KEYRING" "$MIRROR" "$CODENAME" >"$A/etc/sources.list"
-    cat >"$A/apt.conf" <<CONF
-Dir::Etc "$A/etc";
-Dir::State "$A/state";
-Dir::State::status "$A/status";
-Dir::Cache "$A/cache";
-Debug::NoLocking "true";
-APT::Architecture "amd64";
-Acquire::Languages "none";
-CONF
-}
 apt_get() {
     apt_root "$WORK/apt"
+    printf 'deb [signed-by=%s] %s %s main\n' "$DEBIAN_KEYRING" "$MIRROR" "$CODENAME" >"$WORK/apt/etc/sources.list"
     APT_CONFIG=$WORK/apt/apt.conf apt-get update -qq &&
         APT_CONFIG=$WORK/apt/apt.conf apt-get install -qq -y --download-only --no-install-recommends $SET
 }
@@ -78,13 +63,8 @@ aptly_mirror() {
         aptly -config="$WORK/aptly.conf" mirror update -keyring="$DEBIAN_KEYRING" bench
 }
 
-seconds() {
-    local start end
-    start=$(date +%s.%N)
-    "$@" >"$WORK/last.log" 2>&1 || { cat "$WORK/last.log" >&2; return 1; }
-    end=$(date +%s.%N)
-    python3 -c "print(f'{$end - $start:.3f}')"
-}
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 # A gpg key for the peers' publishing.
 export GNUPGHOME=$WORK/gnupg

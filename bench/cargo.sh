@@ -30,13 +30,8 @@ cp -r "$ROOT/crates" "$WORK/ws/"
 crates=$(grep -c '^checksum = ' "$ROOT/Cargo.lock")
 printf '[cargo]\nindex = "sparse+%s"\nlockfiles = ["ws/Cargo.lock"]\n' "$INDEX" >"$WORK/airlift.toml"
 
-seconds() {
-    local start end
-    start=$(date +%s.%N)
-    "$@" >"$WORK/last.log" 2>&1 || { cat "$WORK/last.log" >&2; return 1; }
-    end=$(date +%s.%N)
-    python3 -c "print(f'{$end - $start:.3f}')"
-}
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 a=() f=() v=()
 for run in $(seq 1 "$RUNS"); do
     echo "bench: run $run of $RUNS" >&2

@@ -19,13 +19,8 @@ for i in $(seq 1 "$FILES"); do
     head -c $((MIB << 20)) /dev/urandom >"$WORK/src/f$i.bin"
     printf '[[files]]\nurl = "file://%s/src/f%s.bin"\n' "$WORK" "$i" >>"$WORK/airlift.toml"
 done
-seconds() {
-    local start end
-    start=$(date +%s.%N)
-    "$@" >"$WORK/last.log" 2>&1 || { cat "$WORK/last.log" >&2; return 1; }
-    end=$(date +%s.%N)
-    python3 -c "print(f'{$end - $start:.3f}')"
-}
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 H=$WORK/connected
 "$AIRLIFT" --home "$H" collect --config "$WORK/airlift.toml" >/dev/null
 "$AIRLIFT" --home "$H" keys init >/dev/null

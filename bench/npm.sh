@@ -50,13 +50,8 @@ JSON
 locked=$(python3 -c "import json; print(sum(1 for k in json.load(open('$WORK/app/package-lock.json'))['packages'] if 'node_modules/' in k))")
 printf '[npm]\nregistry = "%s"\nlockfiles = ["app/package-lock.json"]\n' "$REGISTRY" >"$WORK/airlift.toml"
 
-seconds() {
-    local start end
-    start=$(date +%s.%N)
-    "$@" >"$WORK/last.log" 2>&1 || { cat "$WORK/last.log" >&2; return 1; }
-    end=$(date +%s.%N)
-    python3 -c "print(f'{$end - $start:.3f}')"
-}
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 npm_ci() {
     rm -rf "$WORK/app/node_modules" "$WORK/ci-cache"
     (cd "$WORK/app" && npm ci -s --ignore-scripts --userconfig "$WORK/user.npmrc" --cache "$WORK/ci-cache")

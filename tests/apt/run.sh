@@ -49,8 +49,8 @@ upstream=$!
 wait_for http://127.0.0.1:5060/fixtures/dists/fixtures/InRelease || { echo "apt: the fixture upstream did not start on 127.0.0.1:5060 (port in use?)"; exit 1; }
 
 # The machine's Debian mirror and release, from its own configuration.
-# shellcheck source=mirror.sh
-source "$HERE/mirror.sh"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 KEYRING=$DEBIAN_KEYRING
 check "the machine's Debian mirror for $CODENAME is configured ($MIRROR)" test -n "$MIRROR" -a -f "$KEYRING"
 
@@ -99,18 +99,21 @@ resign() { # dir: re-sign dists/fixtures/Release with the fixture key
     rm -f "$d/InRelease" "$d/Release.gpg"
     GNUPGHOME=$WORK/fx/gnupg gpg --batch --quiet --clearsign -o "$d/InRelease" "$d/Release" 2>/dev/null
 }
-bad_collect() { # label url-path keyring packages expect
-    local label=$1 path=$2 keyring=$3 packages=$4 expect=$5
-    cat >"$WORK/bad.toml" <<TOML
+fixture_toml() { # out url-path suite keyring packages: one [[apt]] on a fixture variant
+    cat >"$1" <<TOML
 [[apt]]
 name = "fixtures"
-url = "http://127.0.0.1:5060/$path"
-suites = ["fixtures"]
+url = "http://127.0.0.1:5060/$2"
+suites = ["$3"]
 components = ["main"]
 architectures = ["amd64"]
-keyring = "$keyring"
-packages = [$packages]
+keyring = "$4"
+packages = [$5]
 TOML
+}
+bad_collect() { # label url-path keyring packages expect [suite]
+    local label=$1 path=$2 keyring=$3 packages=$4 expect=$5 suite=${6:-fixtures}
+    fixture_toml "$WORK/bad.toml" "$path" "$suite" "$keyring" "$packages"
     check "bad input refused: $label" sh -c "! '$AIRLIFT' --home '$HB' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
     check "  ... the message names it: $expect" grep -q -- "$expect" "$WORK/bad.err"
     check "  ... and the index is unchanged" test "$(generations "$HB")" = "$before"
@@ -147,33 +150,12 @@ bad_collect "an expired Release" expired upstream.asc '"hello-app"' "the Release
 
 d=$(variant moved)
 mv "$d/dists/fixtures" "$d/dists/stable-x"
-cat >"$WORK/bad.toml" <<TOML
-[[apt]]
-name = "fixtures"
-url = "http://127.0.0.1:5060/moved"
-suites = ["stable-x"]
-components = ["main"]
-architectures = ["amd64"]
-keyring = "upstream.asc"
-packages = ["hello-app"]
-TOML
-check "bad input refused: a Release served under another suite (mix-and-match)" \
-    sh -c "! '$AIRLIFT' --home '$HB' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
-check "  ... the message names it" grep -q 'the signed Release is for suite "?"\? (codename "fixtures"), not "stable-x": refused as mix-and-match' "$WORK/bad.err"
-check "  ... and the index is unchanged" test "$(generations "$HB")" = "$before"
+bad_collect "a Release served under another suite (mix-and-match)" moved upstream.asc '"hello-app"' \
+    'the signed Release is for suite "?"\? (codename "fixtures"), not "stable-x": refused as mix-and-match' stable-x
 
 d=$(variant detached)
 rm "$d/dists/fixtures/InRelease"
-cat >"$WORK/detached.toml" <<TOML
-[[apt]]
-name = "fixtures"
-url = "http://127.0.0.1:5060/detached"
-suites = ["fixtures"]
-components = ["main"]
-architectures = ["amd64"]
-keyring = "upstream.asc"
-packages = ["hello-app"]
-TOML
+fixture_toml "$WORK/detached.toml" detached fixtures upstream.asc '"hello-app"'
 check "an archive without InRelease: Release + Release.gpg verified instead" \
     sh -c "'$AIRLIFT' --home '$WORK/detached-home' --json collect --config '$WORK/detached.toml' | grep -q '\"debian_packages\": 5'"
 cp "$d/dists/fixtures/Release" "$d/Release.orig"
@@ -253,17 +235,8 @@ check "/apt/airlift.asc is the same key" sh -c "curl -sf http://127.0.0.1:5061/a
 
 # apt-get on this host, in an isolated configuration.
 A=$WORK/aptroot
-mkdir -p "$A/etc/sources.list.d" "$A/etc/preferences.d" "$A/etc/apt.conf.d" "$A/state/lists/partial" "$A/cache/archives/partial"
-touch "$A/status"
-cat >"$A/apt.conf" <<CONF
-Dir::Etc "$A/etc";
-Dir::State "$A/state";
-Dir::State::status "$A/status";
-Dir::Cache "$A/cache";
-Debug::NoLocking "true";
-APT::Architecture "amd64";
-Acquire::Languages "none";
-CONF
+source "$HERE/lib.sh"
+apt_root "$A"
 "$AIRLIFT" --home "$GAP" client-config apt --url http://127.0.0.1:5061 | sed "s|/etc/apt/keyrings/airlift.asc|$WORK/key.asc|" >"$A/etc/sources.list.d/airlift.sources"
 check "client-config apt names both archives" sh -c "grep -q 'URIs: http://127.0.0.1:5061/apt/fixtures' '$A/etc/sources.list.d/airlift.sources' && grep -q 'URIs: http://127.0.0.1:5061/apt/debian' '$A/etc/sources.list.d/airlift.sources'"
 export APT_CONFIG=$A/apt.conf

@@ -511,11 +511,15 @@ struct Pipeline<'a> {
 /// The custody policy file in the trust directory.
 pub const CUSTODY_POLICY: &str = "custody-policy.json";
 
-/// Where the hand-off statements of `bundle` live: next to it.
+/// Where the hand-off statements of `bundle` live: next to it, named after
+/// the bundle however it is given (`b` or `b/` for a directory; `x.tar.zst`
+/// or `x.tar.zst.toc.json` for a split archive).
 pub fn custody_chain_path(bundle: &Path) -> PathBuf {
-    let mut name = bundle.as_os_str().to_owned();
-    name.push(".custody.jsonl");
-    PathBuf::from(name)
+    let text = bundle.to_string_lossy();
+    let trimmed = text.trim_end_matches('/');
+    let base = trimmed.strip_suffix(".toc.json").unwrap_or(trimmed);
+    let base = if base.is_empty() { "bundle" } else { base };
+    PathBuf::from(format!("{base}.custody.jsonl"))
 }
 
 impl<'a> Pipeline<'a> {
@@ -1055,5 +1059,19 @@ impl<'a> Pipeline<'a> {
             sequence,
             handoffs,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bundle_has_one_chain_file_however_it_is_named() {
+        let chain = |p: &str| custody_chain_path(Path::new(p));
+        assert_eq!(chain("media/b"), chain("media/b/"));
+        assert_eq!(chain("media/b"), PathBuf::from("media/b.custody.jsonl"));
+        assert_eq!(chain("x.tar.zst"), chain("x.tar.zst.toc.json"));
+        assert_eq!(chain("x.tar"), PathBuf::from("x.tar.custody.jsonl"));
     }
 }

@@ -209,7 +209,11 @@ pub fn pack(
     let root = keys.latest_root()?;
     let (times, created) = match approved {
         Some(request) => {
-            if request["format"] != APPROVAL_FORMAT {
+            if options
+                .approvals
+                .iter()
+                .any(|r| r["format"] != APPROVAL_FORMAT)
+            {
                 return Err(BundleError::Options(format!(
                     "not an approval request (format {APPROVAL_FORMAT})"
                 )));
@@ -271,6 +275,10 @@ pub fn pack(
     for key in keys.signers_for("targets")? {
         file = airlift_trust::roles::add_signature(&file, key)?;
     }
+    // One valid signature per key: copies merged from several approvers
+    // never hide a good signature behind a bad one, nor repeat a key.
+    let file =
+        airlift_trust::roles::keep_valid(&root, "targets", &file).map_err(BundleError::Options)?;
     let tally =
         airlift_trust::roles::tally(&root, "targets", &file).map_err(BundleError::Options)?;
     if !tally.met() {

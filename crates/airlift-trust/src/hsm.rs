@@ -29,6 +29,7 @@ pub struct Uri {
     /// The PKCS#11 library.
     pub module: PathBuf,
     pin: Option<String>,
+    pin_source: Option<String>,
 }
 
 fn decode(text: &str) -> String {
@@ -59,7 +60,8 @@ impl Uri {
             .strip_prefix("pkcs11:")
             .ok_or("a PKCS#11 URI starts with pkcs11:")?;
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (mut token, mut object, mut module, mut pin) = (None, None, None, None);
+        let (mut token, mut object, mut module, mut pin, mut pin_source) =
+            (None, None, None, None, None);
         for part in path.split(';').filter(|p| !p.is_empty()) {
             match part.split_once('=') {
                 Some(("token", v)) => token = Some(decode(v)),
@@ -77,6 +79,7 @@ impl Uri {
                     let read = std::fs::read_to_string(&path)
                         .map_err(|e| format!("pin-source {path}: {e}"))?;
                     pin = Some(read.trim_end().to_owned());
+                    pin_source = Some(path);
                 }
                 _ => {}
             }
@@ -86,7 +89,33 @@ impl Uri {
             object: object.ok_or("the URI names no key (object=…)")?,
             module: module.ok_or("the URI names no library (?module-path=…)")?,
             pin,
+            pin_source,
         })
+    }
+
+    /// The URI to keep in a file: never a PIN value, a PIN source kept.
+    pub fn stored(&self) -> String {
+        let encode = |s: &str| {
+            s.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._~/:".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect::<String>()
+        };
+        let mut out = format!(
+            "pkcs11:token={};object={}?module-path={}",
+            encode(&self.token),
+            encode(&self.object),
+            encode(&self.module.to_string_lossy())
+        );
+        if let Some(source) = &self.pin_source {
+            out.push_str(&format!("&pin-source=file:{}", encode(source)));
+        }
+        out
     }
 
     /// The URI without the PIN, for messages and files.
@@ -183,6 +212,8 @@ impl HsmKey {
                     &[
                         Attribute::Token(true),
                         Attribute::Private(true),
+                        Attribute::Sensitive(true),
+                        Attribute::Extractable(false),
                         Attribute::Sign(true),
                         Attribute::Label(label.clone()),
                         Attribute::KeyType(KeyType::EC_EDWARDS),
@@ -262,6 +293,11 @@ mod tests {
         assert_eq!(uri.object, "root-b");
         assert_eq!(uri.pin.as_deref(), Some("1234"));
         assert!(!uri.redacted().contains("1234"));
+        assert!(!uri.stored().contains("1234"));
+        let odd = Uri::parse("pkcs11:token=a%3Bb;object=k?pin-value=9&module-path=/m.so")
+            .expect("parses");
+        assert_eq!(Uri::parse(&odd.stored()).expect("round trip").token, "a;b");
+        assert!(!odd.stored().contains("pin"));
         assert!(Uri::parse("pkcs11:object=x?module-path=/m.so").is_err());
         assert!(Uri::parse("file:///x").is_err());
     }

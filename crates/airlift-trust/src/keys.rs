@@ -5,8 +5,9 @@
 //! metadata. `keys new NAME` makes more keys (`NAME.pk8`, with `NAME.pub.json`
 //! to hand over), and a rotation writes the next root version with separate
 //! keys and thresholds per role, signed by the old and the new root
-//! thresholds. Every `*.pk8` in the key directory is a local key; a role is
-//! signed with the local keys the newest root lists for it.
+//! thresholds. Every `*.pk8` (a private key) and `*.pkcs11` (a key in a
+//! PKCS#11 token) in the key directory is a local key; a role is signed with
+//! the local keys the newest root lists for it.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -86,15 +87,8 @@ impl KeyPair {
         let key = Self::from_token(uri, Some(name), true)?;
         fs::create_dir_all(dir).map_err(TrustError::io("create directory", dir))?;
         let reference = dir.join(format!("{name}.pkcs11"));
-        // The PIN stays out of the file unless it came from a pin-source.
-        let stored = match uri.split_once('?') {
-            Some((_, query)) if query.contains("pin-source=") => uri
-                .split('&')
-                .filter(|p| !p.starts_with("pin-value="))
-                .collect::<Vec<_>>()
-                .join("&"),
-            _ => parsed.redacted(),
-        };
+        // Never a PIN value; a PIN source is kept.
+        let stored = parsed.stored();
         airlift_core::write_file_durably(&reference, stored.as_bytes())
             .map_err(TrustError::io("write", &reference))?;
         let public = dir.join(format!("{name}.pub.json"));

@@ -63,12 +63,15 @@ impl RootInfo {
             .collect();
         let mut roles = BTreeMap::new();
         for (name, role) in signed["roles"].as_object().ok_or("root without roles")? {
-            let keyids = role["keyids"]
+            let mut keyids: Vec<String> = role["keyids"]
                 .as_array()
                 .ok_or_else(|| format!("role {name} without keyids"))?
                 .iter()
                 .filter_map(|k| k.as_str().map(str::to_owned))
                 .collect();
+            // A key listed twice is still one key.
+            keyids.sort();
+            keyids.dedup();
             let threshold = role["threshold"]
                 .as_u64()
                 .filter(|t| *t >= 1)
@@ -241,26 +244,44 @@ pub fn add_signature(file: &Value, key: &KeyPair) -> Result<Value, TrustError> {
     Ok(json!({"signatures": signatures, "signed": file["signed"]}))
 }
 
+/// Keeps one valid signature per key of `role` and drops the rest (invalid
+/// ones, repeats, keys of other roles), so that copies merged from several
+/// approvers never hide a good signature behind a bad one.
+pub fn keep_valid(root: &RootInfo, role: &str, file: &Value) -> Result<Value, String> {
+    let r = root.role(role)?;
+    let message = canonical_json(&file["signed"]);
+    let mut kept: BTreeMap<String, Value> = BTreeMap::new();
+    for sig in file["signatures"].as_array().into_iter().flatten() {
+        let (Some(keyid), Some(value)) = (sig["keyid"].as_str(), sig["sig"].as_str()) else {
+            continue;
+        };
+        if kept.contains_key(keyid) || !r.keyids.iter().any(|k| k == keyid) {
+            continue;
+        }
+        if let Some(key) = root.keys.get(keyid)
+            && verify_signature(key, &message, value)
+        {
+            kept.insert(keyid.to_owned(), sig.clone());
+        }
+    }
+    Ok(json!({"signatures": kept.into_values().collect::<Vec<_>>(), "signed": file["signed"]}))
+}
+
 /// Merges the signatures of several documents over the same `signed`
 /// object (one per key id).
 pub fn merge_signatures(files: &[Value]) -> Result<Value, TrustError> {
     let Some(first) = files.first() else {
         return Err(TrustError::Build("nothing to merge".into()));
     };
-    let mut by_key: BTreeMap<String, Value> = BTreeMap::new();
+    let mut all: Vec<Value> = Vec::new();
     for file in files {
         if file["signed"] != first["signed"] {
             return Err(TrustError::Build(
                 "the approvals are for different metadata (their signed parts differ)".into(),
             ));
         }
-        for sig in file["signatures"].as_array().into_iter().flatten() {
-            if let Some(keyid) = sig["keyid"].as_str() {
-                by_key
-                    .entry(keyid.to_owned())
-                    .or_insert_with(|| sig.clone());
-            }
-        }
+        all.extend(file["signatures"].as_array().into_iter().flatten().cloned());
     }
-    Ok(json!({"signatures": by_key.into_values().collect::<Vec<_>>(), "signed": first["signed"]}))
+    // Every signature, repeats included: `keep_valid` picks the good ones.
+    Ok(json!({"signatures": all, "signed": first["signed"]}))
 }

@@ -1090,6 +1090,22 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?,
         );
     }
+    if let Some(request) = approvals.first() {
+        let approved = request["statement"]["destination"].as_str();
+        if approved != args.destination.as_deref() {
+            return Err(Failure::input(format!(
+                "the approval request is for {}, this pack for {}: pack with the same --destination that was approved",
+                approved.map_or_else(
+                    || "no destination".to_owned(),
+                    |d| format!("destination {d:?}")
+                ),
+                args.destination.as_deref().map_or_else(
+                    || "no destination".to_owned(),
+                    |d| format!("destination {d:?}")
+                )
+            )));
+        }
+    }
     let approval_request = {
         let mut name = args.out.as_os_str().to_owned();
         name.push(".approval.json");

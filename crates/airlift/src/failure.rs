@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 1 operation failed, 2 bad input (arguments or configuration),
 //! 3 bundle refused (verification, trust, rollback), 4 upstream or network
-//! failure during collect, 5 the store is damaged.
+//! failure during collect, 5 the store is damaged, 6 waiting for signatures
+//! (approvals below a threshold, a role key not at hand, a pending root).
 
 use std::process::ExitCode;
 
@@ -67,6 +68,8 @@ impl From<BundleError> for Failure {
             }
             BundleError::Trust(airlift_trust::TrustError::Verification { .. }) => Failure::new(3, message)
                 .hint("the bundle is not signed by the trusted keys, or it was altered"),
+            BundleError::Trust(airlift_trust::TrustError::Build(_)) => Failure::input(message),
+            BundleError::Trust(_) => Failure::new(1, message),
             BundleError::Busy { .. } => {
                 Failure::new(1, message).hint("wait for it to finish, then try again")
             }
@@ -102,7 +105,9 @@ impl From<airlift_trust::TrustError> for Failure {
             airlift_trust::TrustError::NoKeys { .. } => {
                 Failure::input(message).hint("run `airlift keys init` first")
             }
-            airlift_trust::TrustError::BadRoot { .. } => Failure::input(message),
+            airlift_trust::TrustError::BadRoot { .. } | airlift_trust::TrustError::Build(_) => {
+                Failure::input(message)
+            }
             _ => Failure::new(1, message),
         }
     }

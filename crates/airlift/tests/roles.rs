@@ -10,6 +10,27 @@ use std::path::Path;
 
 use common::{Connected, Home};
 
+/// Packs again with the approvals in `request`.
+fn pack_approved(connected: &Connected, out: &Path, request: &Path) -> common::Run {
+    connected.home.run(&[
+        "pack",
+        "--out",
+        out.to_str().unwrap(),
+        "--approved",
+        request.to_str().unwrap(),
+    ])
+}
+
+/// An approver, on a machine of their own, signs `request` with `key`.
+fn approve(request: &Path, key: &Path) -> common::Run {
+    Home::new().run(&[
+        "approve",
+        request.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ])
+}
+
 fn new_key(home: &Home, name: &str, dir: &Path) {
     home.run(&["keys", "new", name, "--dir", dir.to_str().unwrap()])
         .ok();
@@ -92,53 +113,20 @@ fn two_approvers_are_needed_and_the_importer_walks_the_new_root() {
             "targets: signed by nobody; 0 of the 2 required; missing any 2 of",
         );
     assert!(request.is_file() && !out.exists());
-    let approve = |who: &str| {
-        Home::new()
-            .run(&[
-                "approve",
-                request.to_str().unwrap(),
-                "--key",
-                away.path().join(format!("{who}.pk8")).to_str().unwrap(),
-            ])
-            .ok()
-    };
-    let shown = approve("alice").stdout;
+    let approve_as = |who: &str| approve(&request, &away.path().join(format!("{who}.pk8"))).ok();
+    let shown = approve_as("alice").stdout;
     assert!(
         shown.contains("alice signed") && shown.contains("3 entries"),
         "{shown}"
     );
-    connected
-        .home
-        .run(&[
-            "pack",
-            "--out",
-            out.to_str().unwrap(),
-            "--approved",
-            request.to_str().unwrap(),
-        ])
-        .fails_with(6, "targets: signed by alice (");
+    pack_approved(&connected, &out, &request).fails_with(6, "targets: signed by alice (");
     // An approval by a key the root does not list counts for nothing.
     let stranger = tempfile::tempdir().unwrap();
     new_key(&connected.home, "mallory", stranger.path());
-    Home::new()
-        .run(&[
-            "approve",
-            request.to_str().unwrap(),
-            "--key",
-            stranger.path().join("mallory.pk8").to_str().unwrap(),
-        ])
-        .ok();
-    connected
-        .home
-        .run(&[
-            "pack",
-            "--out",
-            out.to_str().unwrap(),
-            "--approved",
-            request.to_str().unwrap(),
-        ])
+    approve(&request, &stranger.path().join("mallory.pk8")).ok();
+    pack_approved(&connected, &out, &request)
         .fails_with(6, "1 of the 2 required; missing any 1 of");
-    approve("bob");
+    approve_as("bob");
     let report = connected
         .home
         .run(&[
@@ -173,14 +161,7 @@ fn a_packer_alone_cannot_forge_approvals_with_duplicate_signatures() {
         .home
         .run(&["pack", "--out", out.to_str().unwrap()])
         .fails_with(6, "not approved yet");
-    Home::new()
-        .run(&[
-            "approve",
-            request.to_str().unwrap(),
-            "--key",
-            away.path().join("alice.pk8").to_str().unwrap(),
-        ])
-        .ok();
+    approve(&request, &away.path().join("alice.pk8")).ok();
     // The packer copies alice's signature to reach the threshold, then
     // re-signs snapshot and timestamp with its own key.
     let mut document: serde_json::Value =
@@ -206,24 +187,8 @@ fn a_packer_alone_cannot_forge_approvals_with_duplicate_signatures() {
     let set = airlift_trust::metadata::finish(targets, times, &[&packer], &[&packer]).unwrap();
     // Write a directory bundle by hand: approve it alone, then swap in the
     // forged metadata.
-    Home::new()
-        .run(&[
-            "approve",
-            request.to_str().unwrap(),
-            "--key",
-            away.path().join("carol.pk8").to_str().unwrap(),
-        ])
-        .ok();
-    connected
-        .home
-        .run(&[
-            "pack",
-            "--out",
-            out.to_str().unwrap(),
-            "--approved",
-            request.to_str().unwrap(),
-        ])
-        .ok();
+    approve(&request, &away.path().join("carol.pk8")).ok();
+    pack_approved(&connected, &out, &request).ok();
     std::fs::write(out.join("metadata/targets.json"), &set.targets).unwrap();
     std::fs::write(out.join("metadata/snapshot.json"), &set.snapshot).unwrap();
     std::fs::write(out.join("metadata/timestamp.json"), &set.timestamp).unwrap();
