@@ -2,9 +2,11 @@
 //! repository needs, and nothing else:
 //!
 //! - read keyrings (binary `.gpg` or ASCII-armored `.asc`) with RSA and
-//!   Ed25519 primary keys and signing subkeys, each subkey only when its
-//!   binding signature by the primary verifies; revoked and expired keys are
-//!   dropped;
+//!   Ed25519 primary keys and signing subkeys: a primary only with a valid
+//!   self-signature (its newest says when it expires and whether it may
+//!   sign), each subkey only when its binding signature by the primary
+//!   verifies; revoked, expired and certify-only keys are dropped (the
+//!   back-signature a signing subkey carries is not checked);
 //! - verify detached (`Release.gpg`) and cleartext (`InRelease`) signatures
 //!   made with SHA-256, SHA-384 or SHA-512; SHA-1, MD5 and SHA-224
 //!   signatures are refused;
@@ -272,6 +274,7 @@ struct Signature {
     issuer_id: Option<u64>,
     created: Option<u32>,
     key_expires: Option<u32>,
+    key_flags: Option<u8>,
     mpis: Vec<Vec<u8>>,
 }
 
@@ -310,6 +313,7 @@ impl Signature {
             issuer_id: None,
             created: None,
             key_expires: None,
+            key_flags: None,
             mpis,
         };
         for (area, trusted) in [(&hashed_area, true), (&unhashed_area, false)] {
@@ -322,6 +326,9 @@ impl Signature {
                     9 if trusted && data.len() == 4 => {
                         sig.key_expires =
                             Some(u32::from_be_bytes([data[0], data[1], data[2], data[3]]));
+                    }
+                    27 if trusted && !data.is_empty() => {
+                        sig.key_flags = Some(data[0]);
                     }
                     16 if data.len() == 8 => {
                         let mut id = [0u8; 8];
@@ -386,6 +393,119 @@ fn subpackets(area: &[u8]) -> Result<Vec<(u8, &[u8])>, PgpError> {
     Ok(out)
 }
 
+/// A subkey as read, with what its signatures said.
+struct Sub {
+    key: PublicKey,
+    bound: bool,
+    revoked: bool,
+    expires: Option<u64>,
+    can_sign: bool,
+}
+
+/// A primary key being read: its self-signatures decide whether it (and
+/// its subkeys) may be used.
+struct Candidate {
+    key: PublicKey,
+    certified: bool,
+    certified_at: u32,
+    revoked: bool,
+    expires: Option<u64>,
+    can_sign: bool,
+    uid: Option<Vec<u8>>,
+    in_subkey: bool,
+    subkeys: Vec<Sub>,
+}
+
+fn expiry(created: u32, relative: Option<u32>) -> Option<u64> {
+    relative
+        .filter(|e| *e != 0)
+        .map(|e| u64::from(created) + u64::from(e))
+}
+
+impl Candidate {
+    fn new(key: PublicKey) -> Self {
+        Self {
+            key,
+            certified: false,
+            certified_at: 0,
+            revoked: false,
+            expires: None,
+            can_sign: true,
+            uid: None,
+            in_subkey: false,
+            subkeys: Vec::new(),
+        }
+    }
+
+    fn signature(&mut self, sig: &Signature) {
+        if !sig.made_by(&self.key) {
+            return;
+        }
+        let key = &self.key;
+        match sig.sig_type {
+            // Certifications of a user id, and direct-key signatures: the
+            // newest valid one says when the key expires and what it may do.
+            0x10..=0x13 | 0x1F if !self.in_subkey => {
+                let mut data = key.framed();
+                if sig.sig_type != 0x1F {
+                    let Some(uid) = &self.uid else { return };
+                    data.push(0xB4);
+                    data.extend_from_slice(
+                        &u32::try_from(uid.len()).unwrap_or(u32::MAX).to_be_bytes(),
+                    );
+                    data.extend_from_slice(uid);
+                }
+                let at = sig.created.unwrap_or(0);
+                if key.check(sig, &data).is_ok() && (!self.certified || at >= self.certified_at) {
+                    self.certified = true;
+                    self.certified_at = at;
+                    self.expires = expiry(key.created, sig.key_expires);
+                    self.can_sign = sig.key_flags.is_none_or(|f| f & 0x02 != 0);
+                }
+            }
+            0x20 if key.check(sig, &key.framed()).is_ok() => {
+                self.revoked = true;
+            }
+            0x18 | 0x28 if self.in_subkey => {
+                let Some(sub) = self.subkeys.last_mut() else {
+                    return;
+                };
+                let mut data = key.framed();
+                data.extend_from_slice(&sub.key.framed());
+                if key.check(sig, &data).is_err() {
+                    return;
+                }
+                if sig.sig_type == 0x28 {
+                    sub.revoked = true;
+                } else {
+                    sub.bound = true;
+                    sub.expires = expiry(sub.key.created, sig.key_expires);
+                    sub.can_sign = sig.key_flags.is_none_or(|f| f & 0x02 != 0);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Adds the keys that may sign now: a primary with a valid
+    /// self-signature, not revoked, not expired, allowed to sign; its
+    /// subkeys bound by it, not revoked, not expired, allowed to sign.
+    fn usable(self, now: u64, keys: &mut Vec<PublicKey>) {
+        let alive = |expires: Option<u64>| expires.is_none_or(|e| e >= now);
+        if !self.certified || self.revoked || !alive(self.expires) {
+            return;
+        }
+        if self.can_sign {
+            keys.push(self.key);
+        }
+        for sub in self.subkeys {
+            if sub.bound && !sub.revoked && sub.can_sign && alive(sub.expires) {
+                keys.push(sub.key);
+            }
+        }
+    }
+}
+
 /// A set of public keys to verify with.
 #[derive(Clone, Debug, Default)]
 pub struct Keyring {
@@ -418,66 +538,53 @@ impl Keyring {
     }
 
     fn add_packets(&mut self, packets: &[Packet]) -> Result<(), PgpError> {
-        let mut primary: Option<(PublicKey, bool)> = None;
-        let mut subkey: Option<PublicKey> = None;
-        let mut pending: Vec<PublicKey> = Vec::new();
-        let flush = |primary: &mut Option<(PublicKey, bool)>,
-                     pending: &mut Vec<PublicKey>,
-                     keys: &mut Vec<PublicKey>| {
-            if let Some((key, false)) = primary.take() {
-                keys.push(key);
-                keys.append(pending);
-            }
-            pending.clear();
-        };
+        let now = now();
+        let mut current: Option<Candidate> = None;
         for p in packets {
             match p.tag {
                 6 => {
-                    flush(&mut primary, &mut pending, &mut self.keys);
-                    subkey = None;
-                    primary = PublicKey::parse(&p.body).ok().map(|k| (k, false));
-                }
-                14 => subkey = PublicKey::parse(&p.body).ok(),
-                2 => {
-                    let Some((key, revoked)) = primary.as_mut() else {
-                        continue;
-                    };
-                    let Ok(sig) = Signature::parse(&p.body) else {
-                        continue;
-                    };
-                    if !sig.made_by(key) {
-                        continue;
+                    if let Some(done) = current.take() {
+                        done.usable(now, &mut self.keys);
                     }
-                    match (sig.sig_type, &subkey) {
-                        (0x20, None) if key.check(&sig, &key.framed()).is_ok() => {
-                            *revoked = true;
-                        }
-                        (0x18, Some(sub)) => {
-                            let mut data = key.framed();
-                            data.extend_from_slice(&sub.framed());
-                            let now = now();
-                            let expired = sig.key_expires.is_some_and(|e| {
-                                e != 0 && u64::from(sub.created) + u64::from(e) < now
-                            });
-                            if !expired && key.check(&sig, &data).is_ok() {
-                                pending.push(sub.clone());
-                            }
-                        }
-                        (0x28, Some(sub)) => {
-                            let mut data = key.framed();
-                            data.extend_from_slice(&sub.framed());
-                            if key.check(&sig, &data).is_ok() {
-                                let fpr = sub.fingerprint;
-                                pending.retain(|k| k.fingerprint != fpr);
-                            }
-                        }
-                        _ => {}
+                    current = PublicKey::parse(&p.body).ok().map(Candidate::new);
+                }
+                13 => {
+                    if let Some(c) = current.as_mut() {
+                        c.uid = Some(p.body.clone());
+                        c.in_subkey = false;
+                    }
+                }
+                17 => {
+                    if let Some(c) = current.as_mut() {
+                        c.uid = None;
+                        c.in_subkey = false;
+                    }
+                }
+                14 => {
+                    if let Some(c) = current.as_mut()
+                        && let Ok(sub) = PublicKey::parse(&p.body)
+                    {
+                        c.subkeys.push(Sub {
+                            key: sub,
+                            bound: false,
+                            revoked: false,
+                            expires: None,
+                            can_sign: true,
+                        });
+                        c.in_subkey = true;
+                    }
+                }
+                2 => {
+                    if let (Some(c), Ok(sig)) = (current.as_mut(), Signature::parse(&p.body)) {
+                        c.signature(&sig);
                     }
                 }
                 _ => {}
             }
         }
-        flush(&mut primary, &mut pending, &mut self.keys);
+        if let Some(done) = current.take() {
+            done.usable(now, &mut self.keys);
+        }
         Ok(())
     }
 

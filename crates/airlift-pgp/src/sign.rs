@@ -81,6 +81,27 @@ impl SigningKey {
         out
     }
 
+    /// A transferable public key whose self-signature carries `extra`
+    /// hashed subpackets instead of the usual ones, optionally followed by
+    /// a key revocation: for tests of what a keyring accepts.
+    #[cfg(test)]
+    pub(crate) fn test_key(&self, extra: &[u8], revoke: bool) -> Vec<u8> {
+        let mut data = self.public.framed();
+        data.push(0xB4);
+        data.extend_from_slice(&(self.uid.len() as u32).to_be_bytes());
+        data.extend_from_slice(self.uid.as_bytes());
+        let sig = self.signature(0x13, &data, self.public.created, extra);
+        let mut out = frame(6, &self.public.body);
+        out.extend_from_slice(&frame(13, self.uid.as_bytes()));
+        out.extend_from_slice(&frame(2, &sig));
+        if revoke {
+            let revocation =
+                self.signature(0x20, &self.public.framed(), self.public.created + 1, &[]);
+            out.extend_from_slice(&frame(2, &revocation));
+        }
+        out
+    }
+
     /// The public key, ASCII-armored.
     pub fn public_key_armored(&self) -> String {
         crate::armor::encode("PUBLIC KEY BLOCK", &self.public_key())
@@ -153,7 +174,7 @@ impl SigningKey {
     }
 }
 
-fn subpacket(kind: u8, data: &[u8]) -> Vec<u8> {
+pub(crate) fn subpacket(kind: u8, data: &[u8]) -> Vec<u8> {
     let mut out = vec![(data.len() + 1) as u8, kind];
     out.extend_from_slice(data);
     out

@@ -77,3 +77,41 @@ fn garbage_is_malformed_not_a_panic() {
         assert!(ring.verify_cleartext(input).is_err());
     }
 }
+
+#[test]
+fn expired_revoked_and_certify_only_keys_are_not_used() {
+    // Made in 2001, expiring an hour later.
+    let (old, _) = SigningKey::generate("old <old@example.com>", 1_000_000_000).expect("key");
+    let flags = sign::subpacket(27, &[0x03]);
+    let expired = [sign::subpacket(9, &3600u32.to_be_bytes()), flags.clone()].concat();
+    assert_eq!(
+        Keyring::parse(&old.test_key(&expired, false)).expect_err("expired"),
+        PgpError::EmptyKeyring
+    );
+    // Still valid: expiring in 2100.
+    let later = [
+        sign::subpacket(9, &3_100_000_000u32.to_be_bytes()),
+        flags.clone(),
+    ]
+    .concat();
+    assert_eq!(
+        Keyring::parse(&old.test_key(&later, false))
+            .expect("valid")
+            .fingerprints(),
+        [old.fingerprint()]
+    );
+    assert_eq!(
+        Keyring::parse(&old.test_key(&flags, true)).expect_err("revoked"),
+        PgpError::EmptyKeyring
+    );
+    let certify_only = sign::subpacket(27, &[0x01]);
+    assert_eq!(
+        Keyring::parse(&old.test_key(&certify_only, false)).expect_err("cannot sign"),
+        PgpError::EmptyKeyring
+    );
+    // A key without any valid self-signature is not used either.
+    let mut bare = old.test_key(&flags, false);
+    let last = bare.len() - 1;
+    bare[last] ^= 0x01;
+    assert!(Keyring::parse(&bare).is_err());
+}
