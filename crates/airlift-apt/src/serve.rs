@@ -13,7 +13,9 @@
 //!   `airlift apt key` before trusting it).
 //!
 //! Index files are written once per generation into the blob store, as
-//! they stream out of their compressors, and served from there.
+//! they stream out of their compressors, and served from there; a re-sign
+//! only signs a new Release over the same files. Each suite has its own
+//! lock, so building one never holds up another.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -43,8 +45,12 @@ pub struct Signer {
 struct AppState {
     store: Store,
     signer: Option<Arc<Signer>>,
-    cache: Arc<tokio::sync::Mutex<HashMap<(String, String), Suite>>>,
+    /// One lock per suite: a build of one never waits on another's.
+    cache: Arc<std::sync::Mutex<HashMap<(String, String), SuiteSlot>>>,
 }
+
+/// One suite's state behind its own lock.
+type SuiteSlot = Arc<tokio::sync::Mutex<Suite>>;
 
 /// What one suite serves: the current build and the previous one.
 #[derive(Default, Clone)]
@@ -56,6 +62,8 @@ struct Suite {
 struct Built {
     generation: u64,
     signed_at: i64,
+    /// Release fields before the hashes, without Valid-Until.
+    header: String,
     release: String,
     in_release: String,
     release_gpg: String,
@@ -204,41 +212,52 @@ async fn built(state: &AppState, archive: &str, suite: &str) -> Result<Option<Su
         ));
     };
     let key = (archive.to_owned(), suite.to_owned());
-    let mut cache = state.cache.lock().await;
+    let slot = {
+        let mut cache = state
+            .cache
+            .lock()
+            .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable"))?;
+        cache.entry(key).or_default().clone()
+    };
+    let mut entry = slot.lock().await;
     let now = jiff::Timestamp::now().as_second();
     let half = signer.valid_for.as_secs() / 2;
-    let entry = cache.entry(key).or_default();
-    let fresh = entry
-        .current
-        .as_ref()
-        .is_some_and(|b| b.generation == generation.id && now - b.signed_at < half);
-    if !fresh {
-        let store = state.store.clone();
-        let (archive, suite) = (archive.to_owned(), suite.to_owned());
-        let made = tokio::task::spawn_blocking(move || {
-            build(
-                &store,
+    match entry.current.clone() {
+        Some(b) if b.generation == generation.id && now - b.signed_at < half => {}
+        // Same content, the signature half-way to expiry: sign again only.
+        Some(b) if b.generation == generation.id => {
+            entry.current = Some(Arc::new(sign(
                 &signer,
-                &archive,
-                &suite,
-                generation.id,
-                generation.created_at,
-            )
-        })
-        .await
-        .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "index build failed"))?
-        .map_err(|e| {
-            tracing::error!("apt index build: {e}");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "index build failed")
-        })?;
-        let Some(made) = made else {
-            return Ok(None);
-        };
-        let old = entry.current.replace(Arc::new(made));
-        if let Some(old) = old
-            && old.generation != generation.id
-        {
-            entry.previous = Some(old);
+                &b.header,
+                b.files.clone(),
+                b.generation,
+            )));
+        }
+        _ => {
+            let store = state.store.clone();
+            let (archive, suite) = (archive.to_owned(), suite.to_owned());
+            let made = tokio::task::spawn_blocking(move || {
+                build(
+                    &store,
+                    &signer,
+                    &archive,
+                    &suite,
+                    generation.id,
+                    generation.created_at,
+                )
+            })
+            .await
+            .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "index build failed"))?
+            .map_err(|e| {
+                tracing::error!("apt index build: {e}");
+                plain(StatusCode::INTERNAL_SERVER_ERROR, "index build failed")
+            })?;
+            let Some(made) = made else {
+                return Ok(None);
+            };
+            if let Some(old) = entry.current.replace(Arc::new(made)) {
+                entry.previous = Some(old);
+            }
         }
     }
     Ok(Some(entry.clone()))
@@ -371,8 +390,7 @@ fn build(
     let date = jiff::Timestamp::from_second(created_at)
         .unwrap_or(now)
         .min(now);
-    let until = now + signer.valid_for;
-    let mut release = String::new();
+    let mut header = String::new();
     for (name, value) in [
         ("Origin", field("origin")),
         ("Label", field("label")),
@@ -380,22 +398,41 @@ fn build(
         ("Version", field("version")),
         ("Codename", field("codename")),
         ("Date", Some(format_date(date))),
-        ("Valid-Until", Some(format_date(until))),
-        ("Acquire-By-Hash", Some("yes".into())),
-        ("Architectures", Some(architectures.join(" "))),
-        ("Components", Some(components.join(" "))),
-        (
-            "Description",
-            Some(format!(
-                "{} (the subset carried by airlift, generation {generation})",
-                field("description").unwrap_or_else(|| suite.to_owned())
-            )),
-        ),
     ] {
         if let Some(value) = value {
-            release.push_str(&format!("{name}: {}\n", value.replace('\n', " ")));
+            header.push_str(&format!("{name}: {}\n", value.replace('\n', " ")));
         }
     }
+    // Valid-Until comes here, at signing.
+    header.push('\0');
+    for (name, value) in [
+        ("Acquire-By-Hash", "yes".to_owned()),
+        ("Architectures", architectures.join(" ")),
+        ("Components", components.join(" ")),
+        (
+            "Description",
+            format!(
+                "{} (the subset carried by airlift, generation {generation})",
+                field("description").unwrap_or_else(|| suite.to_owned())
+            ),
+        ),
+    ] {
+        header.push_str(&format!("{name}: {}\n", value.replace('\n', " ")));
+    }
+    Ok(Some(sign(signer, &header, files, generation)))
+}
+
+/// The Release text for `files` under `header` (its `\0` marks where
+/// Valid-Until goes), signed now.
+fn sign(
+    signer: &Signer,
+    header: &str,
+    files: BTreeMap<String, (Digest, u64)>,
+    generation: u64,
+) -> Built {
+    let now = jiff::Timestamp::now();
+    let until = now + signer.valid_for;
+    let mut release = header.replace('\0', &format!("Valid-Until: {}\n", format_date(until)));
     release.push_str("SHA256:\n");
     let width = files
         .values()
@@ -406,12 +443,109 @@ fn build(
         release.push_str(&format!(" {} {size:>width$} {path}\n", digest.hex()));
     }
     let time = u32::try_from(now.as_second()).unwrap_or(u32::MAX);
-    Ok(Some(Built {
+    Built {
         generation,
         signed_at: now.as_second(),
+        header: header.to_owned(),
         in_release: signer.key.sign_cleartext(&release, time),
         release_gpg: signer.key.sign_detached(release.as_bytes(), time),
         release,
         files,
-    }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airlift_store::{Entry, NewGeneration};
+
+    fn commit(store: &Store, debs: &[&str]) {
+        let mut entries = vec![Entry {
+            ecosystem: crate::ECOSYSTEM.into(),
+            key: "arc/dists/s".into(),
+            digest: Digest::of(b"release"),
+            size: 7,
+            meta: serde_json::json!({
+                "components": ["main"],
+                "architectures": ["amd64"],
+                "fields": {"origin": "Test"},
+            }),
+        }];
+        for name in debs {
+            entries.push(Entry {
+                ecosystem: crate::ECOSYSTEM.into(),
+                key: format!("arc/pool/{name}_1_amd64.deb"),
+                digest: Digest::of(name.as_bytes()),
+                size: 1,
+                meta: serde_json::json!({
+                    "stanza": format!("Package: {name}\nVersion: 1\nArchitecture: amd64\nFilename: pool/{name}_1_amd64.deb"),
+                    "package": name,
+                    "version": "1",
+                    "architecture": "amd64",
+                    "homes": ["s/main"],
+                }),
+            });
+        }
+        store
+            .meta
+            .commit(NewGeneration {
+                source: "test".into(),
+                created_at: jiff::Timestamp::now().as_second(),
+                entries,
+                state: Vec::new(),
+            })
+            .expect("commit");
+    }
+
+    #[tokio::test]
+    async fn stale_signatures_are_renewed_and_the_previous_generation_stays_reachable() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open_embedded(dir.path()).expect("store");
+        commit(&store, &["one"]);
+        let (key, _) = SigningKey::generate("t <t@example.com>", 1_700_000_000).expect("key");
+        let state = AppState {
+            store: store.clone(),
+            signer: Some(Arc::new(Signer {
+                key,
+                valid_for: jiff::SignedDuration::from_secs(2),
+            })),
+            cache: Arc::default(),
+        };
+        let get = || async {
+            built(&state, "arc", "s")
+                .await
+                .map_err(|_| "error response")
+                .expect("builds")
+                .expect("the suite exists")
+        };
+        let first = get().await.current.expect("built");
+        let again = get().await.current.expect("built");
+        assert!(Arc::ptr_eq(&first, &again), "fresh: served from the cache");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let renewed = get().await.current.expect("built");
+        assert_eq!(renewed.files, first.files, "a re-sign keeps the files");
+        assert!(renewed.signed_at > first.signed_at);
+        assert_ne!(renewed.in_release, first.in_release);
+        assert!(
+            renewed.release.contains("Origin: Test\n") && renewed.release.contains("Valid-Until: ")
+        );
+
+        commit(&store, &["one", "two"]);
+        let next = get().await;
+        let current = next.current.expect("built");
+        let previous = next.previous.expect("kept");
+        assert_eq!((current.generation, previous.generation), (2, 1));
+        assert_eq!(previous.files, first.files);
+        assert_ne!(current.files, first.files);
+        let (path, (digest, _)) = first.files.iter().next().expect("a file");
+        let dir = path.rsplit_once('/').expect("dir").0;
+        assert!(current.by_hash(dir, digest).is_none() && previous.by_hash(dir, digest).is_some());
+        assert!(
+            built(&state, "arc", "nosuch")
+                .await
+                .map_err(|_| ())
+                .expect("answers")
+                .is_none()
+        );
+    }
 }
