@@ -57,6 +57,13 @@ keys = ["$H/keys/site-ed25519.pub.json"]
 TOML
 check "rotate the root: targets are signed by the token's key" \
     "$AIRLIFT" --home "$H" keys rotate --policy "$WORK/roles.toml"
+# Token keys are opened only when a role needs them.
+printf 'directories.tokendir = %s/no-tokens\n' "$WORK" >"$WORK/absent.conf"
+mkdir -p "$WORK/no-tokens"
+check "with the token absent, keys list still works" \
+    sh -c "SOFTHSM2_CONF='$WORK/absent.conf' '$AIRLIFT' --home '$H' keys list | grep -q 'targets: 1 of approver'"
+check "  ... and pack fails clearly, naming the token key it needs" \
+    sh -c "! SOFTHSM2_CONF='$WORK/absent.conf' '$AIRLIFT' --home '$H' pack --out '$WORK/no-bundle' 2>'$WORK/err' && grep -q 'PKCS#11 key pkcs11:token=airlift;object=approver.*no token labelled' '$WORK/err'"
 check "pack signs targets in the token" "$AIRLIFT" --home "$H" pack --out "$WORK/bundle"
 G=$WORK/gap
 "$AIRLIFT" --home "$G" init --trust "$H/keys/roots/1.root.json" >>"$CHECK_LOG" 2>&1

@@ -211,6 +211,16 @@ pub struct SiteKeys {
     pub signer: KeyPair,
     /// Every other local key (`keys new`).
     pub others: Vec<KeyPair>,
+    /// Keys in a PKCS#11 token, opened only when a role needs them (an
+    /// absent token does not stop work that does not need its key).
+    tokens: Vec<TokenKey>,
+}
+
+/// A `NAME.pkcs11` key known by the key id of its `NAME.pub.json`.
+struct TokenKey {
+    path: PathBuf,
+    keyid: String,
+    loaded: std::sync::OnceLock<KeyPair>,
 }
 
 /// A role assignment for a new root version.
@@ -269,6 +279,7 @@ impl SiteKeys {
             dir: dir.to_path_buf(),
             signer,
             others: Vec::new(),
+            tokens: Vec::new(),
         };
         let expires = now
             .checked_add(jiff::SignedDuration::from_hours(24 * root_expiry_days))
@@ -292,26 +303,80 @@ impl SiteKeys {
         };
         // The site key first, then by name.
         paths.sort_by_key(|p| (!p.ends_with(SIGNER_FILE), p.clone()));
-        let mut keys = paths
-            .iter()
-            .map(|p| KeyPair::load(p))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter();
-        let Some(signer) = keys.next() else {
-            return Err(TrustError::NoKeys {
-                path: dir.to_path_buf(),
-            });
+        let mut keys = Vec::new();
+        let mut tokens = Vec::new();
+        for path in &paths {
+            let public = path.with_extension("pub.json");
+            let token_public = path
+                .extension()
+                .is_some_and(|e| e == "pkcs11")
+                .then(|| {
+                    fs::read(&public)
+                        .ok()
+                        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                })
+                .flatten();
+            match token_public {
+                Some(value) => tokens.push(TokenKey {
+                    path: path.clone(),
+                    keyid: keyid_of(&value),
+                    loaded: std::sync::OnceLock::new(),
+                }),
+                None => keys.push(KeyPair::load(path)?),
+            }
+        }
+        let mut keys = keys.into_iter();
+        let signer = match keys.next() {
+            Some(signer) => signer,
+            None => match tokens.first() {
+                Some(token) => KeyPair::load(&token.path)?,
+                None => {
+                    return Err(TrustError::NoKeys {
+                        path: dir.to_path_buf(),
+                    });
+                }
+            },
         };
         Ok(Self {
             dir: dir.to_path_buf(),
             signer,
             others: keys.collect(),
+            tokens,
         })
     }
 
-    /// Every local key.
-    pub fn local(&self) -> impl Iterator<Item = &KeyPair> {
-        std::iter::once(&self.signer).chain(&self.others)
+    /// The key ids of every local key, token keys included (not opened).
+    pub fn local_keyids(&self) -> Vec<String> {
+        std::iter::once(&self.signer)
+            .chain(&self.others)
+            .map(|k| k.keyid().to_owned())
+            .chain(self.tokens.iter().map(|t| t.keyid.clone()))
+            .collect()
+    }
+
+    /// The local keys among `keyids`, opening token keys as needed.
+    pub fn keys_for(&self, keyids: &[String]) -> Result<Vec<&KeyPair>, TrustError> {
+        let wanted = |id: &str| keyids.iter().any(|k| k == id);
+        let mut out: Vec<&KeyPair> = std::iter::once(&self.signer)
+            .chain(&self.others)
+            .filter(|k| wanted(k.keyid()))
+            .collect();
+        for token in self.tokens.iter().filter(|t| wanted(&t.keyid)) {
+            if token.loaded.get().is_none() {
+                let key = KeyPair::load(&token.path)?;
+                if key.keyid() != token.keyid {
+                    return Err(TrustError::Build(format!(
+                        "{}: the token's key is not the one its .pub.json names",
+                        token.path.display()
+                    )));
+                }
+                let _ = token.loaded.set(key);
+            }
+            if let Some(key) = token.loaded.get() {
+                out.push(key);
+            }
+        }
+        Ok(out)
     }
 
     /// The newest root version.
@@ -330,10 +395,7 @@ impl SiteKeys {
     pub fn signers_for(&self, role: &str) -> Result<Vec<&KeyPair>, TrustError> {
         let root = self.latest_root()?;
         let allowed = root.role(role).map_err(TrustError::Build)?;
-        Ok(self
-            .local()
-            .filter(|k| allowed.keyids.iter().any(|id| id == k.keyid()))
-            .collect())
+        self.keys_for(&allowed.keyids)
     }
 
     /// Writes root version N+1 with `roles`, expiring at `expires`, signed
@@ -396,17 +458,19 @@ impl SiteKeys {
         });
         let new = crate::roles::RootInfo::from_signed(&signed).map_err(TrustError::Build)?;
         let mut file = json!({"signatures": [], "signed": signed});
-        let root_ids: Vec<&String> = old
+        let root_ids: Vec<String> = old
             .role("root")
             .map_err(TrustError::Build)?
             .keyids
             .iter()
             .chain(&new.role("root").map_err(TrustError::Build)?.keyids)
+            .cloned()
             .collect();
-        for key in self.local().chain(extra) {
-            if root_ids.iter().any(|id| *id == key.keyid()) {
-                file = crate::roles::add_signature(&file, key)?;
-            }
+        let extra = extra
+            .iter()
+            .filter(|k| root_ids.iter().any(|id| id == k.keyid()));
+        for key in self.keys_for(&root_ids)?.into_iter().chain(extra) {
+            file = crate::roles::add_signature(&file, key)?;
         }
         self.settle(version, &file)
     }

@@ -515,7 +515,7 @@ fn keys_new(
 fn keys_list(context: &Context) -> Result<(), Failure> {
     let keys = SiteKeys::open(&context.layout.keys_dir())?;
     let root = keys.latest_root()?;
-    let local: Vec<String> = keys.local().map(|k| k.keyid().to_owned()).collect();
+    let local = keys.local_keyids();
     let roles: Vec<serde_json::Value> = root
         .roles
         .iter()
