@@ -202,6 +202,8 @@ export CODENAME
 output=$(unshare --net --mount -- bash -s 2>&1 <<'INNER' || true
 set -uo pipefail
 source "$LIB"
+# Servers started here end with this script, not with the namespace's last process.
+trap 'kill $(jobs -p) 2>/dev/null' EXIT
 CHECK_PREFIX="[gap] "
 ip link set lo up
 GAP=$WORK/gap

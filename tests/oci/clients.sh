@@ -37,6 +37,8 @@ set -euo pipefail
 ip link set lo up
 # shellcheck source=../lib.sh
 source "$LIB"
+# Servers started here end with this script, not with the namespace's last process.
+trap 'kill $(jobs -p) 2>/dev/null' EXIT
 start() {
     "$AIRLIFT" --home "$1" serve --listen "127.0.0.1:$2" 2>>"$WORK/serve.log" &
     wait_for "http://127.0.0.1:$2/v2/"

@@ -39,6 +39,8 @@ set -euo pipefail
 ip link set lo up
 # shellcheck source=../lib.sh
 source "$LIB"
+# Servers started here end with this script, not with the namespace's last process.
+trap 'kill $(jobs -p) 2>/dev/null' EXIT
 cat >"$WORK/registry.yml" <<YAML
 version: 0.1
 storage:

@@ -63,6 +63,8 @@ set -euo pipefail
 ip link set lo up
 # shellcheck source=../lib.sh
 source "$LIB"
+# Servers started here end with this script, not with the namespace's last process.
+trap 'kill $(jobs -p) 2>/dev/null' EXIT
 interfaces=$(ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
 check "only loopback exists (interfaces: $interfaces)" test "$interfaces" = "lo "
 "$PY" "$HERE/upstream.py" "$WORK/upstream" 5020 >>"$WORK/upstream.log" 2>&1 &
