@@ -158,14 +158,25 @@ async fn file(
         _ => {}
     }
     let found = if let Some((dir, hex)) = inner.split_once("/by-hash/SHA256/") {
-        Digest::from_hex(hex).ok().and_then(|digest| {
-            current.by_hash(dir, &digest).or_else(|| {
-                suite_state
-                    .previous
-                    .as_ref()
-                    .and_then(|p| p.by_hash(dir, &digest))
-            })
-        })
+        let Ok(digest) = Digest::from_hex(hex) else {
+            return plain(StatusCode::NOT_FOUND, "no such index file");
+        };
+        let mut hit = current.by_hash(dir, &digest).or_else(|| {
+            suite_state
+                .previous
+                .as_ref()
+                .and_then(|p| p.by_hash(dir, &digest))
+        });
+        // After a restart the previous generation's files are not built
+        // yet: a client that read its Release just before still finds them.
+        if hit.is_none()
+            && suite_state.previous.is_none()
+            && let Some(previous) =
+                previous_build(&state, &archive, suite, current.generation).await
+        {
+            hit = previous.by_hash(dir, &digest);
+        }
+        hit
     } else {
         current.files.get(inner).copied()
     };
@@ -261,6 +272,51 @@ async fn built(state: &AppState, archive: &str, suite: &str) -> Result<Option<Su
         }
     }
     Ok(Some(entry.clone()))
+}
+
+/// Builds the generation before `current` for a suite whose previous
+/// build is not in memory (after a restart), and keeps it as previous.
+async fn previous_build(
+    state: &AppState,
+    archive: &str,
+    suite: &str,
+    current: u64,
+) -> Option<Arc<Built>> {
+    let signer = state.signer.clone()?;
+    let store = state.store.clone();
+    let (a, s) = (archive.to_owned(), suite.to_owned());
+    let made = tokio::task::spawn_blocking(move || {
+        let before = store
+            .meta
+            .generations()
+            .ok()?
+            .into_iter()
+            .filter(|g| g.id < current)
+            .max_by_key(|g| g.id)?;
+        build(&store, &signer, &a, &s, before.id, before.created_at)
+            .ok()
+            .flatten()
+    })
+    .await
+    .ok()
+    .flatten()
+    .map(Arc::new)?;
+    let slot = state
+        .cache
+        .lock()
+        .ok()?
+        .get(&(archive.to_owned(), suite.to_owned()))
+        .cloned()?;
+    let mut entry = slot.lock().await;
+    if entry
+        .current
+        .as_ref()
+        .is_some_and(|c| c.generation == current)
+        && entry.previous.is_none()
+    {
+        entry.previous = Some(made.clone());
+    }
+    Some(made)
 }
 
 /// Writes to several writers at once.
@@ -540,6 +596,35 @@ mod tests {
         let (path, (digest, _)) = first.files.iter().next().expect("a file");
         let dir = path.rsplit_once('/').expect("dir").0;
         assert!(current.by_hash(dir, digest).is_none() && previous.by_hash(dir, digest).is_some());
+
+        // A restart forgets the previous build; a by-hash miss rebuilds it.
+        let restarted = AppState {
+            store: store.clone(),
+            signer: state.signer.clone(),
+            cache: Arc::default(),
+        };
+        let after = built(&restarted, "arc", "s")
+            .await
+            .map_err(|_| ())
+            .expect("answers")
+            .expect("suite");
+        assert!(after.previous.is_none());
+        let rebuilt = previous_build(
+            &restarted,
+            "arc",
+            "s",
+            after.current.expect("built").generation,
+        )
+        .await
+        .expect("the generation before");
+        assert_eq!(rebuilt.generation, 1);
+        assert!(rebuilt.by_hash(dir, digest).is_some());
+        let kept = built(&restarted, "arc", "s")
+            .await
+            .map_err(|_| ())
+            .expect("answers")
+            .expect("suite");
+        assert_eq!(kept.previous.expect("kept now").generation, 1);
         assert!(
             built(&state, "arc", "nosuch")
                 .await
