@@ -1,7 +1,8 @@
 //! The `.xz` container (tukaani xz file format 1.1.0) around LZMA2 from
 //! `lzma-rust2`: a writer for published `Packages.xz` and a streaming
-//! reader for upstream ones. The reader accepts single-stream files whose
-//! blocks use the LZMA2 filter alone, which is what `xz` and `dpkg`
+//! reader for upstream ones. The reader accepts one or more streams
+//! (with stream padding between them) of any number of blocks that use the
+//! LZMA2 filter alone, which is what `xz` (also `xz -T`) and `dpkg`
 //! produce; integrity comes from the signed Release hashes, so the block
 //! checks are skipped rather than recomputed.
 
@@ -152,8 +153,70 @@ fn read_varint(r: &mut impl Read, budget: &mut usize) -> io::Result<u64> {
 /// write more than `limit` bytes (a decompression bomb stops there).
 /// Returns the number of bytes written.
 pub fn decode(mut input: impl Read, mut output: impl Write, limit: u64) -> io::Result<u64> {
-    let mut header = [0u8; 12];
-    input.read_exact(&mut header)?;
+    let mut written = 0u64;
+    let mut streams = 0u32;
+    loop {
+        // The next stream's header, after any stream padding (zero bytes
+        // in groups of four); the end of input after a stream is the end.
+        let mut first = [0u8; 4];
+        loop {
+            let got = read_up_to(&mut input, &mut first)?;
+            if got == 0 && streams > 0 {
+                return Ok(written);
+            }
+            if got < 4 {
+                return Err(bad(if streams == 0 {
+                    "not an xz stream"
+                } else {
+                    "truncated stream padding"
+                }));
+            }
+            if first != [0; 4] {
+                break;
+            }
+        }
+        let mut header = [0u8; 12];
+        header[..4].copy_from_slice(&first);
+        input.read_exact(&mut header[4..])?;
+        stream(&mut input, &mut output, limit, &mut written, &header)?;
+        streams += 1;
+    }
+}
+
+fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        let n = input.read(&mut buf[got..])?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    Ok(got)
+}
+
+fn varint_counted(r: &mut impl Read, count: &mut u64) -> io::Result<u64> {
+    let mut value = 0u64;
+    for i in 0..9 {
+        let mut b = [0u8];
+        r.read_exact(&mut b)?;
+        *count += 1;
+        value |= u64::from(b[0] & 0x7F) << (7 * i);
+        if b[0] & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(bad("varint too long"))
+}
+
+/// One stream, from after its header through its index and footer.
+fn stream(
+    input: &mut impl Read,
+    output: &mut impl Write,
+    limit: u64,
+    written: &mut u64,
+    header: &[u8; 12],
+) -> io::Result<()> {
     if header[..6] != MAGIC {
         return Err(bad("not an xz stream"));
     }
@@ -169,13 +232,25 @@ pub fn decode(mut input: impl Read, mut output: impl Write, limit: u64) -> io::R
         10..=12 => 32,
         _ => 64,
     };
-    let mut written = 0u64;
     loop {
         let mut size = [0u8];
         input.read_exact(&mut size)?;
         if size[0] == 0 {
-            // The index: everything is decoded.
-            return Ok(written);
+            // The index (records, padding, CRC32), then the footer.
+            let mut read = 1u64;
+            let records = varint_counted(input, &mut read)?;
+            if records > 1 << 20 {
+                return Err(bad("index lists too many blocks"));
+            }
+            for _ in 0..records * 2 {
+                varint_counted(input, &mut read)?;
+            }
+            let mut rest = vec![0u8; ((4 - read % 4) % 4) as usize + 4 + 12];
+            input.read_exact(&mut rest)?;
+            if rest[rest.len() - 2..] != FOOTER_MAGIC {
+                return Err(bad("stream footer"));
+            }
+            return Ok(());
         }
         let header_len = (usize::from(size[0]) + 1) * 4;
         let mut rest = vec![0u8; header_len - 1];
@@ -221,7 +296,7 @@ pub fn decode(mut input: impl Read, mut output: impl Write, limit: u64) -> io::R
             return Err(bad("dictionary larger than 64 MiB"));
         }
         let mut counted = CountingReader {
-            inner: &mut input,
+            inner: &mut *input,
             count: 0,
         };
         let mut decoder = lzma_rust2::Lzma2Reader::new(&mut counted, dict, None);
@@ -231,8 +306,8 @@ pub fn decode(mut input: impl Read, mut output: impl Write, limit: u64) -> io::R
             if n == 0 {
                 break;
             }
-            written += n as u64;
-            if written > limit {
+            *written += n as u64;
+            if *written > limit {
                 return Err(bad(&format!(
                     "decompresses to more than {limit} bytes; refused as a decompression bomb"
                 )));
@@ -279,6 +354,14 @@ mod tests {
         let error = decode(packed.as_slice(), &mut Vec::new(), 1000).expect_err("bomb");
         assert!(error.to_string().contains("decompression bomb"), "{error}");
         assert!(decode(&b"not xz at all"[..], &mut Vec::new(), 10).is_err());
+        // Two streams with stream padding between them, as `cat a.xz b.xz`
+        // and `xz -T` may write.
+        let mut twice = packed.clone();
+        twice.extend_from_slice(&[0u8; 8]);
+        twice.extend_from_slice(&packed);
+        let mut out = Vec::new();
+        decode(twice.as_slice(), &mut out, u64::MAX).expect("decodes both");
+        assert_eq!(out.len(), data.len() * 2);
         let mut truncated = packed.clone();
         truncated.truncate(packed.len() / 2);
         assert!(decode(truncated.as_slice(), &mut Vec::new(), u64::MAX).is_err());
