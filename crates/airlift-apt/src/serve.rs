@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use airlift_core::Digest;
 use airlift_http::Blob;
+use airlift_http::plain;
 use airlift_pgp::SigningKey;
 use airlift_store::{Store, StoreError};
 use axum::Router;
@@ -92,15 +93,6 @@ pub fn router(store: Store, signer: Option<Arc<Signer>>) -> Router {
             signer,
             cache: Arc::default(),
         })
-}
-
-fn plain(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("{message}\n"),
-    )
-        .into_response()
 }
 
 async fn public_key(State(state): State<AppState>) -> Response {

@@ -8,6 +8,7 @@
 //! - `GET /cargo/api/v1/crates/<name>/<version>/download`: the `.crate`.
 
 use airlift_core::Digest;
+use airlift_http::plain;
 use airlift_store::Store;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -24,15 +25,6 @@ pub fn router(store: Store) -> Router {
         .route("/index/{*path}", get(index_file))
         .route("/api/v1/crates/{name}/{version}/download", get(download))
         .with_state(store)
-}
-
-fn plain(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("{message}\n"),
-    )
-        .into_response()
 }
 
 async fn config(

@@ -3,11 +3,12 @@
 //! Validators, conditional requests and ranges come from `airlift-http`;
 //! `Last-Modified` is when the serving generation was committed.
 
+use airlift_http::plain;
 use airlift_store::Store;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 
 /// The files router, to be nested under `/files`.
@@ -42,15 +43,6 @@ async fn lookup(store: Store, path: String) -> Result<Option<Found>, String> {
     })
     .await
     .map_err(|e| e.to_string())?
-}
-
-fn plain(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("{message}\n"),
-    )
-        .into_response()
 }
 
 async fn get_file(

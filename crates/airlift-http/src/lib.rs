@@ -119,7 +119,9 @@ pub fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
     }
 }
 
-fn plain(status: StatusCode, message: &str) -> Response {
+/// A short plain-text answer (an error or a refusal), as every protocol
+/// gives when it has no format of its own for it.
+pub fn plain(status: StatusCode, message: &str) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

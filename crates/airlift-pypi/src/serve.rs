@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
+use airlift_http::plain;
 use airlift_store::Store;
 use axum::Router;
 use axum::body::Body;
@@ -125,15 +126,6 @@ fn redirect(location: &str) -> Response {
         StatusCode::MOVED_PERMANENTLY,
         [(header::LOCATION, location.to_owned())],
         "",
-    )
-        .into_response()
-}
-
-fn plain(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("{message}\n"),
     )
         .into_response()
 }

@@ -8,7 +8,7 @@
 //! targets threshold, `approve` adding one approver's signature, and import
 //! naming who signed and who is missing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
 use serde_json::{Value, json};
@@ -195,37 +195,43 @@ impl Tally {
 /// signed}` document) by the keys of `role` in `root`.
 pub fn tally(root: &RootInfo, role: &str, file: &Value) -> Result<Tally, String> {
     let r = root.role(role)?;
+    let valid = valid_signatures(root, role, file)?;
+    let (signed_by, missing) = r
+        .keyids
+        .iter()
+        .cloned()
+        .partition(|k| valid.contains_key(k));
+    Ok(Tally {
+        role: role.to_owned(),
+        signed_by,
+        missing,
+        threshold: r.threshold,
+    })
+}
+
+/// The first valid signature of each key of `role`, by key id.
+fn valid_signatures(
+    root: &RootInfo,
+    role: &str,
+    file: &Value,
+) -> Result<BTreeMap<String, Value>, String> {
+    let r = root.role(role)?;
     let message = canonical_json(&file["signed"]);
-    let mut valid = BTreeSet::new();
+    let mut valid = BTreeMap::new();
     for sig in file["signatures"].as_array().into_iter().flatten() {
         let (Some(keyid), Some(value)) = (sig["keyid"].as_str(), sig["sig"].as_str()) else {
             continue;
         };
-        if valid.contains(keyid) || !r.keyids.iter().any(|k| k == keyid) {
+        if valid.contains_key(keyid) || !r.keyids.iter().any(|k| k == keyid) {
             continue;
         }
         if let Some(key) = root.keys.get(keyid)
             && verify_signature(key, &message, value)
         {
-            valid.insert(keyid.to_owned());
+            valid.insert(keyid.to_owned(), sig.clone());
         }
     }
-    Ok(Tally {
-        role: role.to_owned(),
-        signed_by: r
-            .keyids
-            .iter()
-            .filter(|k| valid.contains(*k))
-            .cloned()
-            .collect(),
-        missing: r
-            .keyids
-            .iter()
-            .filter(|k| !valid.contains(*k))
-            .cloned()
-            .collect(),
-        threshold: r.threshold,
-    })
+    Ok(valid)
 }
 
 /// Adds (or replaces) `key`'s signature over the canonical `signed` object
@@ -248,22 +254,7 @@ pub fn add_signature(file: &Value, key: &KeyPair) -> Result<Value, TrustError> {
 /// ones, repeats, keys of other roles), so that copies merged from several
 /// approvers never hide a good signature behind a bad one.
 pub fn keep_valid(root: &RootInfo, role: &str, file: &Value) -> Result<Value, String> {
-    let r = root.role(role)?;
-    let message = canonical_json(&file["signed"]);
-    let mut kept: BTreeMap<String, Value> = BTreeMap::new();
-    for sig in file["signatures"].as_array().into_iter().flatten() {
-        let (Some(keyid), Some(value)) = (sig["keyid"].as_str(), sig["sig"].as_str()) else {
-            continue;
-        };
-        if kept.contains_key(keyid) || !r.keyids.iter().any(|k| k == keyid) {
-            continue;
-        }
-        if let Some(key) = root.keys.get(keyid)
-            && verify_signature(key, &message, value)
-        {
-            kept.insert(keyid.to_owned(), sig.clone());
-        }
-    }
+    let kept = valid_signatures(root, role, file)?;
     Ok(json!({"signatures": kept.into_values().collect::<Vec<_>>(), "signed": file["signed"]}))
 }
 

@@ -161,6 +161,23 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 /// A failed package collect: bad input (2), a store failure (1), or an
 /// upstream failure (4) that left the index unchanged.
+/// Runs one package ecosystem's collect when something is declared for
+/// it (otherwise its empty result); `classify` says whether an error is
+/// bad input and whether it is the store's, for [`package_failure`].
+fn package_collect<C: Default, E: std::fmt::Display>(
+    runtime: &tokio::runtime::Runtime,
+    collect: Option<impl std::future::Future<Output = Result<C, E>>>,
+    classify: impl Fn(&E) -> (bool, bool),
+) -> Result<C, Failure> {
+    match collect {
+        None => Ok(C::default()),
+        Some(future) => runtime.block_on(future).map_err(|e| {
+            let (input, store) = classify(&e);
+            package_failure(&e, input, store)
+        }),
+    }
+}
+
 fn package_failure(error: &dyn std::fmt::Display, input: bool, store: bool) -> Failure {
     if input {
         Failure::input(error.to_string())
@@ -280,78 +297,54 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     let concurrency = args
         .concurrency
         .map_or(config.collect.concurrency, usize::from);
-    let pypi = match &python {
-        Some(planned) => runtime
-            .block_on(airlift_pypi::collect::collect(
-                &store,
-                &fetcher,
-                planned,
-                concurrency,
-                bar.clone(),
-            ))
-            .map_err(|e| {
-                use airlift_pypi::collect::CollectError as E;
-                package_failure(
-                    &e,
-                    matches!(e, E::Spec(_) | E::Lock(_)),
-                    matches!(e, E::Store(_)),
-                )
-            })?,
-        None => airlift_pypi::collect::Collected::default(),
-    };
-    let cargo = match &rust {
-        Some(planned) => runtime
-            .block_on(airlift_cargo::collect::collect(
-                &store,
-                &fetcher,
-                planned,
-                concurrency,
-                bar.clone(),
-            ))
-            .map_err(|e| {
-                use airlift_cargo::collect::CollectError as E;
-                package_failure(
-                    &e,
-                    matches!(e, E::Spec(_) | E::Lock(_)),
-                    matches!(e, E::Store(_)),
-                )
-            })?,
-        None => airlift_cargo::collect::Collected::default(),
-    };
-    let npm = match &javascript {
-        Some(planned) => runtime
-            .block_on(airlift_npm::collect::collect(
-                &store,
-                &fetcher,
-                planned,
-                concurrency,
-                bar.clone(),
-            ))
-            .map_err(|e| {
-                use airlift_npm::collect::CollectError as E;
-                package_failure(
-                    &e,
-                    matches!(e, E::Spec(_) | E::Lock(_)),
-                    matches!(e, E::Store(_)),
-                )
-            })?,
-        None => airlift_npm::collect::Collected::default(),
-    };
-    let apt = if debian.is_empty() {
-        airlift_apt::collect::Collected::default()
-    } else {
-        runtime
-            .block_on(airlift_apt::collect::collect(
-                &store,
-                &fetcher,
-                &debian,
-                bar.clone(),
-            ))
-            .map_err(|e| {
-                use airlift_apt::collect::CollectError as E;
-                package_failure(&e, matches!(e, E::Spec { .. }), matches!(e, E::Store(_)))
-            })?
-    };
+    let pypi = package_collect(
+        &runtime,
+        python
+            .as_ref()
+            .map(|p| airlift_pypi::collect::collect(&store, &fetcher, p, concurrency, bar.clone())),
+        |e| {
+            use airlift_pypi::collect::CollectError as E;
+            (
+                matches!(e, E::Spec(_) | E::Lock(_)),
+                matches!(e, E::Store(_)),
+            )
+        },
+    )?;
+    let cargo = package_collect(
+        &runtime,
+        rust.as_ref().map(|p| {
+            airlift_cargo::collect::collect(&store, &fetcher, p, concurrency, bar.clone())
+        }),
+        |e| {
+            use airlift_cargo::collect::CollectError as E;
+            (
+                matches!(e, E::Spec(_) | E::Lock(_)),
+                matches!(e, E::Store(_)),
+            )
+        },
+    )?;
+    let npm = package_collect(
+        &runtime,
+        javascript
+            .as_ref()
+            .map(|p| airlift_npm::collect::collect(&store, &fetcher, p, concurrency, bar.clone())),
+        |e| {
+            use airlift_npm::collect::CollectError as E;
+            (
+                matches!(e, E::Spec(_) | E::Lock(_)),
+                matches!(e, E::Store(_)),
+            )
+        },
+    )?;
+    let apt = package_collect(
+        &runtime,
+        (!debian.is_empty())
+            .then(|| airlift_apt::collect::collect(&store, &fetcher, &debian, bar.clone())),
+        |e| {
+            use airlift_apt::collect::CollectError as E;
+            (matches!(e, E::Spec { .. }), matches!(e, E::Store(_)))
+        },
+    )?;
     drop(bar);
     // The new generation: the declared files, images and packages, every
     // other ecosystem as it was.
