@@ -64,6 +64,56 @@ check "live: keys init" "$AIRLIFT" --home "$LH" keys init
 check "live: pack" "$AIRLIFT" --home "$LH" pack --out "$WORK/live.tar"
 cp "$LH/keys/roots/1.root.json" "$WORK/live-root.json"
 
+# Real crate sets declared without a lockfile: the carried closure must be
+# a superset of what cargo itself locks against the upstream, so that a
+# project using exactly these crates can be locked inside the gap.
+SETS="reqwest tokio clap axum"
+dep_of() {
+    case $1 in
+    reqwest) echo 'reqwest = { version = "0.13", features = ["rustls"] }' ;;
+    tokio) echo 'tokio = { version = "1", features = ["full"] }' ;;
+    clap) echo 'clap = { version = "4", features = ["derive"] }' ;;
+    axum) echo 'axum = "0.8"' ;;
+    esac
+}
+for set in $SETS; do
+    project "$WORK/sets/$set" "set-$set" "$(dep_of "$set")"
+    echo 'fn main() {}' >"$WORK/sets/$set/src/main.rs"
+    (cd "$WORK/sets/$set" && CARGO_HOME=$WORK/probe-home cargo generate-lockfile -q)
+    cp "$WORK/sets/$set/Cargo.lock" "$WORK/sets/$set.upstream.lock"
+    rm "$WORK/sets/$set/Cargo.lock"
+done
+cat >"$WORK/sets-airlift.toml" <<TOML
+[cargo]
+index = "sparse+$LIVE_INDEX"
+crates = ["reqwest@0.13", "tokio@1", "clap@4", "axum@0.8"]
+
+[cargo.features]
+reqwest = ["rustls"]
+tokio = ["full"]
+clap = ["derive"]
+TOML
+SH=$WORK/sets-home
+check "live crate sets: collect reqwest+rustls, tokio full, clap derive, axum without a lockfile" \
+    "$AIRLIFT" --home "$SH" collect --config "$WORK/sets-airlift.toml"
+check "live crate sets: keys init" "$AIRLIFT" --home "$SH" keys init
+check "live crate sets: pack" "$AIRLIFT" --home "$SH" pack --out "$WORK/sets.tar"
+cp "$SH/keys/roots/1.root.json" "$WORK/sets-root.json"
+# What the bundle carries, as an empty home's plan lists it.
+"$AIRLIFT" --home "$WORK/sets-plan" --json plan "$WORK/sets.tar" --trust "$WORK/sets-root.json" >"$WORK/sets-plan.json"
+for set in $SETS; do
+    check "live crate sets: $set: every package cargo locks upstream is carried" \
+        python3 - "$WORK/sets/$set.upstream.lock" "$WORK/sets-plan.json" <<'PY'
+import json, re, sys, tomllib
+lock = tomllib.load(open(sys.argv[1], "rb"))
+carried = {c["key"] for c in json.load(open(sys.argv[2]))["added"] if c["ecosystem"] == "cargo"}
+missing = [f'{p["name"]} {p["version"]}' for p in lock.get("package", [])
+           if "source" in p and f'c:{p["name"].lower()}/{p["version"]}' not in carried]
+if missing:
+    sys.exit("not carried: " + ", ".join(missing))
+PY
+done
+
 output=$(unshare --net -- bash -s 2>&1 <<'INNER' || true
 set -euo pipefail
 ip link set lo up
@@ -186,6 +236,23 @@ mkdir -p "$LCH"
 check "[gap] live: cargo build --locked of a serde + itoa project from airlift alone" \
     sh -c "cd '$WORK/live' && CARGO_HOME='$LCH' cargo build -q --locked"
 check "[gap] live:   ... runs" test "$("$WORK/live/target/debug/live")" = "7 live::Point"
+
+# The crate sets: each project is locked inside the gap with an empty
+# CARGO_HOME, its crates fetched from airlift alone; clap derive is built.
+SGAP=$WORK/sets-gap
+check "[gap] sets: init trust" "$AIRLIFT" --home "$SGAP" init --trust "$WORK/sets-root.json"
+check "[gap] sets: import" "$AIRLIFT" --home "$SGAP" import "$WORK/sets.tar"
+"$AIRLIFT" --home "$SGAP" serve --listen 127.0.0.1:5043 >>"$WORK/serve-sets.log" 2>&1 &
+wait_for http://127.0.0.1:5043/readyz
+for set in reqwest tokio clap axum; do
+    SCH=$WORK/sets-cargo-home-$set
+    mkdir -p "$SCH"
+    "$AIRLIFT" --home "$SGAP" client-config cargo --url http://127.0.0.1:5043 >"$SCH/config.toml"
+    check "[gap] sets: $set: cargo generate-lockfile and fetch from airlift alone" \
+        sh -c "cd '$WORK/sets/$set' && CARGO_HOME='$SCH' cargo generate-lockfile -q && CARGO_HOME='$SCH' cargo fetch -q"
+done
+check "[gap] sets: clap: cargo build --offline" \
+    sh -c "cd '$WORK/sets/clap' && CARGO_HOME='$WORK/sets-cargo-home-clap' cargo build -q --offline"
 echo "RESULT $passed $failed"
 INNER
 )

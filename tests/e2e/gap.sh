@@ -6,7 +6,8 @@
 # only loopback (`unshare --net`), where any hidden internet dependency fails:
 # init trust → verify → import → serve → curl every file back and compare
 # SHA-256. Then a full disk: a home on a small tmpfs refuses a bundle that does
-# not fit, loses nothing, and imports it once there is room.
+# not fit, loses nothing, and imports it once there is room; and a registry
+# push that hits a full disk gets 507 and gives the space back.
 #
 # Needs root (namespaces, mounts). Usage: AIRLIFT=path/to/airlift tests/e2e/gap.sh
 set -euo pipefail
@@ -110,6 +111,39 @@ mount -o remount,size=64M "$SMALL"
 check "full disk: import succeeds once there is room" "$AIRLIFT" --home "$SMALL/home" import "$WORK/media/transfer.tar.zst.toc.json"
 check "full disk: fsck clean afterwards" "$AIRLIFT" --home "$SMALL/home" fsck
 umount "$SMALL"
+
+# Full disk during a push: a registry home on an 8 MiB tmpfs with about 3 MiB
+# free. A 4 MB chunk fails with 507 and a message that says so, and is cut
+# back off its session, so a 1 MB blob pushed next still fits and the
+# session itself goes on.
+PUSH="$WORK/push"
+mkdir -p "$PUSH"
+mount -t tmpfs -o size=8M tmpfs "$PUSH"
+"$AIRLIFT" --home "$PUSH/home" serve --listen 127.0.0.1:8081 2>"$WORK/serve-push.log" &
+pusher=$!
+wait_for http://127.0.0.1:8081/v2/
+head -c 4000000 /dev/urandom >"$WORK/chunk.bin"
+head -c 1000000 /dev/urandom >"$WORK/small.bin"
+location=$(curl -sf -D - -o /dev/null -X POST http://127.0.0.1:8081/v2/team/app/blobs/uploads/ |
+    tr -d '\r' | awk 'tolower($1) == "location:" {print $2}')
+available=$(df -k --output=avail "$PUSH" | tail -1)
+head -c $(((available - 3072) * 1024)) /dev/zero >"$PUSH/filler"
+out=$(curl -s -w '\n%{http_code}' -X PATCH -H 'Content-Type: application/octet-stream' \
+    --data-binary @"$WORK/chunk.bin" "http://127.0.0.1:8081$location" 2>&1) || true
+code=${out##*$'\n'}
+check "full disk push: the chunk gets 507 ($code)" test "$code" = 507
+check "full disk push: the answer says the disk is full" sh -c "printf '%s' \"\$1\" | grep -q 'disk is full'" _ "$out"
+check "full disk push: the chunk was cut back off its session" test "$(stat -c %s "$PUSH/home/uploads/${location##*/}")" = 0
+digest=sha256:$(sha256sum "$WORK/small.bin" | cut -c1-64)
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/octet-stream' \
+    --data-binary @"$WORK/small.bin" "http://127.0.0.1:8081/v2/team/app/blobs/uploads/?digest=$digest")
+check "full disk push: another blob still fits ($code)" test "$code" = 201
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH -H 'Content-Type: application/octet-stream' \
+    --data-binary 'more' "http://127.0.0.1:8081$location")
+check "full disk push: the session goes on ($code)" test "$code" = 202
+kill "$pusher"
+wait "$pusher" 2>/dev/null || true
+umount "$PUSH"
 echo "RESULT $passed $failed"
 INNER
 

@@ -105,6 +105,17 @@ check "bad input refused: a lockfile integrity that differs from the registry's"
 check "  ... the message names it" grep -q "fx-left@2.0.0: integrity mismatch" "$WORK/bad.err"
 check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
 
+# Platform targets: fx-opt's optional fx-win-only (os win32) is left out for
+# linux, and the collect says so; fx-linux-only is carried.
+printf '[npm]\nregistry = "http://127.0.0.1:5050/"\npackages = ["fx-opt"]\nos = ["linux"]\ncpu = ["x64"]\n' >"$WORK/targets.toml"
+check "[npm] os/cpu targets: collect fx-opt for linux x64" \
+    sh -c "'$AIRLIFT' --home '$WORK/targets-home' --json collect --config '$WORK/targets.toml' >'$WORK/targets.json'"
+check "  ... fx-win-only is left out and named, fx-linux-only is carried" \
+    python3 -c "import json,sys; d=json.load(open('$WORK/targets.json')); n=d['npm_notes']; sys.exit(not (d['npm_versions'] == 2 and any('fx-win-only@1.0.0 (os [\"win32\"]' in x for x in n) and any('left out 1 versions' in x for x in n)))"
+printf '[npm]\nregistry = "http://127.0.0.1:5050/"\npackages = ["fx-opt"]\nos = ["windows"]\n' >"$WORK/bad.toml"
+check "  ... an os name npm does not know is refused" \
+    sh -c "! '$AIRLIFT' --home '$WORK/targets-home' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err' && grep -q '\"windows\" is not one of npm' '$WORK/bad.err'"
+
 check "keys init" "$AIRLIFT" --home "$HI" keys init
 check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/npm.tar.zst"
 kill "$upstream" 2>/dev/null || true

@@ -41,6 +41,19 @@ source "$LIB"
 grep '^setuptools==' "$HERE/tools.txt" >"$WORK/setuptools.txt"
 "$VENV/bin/pip" download -q --no-deps --require-hashes -r "$WORK/setuptools.txt" -d "$WORK/upstream/files"
 
+# Old pips, each in a virtualenv of its own (made once, kept under target/).
+OLD_PIPS=$(grep -o '^pip==[0-9.]*' "$HERE/old-pips.txt" | cut -d= -f3 | tr '\n' ' ')
+for version in $OLD_PIPS; do
+    dir=$ROOT/target/old-pip/$version
+    if [ ! -x "$dir/bin/pip" ] || [ "$("$dir/bin/pip" --version | cut -d' ' -f2)" != "$version" ]; then
+        rm -rf "$dir"
+        python3 -m venv "$dir"
+        grep "^pip==$version " "$HERE/old-pips.txt" >"$WORK/pip-$version.txt"
+        "$dir/bin/python" -m pip install -q --require-hashes -r "$WORK/pip-$version.txt"
+    fi
+done
+export OLD_PIPS ROOT
+
 LIVE_INDEX=$(python3 -m pip config get global.index-url 2>/dev/null ||
     python3 -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)')
 mkdir -p "$WORK/live"
@@ -186,6 +199,18 @@ check "[gap]   ... imports the resolved set" \
     test "$("$WORK/v-uv/bin/python" -c 'import alpha,beta,gamma,delta; print(alpha.VERSION, beta.VERSION, gamma.VERSION, delta.VERSION)')" = "2.0 1.1 0.5 1.0"
 check "[gap] uv pip install --require-hashes -r requirements.txt" \
     env VIRTUAL_ENV="$WORK/v-uv" "$UV" pip install -q --reinstall --default-index "$A" --require-hashes -r "$WORK/lock/requirements.txt"
+# The pip of the oldest supported distributions (pip 22.3, Debian 12's
+# 23.0.1, 23.1), each configured by client-config: pip 22.3 to 23.0 crash on
+# a JSON page that carries the old `dist-info-metadata` key as a dict (PEP 714).
+for version in $OLD_PIPS; do
+    # Installed into a directory of this run's own; the cached virtualenv
+    # stays clean.
+    old=$ROOT/target/old-pip/$version/bin/python
+    check "[gap] pip $version installs 'alpha[fast]' configured by client-config pip" \
+        env PIP_CONFIG_FILE="$WORK/pip.conf" "$old" -m pip install -q --target "$WORK/old-$version" 'alpha[fast]' 'epsilon==1.0'
+    check "[gap]   ... pip $version's set imports" \
+        test "$(PYTHONPATH="$WORK/old-$version" "$old" -c 'import alpha,beta,delta,epsilon; print(alpha.VERSION, beta.VERSION, delta.VERSION, epsilon.VERSION)')" = "2.0 1.1 1.0 1.0"
+done
 python3 -m venv "$WORK/v-missing"
 check "[gap] a package that was not carried is not found (nothing leaks in)" \
     sh -c "! '$WORK/v-missing/bin/pip' install -q --isolated --index-url '$A' zeta 2>/dev/null"

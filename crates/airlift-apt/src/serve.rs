@@ -86,13 +86,43 @@ impl Built {
 /// The apt router, to be nested under `/apt`.
 pub fn router(store: Store, signer: Option<Arc<Signer>>) -> Router {
     Router::new()
+        .route("/", get(archives).with_state(store.clone()))
         .route("/airlift.asc", get(public_key))
+        .route("/{archive}", get(archives).with_state(store.clone()))
         .route("/{archive}/{*path}", get(file))
         .with_state(AppState {
             store,
             signer,
             cache: Arc::default(),
         })
+}
+
+/// `GET /apt/` and `GET /apt/<archive>/` (with their slash, which the
+/// nested router cannot see), merged at the server root.
+pub fn root_routes(store: Store) -> Router {
+    Router::new()
+        .route("/apt/", get(archives))
+        .route("/apt/{archive}/", get(archives))
+        .with_state(store)
+}
+
+/// `GET /apt/` and `GET /apt/<archive>/`: the archives and suites served.
+async fn archives(State(store): State<Store>) -> Response {
+    airlift_http::listing(store, crate::ECOSYSTEM, |entries| {
+        let mut text = String::from("signed apt repositories served here (archive: suites):\n");
+        let mut suites: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for entry in entries {
+            if let Some((archive, suite)) = entry.key.split_once("/dists/") {
+                suites.entry(archive).or_default().push(suite);
+            }
+        }
+        for (archive, list) in &suites {
+            text.push_str(&format!("/apt/{archive}/: {}\n", list.join(" ")));
+        }
+        text.push_str("the signing key is /apt/airlift.asc; `airlift client-config apt --url <this server>` prints a sources file\n");
+        text
+    })
+    .await
 }
 
 async fn public_key(State(state): State<AppState>) -> Response {

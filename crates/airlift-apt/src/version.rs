@@ -6,10 +6,15 @@ use std::cmp::Ordering;
 
 /// Whether `version` is a syntactically valid Debian version.
 pub fn valid(version: &str) -> bool {
+    let version = trim(version);
     let (epoch, upstream, revision) = split(version);
+    // A `-` with nothing after it is an empty revision, which dpkg refuses.
     !upstream.is_empty()
+        && !version.ends_with('-')
         && upstream.as_bytes()[0].is_ascii_digit()
-        && epoch.is_none_or(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()))
+        && epoch.is_none_or(|e| {
+            !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) && e.parse::<i32>().is_ok()
+        })
         && upstream
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b".+-~:".contains(&b))
@@ -18,7 +23,14 @@ pub fn valid(version: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+.~".contains(&b))
 }
 
+/// dpkg skips white space (C's `isspace`) around a version, and so do
+/// the fields of a control file that versions come from.
+fn trim(version: &str) -> &str {
+    version.trim_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r'])
+}
+
 fn split(version: &str) -> (Option<&str>, &str, &str) {
+    let version = trim(version);
     let (epoch, rest) = match version.split_once(':') {
         Some((e, r)) => (Some(e), r),
         None => (None, version),
@@ -123,5 +135,12 @@ mod tests {
         assert_eq!(compare("0:1.0", "1.0"), Ordering::Equal);
         assert!(valid("1:2.3~rc1-4+deb12u1") && valid("1.0"));
         assert!(!valid("a1.0") && !valid("") && !valid("x:1.0") && !valid("1.0 1"));
+        // Found by the differential test against dpkg (tests/diff): dpkg
+        // skips white space around a version and refuses an empty revision
+        // or an epoch beyond a C int.
+        assert!(valid(" 2-1") && valid("1 \t"));
+        assert_eq!(compare(" 2-1", "10"), Ordering::Less);
+        assert_eq!(compare("1 ", "1"), Ordering::Equal);
+        assert!(!valid("1.0-") && !valid("0-~-") && !valid("3000000000:1.0"));
     }
 }

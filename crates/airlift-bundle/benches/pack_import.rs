@@ -138,6 +138,7 @@ fn main() {
             &ImportOptions {
                 layout: &layout,
                 trusted_root: None,
+                removals: Default::default(),
             },
             &NoProgress,
         )

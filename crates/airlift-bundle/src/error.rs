@@ -6,6 +6,14 @@ use airlift_core::Digest;
 /// names the file, part, entry or digest concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// The import would remove more than the removal policy allows.
+    #[error("import refused before anything changed: {reason}")]
+    TooManyRemovals {
+        /// Why, with counts and examples.
+        reason: String,
+        /// Entries it would remove.
+        removed: u64,
+    },
     /// Reading or writing a file failed.
     #[error("{action} {path}: {source}")]
     Io {

@@ -32,6 +32,127 @@ pub struct ImportOptions<'a> {
     pub layout: &'a Layout,
     /// A root to trust instead of the home's (for `verify --trust` on the connected side).
     pub trusted_root: Option<&'a Path>,
+    /// How much an import may remove without being told to.
+    pub removals: RemovalPolicy,
+}
+
+/// How many of the served entries an import may remove before it is
+/// refused: an empty bundle, or one packed from the wrong store, must not
+/// wipe a site.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct RemovalPolicy {
+    /// Remove whatever the bundle leaves out (`import --allow-removals`).
+    pub allow: bool,
+    /// Otherwise, the largest share of the current entries, in percent,
+    /// that an import may remove.
+    pub max_percent: u8,
+}
+
+/// The share of entries an import may remove by default, in percent.
+pub const DEFAULT_MAX_REMOVAL_PERCENT: u8 = 10;
+
+impl Default for RemovalPolicy {
+    fn default() -> Self {
+        Self {
+            allow: false,
+            max_percent: DEFAULT_MAX_REMOVAL_PERCENT,
+        }
+    }
+}
+
+/// What an import would remove, and whether the policy lets it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Removals {
+    /// Entries the import would remove.
+    pub removed: u64,
+    /// Entries served now.
+    pub current: u64,
+    /// Of the removed entries, those that no imported bundle brought
+    /// (pushed to this server, or collected here), as `ecosystem/key`.
+    pub local: Vec<String>,
+    /// Why the import would be refused, when it would.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// Compares the entries a bundle brings with those served now, under
+/// `policy`.
+fn removals(
+    store: &Store,
+    incoming: &[Entry],
+    policy: RemovalPolicy,
+) -> Result<Removals, BundleError> {
+    let Some(current) = store.meta.current()? else {
+        return Ok(Removals {
+            removed: 0,
+            current: 0,
+            local: Vec::new(),
+            refused: None,
+        });
+    };
+    let incoming: BTreeSet<(&str, &str)> = incoming
+        .iter()
+        .map(|e| (e.ecosystem.as_str(), e.key.as_str()))
+        .collect();
+    let served = store.meta.entries(current.id, None)?;
+    // What the last import brought; anything served that it did not bring
+    // came from inside the gap.
+    let last_import = store
+        .meta
+        .generations()?
+        .into_iter()
+        .rev()
+        .find(|g| g.source.starts_with("import "));
+    let imported: BTreeSet<(String, String)> = match &last_import {
+        Some(generation) => store
+            .meta
+            .entries(generation.id, None)?
+            .into_iter()
+            .map(|e| (e.ecosystem, e.key))
+            .collect(),
+        None => BTreeSet::new(),
+    };
+    let mut removed = 0u64;
+    let mut local = Vec::new();
+    for entry in &served {
+        if incoming.contains(&(entry.ecosystem.as_str(), entry.key.as_str())) {
+            continue;
+        }
+        removed += 1;
+        if !imported.contains(&(entry.ecosystem.clone(), entry.key.clone())) {
+            local.push(format!("{}/{}", entry.ecosystem, entry.key));
+        }
+    }
+    let total = served.len() as u64;
+    let refused = if policy.allow {
+        None
+    } else if !local.is_empty() {
+        let shown: Vec<&str> = local.iter().take(3).map(String::as_str).collect();
+        Some(format!(
+            "it would remove {} entries that no imported bundle brought (pushed to this server or collected here: {}{})",
+            local.len(),
+            shown.join(", "),
+            if local.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            }
+        ))
+    } else if removed * 100 > u64::from(policy.max_percent) * total {
+        Some(format!(
+            "it would remove {removed} of the {total} entries served now ({}%), more than the {}% allowed; an empty bundle or one packed from the wrong store looks like this",
+            removed * 100 / total.max(1),
+            policy.max_percent
+        ))
+    } else {
+        None
+    };
+    Ok(Removals {
+        removed,
+        current: total,
+        local,
+        refused,
+    })
 }
 
 /// The result of an import.
@@ -50,8 +171,11 @@ pub enum ImportOutcome {
         blobs_added: u64,
         /// Bytes added to the store.
         bytes_added: u64,
-        /// The chain of custody checked against the site's policy.
+        /// The chain of custody that came with the bundle, checked.
         handoffs: Vec<airlift_trust::custody::Handoff>,
+        /// Whether the signers of the hand-offs were verified against the
+        /// site's custody policy (without one, only the rest is checked).
+        handoffs_verified: bool,
     },
     /// The bundle was already imported: the index is unchanged.
     AlreadyImported {
@@ -104,6 +228,13 @@ pub struct Plan {
     pub new_blobs: u64,
     /// Their bytes.
     pub new_bytes: u64,
+    /// What the import would remove, and whether that would be refused.
+    pub removals: Removals,
+    /// The chain of custody that came with the bundle, checked.
+    pub handoffs: Vec<airlift_trust::custody::Handoff>,
+    /// Whether the hand-offs' signers were verified against the site's
+    /// custody policy.
+    pub handoffs_verified: bool,
 }
 
 /// What `verify` established.
@@ -151,8 +282,10 @@ struct Checked {
     time_floor: Option<i64>,
     /// The pack statement's sequence number, when the bundle has one.
     sequence: Option<u64>,
-    /// The chain of custody, checked against the site's policy.
+    /// The chain of custody, checked.
     handoffs: Vec<airlift_trust::custody::Handoff>,
+    /// Whether its signers were verified against the site's policy.
+    handoffs_verified: bool,
 }
 
 /// Verifies a bundle completely without changing the store.
@@ -198,7 +331,11 @@ pub fn plan(
             .collect(),
         None => BTreeMap::new(),
     };
+    let removal_check = removals(store, &checked.entries, options.removals)?;
     let mut plan = Plan {
+        removals: removal_check,
+        handoffs: checked.handoffs.clone(),
+        handoffs_verified: checked.handoffs_verified,
         bundle_id: checked.bundle_id,
         version: checked.verified.version,
         already_imported: checked.already_imported,
@@ -258,6 +395,22 @@ pub fn import(
     let _lock = ImportLock::acquire(options.layout)?;
     let checked = run(&form, store, options, Mode::Import, progress)?;
     crate::failpoint("import-before-commit");
+    if !checked.already_imported {
+        let check = removals(store, &checked.entries, options.removals);
+        let refusal = match check {
+            Ok(Removals {
+                refused: Some(reason),
+                removed,
+                ..
+            }) => Some(Err(BundleError::TooManyRemovals { reason, removed })),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        };
+        if let Some(refusal) = refusal {
+            remove_work(&checked.work);
+            return refusal;
+        }
+    }
     let result = if checked.already_imported {
         repair(&checked, store, options.layout)
     } else {
@@ -341,6 +494,7 @@ fn commit(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOut
         blobs_added,
         bytes_added,
         handoffs: checked.handoffs.clone(),
+        handoffs_verified: checked.handoffs_verified,
     })
 }
 
@@ -508,6 +662,25 @@ struct Pipeline<'a> {
     trust_dir: PathBuf,
 }
 
+/// The largest custody chain read: hand-off statements are a few hundred
+/// bytes each, and the file lies beside the bundle, unsigned by TUF.
+pub const MAX_CUSTODY_CHAIN: u64 = 16 << 20;
+
+/// Reads a custody chain, refusing one over [`MAX_CUSTODY_CHAIN`] bytes.
+fn read_chain(path: &Path) -> io::Result<String> {
+    let mut text = String::new();
+    File::open(path)?
+        .take(MAX_CUSTODY_CHAIN + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_CUSTODY_CHAIN {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the custody chain is over {MAX_CUSTODY_CHAIN} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
 /// The custody policy file in the trust directory.
 pub const CUSTODY_POLICY: &str = "custody-policy.json";
 
@@ -627,20 +800,32 @@ impl<'a> Pipeline<'a> {
                         format!("is {size} bytes, over the {limit}-byte limit"),
                     ));
                 }
-                let mut bytes = Vec::with_capacity(size as usize);
-                let (_, length) = copy_hashing(reader, &mut bytes, limit)
-                    .map_err(BundleError::io("read", name))?;
-                if length != size {
-                    return Err(BundleError::entry(
-                        name,
-                        "is shorter than its header says (truncated)",
-                    ));
-                }
+                let truncated =
+                    || BundleError::entry(name, "is shorter than its header says (truncated)");
                 match kind {
-                    EntryKind::Pointer => self.pointer = Some(bytes),
+                    EntryKind::Pointer => {
+                        let mut bytes = Vec::with_capacity(size as usize);
+                        let (_, length) = copy_hashing(reader, &mut bytes, limit)
+                            .map_err(BundleError::io("read", name))?;
+                        if length != size {
+                            return Err(truncated());
+                        }
+                        self.pointer = Some(bytes);
+                    }
                     EntryKind::Metadata(file) => {
+                        // Streamed to quarantine, never held in memory: until
+                        // TUF has verified the role that lists it, this file is
+                        // read only up to the length a verified role gives.
                         let path = self.work.join("metadata").join(file);
-                        fs::write(&path, &bytes).map_err(BundleError::io("write", &path))?;
+                        let out =
+                            fs::File::create(&path).map_err(BundleError::io("write", &path))?;
+                        let mut out = io::BufWriter::new(out);
+                        let (_, length) = copy_hashing(reader, &mut out, limit)
+                            .map_err(BundleError::io("read", name))?;
+                        io::Write::flush(&mut out).map_err(BundleError::io("write", &path))?;
+                        if length != size {
+                            return Err(truncated());
+                        }
                     }
                     EntryKind::Target(_) => {}
                 }
@@ -951,20 +1136,46 @@ impl<'a> Pipeline<'a> {
             }
             sequence = Some(got);
         }
-        // The chain of custody, when this site has a policy for it.
+        // The chain of custody: checked against the site's policy when it
+        // has one; without one, a chain that is present is still checked in
+        // all but who signed it, and a broken one is refused.
         let mut handoffs = Vec::new();
+        let mut handoffs_verified = false;
         if self.site_checks && !already {
             let policy_path = self.trust_dir.join(CUSTODY_POLICY);
+            let chain_path = custody_chain_path(&self.bundle);
+            let subject = |bundle_id_hex| airlift_trust::custody::Subject {
+                bundle_id_hex,
+                created: self
+                    .statement
+                    .as_ref()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                    .and_then(|s| s["created"].as_str().and_then(|t| t.parse().ok()))
+                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                expires: verified.expires,
+                now: jiff::Timestamp::now(),
+            };
             match fs::read(&policy_path) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match read_chain(&chain_path) {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(BundleError::io("read", &chain_path)(e)),
+                    Ok(text) => {
+                        handoffs = airlift_trust::custody::inspect_chain(
+                            &text,
+                            &subject(&bundle_id.hex()),
+                        )
+                        .map_err(|e| {
+                            BundleError::Custody(format!("{}: {e}", chain_path.display()))
+                        })?;
+                    }
+                },
                 Err(e) => return Err(BundleError::io("read", &policy_path)(e)),
                 Ok(bytes) => {
                     let policy: airlift_trust::custody::Policy = serde_json::from_slice(&bytes)
                         .map_err(|e| {
                             BundleError::Custody(format!("{}: {e}", policy_path.display()))
                         })?;
-                    let chain_path = custody_chain_path(&self.bundle);
-                    let text = match fs::read_to_string(&chain_path) {
+                    let text = match read_chain(&chain_path) {
                         Ok(text) => text,
                         Err(e) if e.kind() == io::ErrorKind::NotFound => {
                             return Err(BundleError::Custody(format!(
@@ -974,22 +1185,13 @@ impl<'a> Pipeline<'a> {
                         }
                         Err(e) => return Err(BundleError::io("read", &chain_path)(e)),
                     };
-                    let created = self
-                        .statement
-                        .as_ref()
-                        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-                        .and_then(|s| s["created"].as_str().and_then(|t| t.parse().ok()))
-                        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-                    let subject = airlift_trust::custody::Subject {
-                        bundle_id_hex: &bundle_id.hex(),
-                        created,
-                        expires: verified.expires,
-                        now: jiff::Timestamp::now(),
-                    };
-                    handoffs = airlift_trust::custody::verify_chain(&text, &policy, &subject)
-                        .map_err(|e| {
-                            BundleError::Custody(format!("{}: {e}", chain_path.display()))
-                        })?;
+                    handoffs = airlift_trust::custody::verify_chain(
+                        &text,
+                        &policy,
+                        &subject(&bundle_id.hex()),
+                    )
+                    .map_err(|e| BundleError::Custody(format!("{}: {e}", chain_path.display())))?;
+                    handoffs_verified = true;
                 }
             }
         }
@@ -1058,6 +1260,7 @@ impl<'a> Pipeline<'a> {
             time_floor: self.time_floor,
             sequence,
             handoffs,
+            handoffs_verified,
         })
     }
 }

@@ -31,11 +31,11 @@ mod source;
 
 pub use error::BundleError;
 pub use import::{
-    CUSTODY_POLICY, ImportOptions, ImportOutcome, Plan, PlanChange, Verified, custody_chain_path,
-    import, plan, verify,
+    CUSTODY_POLICY, DEFAULT_MAX_REMOVAL_PERCENT, ImportOptions, ImportOutcome, Plan, PlanChange,
+    RemovalPolicy, Removals, Verified, custody_chain_path, import, plan, verify,
 };
 pub use pack::{APPROVAL_FORMAT, PackOptions, PackReport, pack};
-pub use source::bundle_id;
+pub use source::{Visitor, bundle_id, read_tar};
 
 /// Receives progress from long operations; the CLI draws bars, tests ignore it.
 pub trait Progress: Send + Sync {

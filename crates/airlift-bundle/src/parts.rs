@@ -15,6 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::BundleError;
 
+/// The largest table of contents read (a part takes about 150 bytes).
+pub const MAX_TOC_SIZE: u64 = 16 << 20;
+
+/// The most parts a bundle may be split into.
+pub const MAX_PARTS: usize = 100_000;
+
 /// Format identifier of the table of contents.
 pub const TOC_FORMAT: &str = "airlift-parts/1";
 
@@ -175,7 +181,18 @@ impl Write for PartWriter {
 
 /// Reads a table of contents.
 pub fn read_toc(path: &Path) -> Result<Toc, BundleError> {
-    let bytes = std::fs::read(path).map_err(BundleError::io("read", path))?;
+    // The table of contents is not signed: read no more of it than a real
+    // one can need.
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|file| file.take(MAX_TOC_SIZE + 1).read_to_end(&mut bytes))
+        .map_err(BundleError::io("read", path))?;
+    if bytes.len() as u64 > MAX_TOC_SIZE {
+        return Err(BundleError::NotABundle {
+            path: path.to_path_buf(),
+            reason: format!("table of contents is over the {MAX_TOC_SIZE}-byte limit"),
+        });
+    }
     let toc: Toc = serde_json::from_slice(&bytes).map_err(|e| BundleError::NotABundle {
         path: path.to_path_buf(),
         reason: format!("table of contents is malformed: {e}"),
@@ -184,6 +201,29 @@ pub fn read_toc(path: &Path) -> Result<Toc, BundleError> {
         return Err(BundleError::NotABundle {
             path: path.to_path_buf(),
             reason: format!("unknown table of contents format {:?}", toc.format),
+        });
+    }
+    if toc.parts.is_empty() || toc.parts.len() > MAX_PARTS {
+        return Err(BundleError::NotABundle {
+            path: path.to_path_buf(),
+            reason: format!(
+                "table of contents lists {} parts (1 to {MAX_PARTS} allowed)",
+                toc.parts.len()
+            ),
+        });
+    }
+    let sum = toc
+        .parts
+        .iter()
+        .try_fold(0u64, |sum, part| sum.checked_add(part.size));
+    if sum != Some(toc.total_size) {
+        return Err(BundleError::NotABundle {
+            path: path.to_path_buf(),
+            reason: format!(
+                "table of contents says total_size {} but its parts add up to {}",
+                toc.total_size,
+                sum.map_or_else(|| "more than 2^64 bytes".to_owned(), |s| s.to_string())
+            ),
         });
     }
     for (position, part) in toc.parts.iter().enumerate() {

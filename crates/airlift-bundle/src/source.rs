@@ -81,7 +81,7 @@ impl BundleForm {
 }
 
 /// Receives each entry: its name, declared size and a reader of exactly that many bytes.
-pub(crate) type Visitor<'a> = dyn FnMut(&str, u64, &mut dyn Read) -> Result<(), BundleError> + 'a;
+pub type Visitor<'a> = dyn FnMut(&str, u64, &mut dyn Read) -> Result<(), BundleError> + 'a;
 
 /// Calls `visit(name, size, reader)` for every entry, in stream order.
 pub(crate) fn for_each_entry(
@@ -153,6 +153,23 @@ fn stream_error(path: &Path, error: io::Error) -> BundleError {
         path: path.to_path_buf(),
         reason,
     }
+}
+
+/// Reads an uncompressed bundle `.tar` stream with the strict tar reader
+/// below, calling `visit(name, size, reader)` for every entry in stream
+/// order; `path` only names the stream in errors.
+///
+/// This is the parsing entry point of the reader that [`import`] uses for
+/// `.tar`, `.tar.zst` and split bundles, public so that it can be exercised
+/// on its own: the `bundle_tar` fuzz target feeds it arbitrary bytes.
+///
+/// [`import`]: crate::import()
+pub fn read_tar(
+    path: &Path,
+    reader: impl Read,
+    visit: &mut Visitor<'_>,
+) -> Result<(), BundleError> {
+    tar_entries(path, reader, visit)
 }
 
 /// A strict tar reader for bundles.

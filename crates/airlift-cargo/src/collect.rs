@@ -5,8 +5,12 @@
 //! build dependencies of every target platform (dev-dependencies only of the
 //! declared crates, and only with `dev = true`), and optional dependencies
 //! when an enabled feature turns them on (`dep:x`, `x/feature`, the
-//! implicit feature of an optional dependency, weak `x?/feature`). Each
-//! distinct requirement gets the newest non-yanked version that matches it.
+//! implicit feature of an optional dependency, and weak `x?/feature` too).
+//! A weak feature does not turn its dependency on in a build, but cargo's
+//! lockfile resolver reaches it all the same (so `cargo generate-lockfile`
+//! in the gap would fail without it): the closure is what *locking* needs,
+//! a superset of what a build compiles. Each distinct requirement gets the
+//! newest non-yanked version that matches it.
 //! Features are unified per semver-compatible range (`1.x`, `0.3.x`,
 //! `0.0.7`), as cargo builds one version per range with the union of what
 //! its dependents ask for: when the union grows, every carried version of
@@ -333,7 +337,7 @@ impl Upstream<'_> {
                     let page = this.get(&url).await.map_err(|e| CollectError::Upstream {
                         krate: name.clone(),
                         url: url.redacted(),
-                        message: e.to_string(),
+                        message: e.detail(),
                     })?;
                     if matches!(page.status.as_u16(), 404 | 410 | 451) {
                         return Err(CollectError::NotFound {
@@ -607,6 +611,11 @@ fn expand(
                         enabled.insert(dep.to_owned());
                     } else if let Some((dep, sub)) = item.split_once('/') {
                         if let Some(dep) = dep.strip_suffix('?') {
+                            // Cargo's resolver locks what a weak feature
+                            // names even when nothing else enables it.
+                            if optional.contains(dep) {
+                                enabled.insert(dep.to_owned());
+                            }
                             weak.push((dep.to_owned(), sub.to_owned()));
                         } else {
                             if optional.contains(dep) {
@@ -874,11 +883,14 @@ mod tests {
         };
         let needs =
             expand(&r, &more, &["x".into()], &mut notes, &BTreeSet::new()).expect("expands");
+        // The weak `opt-b?/w` brings opt-b: cargo's lockfile resolver
+        // reaches it, so `cargo generate-lockfile` in the gap needs it.
         assert_eq!(
             names(&needs),
-            ["always", "builder", "tester", "opt-c", "real-name"]
+            ["always", "builder", "tester", "opt-b", "opt-c", "real-name"]
         );
-        assert!(!needs[4].default && needs[4].features.contains("f"));
+        assert!(needs[3].features.contains("w"));
+        assert!(!needs[5].default && needs[5].features.contains("f"));
         let bad = Activation {
             features: ["nope".to_owned()].into(),
             ..base

@@ -46,12 +46,23 @@ struct Package {
 /// Reads a `Cargo.lock` (format 3 or 4): registry packages only; path and
 /// git packages are the project's own and are skipped.
 pub fn read(path: &Path) -> Result<Vec<Pin>, LockError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LockError {
+        path: path.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(path, &text)
+}
+
+/// Parses the text of a `Cargo.lock`; `path` is only used in messages.
+///
+/// This is the parsing entry point behind [`read`], public so that it can be
+/// fuzzed without a file.
+pub fn parse(path: &Path, text: &str) -> Result<Vec<Pin>, LockError> {
     let error = |message: String| LockError {
         path: path.to_path_buf(),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
-    let lock: Lock = toml::from_str(&text).map_err(|e| error(e.message().trim().to_owned()))?;
+    let lock: Lock = toml::from_str(text).map_err(|e| error(e.message().trim().to_owned()))?;
     match lock.version {
         Some(3 | 4) => {}
         other => {

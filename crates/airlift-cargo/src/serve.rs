@@ -21,10 +21,36 @@ use crate::index::{CRATE, path, valid_name};
 /// The cargo router, to be nested under `/cargo`.
 pub fn router(store: Store) -> Router {
     Router::new()
+        .route("/index", get(root))
         .route("/index/config.json", get(config))
         .route("/index/{*path}", get(index_file))
         .route("/api/v1/crates/{name}/{version}/download", get(download))
         .with_state(store)
+}
+
+/// `GET /cargo/index/`, merged at the server root.
+pub fn root_routes(store: Store) -> Router {
+    Router::new()
+        .route("/cargo/index/", get(root))
+        .with_state(store)
+}
+
+/// `GET /cargo/index/`: what this sparse registry holds and how to use it.
+pub async fn root(State(store): State<Store>) -> Response {
+    airlift_http::listing(store, crate::ECOSYSTEM, |entries| {
+        let versions = entries.iter().filter(|e| e.key.starts_with(CRATE)).count();
+        let crates: std::collections::BTreeSet<&str> = entries
+            .iter()
+            .filter_map(|e| e.key.strip_prefix(CRATE))
+            .filter_map(|k| k.split_once('/').map(|(name, _)| name))
+            .collect();
+        format!(
+            "a cargo sparse registry (RFC 2789) of {} crates, {versions} versions\n\
+             point cargo at it with the output of `airlift client-config cargo --url <this server>`\n",
+            crates.len()
+        )
+    })
+    .await
 }
 
 async fn config(

@@ -86,6 +86,63 @@ pub enum FetchError {
     },
 }
 
+impl FetchError {
+    /// The URL concerned.
+    pub fn url(&self) -> &SafeUrl {
+        match self {
+            Self::Status { url, .. }
+            | Self::Transfer { url, .. }
+            | Self::DigestMismatch { url, .. }
+            | Self::IntegrityMismatch { url, .. }
+            | Self::Scheme { url }
+            | Self::Store { url, .. } => url,
+        }
+    }
+
+    /// What went wrong, without the URL: for callers whose own message
+    /// already names it, so it is printed once.
+    pub fn detail(&self) -> String {
+        let text = self.to_string();
+        let prefix = format!("{}: ", self.url());
+        match text.strip_prefix(&prefix) {
+            Some(rest) => rest.to_owned(),
+            None => text,
+        }
+    }
+}
+
+/// The cause of a failed request, once and in plain words: reqwest's own
+/// message ("error sending request") hides it in its source chain
+/// (connection refused, DNS, TLS, a timeout).
+pub fn cause(error: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    // The innermost cause is the one a person can act on.
+    let innermost = parts.last().cloned();
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else if error.is_body() || error.is_decode() {
+        "the response broke off"
+    } else if error.is_redirect() {
+        "too many redirects"
+    } else {
+        "request failed"
+    };
+    match innermost {
+        Some(inner) => format!("{kind}: {inner}"),
+        None => kind.to_owned(),
+    }
+}
+
 /// One download.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -143,8 +200,10 @@ pub trait FetchProgress: Send + Sync {
     fn started(&self, _url: &SafeUrl, _total: Option<u64>) {}
     /// `bytes` more arrived.
     fn advanced(&self, _bytes: u64) {}
-    /// A download ended.
+    /// A download ended, or was not needed (already stored).
     fn finished(&self, _url: &SafeUrl) {}
+    /// A batch of `items` downloads is about to start.
+    fn planned(&self, _items: u64) {}
 }
 
 /// A [`FetchProgress`] that ignores everything.
@@ -200,7 +259,7 @@ impl Fetcher {
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout)
             .build()
-            .map_err(|e| e.without_url().to_string())?;
+            .map_err(|e| cause(&e))?;
         Ok(Self { client, options })
     }
 
@@ -213,6 +272,7 @@ impl Fetcher {
         progress: Arc<dyn FetchProgress>,
     ) -> Vec<Result<Fetched, FetchError>> {
         let concurrency = self.options.concurrency.max(1);
+        progress.planned(requests.len() as u64);
         let mut results: Vec<(usize, Result<Fetched, FetchError>)> =
             futures_util::stream::iter(requests.into_iter().enumerate())
                 .map(|(index, request)| {
@@ -236,6 +296,7 @@ impl Fetcher {
         progress: Arc<dyn FetchProgress>,
     ) -> Vec<Result<Fetched, FetchError>> {
         let concurrency = self.options.concurrency.max(1);
+        progress.planned(requests.len() as u64);
         let mut results: Vec<(usize, Result<Fetched, FetchError>)> =
             futures_util::stream::iter(requests.into_iter().enumerate())
                 .map(|(index, (request, integrity))| {
@@ -280,6 +341,8 @@ impl Fetcher {
         if let Some(expected) = &request.expected
             && let Some(size) = store.blobs.size(expected).map_err(store_error)?
         {
+            tracing::debug!(url = %url, "already stored");
+            progress.finished(url);
             return Ok(Fetched {
                 digest: *expected,
                 size,
@@ -327,6 +390,7 @@ impl Fetcher {
             {
                 Attempt::Done(done) => {
                     progress.finished(url);
+                    tracing::info!(url = %url, attempt, "downloaded");
                     let (digest, size) = tokio::task::spawn_blocking({
                         let expected = request.expected;
                         move || done.commit(expected.as_ref())
@@ -395,7 +459,7 @@ impl Fetcher {
         }
         let response = match request.send().await {
             Ok(response) => response,
-            Err(e) => return Attempt::Retry(Some(writer), offset, e.without_url().to_string()),
+            Err(e) => return Attempt::Retry(Some(writer), offset, cause(&e)),
         };
         let status = response.status();
         let mut received = offset;
@@ -444,7 +508,7 @@ impl Fetcher {
                     progress.advanced(bytes.len() as u64);
                 }
                 Err(e) => {
-                    return Attempt::Retry(Some(writer), received, e.without_url().to_string());
+                    return Attempt::Retry(Some(writer), received, cause(&e));
                 }
             }
         }
@@ -473,10 +537,11 @@ impl Fetcher {
             if let Some(secret) = authorization {
                 request = request.header(reqwest::header::AUTHORIZATION, &secret.0);
             }
+            tracing::info!(url = %url, attempt, "GET");
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(e) => {
-                    last_error = e.without_url().to_string();
+                    last_error = cause(&e);
                     continue;
                 }
             };
@@ -500,7 +565,7 @@ impl Fetcher {
                     }
                     Ok(bytes) => body.extend_from_slice(&bytes),
                     Err(e) => {
-                        broken = Some(e.without_url().to_string());
+                        broken = Some(cause(&e));
                         break;
                     }
                 }

@@ -53,6 +53,16 @@ pub enum SpecError {
         /// The URL, redacted.
         url: String,
     },
+    /// A `file:` URL that names another host.
+    #[error(
+        "[[files]] entry {index}: url {url} names a host; a file: URL must be a local path (file:///path/to/file)"
+    )]
+    FileHost {
+        /// 1-based entry number.
+        index: usize,
+        /// The URL, redacted.
+        url: String,
+    },
     /// Two entries claim the same path.
     #[error("[[files]] entries {first} and {second} both serve {path:?}")]
     Duplicate {
@@ -94,6 +104,12 @@ pub fn plan(specs: &[FileSpec]) -> Result<Vec<Planned>, SpecError> {
         })?;
         if !matches!(url.expose().scheme(), "https" | "http" | "file") {
             return Err(SpecError::Scheme {
+                index,
+                url: url.redacted(),
+            });
+        }
+        if url.expose().scheme() == "file" && url.expose().to_file_path().is_err() {
+            return Err(SpecError::FileHost {
                 index,
                 url: url.redacted(),
             });

@@ -14,8 +14,33 @@ use axum::routing::get;
 /// The files router, to be nested under `/files`.
 pub fn router(store: Store) -> Router {
     Router::new()
+        .route("/", get(root))
         .route("/{*path}", get(get_file))
         .with_state(store)
+}
+
+/// `GET /files/` (with its slash, which the nested router cannot see),
+/// merged at the server root.
+pub fn root_routes(store: Store) -> Router {
+    Router::new().route("/files/", get(root)).with_state(store)
+}
+
+/// The most files `GET /files/` lists.
+const LISTED: usize = 10_000;
+
+/// `GET /files/`: what is served, one `path size` line each.
+pub async fn root(State(store): State<Store>) -> Response {
+    airlift_http::listing(store, crate::ECOSYSTEM, |entries| {
+        let mut text = format!("{} files are served under /files/:\n", entries.len());
+        for entry in entries.iter().take(LISTED) {
+            text.push_str(&format!("{} {}\n", entry.key, entry.size));
+        }
+        if entries.len() > LISTED {
+            text.push_str(&format!("… and {} more\n", entries.len() - LISTED));
+        }
+        text
+    })
+    .await
 }
 
 struct Found {

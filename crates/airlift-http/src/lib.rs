@@ -4,9 +4,15 @@
 //! [`serve_blob`] answers with `Content-Length`, a strong `ETag` (the blob's
 //! SHA-256), `Accept-Ranges`, optional `Last-Modified`, honours
 //! `If-None-Match`/`If-Modified-Since` (304), a single `Range` (206, or 416
-//! when unsatisfiable) and `If-Range`, and streams the file without holding
-//! it in user-space memory (it is memory-mapped and sent from the page cache). Several ranges in one request get the whole body, which RFC
+//! when unsatisfiable) and `If-Range`, and streams the file in chunks read
+//! with positioned reads into reusable buffers, never holding it whole in
+//! memory. Several ranges in one request get the whole body, which RFC
 //! 9110 allows.
+//!
+//! Blobs are read, not memory-mapped: a mapped file that shrinks or fails
+//! to read faults (SIGBUS) in whatever code touches the page, and over TLS
+//! that is rustls, in user space, which kills the server. A failed read
+//! fails one response instead (see ADR 0020).
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -130,6 +136,34 @@ pub fn plain(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// The entries of one ecosystem in the serving generation, rendered by
+/// `render` as a plain-text answer: what the root of an ecosystem's routes
+/// says, instead of an empty 404.
+pub async fn listing(
+    store: airlift_store::Store,
+    ecosystem: &'static str,
+    render: fn(&[airlift_store::Entry]) -> String,
+) -> Response {
+    let entries = tokio::task::spawn_blocking(move || {
+        let Some(generation) = store.meta.current()? else {
+            return Ok(Vec::new());
+        };
+        store.meta.entries(generation.id, Some(ecosystem))
+    })
+    .await;
+    match entries {
+        Ok(Ok(entries)) => plain(StatusCode::OK, render(&entries).trim_end()),
+        Ok(Err(e)) => {
+            tracing::error!("listing {ecosystem} failed: {e}");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+        Err(e) => {
+            tracing::error!("listing {ecosystem} failed: {e}");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
 /// Answers a GET or HEAD for `blob`, adding `extra` headers to every answer.
 pub async fn serve_blob(blob: Blob, request: &HeaderMap, extra: HeaderMap) -> Response {
     let etag = format!("\"{}\"", blob.digest.hex());
@@ -184,52 +218,159 @@ pub async fn serve_blob(blob: Blob, request: &HeaderMap, extra: HeaderMap) -> Re
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "blob unavailable");
         }
     };
-    let body = Body::from_stream(mapped_windows(file, start, length));
+    let body = Body::from_stream(chunks(file, path, blob.digest, start, length));
     (status, headers, body).into_response()
 }
 
-/// Bytes per mapped window: large enough for few system calls, small enough
-/// that a response never keeps much of a big blob mapped at once.
-const WINDOW: u64 = 8 << 20;
+/// Bytes per read. Large enough that the per-read costs (a hop to the
+/// blocking pool, a system call) vanish next to the copy, small enough that
+/// a buffer stays in the CPU's cache between the read that fills it and the
+/// socket write that empties it.
+const CHUNK: usize = 512 << 10;
+
+/// Full-size buffers kept for reuse across responses, at most this many:
+/// enough for every response in flight on a busy server to find one.
+const POOL: usize = 64;
+
+/// Reusable read buffers. A fresh buffer costs page faults and zeroing on
+/// every chunk; a reused one is already mapped and warm.
+static BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// One chunk of a blob, handed to hyper as `Bytes`; its buffer goes back
+/// to the pool once hyper has written it.
+struct Chunk {
+    buffer: Vec<u8>,
+    length: usize,
+}
+
+impl AsRef<[u8]> for Chunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.buffer[..self.length]
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        if self.buffer.len() == CHUNK
+            && let Ok(mut pool) = BUFFERS.lock()
+            && pool.len() < POOL
+        {
+            pool.push(std::mem::take(&mut self.buffer));
+        }
+    }
+}
+
+/// Reads `size` bytes at `offset` with positioned reads (`pread`): a file
+/// that is shorter than the blob (cut, or replaced outside airlift) or an
+/// I/O error is an error of this read, never a fault in the process.
+fn read_chunk(
+    file: &std::fs::File,
+    path: &std::path::Path,
+    offset: u64,
+    size: usize,
+) -> std::io::Result<bytes::Bytes> {
+    use std::os::unix::fs::FileExt;
+    let mut buffer = if size == CHUNK {
+        BUFFERS
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+            .unwrap_or_else(|| vec![0; CHUNK])
+    } else {
+        vec![0; size]
+    };
+    let mut filled = 0;
+    while filled < size {
+        match file.read_at(&mut buffer[filled..size], offset + filled as u64) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "{} ends at byte {}, before the blob does",
+                        path.display(),
+                        offset + filled as u64
+                    ),
+                ));
+            }
+            Ok(read) => filled += read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("reading {}: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    Ok(bytes::Bytes::from_owner(Chunk {
+        buffer,
+        length: size,
+    }))
+}
 
 /// The bytes `[start, start + length)` of a stored blob as a stream of
-/// memory-mapped windows: hyper writes each window to the socket straight
-/// from the page cache, with no copy into user-space buffers (what
-/// `sendfile` gives other servers), and unmaps it once sent.
-fn mapped_windows(
+/// chunks read on the blocking pool, one read ahead of the socket, so the
+/// file is read while hyper writes the previous chunk. A read that fails
+/// ends the stream with its error, which makes hyper abort this one
+/// response (its `Content-Length` is already sent); nothing else is
+/// touched.
+fn chunks(
     file: std::fs::File,
+    path: PathBuf,
+    digest: Digest,
     start: u64,
     length: u64,
 ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
-    let end = start + length;
-    futures_util::stream::unfold(Some((file, start)), move |state| async move {
-        let (file, offset) = state?;
-        if offset >= end {
-            return None;
+    type Pending = tokio::task::JoinHandle<std::io::Result<bytes::Bytes>>;
+    struct Reader {
+        file: std::sync::Arc<std::fs::File>,
+        path: std::sync::Arc<PathBuf>,
+        next: u64,
+        end: u64,
+    }
+    impl Reader {
+        /// Starts reading the next chunk, if any is left.
+        fn spawn(&mut self) -> Option<Pending> {
+            if self.next >= self.end {
+                return None;
+            }
+            let size = (CHUNK as u64).min(self.end - self.next) as usize;
+            let (file, path, offset) = (self.file.clone(), self.path.clone(), self.next);
+            self.next += size as u64;
+            Some(tokio::task::spawn_blocking(move || {
+                read_chunk(&file, &path, offset, size)
+            }))
         }
-        let size = WINDOW.min(end - offset);
-        match map_window(&file, offset, size) {
-            Ok(window) => Some((Ok(window), Some((file, offset + size)))),
-            Err(e) => Some((Err(e), None)),
+    }
+    let reader = Reader {
+        file: std::sync::Arc::new(file),
+        path: std::sync::Arc::new(path),
+        next: start,
+        end: start + length,
+    };
+    // The first read starts when hyper first asks for the body, so a HEAD
+    // (whose body is dropped unread) reads nothing.
+    futures_util::stream::unfold(Some((reader, None::<Pending>)), move |state| async move {
+        let (mut reader, pending) = state?;
+        let current = match pending {
+            Some(pending) => pending,
+            None => reader.spawn()?,
+        };
+        let read = match current.await {
+            Ok(read) => read,
+            Err(e) => Err(std::io::Error::other(e)),
+        };
+        match read {
+            Ok(chunk) => {
+                let ahead = reader.spawn();
+                Some((Ok(chunk), Some((reader, ahead))))
+            }
+            Err(e) => {
+                tracing::error!(%digest, "blob read failed, response cut short: {e}");
+                Some((Err(e), None))
+            }
         }
     })
-}
-
-#[allow(unsafe_code)]
-fn map_window(file: &std::fs::File, offset: u64, size: u64) -> std::io::Result<bytes::Bytes> {
-    // SAFETY: blobs are immutable once committed (content-addressed, written
-    // under a temporary name, fsynced and renamed into place, never modified
-    // in place); removal unlinks the file, which leaves existing mappings
-    // valid. So the mapped bytes cannot change or vanish while mapped.
-    let map = unsafe {
-        memmap2::MmapOptions::new()
-            .offset(offset)
-            .len(size as usize)
-            .map(file)?
-    };
-    // Start reading ahead now, so the socket writes rarely wait on the disk.
-    let _ = map.advise(memmap2::Advice::WillNeed);
-    Ok(bytes::Bytes::from_owner(map))
 }
 
 fn not_modified(headers: &HeaderMap, etag: &str, modified: Option<SystemTime>) -> bool {
@@ -259,15 +400,23 @@ fn if_range_allows(headers: &HeaderMap, etag: &str, last_modified: Option<&str>)
     }
 }
 
+/// What a `Range` header asks of a blob, as [`parse_range`] reads it.
 #[derive(Debug, PartialEq, Eq)]
-enum RangeRequest {
+pub enum RangeRequest {
+    /// The whole blob (no usable single `bytes=` range): a `200`.
     Whole,
+    /// The bytes from the first to the second offset, both inclusive and
+    /// inside the blob: a `206`.
     Partial(u64, u64),
+    /// A range that starts past the end: a `416`.
     Unsatisfiable,
 }
 
 /// Parses a single `bytes=` range against a size; anything else is the whole file.
-fn parse_range(value: &str, size: u64) -> RangeRequest {
+///
+/// This is the parsing entry point [`serve_blob`] uses for the client's
+/// `Range` header, public so that it can be fuzzed on its own.
+pub fn parse_range(value: &str, size: u64) -> RangeRequest {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return RangeRequest::Whole;
     };

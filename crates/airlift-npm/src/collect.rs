@@ -146,6 +146,80 @@ pub struct Planned {
     pub optional: bool,
     /// Follow peerDependencies.
     pub peer: bool,
+    /// The platforms the packages are for.
+    pub targets: Targets,
+}
+
+/// The platforms that will install, by npm's names; an empty list means
+/// every value. A package whose `os`, `cpu` or `libc` field excludes every
+/// target is left out: npm refuses to install it there (EBADPLATFORM).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Targets {
+    /// Operating systems (`process.platform`).
+    pub os: Vec<String>,
+    /// CPUs (`process.arch`).
+    pub cpu: Vec<String>,
+    /// C libraries, on Linux.
+    pub libc: Vec<String>,
+}
+
+/// npm's operating system names.
+const OS_NAMES: &[&str] = &[
+    "aix", "android", "cygwin", "darwin", "freebsd", "linux", "netbsd", "openbsd", "sunos", "win32",
+];
+/// npm's CPU names.
+const CPU_NAMES: &[&str] = &[
+    "arm", "arm64", "ia32", "loong64", "mips", "mipsel", "ppc", "ppc64", "riscv64", "s390",
+    "s390x", "x64",
+];
+/// npm's C library names.
+const LIBC_NAMES: &[&str] = &["glibc", "musl"];
+
+impl Targets {
+    /// Whether every platform is carried.
+    pub fn all(&self) -> bool {
+        self.os.is_empty() && self.cpu.is_empty() && self.libc.is_empty()
+    }
+
+    /// `None` when `manifest` installs on some target; otherwise why not
+    /// (`os ["win32"]`).
+    pub fn excludes(&self, manifest: &Value) -> Option<String> {
+        // One field as npm-install-checks reads it: a list (or a single
+        // string) of names, `!name` excluding one.
+        fn allows(field: Option<&Value>, value: &str) -> bool {
+            let items: Vec<&str> = match field {
+                Some(Value::String(one)) => vec![one.as_str()],
+                Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+                _ => return true,
+            };
+            if items.iter().any(|i| i.strip_prefix('!') == Some(value)) {
+                return false;
+            }
+            let positive: Vec<&&str> = items.iter().filter(|i| !i.starts_with('!')).collect();
+            positive.is_empty() || positive.iter().any(|i| **i == value)
+        }
+        let check = |key: &str, targets: &[String]| {
+            let field = manifest.get(key);
+            if targets.is_empty() || targets.iter().any(|t| allows(field, t)) {
+                None
+            } else {
+                Some(format!(
+                    "{key} {}",
+                    field.map(Value::to_string).unwrap_or_default()
+                ))
+            }
+        };
+        let linux = self.os.is_empty() || self.os.iter().any(|o| o == "linux");
+        check("os", &self.os)
+            .or_else(|| check("cpu", &self.cpu))
+            .or_else(|| {
+                if linux {
+                    check("libc", &self.libc)
+                } else {
+                    None
+                }
+            })
+    }
 }
 
 /// Splits `name@spec` (`@scope/name@spec`); a bare name means `latest`.
@@ -201,6 +275,23 @@ pub fn plan(spec: &NpmSpec, base: &Path) -> Result<Planned, CollectError> {
     for path in &spec.lockfiles {
         pins.extend(lockfile::read(&base.join(path))?);
     }
+    for (key, values, known) in [
+        ("os", &spec.os, OS_NAMES),
+        ("cpu", &spec.cpu, CPU_NAMES),
+        ("libc", &spec.libc, LIBC_NAMES),
+    ] {
+        if let Some(bad) = values.iter().find(|v| !known.contains(&v.as_str())) {
+            return Err(CollectError::Spec(format!(
+                "{key}: {bad:?} is not one of npm's names ({})",
+                known.join(", ")
+            )));
+        }
+    }
+    let targets = Targets {
+        os: spec.os.clone(),
+        cpu: spec.cpu.clone(),
+        libc: spec.libc.clone(),
+    };
     let authorization = match &spec.credentials {
         None => None,
         Some(name) => Some(Secret(format!(
@@ -219,6 +310,7 @@ pub fn plan(spec: &NpmSpec, base: &Path) -> Result<Planned, CollectError> {
         pins,
         optional: spec.optional,
         peer: spec.peer,
+        targets,
     })
 }
 
@@ -237,6 +329,10 @@ pub struct Collected {
     pub downloaded: u64,
     /// Notes (optional dependencies that could not be carried, …).
     pub notes: Vec<String>,
+    /// Versions left out because no target platform can install them.
+    pub left_out: u64,
+    /// Their unpacked size, as the registry states it (`dist.unpackedSize`).
+    pub left_out_bytes: u64,
 }
 
 struct Upstream<'a> {
@@ -321,7 +417,7 @@ impl Upstream<'_> {
                 256 << 20,
             )
             .await
-            .map_err(|e| upstream(e.to_string()))?;
+            .map_err(|e| upstream(e.detail()))?;
         if page.status.as_u16() == 404 {
             return Err(CollectError::NotFound {
                 package: name.to_owned(),
@@ -538,6 +634,14 @@ pub async fn collect(
     let mut notes = Vec::new();
     // (name, version) → expected integrity.
     let mut chosen: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+    // (name, version) → why no target installs it, and its unpacked size.
+    let mut left_out: BTreeMap<(String, String), (String, Option<u64>)> = BTreeMap::new();
+    let unpacked = |manifest: &Value| {
+        manifest
+            .get("dist")
+            .and_then(|d| d.get("unpackedSize"))
+            .and_then(Value::as_u64)
+    };
     up.load(
         planned
             .pins
@@ -576,6 +680,13 @@ pub async fn collect(
                 actual_from: "the upstream packument says".into(),
                 actual: b.to_sri(),
             });
+        }
+        if let Some(reason) = planned.targets.excludes(manifest) {
+            left_out.insert(
+                (pin.name.clone(), pin.version.clone()),
+                (reason, unpacked(manifest)),
+            );
+            continue;
         }
         chosen.insert(
             (pin.name.clone(), pin.version.clone()),
@@ -628,6 +739,15 @@ pub async fn collect(
                 }
                 Err(e) => return Err(e),
             };
+            // Declared packages are carried whatever their platform; their
+            // dependencies only when some target can install them.
+            if need.chain.len() > 1
+                && let Some(manifest) = packument.get("versions").and_then(|v| v.get(&version))
+                && let Some(reason) = planned.targets.excludes(manifest)
+            {
+                left_out.insert((need.name.clone(), version), (reason, unpacked(manifest)));
+                continue;
+            }
             let key = (need.name.clone(), version.clone());
             chosen.entry(key).or_insert(None);
             // Each version's dependencies are followed once, and once more
@@ -666,6 +786,23 @@ pub async fn collect(
             }
         }
         queue = next;
+    }
+    // What some other path needed after all is carried, not left out.
+    left_out.retain(|key, _| !chosen.contains_key(key));
+    let mut left_out_bytes = 0u64;
+    for ((name, version), (reason, size)) in &left_out {
+        left_out_bytes += size.unwrap_or(0);
+        notes.push(format!(
+            "left out by [npm] os/cpu/libc: {name}@{version} ({reason}{})",
+            size.map(|s| format!(", {s} bytes unpacked"))
+                .unwrap_or_default()
+        ));
+    }
+    if !left_out.is_empty() {
+        notes.push(format!(
+            "[npm] os/cpu/libc left out {} versions, {left_out_bytes} bytes unpacked",
+            left_out.len()
+        ));
     }
     // Tarballs, each checked against its integrity while it streams.
     let current: BTreeMap<String, Entry> = match store.meta.current()? {
@@ -822,6 +959,8 @@ pub async fn collect(
         ));
     }
     collected.packages = names.len() as u64;
+    collected.left_out = left_out.len() as u64;
+    collected.left_out_bytes = left_out_bytes;
     notes.sort();
     notes.dedup();
     collected.notes = notes;
@@ -831,6 +970,43 @@ pub async fn collect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platform_targets_follow_npm_install_checks() {
+        let targets = Targets {
+            os: vec!["linux".into()],
+            cpu: vec!["x64".into()],
+            libc: vec!["glibc".into()],
+        };
+        let m = |v: Value| targets.excludes(&v);
+        assert_eq!(m(serde_json::json!({})), None);
+        assert_eq!(
+            m(serde_json::json!({"os": ["linux"], "cpu": ["x64"]})),
+            None
+        );
+        assert_eq!(m(serde_json::json!({"os": "linux"})), None);
+        assert_eq!(m(serde_json::json!({"os": ["!win32"]})), None);
+        assert!(m(serde_json::json!({"os": ["win32"]})).is_some_and(|r| r.starts_with("os ")));
+        assert!(m(serde_json::json!({"os": ["!linux"]})).is_some());
+        assert!(m(serde_json::json!({"cpu": ["arm64"]})).is_some_and(|r| r.starts_with("cpu ")));
+        assert!(m(serde_json::json!({"libc": ["musl"]})).is_some_and(|r| r.starts_with("libc ")));
+        // No targets: every platform.
+        assert!(Targets::default().all());
+        assert_eq!(
+            Targets::default().excludes(&serde_json::json!({"os": ["aix"]})),
+            None
+        );
+        // libc only matters when a target is Linux.
+        let mac = Targets {
+            os: vec!["darwin".into()],
+            cpu: Vec::new(),
+            libc: vec!["glibc".into()],
+        };
+        assert_eq!(
+            mac.excludes(&serde_json::json!({"os": ["darwin"], "libc": ["musl"]})),
+            None
+        );
+    }
 
     #[test]
     fn specs_split() {

@@ -34,8 +34,21 @@ pub fn read(path: &Path) -> Result<Vec<Pin>, LockError> {
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    parse(path, &text)
+}
+
+/// Parses the text of a `package-lock.json` or `npm-shrinkwrap.json`;
+/// `path` is only used in messages.
+///
+/// This is the parsing entry point behind [`read`], public so that it can be
+/// fuzzed without a file.
+pub fn parse(path: &Path, text: &str) -> Result<Vec<Pin>, LockError> {
+    let error = |message: String| LockError {
+        path: path.to_path_buf(),
+        message,
+    };
     let lock: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| error(format!("not JSON: {e}")))?;
+        serde_json::from_str(text).map_err(|e| error(format!("not JSON: {e}")))?;
     let version = lock.get("lockfileVersion").and_then(|v| v.as_u64());
     if !matches!(version, Some(2 | 3)) {
         let found = version.map_or_else(|| "missing".to_owned(), |v| v.to_string());

@@ -51,6 +51,11 @@ pub fn parse_version(text: &str) -> Option<Version> {
     Version::parse(t).ok()
 }
 
+/// The largest version part, node-semver's (JavaScript's largest safe
+/// integer). It also keeps the `+ 1` of the bounds `desugar` computes from
+/// overflowing.
+const MAX_PART: u64 = (1 << 53) - 1;
+
 /// A partial version: missing or wildcard parts are `None`.
 struct Partial {
     major: Option<u64>,
@@ -61,9 +66,24 @@ struct Partial {
 
 fn parse_partial(text: &str) -> Result<Partial, String> {
     let t = text.trim_start_matches(['v', '=']);
+    // Build metadata first: it may hold `-` itself (`1.2.3+b1-`).
+    let t = match t.split_once('+') {
+        Some((main, build))
+            if build.split('.').all(|id| {
+                !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }) =>
+        {
+            main
+        }
+        Some(_) => return Err(format!("{text:?} has bad build metadata")),
+        None => t,
+    };
     let (core, pre) = match t.split_once('-') {
-        Some((core, rest)) => (core, rest.split('+').next().unwrap_or("")),
-        None => (t.split('+').next().unwrap_or(t), ""),
+        // `1-` names no pre-release: not a version (npm reads it as
+        // something else again, found by the differential test).
+        Some((_, "")) => return Err(format!("{text:?} has an empty pre-release")),
+        Some((core, pre)) => (core, pre),
+        None => (t, ""),
     };
     let mut parts = core.split('.');
     let mut next = || -> Result<Option<u64>, String> {
@@ -71,8 +91,10 @@ fn parse_partial(text: &str) -> Result<Partial, String> {
             None | Some("x" | "X" | "*") => Ok(None),
             Some(n) => n
                 .parse()
+                .ok()
+                .filter(|n| *n <= MAX_PART)
                 .map(Some)
-                .map_err(|_| format!("{text:?} is not a version")),
+                .ok_or_else(|| format!("{text:?} is not a version")),
         }
     };
     let major = next()?;
@@ -227,18 +249,40 @@ impl Range {
                     tokens.push("*".into());
                 }
                 for token in tokens {
-                    let op_len = token
-                        .find(|c: char| !matches!(c, '<' | '>' | '=' | '~' | '^'))
-                        .unwrap_or(token.len());
-                    let (op, rest) = token.split_at(op_len);
-                    if !matches!(op, "" | "=" | "<" | "<=" | ">" | ">=" | "~" | "~>" | "^") {
-                        return Err(format!("{text:?}: unknown operator {op:?}"));
+                    // The longest operator, then the version, which may
+                    // start with `=` or `v` as in node-semver's grammar
+                    // (`^=1.2`, `<==1`, `~ =2`; found by the differential
+                    // test); anything else left over (`>>1`) is no version.
+                    let op = ["<=", ">=", "~>", "<", ">", "=", "~", "^"]
+                        .into_iter()
+                        .find(|op| token.starts_with(op))
+                        .unwrap_or("");
+                    let rest = &token[op.len()..];
+                    if rest.starts_with(['<', '>', '~', '^']) {
+                        return Err(format!("{text:?}: unknown operator in {token:?}"));
                     }
                     let partial = parse_partial(rest)?;
                     set.extend(desugar(op, &partial));
                 }
             }
             sets.push(set);
+        }
+        // As node-semver does: an alternative that admits anything (`*`,
+        // `x`, `>=0.0.0`, an empty one) makes the whole range that one,
+        // which admits no pre-release, even one another alternative names
+        // (`^1.0.0-2 || *` does not take 1.0.0-2; found by the
+        // differential test).
+        let any = |set: &Vec<Comparator>| {
+            set.iter().all(|c| {
+                c.op == Op::Ge
+                    && (c.version.major, c.version.minor, c.version.patch) == (0, 0, 0)
+                    && (c.synthetic || c.version.pre.is_empty())
+            })
+        };
+        if sets.len() > 1
+            && let Some(set) = sets.iter().find(|set| any(set)).cloned()
+        {
+            sets = vec![set];
         }
         Ok(Range {
             sets,
@@ -291,6 +335,25 @@ impl std::fmt::Display for Range {
 mod tests {
     use super::*;
 
+    #[test]
+    fn version_parts_past_javascript_safe_integers_are_refused() {
+        // Found by the `npm_range` fuzz target: `^18446744073709551615`
+        // computed its upper bound as major + 1, which overflowed (a panic
+        // in debug builds, a bound of 0.0.0 that matches nothing in release).
+        for bad in [
+            "^18446744073709551615",
+            "~1.18446744073709551615",
+            ">1.18446744073709551615",
+            "<=18446744073709551615",
+            "1.2 - 18446744073709551615",
+            "^0.0.9007199254740992",
+        ] {
+            assert!(Range::parse(bad).is_err(), "{bad:?} parsed");
+        }
+        // node-semver's largest number is still a version part.
+        assert!(sat("^9007199254740991", "9007199254740991.1.0"));
+    }
+
     fn sat(range: &str, version: &str) -> bool {
         Range::parse(range)
             .unwrap_or_else(|e| panic!("{range}: {e}"))
@@ -321,6 +384,12 @@ mod tests {
             ("<=1.2", "1.2.9"),
             (">=2.0.0-0", "2.0.0-alpha"),
             ("^1.0.0-0", "1.0.0-beta"),
+            ("^=1.2.3", "1.9.0"),
+            ("<==1.2.3", "1.2.3"),
+            ("~ =2.1", "2.1.5"),
+            ("= =1.3", "1.3.4"),
+            (">==*", "0.0.1"),
+            ("~1.3.2+b1-", "1.3.5"),
         ];
         for (range, version) in yes {
             assert!(sat(range, version), "{version} should satisfy {range:?}");
@@ -338,6 +407,9 @@ mod tests {
             (">1.2", "1.2.9"),
             ("<1.2", "1.2.0-rc.1"),
             ("^1.2.3", "1.9.0-0"),
+            ("^1.0.0-2 || *", "1.0.0-2"),
+            ("^1.0.0-2 || >=0.0.0", "1.0.0-2"),
+            ("~1.0.0-2 ||", "1.0.0-2"),
         ];
         for (range, version) in no {
             assert!(
@@ -345,7 +417,16 @@ mod tests {
                 "{version} should not satisfy {range:?}"
             );
         }
-        for bad in [">>1", "1.2.3.4", "^", "a.b"] {
+        for bad in [
+            ">>1",
+            "1.2.3.4",
+            "^",
+            "a.b",
+            "~>1-",
+            "1.2.3-",
+            "1.2.3+",
+            "1.2.3+a..b",
+        ] {
             assert!(Range::parse(bad).is_err(), "{bad:?} parsed");
         }
     }

@@ -53,11 +53,49 @@ struct AppState {
 /// The npm router, to be nested under `/npm`.
 pub fn router(store: Store) -> Router {
     Router::new()
+        .route("/", get(registry_root).with_state(store.clone()))
         .route("/{*path}", any(dispatch))
         .with_state(AppState {
             store,
             cache: Default::default(),
         })
+}
+
+/// `GET /npm/`, merged at the server root.
+pub fn root_routes(store: Store) -> Router {
+    Router::new()
+        .route("/npm/", get(registry_root))
+        .with_state(store)
+}
+
+/// `GET /npm/`: the registry's own document, as a CouchDB-style registry
+/// answers it (`db_name`, `doc_count`).
+async fn registry_root(State(store): State<Store>) -> Response {
+    let count = tokio::task::spawn_blocking(move || {
+        let Some(generation) = store.meta.current()? else {
+            return Ok(0);
+        };
+        Ok::<_, airlift_store::StoreError>(
+            store
+                .meta
+                .entries_with_prefix(generation.id, crate::ECOSYSTEM, crate::index::PACKAGE)?
+                .len(),
+        )
+    })
+    .await;
+    match count {
+        Ok(Ok(count)) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({
+                "db_name": "airlift",
+                "doc_count": count,
+                "hint": "configure npm with `airlift client-config npm --url <this server>`",
+            })
+            .to_string(),
+        )
+            .into_response(),
+        _ => airlift_http::plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+    }
 }
 
 /// Tarball routes at the server root (`/<name>/-/<file>`,

@@ -29,6 +29,16 @@ pub struct NpmSpec {
     /// `NAME_TOKEN`, sent as a bearer token to the registry host only.
     #[serde(default)]
     pub credentials: Option<String>,
+    /// Target operating systems, as npm names them (`linux`, `darwin`,
+    /// `win32`, …). Empty: every one.
+    #[serde(default)]
+    pub os: Vec<String>,
+    /// Target CPUs, as npm names them (`x64`, `arm64`, …). Empty: every one.
+    #[serde(default)]
+    pub cpu: Vec<String>,
+    /// Target C libraries on Linux (`glibc`, `musl`). Empty: every one.
+    #[serde(default)]
+    pub libc: Vec<String>,
 }
 
 fn yes() -> bool {

@@ -112,6 +112,9 @@ async fn run(
         optional: true,
         peer: true,
         credentials: None,
+        os: Vec::new(),
+        cpu: Vec::new(),
+        libc: Vec::new(),
     };
     let planned = plan(&spec, home.path()).unwrap();
     collect(&store, &fetcher, &planned, 4, Arc::new(Quiet)).await

@@ -7,7 +7,9 @@
 //! blobs are verified against their digest before they become visible, and
 //! manifests are checked for the blobs they reference. Upload sessions are
 //! files under the home's `uploads/` directory, streamed to, never held in
-//! memory.
+//! memory; each is bound to the repository it was opened for, expires after
+//! a set age (its files then removed, by a sweep or on its next use), and a
+//! chunk that fails (a wrong length, a full disk) is cut back off its file.
 
 // Handlers short-circuit with a ready `Response` as their error; it is built
 // once per failed request, so its size does not matter.
@@ -15,6 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use airlift_core::{Digest, HashingReader};
 use airlift_store::{Change, Entry, Store};
@@ -45,6 +48,8 @@ pub struct Registry {
     store: Store,
     uploads: PathBuf,
     audit: Option<AuditHook>,
+    /// How long an upload session stays usable after it opens.
+    upload_expiry: Duration,
 }
 
 /// The `/v2/` router, to be merged at the server root.
@@ -55,10 +60,27 @@ pub fn router(store: Store, uploads: PathBuf) -> Router {
 /// The `/v2/` router; every push and delete that changes the index is
 /// recorded through `audit`.
 pub fn router_with_audit(store: Store, uploads: PathBuf, audit: Option<AuditHook>) -> Router {
+    router_with_expiry(store, uploads, audit, DEFAULT_UPLOAD_EXPIRY)
+}
+
+/// The `/v2/` router, whose upload sessions expire `upload_expiry` after
+/// they open. Built inside a tokio runtime (as the server does at start-up),
+/// it also starts sweeping expired sessions out of `uploads`: once now, then
+/// hourly, so their space comes back even if no client asks for them again.
+pub fn router_with_expiry(
+    store: Store,
+    uploads: PathBuf,
+    audit: Option<AuditHook>,
+    upload_expiry: Duration,
+) -> Router {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(sweep_periodically(uploads.clone(), upload_expiry));
+    }
     let registry = Registry {
         store,
         uploads,
         audit,
+        upload_expiry,
     };
     Router::new()
         .route("/v2", axum::routing::any(dispatch))
@@ -166,7 +188,7 @@ async fn route(registry: &Registry, method: &Method, rest: &str, request: Reques
                 finish_upload(registry, &name, id, &pairs, &headers, body).await
             }
             (Method::GET, false) => upload_status(registry, &name, id).await,
-            (Method::DELETE, false) => cancel_upload(registry, id).await,
+            (Method::DELETE, false) => cancel_upload(registry, &name, id).await,
             _ => Err(oci(Code::Unsupported, "method not allowed")),
         };
     }
@@ -331,8 +353,13 @@ async fn get_manifest(
     let entry = resolve(registry, name, reference).await?;
     let media_type = entry.meta["media_type"]
         .as_str()
-        .unwrap_or("application/vnd.oci.image.manifest.v1+json")
-        .to_owned();
+        .unwrap_or("application/vnd.oci.image.manifest.v1+json");
+    // A media type stored before pushes were checked is not echoed as the
+    // Content-Type: a browser could render it.
+    let media_type = match media_type_problem(media_type) {
+        None => media_type.to_owned(),
+        Some(_) => "application/octet-stream".to_owned(),
+    };
     if !accepts(headers, &media_type) {
         return Err(oci(
             Code::ManifestUnknown,
@@ -392,6 +419,97 @@ async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, Response> {
     Ok(data)
 }
 
+/// The longest media type a manifest may have: RFC 6838 allows 127
+/// characters for each of the type and the subtype.
+const MAX_MEDIA_TYPE: usize = 255;
+
+/// The longest `Content-Type` header a manifest push may send, parameters
+/// included.
+const MAX_CONTENT_TYPE: usize = 1024;
+
+/// Why `media_type` cannot be a manifest's media type, or `None` when it
+/// can. A manifest's media type is sent back as the `Content-Type` of every
+/// pull, so it must be a well-formed media type (RFC 6838 section 4.2: a
+/// restricted name, `/`, a restricted name, nothing else), of the
+/// `application` type, as every OCI and Docker manifest type is (artifacts
+/// may use any `application/…` type), and not one a browser renders as a
+/// document or runs (HTML, XML, SVG, script). Anything else would let a push
+/// put a page on the registry's origin; the CNCF registry refuses such
+/// types too.
+fn media_type_problem(media_type: &str) -> Option<&'static str> {
+    fn restricted_name(name: &str) -> bool {
+        let mut chars = name.chars();
+        matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+            && name.len() <= 127
+            && chars.all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+    }
+    if media_type.len() > MAX_MEDIA_TYPE {
+        return Some("is longer than 255 characters");
+    }
+    let Some((kind, subtype)) = media_type.split_once('/') else {
+        return Some("is not of the form type/subtype");
+    };
+    if !restricted_name(kind) || !restricted_name(subtype) {
+        return Some("is not a well-formed media type (RFC 6838)");
+    }
+    if !kind.eq_ignore_ascii_case("application") {
+        return Some("is not an application/… media type");
+    }
+    let subtype = subtype.to_ascii_lowercase();
+    let rendered = subtype.contains("html")
+        || subtype == "xml"
+        || subtype.ends_with("+xml")
+        || subtype.contains("svg")
+        || subtype.contains("javascript")
+        || subtype.contains("ecmascript")
+        || subtype == "x-shockwave-flash"
+        || subtype == "pdf";
+    if rendered {
+        return Some("is a type browsers render or run");
+    }
+    None
+}
+
+/// The refusal of a bad media type, quoting at most its start.
+fn bad_media_type(source: &str, media_type: &str, problem: &str) -> Response {
+    let mut shown: String = media_type.chars().take(80).collect();
+    if shown.len() < media_type.len() {
+        shown.push('…');
+    }
+    oci(
+        Code::ManifestInvalid,
+        format!("{source} {shown:?} {problem}"),
+    )
+}
+
+/// The media type of a manifest push's `Content-Type` header, without its
+/// parameters, checked like the manifest's own `mediaType`; the parameters
+/// must be printable ASCII.
+fn pushed_content_type(headers: &HeaderMap) -> Result<Option<String>, Response> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    if bytes.len() > MAX_CONTENT_TYPE {
+        return Err(oci(
+            Code::ManifestInvalid,
+            format!("Content-Type is longer than {MAX_CONTENT_TYPE} bytes"),
+        ));
+    }
+    if !bytes.iter().all(|b| (b' '..=b'~').contains(b)) {
+        return Err(oci(
+            Code::ManifestInvalid,
+            "Content-Type has a control or non-ASCII character",
+        ));
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let media_type = text.split(';').next().unwrap_or("").trim();
+    if let Some(problem) = media_type_problem(media_type) {
+        return Err(bad_media_type("Content-Type", media_type, problem));
+    }
+    Ok(Some(media_type.to_owned()))
+}
+
 async fn put_manifest(
     registry: &Registry,
     name: &str,
@@ -400,10 +518,7 @@ async fn put_manifest(
     headers: &HeaderMap,
     body: Body,
 ) -> Reply {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
+    let content_type = pushed_content_type(headers)?;
     let body = read_limited(body, MAX_MANIFEST).await?;
     let digest = Digest::of(&body);
     let mut tags: Vec<String> = Vec::new();
@@ -436,14 +551,19 @@ async fn put_manifest(
     if !parsed.is_object() {
         return Err(oci(Code::ManifestInvalid, "manifest is not a JSON object"));
     }
-    let media_type = parsed["mediaType"]
-        .as_str()
-        .map(str::to_owned)
+    let declared = match parsed.get("mediaType") {
+        None => None,
+        Some(Value::String(text)) => {
+            if let Some(problem) = media_type_problem(text) {
+                return Err(bad_media_type("mediaType", text, problem));
+            }
+            Some(text.clone())
+        }
+        Some(_) => return Err(oci(Code::ManifestInvalid, "mediaType is not a string")),
+    };
+    let media_type = declared
         .or(content_type)
         .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".into());
-    if media_type.is_empty() {
-        return Err(oci(Code::ManifestInvalid, "empty mediaType"));
-    }
     // Every blob an image manifest references must be in this repository,
     // except non-distributable layers, which by definition are not pushed.
     for (field, text) in index::referenced_blobs(&parsed) {
@@ -673,14 +793,149 @@ async fn link_blob(registry: &Registry, name: &str, digest: Digest, size: u64) -
         .into_response())
 }
 
-fn upload_path(registry: &Registry, id: &str) -> Result<PathBuf, Response> {
-    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+// ---- upload sessions ---------------------------------------------------
+
+/// How long an upload session stays usable when `airlift serve
+/// --upload-expiry` does not say otherwise: a day is far longer than any
+/// push takes, and short enough that abandoned sessions do not fill the disk.
+pub const DEFAULT_UPLOAD_EXPIRY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How often expired sessions are swept after the sweep at start-up.
+const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// The suffix of the file that binds a session to the repository it was
+/// opened for. It is written once, when the session opens, so its
+/// modification time is the session's age.
+const BINDING: &str = ".repository";
+
+/// What a sweep of the upload directory removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swept {
+    /// Sessions removed.
+    pub sessions: usize,
+    /// Bytes their files held.
+    pub bytes: u64,
+}
+
+fn valid_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn expired(opened: SystemTime, now: SystemTime, max_age: Duration) -> bool {
+    now.duration_since(opened).is_ok_and(|age| age >= max_age)
+}
+
+/// Removes every upload session in `dir` opened `max_age` ago or earlier,
+/// with its data, and reports what that reclaimed. A session is as old as
+/// its binding file; a data file without one (left by a crash, or by a
+/// server that did not bind sessions) is as old as its own last change.
+/// Files whose names are not session files are left alone.
+pub fn sweep_uploads(dir: &Path, max_age: Duration) -> std::io::Result<Swept> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Swept::default()),
+        Err(e) => return Err(e),
+    };
+    let now = SystemTime::now();
+    let mut sessions = BTreeSet::new();
+    let mut bytes = 0;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let id = name.strip_suffix(BINDING).unwrap_or(name);
+        if !valid_id(id) {
+            continue;
+        }
+        let Ok(metadata) = entry.metadata() else {
+            continue;
+        };
+        let opened = std::fs::metadata(dir.join(format!("{id}{BINDING}")))
+            .and_then(|m| m.modified())
+            .or_else(|_| metadata.modified())?;
+        if !expired(opened, now, max_age) {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => {
+                bytes += metadata.len();
+                sessions.insert(id.to_owned());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Swept {
+        sessions: sessions.len(),
+        bytes,
+    })
+}
+
+/// Sweeps `dir` now and then every [`SWEEP_EVERY`], for as long as the
+/// server runs, so abandoned sessions give their space back.
+async fn sweep_periodically(dir: PathBuf, max_age: Duration) {
+    loop {
+        let target = dir.clone();
+        match tokio::task::spawn_blocking(move || sweep_uploads(&target, max_age)).await {
+            Ok(Ok(swept)) if swept.sessions > 0 => tracing::info!(
+                "removed {} expired upload sessions ({} bytes) from {}",
+                swept.sessions,
+                swept.bytes,
+                dir.display()
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("sweeping upload sessions in {}: {e}", dir.display()),
+            Err(e) => tracing::warn!("sweeping upload sessions in {}: {e}", dir.display()),
+        }
+        tokio::time::sleep(SWEEP_EVERY).await;
+    }
+}
+
+/// Removes a session's data and binding; what is already gone is fine.
+async fn remove_session(registry: &Registry, id: &str) {
+    let _ = tokio::fs::remove_file(registry.uploads.join(id)).await;
+    let _ = tokio::fs::remove_file(registry.uploads.join(format!("{id}{BINDING}"))).await;
+}
+
+/// The data file of session `id`, if it was opened for `name` and has not
+/// expired: any other repository gets `404 BLOB_UPLOAD_UNKNOWN`, as if the
+/// session did not exist, and an expired session is removed on the spot.
+async fn session(registry: &Registry, name: &str, id: &str) -> Result<PathBuf, Response> {
+    let unknown = || {
+        oci(
+            Code::BlobUploadUnknown,
+            format!("upload {id:?} not found in {name}"),
+        )
+    };
+    if !valid_id(id) {
+        return Err(unknown());
+    }
+    let binding = registry.uploads.join(format!("{id}{BINDING}"));
+    let bound = tokio::fs::read_to_string(&binding)
+        .await
+        .map_err(|_| unknown())?;
+    if bound != name {
+        return Err(unknown());
+    }
+    let opened = tokio::fs::metadata(&binding)
+        .await
+        .and_then(|m| m.modified())
+        .map_err(|_| unknown())?;
+    if expired(opened, SystemTime::now(), registry.upload_expiry) {
+        remove_session(registry, id).await;
         return Err(oci(
             Code::BlobUploadUnknown,
-            format!("upload {id:?} not found"),
+            format!(
+                "upload {id} in {name} has expired (sessions last {} seconds); start the upload again",
+                registry.upload_expiry.as_secs()
+            ),
         ));
     }
-    Ok(registry.uploads.join(id))
+    let data = registry.uploads.join(id);
+    if tokio::fs::metadata(&data).await.is_err() {
+        return Err(unknown());
+    }
+    Ok(data)
 }
 
 fn upload_headers(name: &str, id: &str, size: u64, status: StatusCode) -> Response {
@@ -704,27 +959,95 @@ fn upload_headers(name: &str, id: &str, size: u64, status: StatusCode) -> Respon
     (status, headers).into_response()
 }
 
-/// Appends a request body to an upload file, streaming.
-async fn append(path: &Path, body: Body) -> Result<u64, Response> {
+fn disk_full(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// A failed write of upload data: a full disk (or quota) is the client's to
+/// know, as `507 Insufficient Storage`; anything else is an internal error.
+fn write_failed(error: std::io::Error) -> Response {
+    if !disk_full(&error) {
+        return internal(error);
+    }
+    tracing::error!("registry: upload data not stored: {error}");
+    let mut response = oci(
+        Code::BlobUploadInvalid,
+        "the registry's disk is full: this request's data was not stored; retry once space is freed",
+    );
+    *response.status_mut() = StatusCode::INSUFFICIENT_STORAGE;
+    response
+}
+
+/// Why appending a request body failed.
+enum AppendFailure {
+    /// The response to give.
+    Answer(Response),
+    /// The body was not the length its `Content-Range` stated.
+    Length(u64),
+}
+
+/// Appends a request body to an upload file that holds `start` bytes,
+/// streaming. With `expected`, the body must be exactly that long. On any
+/// failure the file is cut back to `start`, so a refused or broken request
+/// stores nothing and a full disk gets back the space the request took.
+async fn append(
+    path: &Path,
+    start: u64,
+    expected: Option<u64>,
+    body: Body,
+) -> Result<u64, AppendFailure> {
     let mut file = tokio::fs::OpenOptions::new()
         .append(true)
         .open(path)
         .await
-        .map_err(|_| oci(Code::BlobUploadUnknown, "upload not found"))?;
+        .map_err(|_| AppendFailure::Answer(oci(Code::BlobUploadUnknown, "upload not found")))?;
     let mut stream = body.into_data_stream();
     let mut written = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            oci(
-                Code::BlobUploadInvalid,
-                format!("cannot read the body: {e}"),
-            )
-        })?;
-        file.write_all(&chunk).await.map_err(internal)?;
-        written += chunk.len() as u64;
+    let result = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                AppendFailure::Answer(oci(
+                    Code::BlobUploadInvalid,
+                    format!("cannot read the body: {e}"),
+                ))
+            })?;
+            let total = written + chunk.len() as u64;
+            if expected.is_some_and(|expected| total > expected) {
+                return Err(AppendFailure::Length(total));
+            }
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| AppendFailure::Answer(write_failed(e)))?;
+            written = total;
+        }
+        file.flush()
+            .await
+            .map_err(|e| AppendFailure::Answer(write_failed(e)))?;
+        match expected {
+            Some(expected) if written != expected => Err(AppendFailure::Length(written)),
+            _ => Ok(written),
+        }
     }
-    file.flush().await.map_err(internal)?;
-    Ok(written)
+    .await;
+    if result.is_err() {
+        drop(file);
+        let path = path.to_path_buf();
+        let cut = tokio::task::spawn_blocking(move || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|file| file.set_len(start))
+                .map_err(|e| format!("{}: {e}", path.display()))
+        })
+        .await;
+        if let Ok(Err(e)) = cut {
+            tracing::error!("registry: cannot cut a failed upload back: {e}");
+        }
+    }
+    result
 }
 
 async fn current_size(path: &Path) -> Result<u64, Response> {
@@ -734,13 +1057,23 @@ async fn current_size(path: &Path) -> Result<u64, Response> {
         .map_err(|_| oci(Code::BlobUploadUnknown, "upload not found"))
 }
 
-async fn new_session(registry: &Registry) -> Result<(String, PathBuf), Response> {
+/// Opens a session bound to `name`: the binding first, then the empty data
+/// file, so a data file never exists without knowing its repository.
+async fn new_session(registry: &Registry, name: &str) -> Result<(String, PathBuf), Response> {
     tokio::fs::create_dir_all(&registry.uploads)
         .await
         .map_err(internal)?;
     let id = airlift_core::random_hex(16).map_err(internal)?;
+    let created = async {
+        tokio::fs::write(registry.uploads.join(format!("{id}{BINDING}")), name).await?;
+        tokio::fs::File::create(registry.uploads.join(&id)).await
+    }
+    .await;
+    if let Err(e) = created {
+        remove_session(registry, &id).await;
+        return Err(write_failed(e));
+    }
     let path = registry.uploads.join(&id);
-    tokio::fs::File::create(&path).await.map_err(internal)?;
     Ok((id, path))
 }
 
@@ -762,11 +1095,14 @@ async fn start_upload(
         // Not mountable: fall through to a normal upload session.
     }
     let expected = query_value(pairs, "digest").map(digest_param).transpose()?;
-    let (id, path) = new_session(registry).await?;
+    let (id, path) = new_session(registry, name).await?;
     if let Some(expected) = expected {
-        if let Err(error) = append(&path, body).await {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(error);
+        if let Err(failure) = append(&path, 0, None, body).await {
+            remove_session(registry, &id).await;
+            return Err(match failure {
+                AppendFailure::Answer(response) => response,
+                AppendFailure::Length(_) => internal("a body without a stated length"),
+            });
         }
         return commit_upload(registry, name, &id, &path, expected).await;
     }
@@ -788,29 +1124,95 @@ fn content_range(headers: &HeaderMap) -> Option<Result<(u64, u64), ()>> {
     )
 }
 
-/// A chunk must continue exactly where the upload stands: 416 otherwise,
-/// with the current range so the client can resume.
-fn check_chunk_start(name: &str, id: &str, headers: &HeaderMap, size: u64) -> Result<(), Response> {
-    match content_range(headers) {
-        None => Ok(()),
-        Some(Ok((start, _))) if start == size => Ok(()),
+/// `416` with the current range, so the client can resume.
+fn range_invalid(name: &str, id: &str, size: u64, message: String) -> Response {
+    let mut response = oci(Code::RangeInvalid, message);
+    airlift_http::set(
+        response.headers_mut(),
+        header::LOCATION,
+        &format!("/v2/{name}/blobs/uploads/{id}"),
+    );
+    airlift_http::set(
+        response.headers_mut(),
+        header::RANGE,
+        &format!("0-{}", size.saturating_sub(1)),
+    );
+    response
+}
+
+/// A chunk with `Content-Range: <start>-<end>` must continue exactly where
+/// the upload stands (`start` is its size) and bring exactly
+/// `end - start + 1` bytes; `416` otherwise. Returns that length, checked
+/// against `Content-Length` when there is one; the body itself is checked
+/// while it streams.
+fn chunk_length(
+    name: &str,
+    id: &str,
+    headers: &HeaderMap,
+    size: u64,
+) -> Result<Option<u64>, Response> {
+    let (start, end) = match content_range(headers) {
+        None => return Ok(None),
+        Some(Ok((start, end))) if start == size => (start, end),
         _ => {
-            let mut response = oci(
-                Code::RangeInvalid,
+            return Err(range_invalid(
+                name,
+                id,
+                size,
                 format!("chunk must start at offset {size}"),
-            );
-            airlift_http::set(
-                response.headers_mut(),
-                header::LOCATION,
-                &format!("/v2/{name}/blobs/uploads/{id}"),
-            );
-            airlift_http::set(
-                response.headers_mut(),
-                header::RANGE,
-                &format!("0-{}", size.saturating_sub(1)),
-            );
-            Err(response)
+            ));
         }
+    };
+    if end < start {
+        return Err(range_invalid(
+            name,
+            id,
+            size,
+            format!("Content-Range {start}-{end} ends before it starts"),
+        ));
+    }
+    let length = end - start + 1;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(declared) = declared
+        && declared != length
+    {
+        return Err(range_invalid(
+            name,
+            id,
+            size,
+            format!(
+                "Content-Range {start}-{end} states {length} bytes, but Content-Length is {declared}"
+            ),
+        ));
+    }
+    Ok(Some(length))
+}
+
+/// Appends one chunk of session `id` (PATCH, or the closing PUT's body).
+async fn append_chunk(
+    name: &str,
+    id: &str,
+    path: &Path,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<u64, Response> {
+    let size = current_size(path).await?;
+    let expected = chunk_length(name, id, headers, size)?;
+    match append(path, size, expected, body).await {
+        Ok(written) => Ok(size + written),
+        Err(AppendFailure::Answer(response)) => Err(response),
+        Err(AppendFailure::Length(got)) => Err(range_invalid(
+            name,
+            id,
+            size,
+            format!(
+                "the chunk brought {got} bytes or more, not the {} its Content-Range states; nothing was stored",
+                expected.unwrap_or_default()
+            ),
+        )),
     }
 }
 
@@ -821,11 +1223,8 @@ async fn patch_upload(
     headers: &HeaderMap,
     body: Body,
 ) -> Reply {
-    let path = upload_path(registry, id)?;
-    let size = current_size(&path).await?;
-    check_chunk_start(name, id, headers, size)?;
-    append(&path, body).await?;
-    let size = current_size(&path).await?;
+    let path = session(registry, name, id).await?;
+    let size = append_chunk(name, id, &path, headers, body).await?;
     Ok(upload_headers(name, id, size, StatusCode::ACCEPTED))
 }
 
@@ -837,9 +1236,9 @@ async fn finish_upload(
     headers: &HeaderMap,
     body: Body,
 ) -> Reply {
-    let path = upload_path(registry, id)?;
+    let path = session(registry, name, id).await?;
     let size = current_size(&path).await?;
-    check_chunk_start(name, id, headers, size)?;
+    chunk_length(name, id, headers, size)?;
     let expected = query_value(pairs, "digest")
         .ok_or_else(|| {
             oci(
@@ -848,11 +1247,12 @@ async fn finish_upload(
             )
         })
         .and_then(digest_param)?;
-    append(&path, body).await?;
+    append_chunk(name, id, &path, headers, body).await?;
     commit_upload(registry, name, id, &path, expected).await
 }
 
 /// Hashes a finished upload, and only if it matches moves it into the store.
+/// Either way the session is over.
 async fn commit_upload(
     registry: &Registry,
     name: &str,
@@ -879,7 +1279,8 @@ async fn commit_upload(
     })
     .await
     .map_err(internal)?
-    .map_err(internal)?;
+    .map_err(write_failed)?;
+    let _ = tokio::fs::remove_file(registry.uploads.join(format!("{id}{BINDING}"))).await;
     let (actual, size) = checked;
     if actual != expected {
         return Err(oci(
@@ -891,16 +1292,14 @@ async fn commit_upload(
 }
 
 async fn upload_status(registry: &Registry, name: &str, id: &str) -> Reply {
-    let path = upload_path(registry, id)?;
+    let path = session(registry, name, id).await?;
     let size = current_size(&path).await?;
     Ok(upload_headers(name, id, size, StatusCode::NO_CONTENT))
 }
 
-async fn cancel_upload(registry: &Registry, id: &str) -> Reply {
-    let path = upload_path(registry, id)?;
-    tokio::fs::remove_file(&path)
-        .await
-        .map_err(|_| oci(Code::BlobUploadUnknown, format!("upload {id} not found")))?;
+async fn cancel_upload(registry: &Registry, name: &str, id: &str) -> Reply {
+    session(registry, name, id).await?;
+    remove_session(registry, id).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -5,8 +5,9 @@
 //!   Ed25519 primary keys and signing subkeys: a primary only with a valid
 //!   self-signature (its newest says when it expires and whether it may
 //!   sign), each subkey only when its binding signature by the primary
-//!   verifies; revoked, expired and certify-only keys are dropped (the
-//!   back-signature a signing subkey carries is not checked);
+//!   verifies, and a signing subkey only with a valid back-signature (its
+//!   own 0x19 signature over the binding, as gpgv requires); revoked,
+//!   expired and certify-only keys are dropped;
 //! - verify detached (`Release.gpg`) and cleartext (`InRelease`) signatures
 //!   made with SHA-256, SHA-384 or SHA-512; SHA-1, MD5 and SHA-224
 //!   signatures are refused;
@@ -275,6 +276,9 @@ struct Signature {
     created: Option<u32>,
     key_expires: Option<u32>,
     key_flags: Option<u8>,
+    /// Embedded signatures (subpacket 32): the back-signature by which a
+    /// signing subkey certifies its primary sits in its binding signature.
+    embedded: Vec<Vec<u8>>,
     mpis: Vec<Vec<u8>>,
 }
 
@@ -314,6 +318,7 @@ impl Signature {
             created: None,
             key_expires: None,
             key_flags: None,
+            embedded: Vec::new(),
             mpis,
         };
         for (area, trusted) in [(&hashed_area, true), (&unhashed_area, false)] {
@@ -330,6 +335,7 @@ impl Signature {
                     27 if trusted && !data.is_empty() => {
                         sig.key_flags = Some(data[0]);
                     }
+                    32 => sig.embedded.push(data.to_vec()),
                     16 if data.len() == 8 => {
                         let mut id = [0u8; 8];
                         id.copy_from_slice(data);
@@ -414,6 +420,8 @@ struct Candidate {
     uid: Option<Vec<u8>>,
     in_subkey: bool,
     subkeys: Vec<Sub>,
+    /// A version 4 signature in the key's block did not parse.
+    spoiled: bool,
 }
 
 fn expiry(created: u32, relative: Option<u32>) -> Option<u64> {
@@ -434,6 +442,7 @@ impl Candidate {
             uid: None,
             in_subkey: false,
             subkeys: Vec::new(),
+            spoiled: false,
         }
     }
 
@@ -480,7 +489,16 @@ impl Candidate {
                 } else {
                     sub.bound = true;
                     sub.expires = expiry(sub.key.created, sig.key_expires);
-                    sub.can_sign = sig.key_flags.is_none_or(|f| f & 0x02 != 0);
+                    // A subkey signs only if it certifies its primary back
+                    // (a valid 0x19 signature embedded in the binding), as
+                    // gpgv requires: otherwise anyone could bind another
+                    // owner's signing key to their own primary.
+                    let backsig = sig.embedded.iter().any(|body| {
+                        Signature::parse(body).is_ok_and(|back| {
+                            back.sig_type == 0x19 && sub.key.check(&back, &data).is_ok()
+                        })
+                    });
+                    sub.can_sign = sig.key_flags.is_none_or(|f| f & 0x02 != 0) && backsig;
                 }
             }
             _ => {}
@@ -492,7 +510,7 @@ impl Candidate {
     /// subkeys bound by it, not revoked, not expired, allowed to sign.
     fn usable(self, now: u64, keys: &mut Vec<PublicKey>) {
         let alive = |expires: Option<u64>| expires.is_none_or(|e| e >= now);
-        if !self.certified || self.revoked || !alive(self.expires) {
+        if !self.certified || self.revoked || self.spoiled || !alive(self.expires) {
             return;
         }
         if self.can_sign {
@@ -575,8 +593,17 @@ impl Keyring {
                     }
                 }
                 2 => {
-                    if let (Some(c), Ok(sig)) = (current.as_mut(), Signature::parse(&p.body)) {
-                        c.signature(&sig);
+                    if let Some(c) = current.as_mut() {
+                        match Signature::parse(&p.body) {
+                            Ok(sig) => c.signature(&sig),
+                            // A damaged version 4 signature spoils its key,
+                            // as gpgv has it: it may have been a revocation
+                            // (found by the differential test). Signatures
+                            // of other versions, such as old third-party
+                            // certifications, are skipped.
+                            Err(_) if p.body.first() == Some(&4) => c.spoiled = true,
+                            Err(_) => {}
+                        }
                     }
                 }
                 _ => {}

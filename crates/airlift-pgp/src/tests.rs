@@ -115,3 +115,48 @@ fn expired_revoked_and_certify_only_keys_are_not_used() {
     bare[last] ^= 0x01;
     assert!(Keyring::parse(&bare).is_err());
 }
+
+#[test]
+fn a_signing_subkey_needs_its_back_signature() {
+    // Found by the differential test against gpgv (tests/diff/pgp.py): a
+    // keyring made by gpg (Ed25519 primary that only certifies, Ed25519
+    // signing subkey) verifies the subkey's signature; the same keyring with
+    // one byte of the subkey's back-signature flipped (in the unhashed area
+    // of the binding, so the binding itself still verifies) must not, as
+    // gpgv refuses it.
+    let data = include_bytes!("../testdata/subkey.txt");
+    let signature = include_bytes!("../testdata/subkey.sig");
+    let good = Keyring::parse(include_bytes!("../testdata/subkey.gpg")).expect("keyring");
+    assert!(good.verify_detached(data, signature).is_ok());
+    let verdict = Keyring::parse(include_bytes!("../testdata/subkey-bad-backsig.gpg"))
+        .and_then(|keyring| keyring.verify_detached(data, signature));
+    assert!(
+        verdict.is_err(),
+        "a subkey without a valid back-signature signed"
+    );
+}
+
+#[test]
+fn a_damaged_signature_spoils_its_key() {
+    // Found by the differential test against gpgv (tests/diff/pgp.py): a
+    // revocation whose length bytes were damaged no longer parsed, was
+    // skipped, and left the revoked key usable; gpgv does not use a key
+    // whose block holds a signature it cannot read. Here an unreadable
+    // version 4 signature (its hashed area runs past the packet) follows
+    // the subkey's binding.
+    let data = include_bytes!("../testdata/subkey.txt");
+    let signature = include_bytes!("../testdata/subkey.sig");
+    let mut keyring = include_bytes!("../testdata/subkey.gpg").to_vec();
+    keyring.extend_from_slice(&[0x88, 6, 4, 0x28, 22, 10, 0xFF, 0xFF]);
+    let verdict =
+        Keyring::parse(&keyring).and_then(|keyring| keyring.verify_detached(data, signature));
+    assert!(
+        verdict.is_err(),
+        "a key with an unreadable signature was used"
+    );
+    // A signature of another version is skipped, as before.
+    let mut keyring = include_bytes!("../testdata/subkey.gpg").to_vec();
+    keyring.extend_from_slice(&[0x88, 6, 3, 0x28, 22, 10, 0xFF, 0xFF]);
+    let keyring = Keyring::parse(&keyring).expect("keyring");
+    assert!(keyring.verify_detached(data, signature).is_ok());
+}

@@ -357,7 +357,7 @@ impl Upstream<'_> {
                     .map_err(|e| CollectError::Upstream {
                         project: name.clone(),
                         url: url.redacted(),
-                        message: e.to_string(),
+                        message: e.detail(),
                     })?;
                 if page.status.as_u16() == 404 {
                     return Err(CollectError::NotFound {

@@ -47,16 +47,27 @@ pub fn read(path: &Path) -> Result<Vec<Pin>, LockError> {
         line: None,
         message: format!("cannot read: {e}"),
     })?;
+    parse(path, &text)
+}
+
+/// Parses the text of a lockfile, choosing the format by the file name in
+/// `path` (`uv.lock`, `pylock.*.toml`, else `requirements.txt`). `path`
+/// names the file in messages, and `-r` includes of a `requirements.txt`
+/// are read relative to its directory.
+///
+/// This is the parsing entry point behind [`read`], public so that it can be
+/// fuzzed without a file.
+pub fn parse(path: &Path, text: &str) -> Result<Vec<Pin>, LockError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if name == "uv.lock" {
-        uv_lock(path, &text)
+        uv_lock(path, text)
     } else if name.starts_with("pylock.") && name.ends_with(".toml") {
-        pylock(path, &text)
+        pylock(path, text)
     } else {
-        requirements(path, &text, 0)
+        requirements(path, text, 0)
     }
 }
 

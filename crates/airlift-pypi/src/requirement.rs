@@ -297,6 +297,11 @@ impl fmt::Display for Requirement {
     }
 }
 
+/// How deeply marker parentheses may nest. Real markers nest a level or
+/// two; the bound keeps the recursive parser's stack use small whatever an
+/// upstream's metadata says.
+const MAX_MARKER_DEPTH: usize = 32;
+
 /// Parses a marker expression.
 pub fn parse_marker(text: &str) -> Result<Marker, String> {
     let mut p = Parser::new(text);
@@ -335,7 +340,14 @@ fn marker_and(p: &mut Parser) -> Result<Marker, String> {
 fn marker_atom(p: &mut Parser) -> Result<Marker, String> {
     p.space();
     if p.eat("(") {
+        if p.depth == MAX_MARKER_DEPTH {
+            return Err(format!(
+                "marker: parentheses nested deeper than {MAX_MARKER_DEPTH}"
+            ));
+        }
+        p.depth += 1;
         let inner = marker_or(p)?;
+        p.depth -= 1;
         p.space();
         if !p.eat(")") {
             return Err("marker: unclosed parenthesis".into());
@@ -406,11 +418,13 @@ fn operand(p: &mut Parser) -> Result<Operand, String> {
 struct Parser<'a> {
     s: &'a str,
     at: usize,
+    /// Open marker parentheses, at most [`MAX_MARKER_DEPTH`].
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
     fn new(s: &'a str) -> Self {
-        Parser { s, at: 0 }
+        Parser { s, at: 0, depth: 0 }
     }
     fn rest(&self) -> &'a str {
         &self.s[self.at..]
@@ -461,6 +475,27 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deeply_nested_markers_are_refused_without_overflowing_the_stack() {
+        // Found by the `pypi_requirement` fuzz target: every `(` was one
+        // more level of recursion, so a `Requires-Dist` from an upstream
+        // with enough of them overflowed the stack and aborted the process.
+        let deep = format!(
+            "{}python_version == '3'{}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        let error = parse_marker(&deep).expect_err("too deep");
+        assert!(error.contains("nested"), "{error}");
+        assert!(Requirement::parse(&format!("a; {deep}")).is_err());
+        let fine = format!(
+            "{}python_version == '3'{}",
+            "(".repeat(MAX_MARKER_DEPTH),
+            ")".repeat(MAX_MARKER_DEPTH)
+        );
+        assert!(parse_marker(&fine).is_ok());
+    }
 
     fn linux(python: &str) -> Environment {
         Environment {

@@ -348,8 +348,10 @@ fn project_body(name: &str, files: &[PageFile], format: Format) -> Vec<u8> {
                     Some(d) => serde_json::json!({"sha256": d.hex()}),
                     None => false.into(),
                 };
-                o.insert("core-metadata".into(), metadata.clone());
-                o.insert("dist-info-metadata".into(), metadata);
+                // PEP 714: the JSON API carries only `core-metadata`. pip
+                // 22.3 to 23.0 read the old `dist-info-metadata` key as a
+                // bool and crash on the dict the spec gives it.
+                o.insert("core-metadata".into(), metadata);
                 o.insert(
                     "yanked".into(),
                     match &f.meta.yanked {
@@ -499,5 +501,14 @@ mod tests {
         assert_eq!(json["files"][0]["yanked"], "bad <build>");
         assert_eq!(json["files"][0]["size"], 7);
         assert_eq!(json["meta"]["api-version"], API_VERSION);
+        // PEP 714: the old key in JSON crashes pip 23.0.1 (Debian 12).
+        assert!(
+            json["files"][0].get("dist-info-metadata").is_none(),
+            "{json}"
+        );
+        assert!(
+            json["files"][0]["core-metadata"]["sha256"].is_string(),
+            "{json}"
+        );
     }
 }

@@ -321,6 +321,13 @@ impl Specifier {
             Some(body) if matches!(op, Op::Equal | Op::NotEqual) => (body, true),
             _ => (rest, false),
         };
+        // `===` compares a string without white space, `;` or `)`.
+        if op == Op::Arbitrary
+            && (body.is_empty()
+                || body.contains(|c: char| c.is_whitespace() || c == ';' || c == ')'))
+        {
+            return Err(format!("{t:?}: `===` needs one word to compare"));
+        }
         let version = if op == Op::Arbitrary {
             Version::parse(body).unwrap_or(Version {
                 epoch: 0,
@@ -334,6 +341,21 @@ impl Specifier {
         } else {
             Version::parse(body).ok_or_else(|| format!("{body:?} is not a PEP 440 version"))?
         };
+        // As `packaging` (and PEP 440) has it: a wildcard follows a bare
+        // release, and a local label only goes with `==` and `!=`. pip
+        // refuses anything else, so accepting it here would resolve
+        // requirements that the client then cannot install.
+        let suffixed = version.pre.is_some() || version.post.is_some() || version.dev.is_some();
+        if wildcard && (suffixed || !version.local.is_empty()) {
+            return Err(format!(
+                "{t:?}: a wildcard goes only after a release number (`==1.2.*`)"
+            ));
+        }
+        if !version.local.is_empty() && !matches!(op, Op::Equal | Op::NotEqual | Op::Arbitrary) {
+            return Err(format!(
+                "{t:?}: a local version label goes only with `==` or `!=`"
+            ));
+        }
         if op == Op::Compatible && version.release.len() < 2 {
             return Err(format!("{t:?}: ~= needs at least two release numbers"));
         }
@@ -363,12 +385,31 @@ impl Specifier {
             Op::LessEqual => candidate.without_local() <= *spec,
             Op::GreaterEqual => candidate.without_local() >= *spec,
             Op::Less => {
+                // `<V` leaves out V's own pre-releases: unless V is a
+                // pre-release, it means `<V.dev0` (so `<1.0` leaves out
+                // 1.0rc1, and `<1.0.post1` leaves out 1.0.post1.dev0 only),
+                // as `packaging` 26 reads PEP 440.
                 let c = candidate.without_local();
-                c < *spec && !(!spec.is_prerelease() && c.is_prerelease() && c.base_equal(spec))
+                if spec.is_prerelease() {
+                    c < *spec
+                } else {
+                    c < Version {
+                        dev: Some(0),
+                        ..spec.clone()
+                    }
+                }
             }
             Op::Greater => {
+                // `>V` leaves out V's own post-releases: the later versions
+                // with V's release and pre-release segment (`>1.0rc1` leaves
+                // out 1.0rc1.post1, not 1.0.post1), unless V is itself a
+                // post or development release; as `packaging` 26 reads
+                // PEP 440.
                 let c = candidate.without_local();
-                c > *spec && !(!spec.is_postrelease() && c.is_postrelease() && c.base_equal(spec))
+                c > *spec
+                    && (spec.dev.is_some()
+                        || spec.post.is_some()
+                        || !(c.base_equal(spec) && c.pre == spec.pre))
             }
             Op::Compatible => {
                 let mut prefix = spec.clone();
@@ -381,9 +422,11 @@ impl Specifier {
         }
     }
 
-    /// True for an operator that names a pre-release explicitly.
+    /// True for a clause that names a pre-release explicitly: any operator
+    /// but `!=`, as `packaging` 26 (and so pip) has it; `<2.0b1` and
+    /// `>1.0rc1` ask for pre-releases too.
     fn names_prerelease(&self) -> bool {
-        !matches!(self.op, Op::NotEqual | Op::Less | Op::Greater) && self.version.is_prerelease()
+        self.op != Op::NotEqual && self.version.is_prerelease()
     }
 
     /// The operator.
@@ -511,6 +554,15 @@ mod tests {
             ("==1.0.0", "1.0", true),
             ("<=1.0", "1.0+x", true),
             ("===1.0", "1.0", true),
+            // Found by the differential test against `packaging` 26.
+            (">1.0rc1", "1.0.post1", true),
+            (">1.0rc1", "1.0rc1.post1", false),
+            (">1.0.dev1", "1.0.post1", true),
+            (">1.0.post1", "1.0.post2", true),
+            ("<3.post1", "3.post0.dev10", true),
+            ("<3.post1", "3a1", true),
+            ("<3.post1", "3.post1.dev0", false),
+            ("<3", "3a1", false),
         ];
         for (spec, version, expected) in cases {
             let s = Specifiers::parse(spec).expect("spec");
@@ -527,6 +579,30 @@ mod tests {
                 .admits_prereleases()
         );
         assert!(Specifiers::parse("=>1").is_err());
+        // Found by the differential test against `packaging` 26: `<` and
+        // `>` with a pre-release admit pre-releases, `!=` does not.
+        for (spec, admits) in [("<2.0b1", true), (">1.0rc1", true), ("!=1.0a1", false)] {
+            let s = Specifiers::parse(spec).expect("spec");
+            assert_eq!(s.admits_prereleases(), admits, "{spec}");
+        }
+        // Found by the differential test against `packaging` (tests/diff):
+        // these parsed, though pip refuses them.
+        for bad in ["==1.0a1.*", "!=1.0.post1.*", "==1.0.dev0.*", "==1.0+abc.*"] {
+            assert!(Specifiers::parse(bad).is_err(), "{bad:?} parsed");
+        }
+        for bad in [
+            ">=1.0+abc",
+            "<1.0+abc",
+            "<=1.0+abc",
+            ">1.0+abc",
+            "~=1.0+abc",
+            "===",
+            "===1 .0",
+            "===a;b",
+        ] {
+            assert!(Specifiers::parse(bad).is_err(), "{bad:?} parsed");
+        }
+        assert!(Specifiers::parse("==1.0+abc").is_ok() && Specifiers::parse("!=1.0+abc").is_ok());
         assert!(Specifiers::parse("~=1").is_err());
     }
 }

@@ -7,8 +7,15 @@
 //! `/apt/<archive>/…` (signed apt repositories), `/healthz` (the process is up),
 //! `/readyz` (the index answers), `/metrics` (Prometheus text). Every request
 //! passes through one middleware that counts it by route and status and adds
-//! the bytes it announced to the served-bytes counter.
+//! the bytes it announced to the served-bytes counter, and every answer gets
+//! `X-Content-Type-Options: nosniff` and, unless its route set its own, a
+//! `Content-Security-Policy` that lets nothing load or run.
+//!
+//! [`listener`] serves the app over HTTP/1.1, plain or TLS, with idle,
+//! header and body timeouts and a bound on open connections.
 
+mod home;
+pub mod listener;
 mod metrics;
 
 use std::net::SocketAddr;
@@ -23,6 +30,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+pub use listener::{Limits, fit_to_open_files, raise_open_files_limit, serve_listener};
 pub use metrics::Metrics;
 
 /// Server failures.
@@ -55,6 +63,9 @@ pub struct Services {
     /// Signs the apt repositories' Release files; without it `/apt/`
     /// serves packages but no Release.
     pub apt: Option<Arc<airlift_apt::serve::Signer>>,
+    /// How long an OCI upload session stays usable after it opens; `None`
+    /// is [`airlift_oci::serve::DEFAULT_UPLOAD_EXPIRY`].
+    pub upload_expiry: Option<std::time::Duration>,
 }
 
 /// Builds the application. `uploads` holds OCI upload sessions; it must be
@@ -65,13 +76,19 @@ pub fn app(store: Store, uploads: PathBuf) -> Router {
 
 /// Builds the application with its services.
 pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
-    let Services { audit, apt } = services;
+    let Services {
+        audit,
+        apt,
+        upload_expiry,
+    } = services;
     let metrics = Arc::new(Metrics::new());
     let state = AppState {
         store: store.clone(),
         metrics: metrics.clone(),
     };
+    let home_store = store.clone();
     Router::new()
+        .route("/", get(move || home::page(home_store.clone())))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
@@ -82,89 +99,117 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
         .nest("/npm", airlift_npm::serve::router(store.clone()))
         .nest("/apt", airlift_apt::serve::router(store.clone(), apt))
         .merge(airlift_npm::serve::root_tarballs(store.clone()))
-        .merge(airlift_oci::serve::router_with_audit(store, uploads, audit))
+        .merge(airlift_files::serve::root_routes(store.clone()))
+        .merge(airlift_cargo::serve::root_routes(store.clone()))
+        .merge(airlift_npm::serve::root_routes(store.clone()))
+        .merge(airlift_apt::serve::root_routes(store.clone()))
+        .merge(airlift_oci::serve::router_with_expiry(
+            store,
+            uploads,
+            audit,
+            upload_expiry.unwrap_or(airlift_oci::serve::DEFAULT_UPLOAD_EXPIRY),
+        ))
         .layer(middleware::from_fn_with_state(state, count))
+        .layer(middleware::map_response(protect))
 }
+
+/// The `Content-Security-Policy` for answers that are not meant to be
+/// rendered by a browser: nothing may load, run or frame them.
+pub const NO_CONTENT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
+
+/// Every answer is data for package managers and registry clients, never a
+/// page, yet a browser may be pointed at any of them, and some carry bytes
+/// that clients pushed (manifests, blobs). So every answer gets
+/// `X-Content-Type-Options: nosniff`, which stops a browser from guessing an
+/// executable type, and, unless the route set its own (as a future page meant
+/// for browsers would), a `Content-Security-Policy` that lets nothing load
+/// or run.
+async fn protect(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(NO_CONTENT_POLICY),
+        );
+    }
+    response
+}
+
+/// Connections the kernel completes and queues before the server accepts
+/// them. The usual default of 128 overflows in a burst of connections (a
+/// client pool starting, or a flood), and every overflowed client then waits
+/// a full second to retry; the kernel caps this at `net.core.somaxconn`.
+const ACCEPT_QUEUE: u32 = 4096;
 
 /// Binds the listener and reports the bound address (port 0 picks one).
 async fn bind(
     address: SocketAddr,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<tokio::net::TcpListener, ServerError> {
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|source| ServerError::Bind { address, source })?;
+    let bound = || -> std::io::Result<tokio::net::TcpListener> {
+        let socket = if address.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        socket.bind(address)?;
+        socket.listen(ACCEPT_QUEUE)
+    };
+    let listener = bound().map_err(|source| ServerError::Bind { address, source })?;
     ready(listener.local_addr().map_err(ServerError::Serve)?);
     Ok(listener)
 }
 
 /// Serves HTTPS with `tls` until Ctrl-C or SIGTERM. `ready` receives the
 /// bound address. Each connection is a TLS handshake, then HTTP/1.1 served by
-/// the same application as plain HTTP.
+/// the same application as plain HTTP, within `limits` (see [`listener`]).
 pub async fn serve_tls(
     store: Store,
     uploads: PathBuf,
     services: Services,
     address: SocketAddr,
+    limits: Limits,
     tls: std::sync::Arc<rustls::ServerConfig>,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
+    let limits = fit_to_open_files(limits, raise_open_files_limit());
     let listener = bind(address, ready).await?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let service = hyper_util::service::TowerToHyperService::new(
-        app_with(store, uploads, services).layer(axum::Extension(airlift_http::Scheme("https"))),
-    );
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let service = service.clone();
-        tokio::spawn(async move {
-            let stream = match acceptor.accept(stream).await {
-                Ok(stream) => stream,
-                Err(e) => {
-                    tracing::info!(%peer, "TLS handshake failed: {e}");
-                    return;
-                }
-            };
-            let builder =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            if let Err(e) = builder
-                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%peer, "connection ended: {e}");
-            }
-        });
-    }
+    serve_listener(
+        listener,
+        app_with(store, uploads, services),
+        limits,
+        Some(tls),
+        shutdown_signal(),
+    )
+    .await
 }
 
-/// Serves until Ctrl-C or SIGTERM. `ready` receives the bound address.
+/// Serves plain HTTP/1.1 until Ctrl-C or SIGTERM, within `limits` (see
+/// [`listener`]). `ready` receives the bound address.
 pub async fn serve(
     store: Store,
     uploads: PathBuf,
     services: Services,
     address: SocketAddr,
+    limits: Limits,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
+    let limits = fit_to_open_files(limits, raise_open_files_limit());
     let listener = bind(address, ready).await?;
-    axum::serve(
+    serve_listener(
         listener,
-        app_with(store, uploads, services).layer(axum::Extension(airlift_http::Scheme("http"))),
+        app_with(store, uploads, services),
+        limits,
+        None,
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
     .await
-    .map_err(ServerError::Serve)
 }
 
 async fn shutdown_signal() {

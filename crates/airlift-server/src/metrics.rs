@@ -1,6 +1,12 @@
 //! Prometheus metrics.
+//!
+//! A scrape reads the serving generation and the site state, which are
+//! single rows. The blob count and bytes of a generation need every entry,
+//! so they are computed once per generation (generations are immutable) and
+//! served from that result until the serving generation changes.
 
 use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 use airlift_store::{Store, StoreError, state_keys};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -30,6 +36,8 @@ pub struct Metrics {
     stored_bytes: Gauge,
     generation: Gauge,
     last_import: Gauge,
+    /// (generation id, distinct blobs, bytes) of the last generation measured.
+    totals: Mutex<Option<(u64, i64, i64)>>,
 }
 
 impl Default for Metrics {
@@ -86,6 +94,7 @@ impl Metrics {
             stored_bytes,
             generation,
             last_import,
+            totals: Mutex::new(None),
         }
     }
 
@@ -104,19 +113,39 @@ impl Metrics {
             .inc_by(bytes);
     }
 
+    /// The distinct blobs and their bytes in generation `id`, scanned only
+    /// when `id` is not the generation measured last. The lock is held over
+    /// the scan, so scrapes that arrive together scan once.
+    fn totals(&self, store: &Store, id: u64) -> Result<(i64, i64), StoreError> {
+        let mut cached = self
+            .totals
+            .lock()
+            .map_err(|_| StoreError::Corrupt("metrics lock poisoned".to_owned()))?;
+        if let Some((cached_id, blobs, bytes)) = *cached
+            && cached_id == id
+        {
+            return Ok((blobs, bytes));
+        }
+        let (mut blobs, mut bytes) = (BTreeSet::new(), 0u64);
+        for entry in store.meta.entries(id, None)? {
+            if blobs.insert(entry.digest) {
+                bytes += entry.size;
+            }
+        }
+        let totals = (blobs.len() as i64, bytes as i64);
+        *cached = Some((id, totals.0, totals.1));
+        Ok(totals)
+    }
+
     /// Refreshes the store gauges and renders the text format.
     pub fn render(&self, store: &Store) -> Result<String, StoreError> {
         let current = store.meta.current()?;
-        let (mut blobs, mut bytes) = (BTreeSet::new(), 0u64);
-        if let Some(generation) = &current {
-            for entry in store.meta.entries(generation.id, None)? {
-                if blobs.insert(entry.digest) {
-                    bytes += entry.size;
-                }
-            }
-        }
-        self.blobs.set(blobs.len() as i64);
-        self.stored_bytes.set(bytes as i64);
+        let (blobs, bytes) = match &current {
+            Some(generation) => self.totals(store, generation.id)?,
+            None => (0, 0),
+        };
+        self.blobs.set(blobs);
+        self.stored_bytes.set(bytes);
         self.generation.set(current.map_or(0, |g| g.id as i64));
         let last = store
             .meta
@@ -128,5 +157,121 @@ impl Metrics {
         encode(&mut text, &self.registry)
             .map_err(|e| StoreError::Corrupt(format!("metrics encoding: {e}")))?;
         Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use airlift_store::{
+        AuditHead, Change, Entry, FsBlobStore, Generation, MetaStore, SqliteMetaStore,
+    };
+
+    use super::*;
+
+    /// An index that counts the scans of a generation's entries.
+    struct Counting {
+        inner: SqliteMetaStore,
+        scans: AtomicUsize,
+    }
+
+    impl MetaStore for Counting {
+        fn current(&self) -> Result<Option<Generation>, StoreError> {
+            self.inner.current()
+        }
+        fn generations(&self) -> Result<Vec<Generation>, StoreError> {
+            self.inner.generations()
+        }
+        fn entries(
+            &self,
+            generation: u64,
+            ecosystem: Option<&str>,
+        ) -> Result<Vec<Entry>, StoreError> {
+            self.scans.fetch_add(1, Ordering::SeqCst);
+            self.inner.entries(generation, ecosystem)
+        }
+        fn entry(
+            &self,
+            generation: u64,
+            ecosystem: &str,
+            key: &str,
+        ) -> Result<Option<Entry>, StoreError> {
+            self.inner.entry(generation, ecosystem, key)
+        }
+        fn entries_with_prefix(
+            &self,
+            generation: u64,
+            ecosystem: &str,
+            prefix: &str,
+        ) -> Result<Vec<Entry>, StoreError> {
+            self.inner
+                .entries_with_prefix(generation, ecosystem, prefix)
+        }
+        fn apply(&self, change: Change) -> Result<Generation, StoreError> {
+            self.inner.apply(change)
+        }
+        fn state(&self, key: &str) -> Result<Option<String>, StoreError> {
+            self.inner.state(key)
+        }
+        fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+            self.inner.audit_head()
+        }
+        fn record_audit_head(&self, head: &AuditHead) -> Result<(), StoreError> {
+            self.inner.record_audit_head(head)
+        }
+    }
+
+    fn push(meta: &Counting, key: &str, fill: char, size: u64) {
+        meta.apply(Change {
+            source: format!("push {key}"),
+            upserts: vec![Entry {
+                ecosystem: "files".into(),
+                key: key.into(),
+                digest: format!("sha256:{}", fill.to_string().repeat(64))
+                    .parse()
+                    .unwrap(),
+                size,
+                meta: Default::default(),
+            }],
+            ..Change::default()
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn scrapes_scan_the_index_once_per_generation() {
+        // No blob is read; the blob store only completes the `Store`.
+        let dir = std::env::temp_dir().join(format!("airlift-metrics-test-{}", std::process::id()));
+        let meta = Arc::new(Counting {
+            inner: SqliteMetaStore::in_memory().unwrap(),
+            scans: AtomicUsize::new(0),
+        });
+        let store = Store {
+            blobs: Arc::new(FsBlobStore::open(&dir.join("blobs"), &dir.join("tmp")).unwrap()),
+            meta: meta.clone(),
+        };
+        let metrics = Metrics::new();
+        push(&meta, "a", 'a', 3);
+        for _ in 0..5 {
+            let text = metrics.render(&store).unwrap();
+            assert!(text.contains("airlift_store_blobs 1"), "{text}");
+            assert!(text.contains("airlift_store_bytes 3"), "{text}");
+        }
+        assert_eq!(
+            meta.scans.load(Ordering::SeqCst),
+            1,
+            "every scrape scanned the index"
+        );
+        push(&meta, "b", 'b', 4);
+        let text = metrics.render(&store).unwrap();
+        assert!(text.contains("airlift_store_blobs 2"), "{text}");
+        assert!(text.contains("airlift_store_bytes 7"), "{text}");
+        metrics.render(&store).unwrap();
+        assert_eq!(meta.scans.load(Ordering::SeqCst), 2);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -50,6 +50,20 @@ pub enum StoreError {
         "{0} was created by an earlier development version of airlift with another index layout; move it aside and import the last bundle again"
     )]
     OldLayout(PathBuf),
+    /// A new audit log head that would move the recorded one backwards.
+    #[error(
+        "the index records an audit log of {recorded} entries with root {recorded_root}; refusing to record {offered} entries with root {offered_root}"
+    )]
+    AuditHead {
+        /// Entries recorded.
+        recorded: u64,
+        /// Their root, hex.
+        recorded_root: String,
+        /// Entries offered.
+        offered: u64,
+        /// Their root, hex.
+        offered_root: String,
+    },
     /// A stored value could not be decoded.
     #[error("corrupt index row: {0}")]
     Corrupt(String),

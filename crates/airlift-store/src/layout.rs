@@ -4,7 +4,7 @@
 //! <home>/
 //!   store/blobs/sha256/<2 hex>/<64 hex>   immutable blobs
 //!   store/tmp/                           staged blob writes (cleared on open)
-//!   store/index.sqlite                   the index (generations, entries, state)
+//!   store/index.sqlite                   the index (generations, entries, state, audit log head)
 //!   keys/                                private signing keys (connected side)
 //!   trust/root.json                      the trusted TUF root (isolated side)
 //!   trust/tuf/                           TUF client state: last trusted metadata
@@ -77,6 +77,12 @@ impl Layout {
     /// OCI blob upload sessions (same file system as the blobs).
     pub fn uploads_dir(&self) -> PathBuf {
         self.home.join("uploads")
+    }
+
+    /// The version and generation of the last bundle this home packed, so
+    /// the next one gets a greater version whatever the clock says.
+    pub fn last_pack(&self) -> PathBuf {
+        self.home.join("ledger").join(".last-pack.json")
     }
 
     /// Where bundles are copied while being imported.

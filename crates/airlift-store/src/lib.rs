@@ -6,7 +6,8 @@
 //! - [`MetaStore`]: the index. Every change commits a new, immutable
 //!   [`Generation`] of [`Entry`] rows (ecosystem, key → digest) together with
 //!   the small pieces of site state that must change with it, in one
-//!   transaction.
+//!   transaction. It also keeps the audit log's head ([`AuditHead`]), so a
+//!   deleted or shortened audit log is noticed.
 //!
 //! The embedded default is [`FsBlobStore`] plus [`SqliteMetaStore`]; the
 //! on-disk layout is written down once, in [`layout`]. [`suite`] is the test
@@ -23,7 +24,7 @@ pub mod suite;
 pub use blob::{BlobRead, BlobStore, BlobWriter, FsBlobStore};
 pub use error::StoreError;
 pub use fsck::{FsckReport, fsck};
-pub use meta::{Change, Entry, Generation, MetaStore, NewGeneration, state_keys};
+pub use meta::{AuditHead, Change, Entry, Generation, MetaStore, NewGeneration, state_keys};
 pub use sqlite::SqliteMetaStore;
 
 use std::path::Path;

@@ -67,6 +67,18 @@ pub struct Change {
     pub state: Vec<(String, String)>,
 }
 
+/// The audit log's head as the index last recorded it: its tree size and
+/// root hash (lowercase hex). The audit log lives in `<home>/audit/`; this
+/// copy lives in the index so that deleting or shortening that directory is
+/// noticed (`airlift audit verify` compares the two). It only grows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditHead {
+    /// Entries in the log.
+    pub size: u64,
+    /// The RFC 6962 tree hash of those entries, lowercase hex.
+    pub root: String,
+}
+
 /// Well-known state keys.
 pub mod state_keys {
     /// Version of the last bundle imported (TUF timestamp version).
@@ -162,4 +174,11 @@ pub trait MetaStore: Send + Sync {
     }
     /// A state value.
     fn state(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// The audit log's head as last recorded, if any.
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError>;
+    /// Records the audit log's head, atomically. Refuses a head with fewer
+    /// entries than the recorded one, or another root for as many entries
+    /// ([`StoreError::AuditHead`]): a log is only appended to, so either
+    /// would hide a reset or a rewrite.
+    fn record_audit_head(&self, head: &AuditHead) -> Result<(), StoreError>;
 }

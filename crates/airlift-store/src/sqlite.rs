@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::StoreError;
-use crate::meta::{Change, Entry, Generation, MetaStore};
+use crate::meta::{AuditHead, Change, Entry, Generation, MetaStore};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS generations (
@@ -30,6 +30,12 @@ CREATE INDEX IF NOT EXISTS entries_live ON entries (removed_in, ecosystem, key);
 CREATE TABLE IF NOT EXISTS state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+-- The audit log's head (one row): see MetaStore::record_audit_head.
+CREATE TABLE IF NOT EXISTS audit_head (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    size  INTEGER NOT NULL,
+    root  TEXT NOT NULL
 );
 ";
 
@@ -280,5 +286,53 @@ impl MetaStore for SqliteMetaStore {
             )
             .optional()
         })
+    }
+
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        let row: Option<(i64, String)> = self.with(|c| {
+            c.query_row("SELECT size, root FROM audit_head WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })?;
+        Ok(row.map(|(size, root)| AuditHead {
+            size: size as u64,
+            root,
+        }))
+    }
+
+    fn record_audit_head(&self, head: &AuditHead) -> Result<(), StoreError> {
+        let refused = self.with(|c| {
+            // IMMEDIATE: the comparison and the write are one step, even
+            // with another process recording at the same time.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let recorded: Option<(i64, String)> = tx
+                .query_row("SELECT size, root FROM audit_head WHERE id = 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            if let Some((size, root)) = recorded {
+                let size = size as u64;
+                if size > head.size || (size == head.size && root != head.root) {
+                    return Ok(Some((size, root)));
+                }
+            }
+            tx.execute(
+                "INSERT INTO audit_head (id, size, root) VALUES (1, ?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET size = excluded.size, root = excluded.root",
+                params![head.size as i64, head.root],
+            )?;
+            tx.commit()?;
+            Ok(None)
+        })?;
+        match refused {
+            Some((recorded, recorded_root)) => Err(StoreError::AuditHead {
+                recorded,
+                recorded_root,
+                offered: head.size,
+                offered_root: head.root.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 }

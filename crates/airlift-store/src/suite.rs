@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 
 use airlift_core::Digest;
 
-use crate::{BlobStore, Change, Entry, MetaStore, NewGeneration, StoreError};
+use crate::{AuditHead, BlobStore, Change, Entry, MetaStore, NewGeneration, StoreError};
 
 /// Runs every blob-store check.
 pub fn blob_store(make: &dyn Fn() -> Box<dyn BlobStore>) {
@@ -26,6 +26,47 @@ pub fn meta_store(make: &dyn Fn() -> Box<dyn MetaStore>) {
     meta_state_commits_with_generation(make().as_ref());
     meta_entries_filter_and_sort(make().as_ref());
     meta_changes_are_incremental_and_old_generations_stay(make().as_ref());
+    meta_audit_head_only_grows(make().as_ref());
+}
+
+fn meta_audit_head_only_grows(store: &dyn MetaStore) {
+    let head = |size: u64, root: &str| AuditHead {
+        size,
+        root: root.to_owned(),
+    };
+    assert_eq!(
+        store.audit_head().unwrap(),
+        None,
+        "a new index records a head"
+    );
+    store.record_audit_head(&head(2, "aa")).unwrap();
+    store.record_audit_head(&head(5, "bb")).unwrap();
+    assert_eq!(store.audit_head().unwrap(), Some(head(5, "bb")));
+    store
+        .record_audit_head(&head(5, "bb"))
+        .expect("recording the same head again failed");
+    for (refused, what) in [
+        (head(4, "cc"), "fewer entries"),
+        (head(5, "cc"), "another root"),
+    ] {
+        let error = store
+            .record_audit_head(&refused)
+            .expect_err(&format!("a head with {what} was recorded"));
+        assert!(
+            matches!(error, StoreError::AuditHead { recorded: 5, .. }),
+            "{what}: {error}"
+        );
+    }
+    assert_eq!(
+        store.audit_head().unwrap(),
+        Some(head(5, "bb")),
+        "a refused head changed the record"
+    );
+    assert_eq!(
+        store.current().unwrap(),
+        None,
+        "recording the audit head made a generation"
+    );
 }
 
 fn blob_round_trip(store: &dyn BlobStore) {

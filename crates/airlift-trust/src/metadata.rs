@@ -48,16 +48,79 @@ pub fn format_time(time: jiff::Timestamp) -> String {
     time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// OLPC canonical JSON of a value.
+/// OLPC canonical JSON of a value, byte for byte as python-tuf
+/// (securesystemslib's `encode_canonical`) writes it: no white space,
+/// object keys in code-point order, strings as UTF-8 with only `"` and `\`
+/// escaped, integers in decimal. A document with a float has no canonical
+/// form; for one the result is empty (metadata airlift builds has none).
+///
+/// This is our own writer, not the `olpc_cjson` formatter, which
+/// differs from python-tuf in two ways found by the differential test
+/// (`tests/diff`): it rewrites strings to Unicode NFC, and it orders keys by
+/// their escaped, quoted bytes, so `"a b"` sorts before `"a"` and `"a#"`
+/// before `"a\""`. Either changes the signed bytes, and a signature made
+/// over one form does not verify over the other.
 pub fn canonical_json(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut serializer =
-        serde_json::Serializer::with_formatter(&mut out, olpc_cjson::CanonicalFormatter::new());
-    // Serializing a `Value` into a Vec cannot fail: no I/O, string keys only.
-    if value.serialize(&mut serializer).is_err() {
+    if write_canonical(value, &mut out).is_err() {
         out.clear();
     }
     out
+}
+
+/// The one thing without a canonical form: a number that is not an integer.
+struct NotCanonical;
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => out.extend_from_slice(i.to_string().as_bytes()),
+            (None, Some(u)) => out.extend_from_slice(u.to_string().as_bytes()),
+            (None, None) => return Err(NotCanonical),
+        },
+        Value::String(s) => write_canonical_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            // Sorted here, whatever order the map keeps: `str`'s order is
+            // the order of code points, which is Python's.
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical_string(key, out);
+                out.push(b':');
+                write_canonical(item, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+fn write_canonical_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for byte in s.bytes() {
+        if matches!(byte, b'"' | b'\\') {
+            out.push(b'\\');
+        }
+        out.push(byte);
+    }
+    out.push(b'"');
 }
 
 /// Signs a role's `signed` object with each key and returns the file bytes.
@@ -146,4 +209,29 @@ pub fn finish(
         snapshot: snapshot_file,
         timestamp: timestamp_file,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_is_what_python_tuf_writes() {
+        // Found by the differential test against securesystemslib
+        // (tests/diff): keys in code-point order, even where a key is a
+        // prefix of another or holds a quote, and strings left as they are
+        // (not rewritten to NFC).
+        let value = json!({"a b": 1, "a": 2, "a#": 3, "a\"": 4, "!": [true, null, "e\u{301}\\"]});
+        let expected =
+            "{\"!\":[true,null,\"e\u{301}\\\\\"],\"a\":2,\"a b\":1,\"a\\\"\":4,\"a#\":3}";
+        assert_eq!(
+            String::from_utf8(canonical_json(&value)).ok().as_deref(),
+            Some(expected)
+        );
+        assert_eq!(
+            canonical_json(&json!([u64::MAX, i64::MIN, "\n\t\u{0}"])),
+            "[18446744073709551615,-9223372036854775808,\"\n\t\u{0}\"]".as_bytes()
+        );
+        assert!(canonical_json(&json!({"x": 1.5})).is_empty());
+    }
 }

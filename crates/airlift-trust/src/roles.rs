@@ -102,7 +102,12 @@ impl RootInfo {
     /// A key as people read it: its name (when the root gives one) and the
     /// start of its id.
     pub fn describe(&self, keyid: &str) -> String {
-        let short = &keyid[..keyid.len().min(12)];
+        // The first 12 characters, not bytes: a key id from a file need not
+        // be hex, and a cut inside a character would panic.
+        let short = keyid
+            .char_indices()
+            .nth(12)
+            .map_or(keyid, |(end, _)| &keyid[..end]);
         match self
             .keys
             .get(keyid)
@@ -275,4 +280,37 @@ pub fn merge_signatures(files: &[Value]) -> Result<Value, TrustError> {
     }
     // Every signature, repeats included: `keep_valid` picks the good ones.
     Ok(json!({"signatures": all, "signed": first["signed"]}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_ids_that_are_not_ascii_are_described_without_panicking() {
+        // Found by the `tuf_metadata` fuzz target: the short form of a key
+        // id cut it at byte 12, which panicked when that fell inside a
+        // character, so a root naming such a key crashed the message that
+        // says who is missing.
+        let keyid = "6e13861c702\u{29c}09cf";
+        let file = json!({
+            "signed": {
+                "_type": "root",
+                "version": 1,
+                "keys": {},
+                "roles": {"root": {"keyids": [keyid], "threshold": 1}},
+            },
+            "signatures": [],
+        });
+        let root = RootInfo::from_signed(&file["signed"]).expect("parses");
+        assert_eq!(root.describe(keyid), "6e13861c702\u{29c}…");
+        let counted = tally(&root, "root", &file).expect("tally");
+        assert!(
+            counted
+                .describe(&root)
+                .contains("missing any 1 of 6e13861c702"),
+            "{}",
+            counted.describe(&root)
+        );
+    }
 }

@@ -74,15 +74,14 @@ pub fn verify_metadata(
             let message = render_chain(&e);
             // Name who signed and who is missing when a threshold is the
             // cause (tough only counts).
-            match diagnose(metadata_dir, None) {
+            match diagnose(metadata_dir, trusted_root, false) {
                 Some(threshold) => failure(format!("{threshold} ({message})")),
                 None => failure(message),
             }
         })?;
     // Count again, strictly: each key once, only valid signatures, against
     // the root tough arrived at.
-    let root_version = repository.root().signed.version.get();
-    if let Some(threshold) = diagnose(metadata_dir, Some((root_version, trusted_root))) {
+    if let Some(threshold) = diagnose(metadata_dir, trusted_root, true) {
         return Err(failure(threshold));
     }
 
@@ -117,46 +116,137 @@ pub fn verify_metadata(
     })
 }
 
+/// The most bytes read of a root, timestamp or snapshot file while
+/// diagnosing a refusal, before any verified metadata gives a length.
+const MAX_SMALL_FILE: u64 = 1 << 20;
+
+/// The most bytes of a role file read for the strict count after the TUF
+/// client accepted it, when its parent lists no length.
+const MAX_VERIFIED_FILE: u64 = 256 << 20;
+
+/// How many newer roots a diagnosis walks (as tough's default).
+const MAX_ROOT_UPDATES: u64 = 1024;
+
+/// Reads `path` only if it is at most `limit` bytes.
+fn read_bounded(path: &Path, limit: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= limit).then_some(bytes)
+}
+
+/// What a verified parent says of `name`: its length and SHA-256.
+fn listed(parent: &serde_json::Value, name: &str) -> Option<(u64, String)> {
+    let meta = &parent["signed"]["meta"][name];
+    Some((
+        meta["length"].as_u64()?,
+        meta["hashes"]["sha256"].as_str()?.to_ascii_lowercase(),
+    ))
+}
+
+/// Reads `name` from `dir` only if it has the length and SHA-256 that its
+/// verified parent lists; otherwise says why not.
+fn read_listed(
+    dir: &Path,
+    name: &str,
+    parent_role: &str,
+    parent: &serde_json::Value,
+    verified_by_tough: bool,
+) -> Result<serde_json::Value, Option<String>> {
+    let Some((length, sha256)) = listed(parent, name) else {
+        // Metadata that lists no length and hash (not airlift's: its writer
+        // always lists both): only a file the TUF client already verified
+        // is read, within the largest size a role may have.
+        if !verified_by_tough {
+            return Err(None);
+        }
+        let bytes = read_bounded(&dir.join(name), MAX_VERIFIED_FILE).ok_or(None)?;
+        return serde_json::from_slice(&bytes).map_err(|_| None);
+    };
+    let mismatch = || {
+        Some(format!(
+            "{name} does not have the length ({length} bytes) and SHA-256 that the verified {parent_role} lists"
+        ))
+    };
+    let bytes = read_bounded(&dir.join(name), length).ok_or_else(mismatch)?;
+    if bytes.len() as u64 != length || airlift_core::Digest::of(&bytes).hex() != sha256 {
+        return Err(mismatch());
+    }
+    serde_json::from_slice(&bytes).map_err(|_| None)
+}
+
 /// The first role whose signatures fall short of its threshold, described
-/// with names, using root `version` (the newest root file in the directory
-/// when `None`).
-fn diagnose(metadata_dir: &Path, root: Option<(u64, &[u8])>) -> Option<String> {
-    let newest = || {
-        let mut best: Option<(u64, PathBuf)> = None;
-        for entry in std::fs::read_dir(metadata_dir).ok()?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(v) = name
-                .strip_suffix(".root.json")
-                .and_then(|v| v.parse::<u64>().ok())
-                && best.as_ref().is_none_or(|(b, _)| v > *b)
-            {
-                best = Some((v, entry.path()));
-            }
-        }
-        best
-    };
-    let bytes = match root {
-        Some((version, trusted)) => {
-            match std::fs::read(metadata_dir.join(format!("{version}.root.json"))) {
-                Ok(bytes) => bytes,
-                Err(_) => trusted.to_vec(),
-            }
-        }
-        None => std::fs::read(newest()?.1).ok()?,
-    };
-    let info = crate::roles::RootInfo::parse(&bytes).ok()?;
-    for role in ["timestamp", "snapshot", "targets"] {
-        let Ok(text) = std::fs::read(metadata_dir.join(format!("{role}.json"))) else {
-            continue;
+/// with names, or `None` when every role checked meets its threshold (then
+/// the TUF client's own message says what failed).
+///
+/// Only verified data is read beyond a small bound, in TUF's order: the root
+/// chain from `trusted_root` (a newer root counts only when both the root
+/// before it and itself meet their root thresholds), the timestamp, then the
+/// snapshot and the targets only when their length and hash match what the
+/// verified role before them lists. So a bundle with a huge or forged file
+/// cannot make the diagnosis read it, and key names come from trusted roots
+/// only, never from a root an attacker wrote. `verified_by_tough` says the
+/// TUF client accepted the files (the strict re-count after a success):
+/// then a role whose parent lists no length is still counted.
+fn diagnose(metadata_dir: &Path, trusted_root: &[u8], verified_by_tough: bool) -> Option<String> {
+    use crate::roles::{RootInfo, tally};
+    let mut root = RootInfo::parse(trusted_root).ok()?;
+    for _ in 0..MAX_ROOT_UPDATES {
+        let next = root.version + 1;
+        let Some(bytes) = read_bounded(
+            &metadata_dir.join(format!("{next}.root.json")),
+            MAX_SMALL_FILE,
+        ) else {
+            break;
         };
-        let Ok(file) = serde_json::from_slice::<serde_json::Value>(&text) else {
-            continue;
-        };
-        if let Ok(tally) = crate::roles::tally(&info, role, &file)
-            && !tally.met()
-        {
-            return Some(tally.describe(&info));
+        let file: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let by_old = tally(&root, "root", &file).ok()?;
+        if !by_old.met() {
+            return Some(format!(
+                "root version {next} is not signed by the root before it: {}",
+                by_old.describe(&root)
+            ));
         }
+        let new = RootInfo::from_signed(&file["signed"]).ok()?;
+        if new.version != next {
+            return None;
+        }
+        let by_new = tally(&new, "root", &file).ok()?;
+        if !by_new.met() {
+            return Some(format!(
+                "root version {next} is not signed by its own keys: {}",
+                by_new.describe(&new)
+            ));
+        }
+        root = new;
+    }
+    let timestamp: serde_json::Value = serde_json::from_slice(&read_bounded(
+        &metadata_dir.join("timestamp.json"),
+        MAX_SMALL_FILE,
+    )?)
+    .ok()?;
+    let mut parent = ("timestamp", timestamp);
+    let first = tally(&root, "timestamp", &parent.1).ok()?;
+    if !first.met() {
+        return Some(first.describe(&root));
+    }
+    for role in ["snapshot", "targets"] {
+        let file = match read_listed(
+            metadata_dir,
+            &format!("{role}.json"),
+            parent.0,
+            &parent.1,
+            verified_by_tough,
+        ) {
+            Ok(file) => file,
+            Err(reason) => return reason,
+        };
+        let counted = tally(&root, role, &file).ok()?;
+        if !counted.met() {
+            return Some(counted.describe(&root));
+        }
+        parent = (role, file);
     }
     None
 }

@@ -47,6 +47,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// List container image repositories, tags and manifest digests being served.
     Images,
+    /// What this home holds and serves: generation, last import, entries and
+    /// bytes per ecosystem, trust expiry dates, disk free.
+    Status,
+    /// Print a commented airlift.toml that shows every table (connected side).
+    Template,
     /// Re-hash every blob and check every entry of the current generation.
     Fsck(FsckArgs),
     /// Print the configuration that points a client tool at this server.
@@ -148,6 +153,13 @@ pub struct ClientConfigArgs {
     /// The server's base URL as clients reach it.
     #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
     pub url: String,
+    /// apt: where the client keeps airlift's signing key (`Signed-By`).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/etc/apt/keyrings/airlift.asc"
+    )]
+    pub signed_by: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -256,6 +268,12 @@ pub struct PackArgs {
     /// Carry every blob, even those the ledger or a receipt says are there.
     #[arg(long, conflicts_with = "receipt")]
     pub full: bool,
+    /// Pack sequence number N for the destination again, following the
+    /// bundle that was number N-1: the way out when bundle N never imported
+    /// (lost, or refused). Carries every blob unless --receipt is given.
+    #[arg(long, value_name = "N", requires = "destination",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub sequence: Option<u64>,
     /// An approval request signed by approvers (`airlift approve`;
     /// repeatable, their signatures combine). Without it, when the targets
     /// role needs more signatures than this machine's keys give, pack writes
@@ -296,12 +314,40 @@ pub struct BundleArgs {
     /// Verify against this root instead of the home's trusted root.
     #[arg(long, value_name = "ROOT_JSON")]
     pub trust: Option<PathBuf>,
+    #[command(flatten)]
+    pub removals: RemovalArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The bundle: a directory, a .tar, a .tar.zst, or a split bundle's .toc.json.
     pub bundle: PathBuf,
+    #[command(flatten)]
+    pub removals: RemovalArgs,
+}
+
+/// How much an import may remove.
+#[derive(Debug, Args)]
+pub struct RemovalArgs {
+    /// Remove whatever the bundle leaves out, however much that is, including
+    /// what was pushed to this server since the last import.
+    #[arg(long)]
+    pub allow_removals: bool,
+    /// Refuse an import that would remove more than this share of the
+    /// entries served now, in percent.
+    #[arg(long, value_name = "PERCENT", default_value_t = airlift_bundle::DEFAULT_MAX_REMOVAL_PERCENT,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_removals: u8,
+}
+
+impl RemovalArgs {
+    /// The policy these flags ask for.
+    pub fn policy(&self) -> airlift_bundle::RemovalPolicy {
+        airlift_bundle::RemovalPolicy {
+            allow: self.allow_removals,
+            max_percent: self.max_removals,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -337,4 +383,73 @@ pub struct ServeArgs {
     /// re-signs when half of it has passed.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub apt_valid_days: u32,
+    /// Age at which an unfinished OCI upload session expires: it is refused
+    /// from then on and its partial data removed (swept at start-up and
+    /// hourly). A whole number with `s`, `m`, `h` or `d`, e.g. `24h`.
+    #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_upload_expiry)]
+    pub upload_expiry: std::time::Duration,
+    /// Time allowed from a request's first byte to the end of its headers
+    /// (and for a TLS handshake), e.g. `30s`, `500ms`, `2m`.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub header_timeout: std::time::Duration,
+    /// How long a connection may wait for a request (new, or after a
+    /// keep-alive response) before it is closed.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_timeout)]
+    pub idle_timeout: std::time::Duration,
+    /// How long a request body may send nothing while it is read, or a
+    /// client take nothing of a response, before the connection is closed.
+    /// Transfers that keep moving are never cut off.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_timeout)]
+    pub body_timeout: std::time::Duration,
+    /// Connections open at once (more wait to be accepted); lowered at
+    /// start-up to what the open-files limit allows.
+    #[arg(long, value_name = "N", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+}
+
+/// Parses `--upload-expiry`: a whole number with `s`, `m`, `h` or `d`,
+/// from one second to a year.
+fn parse_upload_expiry(text: &str) -> Result<std::time::Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+    let seconds = match unit {
+        "s" => Some(number),
+        "m" => number.checked_mul(60),
+        "h" => number.checked_mul(3600),
+        "d" => number.checked_mul(86_400),
+        "" => return Err(format!("{text:?} needs a unit (s, m, h or d)")),
+        other => return Err(format!("unknown unit {other:?} (use s, m, h or d)")),
+    };
+    match seconds {
+        Some(seconds @ 1..=31_536_000) => Ok(std::time::Duration::from_secs(seconds)),
+        _ => Err(format!("{text:?} is not between 1s and 365d")),
+    }
+}
+
+/// Parses a `serve` timeout: a whole number with `ms`, `s` (the default) or
+/// `m`, from 1 ms to 1 day.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+    let millis = match unit {
+        "ms" => Some(number),
+        "s" | "" => number.checked_mul(1000),
+        "m" => number.checked_mul(60_000),
+        other => return Err(format!("unknown unit {other:?} (use ms, s or m)")),
+    };
+    match millis {
+        Some(millis @ 1..=86_400_000) => Ok(std::time::Duration::from_millis(millis)),
+        _ => Err(format!("{text:?} is not between 1ms and 1440m")),
+    }
 }

@@ -37,7 +37,11 @@ impl Context {
     }
 
     fn bar(&self) -> Bar {
-        Bar::new(!self.json && std::io::stderr().is_terminal())
+        Bar::new(match (std::io::stderr().is_terminal(), self.json) {
+            (true, false) => crate::progress::Mode::Terminal,
+            (true, true) => crate::progress::Mode::Hidden,
+            (false, _) => crate::progress::Mode::Plain,
+        })
     }
 
     /// Prints `value` as JSON, or `human` as text.
@@ -45,14 +49,30 @@ impl Context {
         if self.json {
             let text = serde_json::to_string_pretty(value)
                 .map_err(|e| Failure::new(1, format!("cannot encode JSON: {e}")))?;
-            println!("{text}");
+            print_line(&text)?;
         } else {
             let text = human();
             if !text.is_empty() {
-                println!("{text}");
+                print_line(&text)?;
             }
         }
         Ok(())
+    }
+}
+
+/// Writes one line to standard output. A reader that went away (`airlift
+/// plan … | head`) ends the program quietly, as `cat` would; other errors
+/// are reported.
+fn print_line(text: &str) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(Failure::new(
+            1,
+            format!("cannot write to standard output: {e}"),
+        )),
     }
 }
 
@@ -62,7 +82,7 @@ impl Context {
     fn audit<T: Serialize>(&self, event: &str, detail: &T) -> Result<(), Failure> {
         let detail = serde_json::to_value(detail)
             .map_err(|e| Failure::new(1, format!("cannot encode the audit entry: {e}")))?;
-        airlift_audit::Log::new(self.layout.home())
+        self.audit_log(None)
             .append(event, detail)
             .map(|_| ())
             .map_err(|e| {
@@ -72,6 +92,73 @@ impl Context {
                 )
                 .hint("check the home's audit/ directory, then `airlift audit verify`")
             })
+    }
+
+    /// The home's audit log, with the index as the witness of its head.
+    /// `meta` is an index already open (`serve`); otherwise each append
+    /// opens `<home>/store/index.sqlite`, creating it if needed.
+    fn audit_log(&self, meta: Option<Arc<dyn airlift_store::MetaStore>>) -> airlift_audit::Log {
+        airlift_audit::Log::with_witness(
+            self.layout.home(),
+            Arc::new(IndexWitness {
+                db: self.layout.index_db(),
+                meta,
+            }),
+        )
+    }
+}
+
+/// The index's record of the audit log's head (ADR 0015): it lives outside
+/// `<home>/audit/`, so a log deleted or shortened there is reported by
+/// `audit verify` and refused by the next append instead of starting over
+/// unnoticed. Reading never creates the index: `audit verify` in a home
+/// without one finds no record.
+struct IndexWitness {
+    db: PathBuf,
+    meta: Option<Arc<dyn airlift_store::MetaStore>>,
+}
+
+impl IndexWitness {
+    fn meta(&self, create: bool) -> Result<Option<Arc<dyn airlift_store::MetaStore>>, String> {
+        if let Some(meta) = &self.meta {
+            return Ok(Some(meta.clone()));
+        }
+        if !create && !self.db.exists() {
+            return Ok(None);
+        }
+        let meta = airlift_store::SqliteMetaStore::open(&self.db).map_err(|e| e.to_string())?;
+        Ok(Some(Arc::new(meta)))
+    }
+}
+
+impl airlift_audit::Witness for IndexWitness {
+    fn recorded(&self) -> Result<Option<airlift_audit::Head>, String> {
+        let Some(meta) = self.meta(false)? else {
+            return Ok(None);
+        };
+        let Some(head) = meta.audit_head().map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        airlift_audit::Head::from_hex(head.size, &head.root)
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "{}: the recorded root {:?} is not a SHA-256 hash",
+                    self.db.display(),
+                    head.root
+                )
+            })
+    }
+
+    fn record(&self, head: airlift_audit::Head) -> Result<(), String> {
+        let Some(meta) = self.meta(true)? else {
+            return Err(format!("{}: cannot open the index", self.db.display()));
+        };
+        meta.record_audit_head(&airlift_store::AuditHead {
+            size: head.size,
+            root: head.root_hex(),
+        })
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -127,6 +214,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Plan(args) => plan(&context, args),
         Command::Serve(args) => serve(&context, args),
         Command::Images => images(&context),
+        Command::Status => status(&context),
+        Command::Template => template(),
         Command::Fsck(args) => fsck(&context, args),
         Command::ClientConfig(args) => client_config(&context, args),
         Command::Audit(command) => audit(&context, command),
@@ -214,6 +303,10 @@ struct CollectSummary {
     debian_bytes: u64,
     debian_notes: Vec<String>,
     generation: u64,
+    /// Entries of the previous generation that this one no longer has.
+    dropped: u64,
+    /// Entries of the previous generation.
+    previous_entries: u64,
 }
 
 fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
@@ -261,6 +354,7 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     .map_err(|e| Failure::new(1, format!("cannot start the HTTP client: {e}")))?;
     let bar = Arc::new(context.bar());
     let runtime = runtime()?;
+    bar.phase("collect files", None);
     let collected = runtime.block_on(airlift_files::collect::collect(
         &store,
         &fetcher,
@@ -282,6 +376,9 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         }
         return Err(failure);
     }
+    if !images.is_empty() {
+        bar.phase("collect images", None);
+    }
     let oci = runtime
         .block_on(airlift_oci::collect::collect(
             &store,
@@ -297,6 +394,9 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     let concurrency = args
         .concurrency
         .map_or(config.collect.concurrency, usize::from);
+    if python.is_some() {
+        bar.phase("collect pypi", None);
+    }
     let pypi = package_collect(
         &runtime,
         python
@@ -310,6 +410,9 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
             )
         },
     )?;
+    if rust.is_some() {
+        bar.phase("collect cargo", None);
+    }
     let cargo = package_collect(
         &runtime,
         rust.as_ref().map(|p| {
@@ -323,6 +426,9 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
             )
         },
     )?;
+    if javascript.is_some() {
+        bar.phase("collect npm", None);
+    }
     let npm = package_collect(
         &runtime,
         javascript
@@ -336,6 +442,9 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
             )
         },
     )?;
+    if !debian.is_empty() {
+        bar.phase("collect apt", None);
+    }
     let apt = package_collect(
         &runtime,
         (!debian.is_empty())
@@ -354,22 +463,32 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     entries.extend(cargo.entries.iter().cloned());
     entries.extend(npm.entries.iter().cloned());
     entries.extend(apt.entries.iter().cloned());
-    if let Some(current) = store.meta.current()? {
-        entries.extend(
-            store
-                .meta
-                .entries(current.id, None)?
-                .into_iter()
-                .filter(|e| {
-                    e.ecosystem != airlift_files::ECOSYSTEM
-                        && e.ecosystem != airlift_oci::ECOSYSTEM
-                        && e.ecosystem != airlift_pypi::ECOSYSTEM
-                        && e.ecosystem != airlift_cargo::ECOSYSTEM
-                        && e.ecosystem != airlift_npm::ECOSYSTEM
-                        && e.ecosystem != airlift_apt::ECOSYSTEM
-                }),
-        );
-    }
+    let previous = match store.meta.current()? {
+        Some(current) => store.meta.entries(current.id, None)?,
+        None => Vec::new(),
+    };
+    let previous_entries = previous.len() as u64;
+    entries.extend(
+        previous
+            .iter()
+            .filter(|e| {
+                e.ecosystem != airlift_files::ECOSYSTEM
+                    && e.ecosystem != airlift_oci::ECOSYSTEM
+                    && e.ecosystem != airlift_pypi::ECOSYSTEM
+                    && e.ecosystem != airlift_cargo::ECOSYSTEM
+                    && e.ecosystem != airlift_npm::ECOSYSTEM
+                    && e.ecosystem != airlift_apt::ECOSYSTEM
+            })
+            .cloned(),
+    );
+    let kept: std::collections::BTreeSet<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e.ecosystem.as_str(), e.key.as_str()))
+        .collect();
+    let dropped = previous
+        .iter()
+        .filter(|e| !kept.contains(&(e.ecosystem.as_str(), e.key.as_str())))
+        .count() as u64;
     let generation = store.meta.commit(NewGeneration {
         source: "collect".into(),
         created_at: jiff::Timestamp::now().as_second(),
@@ -401,6 +520,8 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         debian_bytes: apt.bytes,
         debian_notes: apt.notes,
         generation: generation.id,
+        dropped,
+        previous_entries,
     };
     context.audit("collect", &summary)?;
     context.emit(&summary, || {
@@ -460,6 +581,15 @@ fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
         }
         for left_out in &summary.platforms_left_out {
             text.push_str(&format!("\n  left out by platforms: {left_out}"));
+        }
+        if summary.dropped > 0 {
+            text.push_str(&format!(
+                "\nwarning: generation {} drops {} of the {} entries of the one before; a bundle packed from it removes them on import (an import refuses to remove more than {}% unless given --allow-removals)",
+                summary.generation,
+                summary.dropped,
+                summary.previous_entries,
+                airlift_bundle::DEFAULT_MAX_REMOVAL_PERCENT
+            ));
         }
         text
     })
@@ -1001,6 +1131,52 @@ fn read_digests(
         .collect()
 }
 
+/// The version of the next bundle: the pack time in seconds (ADR 0005), but
+/// always greater than the last version packed for the destination and than
+/// this home's last pack of another generation, so two packs in one second
+/// (or a clock set back) never give a site two bundles of one version.
+/// Packing the same generation again at the same (declared) time keeps its
+/// version, so the same store, keys and clock still give the same bytes.
+fn pack_version(context: &Context, store: &Store, ledger: Option<&Path>) -> Result<u64, Failure> {
+    let clock = now()?.as_second().max(1) as u64;
+    let read = |path: &Path| -> Option<serde_json::Value> {
+        std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    };
+    let mut floor = 1;
+    if let Some(last) = read(&context.layout.last_pack()) {
+        let version = last["version"].as_u64().unwrap_or(0);
+        let generation = store.meta.current()?.map(|g| g.id);
+        let same = generation.is_some()
+            && last["generation"].as_u64() == generation
+            && last["clock"].as_u64() == Some(clock);
+        floor = floor.max(if same && ledger.is_none() {
+            version
+        } else {
+            version + 1
+        });
+    }
+    if let Some(version) = ledger.and_then(read).and_then(|l| l["version"].as_u64()) {
+        floor = floor.max(version + 1);
+    }
+    Ok(clock.max(floor))
+}
+
+/// Records the version, generation and clock of the bundle just packed.
+fn record_pack(context: &Context, store: &Store, version: u64) -> Result<(), Failure> {
+    let path = context.layout.last_pack();
+    let generation = store.meta.current()?.map(|g| g.id);
+    let clock = now()?.as_second().max(1) as u64;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Failure::new(1, format!("cannot create {}: {e}", parent.display())))?;
+    }
+    let value = serde_json::json!({"version": version, "generation": generation, "clock": clock});
+    airlift_core::write_file_durably(&path, value.to_string().as_bytes())
+        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))
+}
+
 fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
     if args.media.is_some() {
         let name = args.out.to_string_lossy();
@@ -1037,15 +1213,37 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
                     ));
                 }
             };
-            let sequence = previous
+            let last = previous
                 .get("sequence")
                 .and_then(|s| s.as_u64())
-                .unwrap_or(0)
-                + 1;
+                .unwrap_or(0);
+            let (sequence, follows) = match args.sequence {
+                None => (last + 1, previous.get("last_bundle").cloned()),
+                Some(n) if n > last + 1 => {
+                    return Err(Failure::input(format!(
+                        "--sequence {n}: the ledger for {destination:?} is at {last}; only numbers up to {} can be packed",
+                        last + 1
+                    )));
+                }
+                Some(1) => (1, None),
+                Some(n) => {
+                    // The bundle that was number n-1 is the one the site
+                    // last imported; the new bundle follows it.
+                    let follows = previous["bundles"][(n - 1).to_string()].clone();
+                    if follows.is_null() {
+                        return Err(Failure::input(format!(
+                            "--sequence {n}: the ledger for {destination:?} does not record which bundle was number {}",
+                            n - 1
+                        ))
+                        .hint("pack it with `--full` and no --sequence for a new site, or re-initialize the site"));
+                    }
+                    (n, Some(follows))
+                }
+            };
             Some(serde_json::json!({
                 "destination": destination,
                 "sequence": sequence,
-                "previous": previous.get("last_bundle"),
+                "previous": follows,
                 "created": now()?.to_string(),
             }))
         }
@@ -1066,7 +1264,10 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
         }
         omit = read_digests(&payload, receipt)?;
         delta_from = Some(format!("receipt {}", receipt.display()));
-    } else if let Some(path) = ledger.as_ref().filter(|p| p.exists() && !args.full) {
+    } else if let Some(path) = ledger
+        .as_ref()
+        .filter(|p| p.exists() && !args.full && args.sequence.is_none())
+    {
         let text = std::fs::read(path)
             .map_err(|e| Failure::new(1, format!("cannot read {}: {e}", path.display())))?;
         let value: serde_json::Value = serde_json::from_slice(&text)
@@ -1104,6 +1305,11 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
         name.push(".approval.json");
         PathBuf::from(name)
     };
+    let store = context.store()?;
+    let version = match args.bundle_version {
+        Some(version) => Some(version),
+        None => Some(pack_version(context, &store, ledger.as_deref())?),
+    };
     let options = PackOptions {
         approvals,
         approval_request: Some(approval_request),
@@ -1112,14 +1318,14 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
         omit,
         statement: statement.clone(),
         now: now()?,
-        version: args.bundle_version,
+        version,
         valid_for: parse_duration(&args.valid_for)?,
         zstd_level: args.zstd_level,
         zstd_threads: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
     };
-    let store = context.store()?;
     let keys = SiteKeys::open(&context.layout.keys_dir())?;
     let report = airlift_bundle::pack(&store, &keys, &options, &context.bar())?;
+    record_pack(context, &store, report.version)?;
     if let Some(path) = &ledger {
         // Everything the destination will have once it imports this bundle.
         let mut shipped = options.omit.clone();
@@ -1132,11 +1338,31 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
                     .map(|e| e.digest),
             );
         }
+        let sequence = report
+            .statement
+            .as_ref()
+            .and_then(|s| s.get("sequence"))
+            .and_then(|s| s.as_u64());
+        // Which bundle had which number: a re-pack of number N follows the
+        // bundle that was N-1. Numbers after a re-packed one are forgotten.
+        let mut bundles = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("bundles").and_then(|b| b.as_object().cloned()))
+                .unwrap_or_default(),
+            Err(_) => serde_json::Map::new(),
+        };
+        if let Some(n) = sequence {
+            bundles.retain(|k, _| k.parse::<u64>().is_ok_and(|k| k < n));
+            bundles.insert(n.to_string(), serde_json::json!(report.bundle_id));
+        }
         let value = serde_json::json!({
             "destination": args.destination,
             "updated": now()?.to_string(),
             "last_bundle": report.bundle_id,
-            "sequence": report.statement.as_ref().and_then(|s| s.get("sequence")),
+            "version": report.version,
+            "sequence": sequence,
+            "bundles": bundles,
             "blobs": shipped.iter().map(airlift_core::Digest::hex).collect::<Vec<_>>(),
         });
         if let Some(parent) = path.parent() {
@@ -1148,9 +1374,39 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
     }
     context.audit(
         "pack",
-        &serde_json::json!({"report": &report, "destination": args.destination, "delta_from": delta_from}),
+        &serde_json::json!({
+            "report": &report,
+            "destination": args.destination,
+            "delta_from": delta_from,
+            "repacked_sequence": args.sequence,
+        }),
     )?;
-    context.emit(&report, || {
+    // An importer removes what a bundle leaves out: say so when this
+    // generation dropped entries of the one before it.
+    let dropped = {
+        let generations = store.meta.generations()?;
+        match generations.as_slice() {
+            [.., before, current] => {
+                let now: std::collections::BTreeSet<(String, String)> = store
+                    .meta
+                    .entries(current.id, None)?
+                    .into_iter()
+                    .map(|e| (e.ecosystem, e.key))
+                    .collect();
+                store
+                    .meta
+                    .entries(before.id, None)?
+                    .into_iter()
+                    .filter(|e| !now.contains(&(e.ecosystem.clone(), e.key.clone())))
+                    .count() as u64
+            }
+            _ => 0,
+        }
+    };
+    let mut shown = serde_json::to_value(&report)
+        .map_err(|e| Failure::new(1, format!("cannot encode JSON: {e}")))?;
+    shown["dropped_entries"] = serde_json::json!(dropped);
+    context.emit(&shown, || {
         let mut text = format!(
             "packed {} entries, {} blobs ({} bytes) into {} ({})\nbundle {} version {}, importable until {}",
             report.entries,
@@ -1173,14 +1429,25 @@ fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
         for part in &report.parts {
             text.push_str(&format!("\n  {} {} bytes {}", part.name, part.size, part.sha256));
         }
+        if dropped > 0 {
+            text.push_str(&format!(
+                "\nwarning: the store's current generation drops {dropped} entries of the one before; importing this bundle removes them (an import refuses to remove more than {}% unless given --allow-removals)",
+                airlift_bundle::DEFAULT_MAX_REMOVAL_PERCENT
+            ));
+        }
         text
     })
 }
 
-fn import_options<'a>(context: &'a Context, trust: Option<&'a Path>) -> ImportOptions<'a> {
+fn import_options<'a>(
+    context: &'a Context,
+    trust: Option<&'a Path>,
+    removals: airlift_bundle::RemovalPolicy,
+) -> ImportOptions<'a> {
     ImportOptions {
         layout: &context.layout,
         trusted_root: trust,
+        removals,
     }
 }
 
@@ -1246,7 +1513,7 @@ fn verify(context: &Context, args: VerifyArgs) -> Result<(), Failure> {
     let result = airlift_bundle::verify(
         &bundle,
         &store,
-        &import_options(context, args.trust.as_deref()),
+        &import_options(context, args.trust.as_deref(), Default::default()),
         &context.bar(),
     )?;
     context.emit(&result, || {
@@ -1320,7 +1587,7 @@ fn import(context: &Context, args: ImportArgs) -> Result<(), Failure> {
     let outcome = match airlift_bundle::import(
         &args.bundle,
         &store,
-        &import_options(context, None),
+        &import_options(context, None, args.removals.policy()),
         &context.bar(),
     ) {
         Ok(outcome) => outcome,
@@ -1345,11 +1612,16 @@ fn import(context: &Context, args: ImportArgs) -> Result<(), Failure> {
             blobs_added,
             bytes_added,
             handoffs,
+            handoffs_verified,
         } => {
             let mut text = format!(
-                "imported bundle {bundle_id} version {version}: generation {} with {} entries is now served ({blobs_added} new blobs, {bytes_added} bytes)",
-                generation.id, generation.entries
+                "imported bundle {bundle_id} version {version}: generation {} with {} entries is current ({blobs_added} new blobs, {bytes_added} bytes); `airlift serve` serves it from its next request",
+                generation.id,
+                generation.entries,
             );
+            if !handoffs.is_empty() && !handoffs_verified {
+                text.push_str("\n  hand-offs checked, but not who signed them: this site has no custody policy (`airlift custody policy`)");
+            }
             for (i, h) in handoffs.iter().enumerate() {
                 text.push_str(&format!(
                     "\n  hand-off {}: {} to {} at {}{}",
@@ -1380,7 +1652,7 @@ fn plan(context: &Context, args: BundleArgs) -> Result<(), Failure> {
     let plan = airlift_bundle::plan(
         &args.bundle,
         &store,
-        &import_options(context, args.trust.as_deref()),
+        &import_options(context, args.trust.as_deref(), args.removals.policy()),
         &context.bar(),
     )?;
     context.emit(&plan, || {
@@ -1408,6 +1680,21 @@ fn plan(context: &Context, args: BundleArgs) -> Result<(), Failure> {
         for change in &plan.removed {
             text.push_str(&format!("\n  - {}/{}", change.ecosystem, change.key));
         }
+        for (i, h) in plan.handoffs.iter().enumerate() {
+            text.push_str(&format!(
+                "\n  hand-off {}: {} to {} at {}{}",
+                i + 1,
+                h.from,
+                h.to,
+                h.time,
+                if plan.handoffs_verified { "" } else { " (signer not verified: no custody policy)" }
+            ));
+        }
+        if let Some(reason) = &plan.removals.refused {
+            text.push_str(&format!(
+                "\nwarning: this import would be refused: {reason}\nhint: pass --allow-removals to import it anyway"
+            ));
+        }
         text
     })
 }
@@ -1420,7 +1707,7 @@ fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         key: apt_signing_key(context)?,
         valid_for: jiff::SignedDuration::from_hours(24 * i64::from(args.apt_valid_days)),
     };
-    let log = std::sync::Arc::new(airlift_audit::Log::new(context.layout.home()));
+    let log = std::sync::Arc::new(context.audit_log(Some(store.meta.clone())));
     let audit: airlift_oci::serve::AuditHook = std::sync::Arc::new(move |event, detail| {
         log.append(event, detail)
             .map(|_| ())
@@ -1429,6 +1716,13 @@ fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     let services = airlift_server::Services {
         audit: Some(audit),
         apt: Some(std::sync::Arc::new(apt)),
+        upload_expiry: Some(args.upload_expiry),
+    };
+    let limits = airlift_server::Limits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        body_timeout: args.body_timeout,
+        max_connections: args.max_connections as usize,
     };
     let runtime = runtime()?;
     let result = if args.tls {
@@ -1440,6 +1734,7 @@ fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
             uploads,
             services,
             args.listen,
+            limits,
             config,
             |address| {
                 eprintln!("airlift serving on https://{address}");
@@ -1451,6 +1746,7 @@ fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
             uploads,
             services,
             args.listen,
+            limits,
             |address| {
                 eprintln!("airlift serving on http://{address}");
             },
@@ -1528,10 +1824,35 @@ fn fsck(context: &Context, args: FsckArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let failure = Failure::new(5, "the store is damaged");
-    Err(if args.repair {
-        failure.hint("corrupt blobs were removed; restore them by importing the last bundle again (isolated side) or collecting again (connected side)")
+    let failure = if args.repair {
+        failure.hint("the corrupt blobs were removed")
     } else {
-        failure.hint("run `airlift fsck --repair` to remove corrupt blobs, then import the last bundle again (isolated side) or collect again (connected side)")
+        failure.hint("run `airlift fsck --repair` to remove the corrupt blobs first")
+    };
+    // A site that imports bundles gets the blobs back in a bundle packed
+    // against its receipt: that works after deltas too, where importing the
+    // last bundle again would not bring blobs that an earlier one carried
+    // (and the earlier one is refused as a rollback).
+    let imported = store
+        .meta
+        .state(airlift_store::state_keys::LAST_BUNDLE_ID)?
+        .is_some();
+    Err(if imported {
+        let site = std::fs::read_to_string(context.layout.trust_dir().join("site-id"))
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        let destination = site
+            .map(|s| format!(" --destination {s}"))
+            .unwrap_or_default();
+        failure
+            .hint("here: `airlift receipt export --out receipt.json`, and carry receipt.json to the connected side")
+            .hint(format!(
+                "there: `airlift pack --receipt receipt.json{destination} --out repair.tar.zst`: a bundle with every blob this site lacks"
+            ))
+            .hint("here again: `airlift import repair.tar.zst`, then `airlift fsck`")
+    } else {
+        failure.hint("collect again: the blobs are downloaded again from their upstreams")
     })
 }
 
@@ -1583,6 +1904,9 @@ fn images(context: &Context) -> Result<(), Failure> {
     }
     rows.sort_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
     context.emit(&rows, || {
+        if rows.is_empty() {
+            return "no container images are served here (collect [[oci]] images, import a bundle that carries some, or push one)".to_owned();
+        }
         rows.iter()
             .map(|row| {
                 format!(
@@ -1708,13 +2032,14 @@ fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failur
                 ));
             }
             let key = apt_signing_key(context)?;
+            let signed_by = args.signed_by.display();
             let mut content = format!(
-                "# the key: `airlift apt key --out /etc/apt/keyrings/airlift.asc` (fingerprint {})\n",
+                "# the key: `airlift apt key --out {signed_by}` (fingerprint {})\n",
                 key.fingerprint()
             );
             for (archive, (suites, components)) in &archives {
                 content.push_str(&format!(
-                    "\nTypes: deb\nURIs: {base}/apt/{archive}\nSuites: {}\nComponents: {}\nSigned-By: /etc/apt/keyrings/airlift.asc\n",
+                    "\nTypes: deb\nURIs: {base}/apt/{archive}\nSuites: {}\nComponents: {}\nSigned-By: {signed_by}\n",
                     suites.join(" "),
                     components.join(" ")
                 ));
@@ -1772,11 +2097,20 @@ fn toml_escape(text: &str) -> String {
 }
 
 fn audit(context: &Context, command: AuditCommand) -> Result<(), Failure> {
-    let log = airlift_audit::Log::new(context.layout.home());
+    let log = context.audit_log(None);
     let tampered = |e: airlift_audit::AuditError| {
-        Failure::new(3, e.to_string()).hint(
-            "the audit log does not match its signed checkpoints; keep the home as it is for investigation",
-        )
+        match e {
+        // Not tampering: the signed history is intact and the next append
+        // repairs the log, so it is not reported with the tampering code.
+        airlift_audit::AuditError::Interrupted { .. } => Failure::new(1, e.to_string()).hint(
+            "not tampering: an append was cut short (a full disk, a crash); the next recorded event repairs the log after an `audit-recovered` entry",
+        ),
+        airlift_audit::AuditError::Witness { .. } => Failure::new(1, e.to_string())
+            .hint("the index database holds the audit log's head; check <home>/store/index.sqlite"),
+        e => Failure::new(3, e.to_string()).hint(
+            "the audit log does not match its signed checkpoints or the index's record of it; keep the home as it is for investigation",
+        ),
+    }
     };
     match command {
         AuditCommand::Verify { checkpoints } => {
@@ -1948,4 +2282,163 @@ fn name_site(context: &Context, args: &InitArgs) -> Result<(), Failure> {
     airlift_core::write_file_durably(&path, format!("{site}\n").as_bytes())
         .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
     context.audit("site-name", &serde_json::json!({"site": site}))
+}
+
+/// Entries and bytes of one ecosystem.
+#[derive(Default, Serialize)]
+struct EcosystemStatus {
+    entries: u64,
+    bytes: u64,
+}
+
+/// What `airlift status` reports.
+#[derive(Serialize)]
+struct Status {
+    home: PathBuf,
+    site: Option<String>,
+    generation: Option<airlift_store::Generation>,
+    ecosystems: std::collections::BTreeMap<String, EcosystemStatus>,
+    last_import: Option<serde_json::Value>,
+    trusted_root: Option<serde_json::Value>,
+    last_bundle_expires: Option<String>,
+    disk: Option<serde_json::Value>,
+}
+
+fn status(context: &Context) -> Result<(), Failure> {
+    let store = context.store()?;
+    let generation = store.meta.current()?;
+    let mut ecosystems = std::collections::BTreeMap::<String, EcosystemStatus>::new();
+    if let Some(current) = &generation {
+        for entry in store.meta.entries(current.id, None)? {
+            let counted = ecosystems.entry(entry.ecosystem).or_default();
+            counted.entries += 1;
+            counted.bytes += entry.size;
+        }
+    }
+    let state = |key: &str| store.meta.state(key);
+    let last_import = match state(airlift_store::state_keys::LAST_BUNDLE_ID)? {
+        Some(bundle) => Some(serde_json::json!({
+            "bundle": bundle,
+            "version": state(airlift_store::state_keys::LAST_BUNDLE_VERSION)?
+                .and_then(|v| v.parse::<u64>().ok()),
+            "at": state(airlift_store::state_keys::LAST_IMPORT_AT)?
+                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(|s| jiff::Timestamp::from_second(s).ok())
+                .map(|t| t.to_string()),
+            "sequence": state(airlift_store::state_keys::LAST_SEQUENCE)?
+                .and_then(|v| v.parse::<u64>().ok()),
+        })),
+        None => None,
+    };
+    let read_json = |path: &Path| -> Option<serde_json::Value> {
+        std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    };
+    // The newest root the TUF client holds, else the one `init` trusted.
+    let root = read_json(&context.layout.tuf_state_dir().join("root.json"))
+        .or_else(|| read_json(&context.layout.trusted_root()));
+    let trusted_root = root.map(|r| {
+        serde_json::json!({
+            "version": r["signed"]["version"],
+            "expires": r["signed"]["expires"],
+        })
+    });
+    let last_bundle_expires = read_json(&context.layout.tuf_state_dir().join("timestamp.json"))
+        .and_then(|t| t["signed"]["expires"].as_str().map(str::to_owned));
+    let site = std::fs::read_to_string(context.layout.trust_dir().join("site-id"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    let disk = rustix::fs::statvfs(context.layout.home()).ok().map(|v| {
+        serde_json::json!({
+            "free_bytes": v.f_bavail.saturating_mul(v.f_frsize),
+            "total_bytes": v.f_blocks.saturating_mul(v.f_frsize),
+        })
+    });
+    let report = Status {
+        home: context.layout.home().to_path_buf(),
+        site,
+        generation,
+        ecosystems,
+        last_import,
+        trusted_root,
+        last_bundle_expires,
+        disk,
+    };
+    context.emit(&report, || {
+        let mut lines = vec![format!("home: {}", report.home.display())];
+        if let Some(site) = &report.site {
+            lines.push(format!("site: {site}"));
+        }
+        match &report.generation {
+            None => lines.push("generation: none yet (collect or import a bundle first)".into()),
+            Some(g) => {
+                lines.push(format!(
+                    "generation {} ({}), {} entries",
+                    g.id, g.source, g.entries
+                ));
+                for (name, counted) in &report.ecosystems {
+                    lines.push(format!(
+                        "  {name}: {} entries, {} bytes",
+                        counted.entries, counted.bytes
+                    ));
+                }
+            }
+        }
+        if let Some(last) = &report.last_import {
+            lines.push(format!(
+                "last import: bundle {} version {} at {}{}",
+                last["bundle"].as_str().unwrap_or("?"),
+                last["version"],
+                last["at"].as_str().unwrap_or("?"),
+                last["sequence"]
+                    .as_u64()
+                    .map(|s| format!(" (sequence {s})"))
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(root) = &report.trusted_root {
+            lines.push(format!(
+                "trusted root: version {}, expires {}",
+                root["version"],
+                root["expires"].as_str().unwrap_or("?")
+            ));
+        }
+        if let Some(expires) = &report.last_bundle_expires {
+            lines.push(format!("last bundle expires: {expires}"));
+        }
+        if let Some(disk) = &report.disk {
+            lines.push(format!(
+                "disk: {} bytes free of {}",
+                disk["free_bytes"], disk["total_bytes"]
+            ));
+        }
+        lines.join("\n")
+    })
+}
+
+/// A commented airlift.toml with every table, for a new connected side.
+const TEMPLATE: &str = include_str!("template.toml");
+
+fn template() -> Result<(), Failure> {
+    print_line(TEMPLATE.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    /// `airlift template` must print a configuration that airlift reads,
+    /// with every table in it.
+    #[test]
+    fn the_template_parses_and_has_every_table() {
+        let config =
+            airlift_config::Config::parse(std::path::Path::new("airlift.toml"), super::TEMPLATE)
+                .unwrap_or_else(|e| panic!("the template does not parse: {e}"));
+        assert!(!config.files.is_empty());
+        assert!(!config.oci.is_empty());
+        assert!(config.pypi.is_some());
+        assert!(config.cargo.is_some());
+        assert!(config.npm.is_some());
+        assert!(!config.apt.is_empty());
+    }
 }

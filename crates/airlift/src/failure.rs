@@ -53,6 +53,8 @@ impl From<BundleError> for Failure {
             BundleError::Rollback { .. } => Failure::new(3, message)
                 .hint("a newer bundle was already imported; ask the connected side for a fresh pack"),
             BundleError::NothingToPack => Failure::input(message),
+            BundleError::TooManyRemovals { .. } => Failure::new(3, message)
+                .hint("run `airlift plan BUNDLE` to see what it removes; pass --allow-removals if that is intended"),
             BundleError::NeedsApproval { request, .. } => Failure::new(6, message).hint(format!(
                 "each approver runs `airlift approve {} --key <their key>`; then pack again with --approved {}",
                 request.display(),
@@ -115,6 +117,7 @@ impl From<airlift_trust::TrustError> for Failure {
 
 impl From<airlift_config::ConfigError> for Failure {
     fn from(error: airlift_config::ConfigError) -> Self {
-        Failure::input(error.to_string()).hint("see docs/reference/airlift-toml.md for every key")
+        Failure::input(error.to_string())
+            .hint("`airlift template` prints an airlift.toml with every table, commented")
     }
 }

@@ -664,3 +664,122 @@ fn a_damaged_store_is_found_by_fsck_and_repaired_by_importing_again() {
     );
     assert_eq!(scenario.isolated.snapshot(), scenario.before);
 }
+
+/// Runs `airlift args…` on the isolated side and returns its result with its
+/// peak resident memory in KiB (VmHWM, polled while it runs).
+fn run_measured(home: &Home, args: &[&str]) -> (common::Run, u64) {
+    use std::io::Read as _;
+    let mut child = home
+        .command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(text) = fs::read_to_string(&status_path)
+            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kib = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .ok();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .ok();
+    (
+        common::Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        },
+        peak,
+    )
+}
+
+/// A small bundle whose targets.json is a huge unsigned JSON document and
+/// whose timestamp does not verify: the refusal blames the timestamp and
+/// never parses the unverified targets (it took gigabytes before).
+#[test]
+fn a_huge_unverified_targets_file_is_never_parsed() {
+    let scenario = Scenario::new();
+    let genuine = scenario.newer("second", &[]);
+    let tampered = scenario.connected.work.path().join("huge-targets");
+    copy_dir(&genuine, &tampered);
+    // Break the timestamp's signature (its last hex digit before the
+    // closing quotes of the signatures array).
+    let timestamp = tampered.join("metadata/timestamp.json");
+    let text = fs::read_to_string(&timestamp).unwrap();
+    let at = text.rfind("\"sig\"").unwrap() + "\"sig\":\"".len() + 1;
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    fs::write(&timestamp, bytes).unwrap();
+    // 96 MiB of `[0,0,0,…]`: a parser that builds a JSON value of it takes
+    // well over a gigabyte.
+    let mut huge = Vec::with_capacity(96 << 20);
+    huge.extend_from_slice(b"{\"signed\":[0");
+    while huge.len() < (96 << 20) - 2 {
+        huge.extend_from_slice(b",0");
+    }
+    huge.extend_from_slice(b"]}");
+    fs::write(tampered.join("metadata/targets.json"), &huge).unwrap();
+    drop(huge);
+    for command in ["verify", "plan", "import"] {
+        let (run, peak_kib) =
+            run_measured(&scenario.isolated, &[command, tampered.to_str().unwrap()]);
+        let run = run.fails_with(3, "timestamp");
+        assert!(
+            !run.stderr.contains("targets:"),
+            "{command} blamed the targets: {}",
+            run.stderr
+        );
+        assert!(
+            peak_kib < 200 * 1024,
+            "{command} peaked at {} MiB",
+            peak_kib / 1024
+        );
+    }
+    assert_eq!(scenario.isolated.snapshot(), scenario.before);
+    scenario.genuine_still_imports(&genuine);
+}
+
+/// The table of contents of a split bundle is not signed: it is read only
+/// up to a bound, and its own `total_size` must add up.
+#[test]
+fn a_lying_or_huge_table_of_contents_is_refused() {
+    let scenario = Scenario::new();
+    let genuine = scenario.newer("second.tar.zst", &["--max-part-size", "40K"]);
+    let toc = genuine.with_file_name("second.tar.zst.toc.json");
+    let original = fs::read_to_string(&toc).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&original).unwrap();
+    value["total_size"] = serde_json::json!(value["total_size"].as_u64().unwrap() + 1);
+    fs::write(&toc, value.to_string()).unwrap();
+    scenario.refused(&toc, 2, "but its parts add up to");
+    // 17 MiB of whitespace before the document: over the bound, never parsed.
+    let mut huge = vec![b' '; 17 << 20];
+    huge.extend_from_slice(original.as_bytes());
+    fs::write(&toc, huge).unwrap();
+    scenario.refused(&toc, 2, "table of contents is over the");
+    fs::write(&toc, &original).unwrap();
+    scenario.genuine_still_imports(&toc);
+}

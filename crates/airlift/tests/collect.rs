@@ -190,3 +190,77 @@ fn configuration_mistakes_name_file_line_and_key() {
     home.run(&["collect", "--config", "/nonexistent/airlift.toml"])
         .fails_with(2, "/nonexistent/airlift.toml");
 }
+
+/// `file://host/path` used to pass the configuration check and fail only at
+/// fetch time; it is refused before anything is fetched.
+#[test]
+fn a_file_url_with_a_host_is_refused_before_collecting() {
+    let home = Home::new();
+    let work = tempfile::tempdir().unwrap();
+    let config = write_config(
+        work.path(),
+        &[(
+            "file://fileserver.example.com/srv/tool.tgz".to_string(),
+            None,
+            "tool.tgz",
+        )],
+    );
+    home.run(&["collect", "--config", config.to_str().unwrap()])
+        .fails_with(2, "a file: URL must be a local path");
+    assert_eq!(blob_count(&home), 0);
+}
+
+/// An empty airlift.toml collects nothing; packing and importing that
+/// must not wipe a site that serves something. The import is refused
+/// before anything changes, `plan` says it would be, and
+/// `--allow-removals` lets an operator who means it go ahead.
+#[test]
+fn an_empty_bundle_does_not_wipe_a_site() {
+    let first = common::Connected::sample();
+    let bundle = first.pack("first", &[]);
+    let isolated = first.isolated();
+    isolated.run(&["import", bundle.to_str().unwrap()]).ok();
+    let before = isolated.snapshot();
+    // The same connected home, now collecting from an empty configuration.
+    let empty = first.work.path().join("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    let collected = first
+        .home
+        .run(&["collect", "--config", empty.to_str().unwrap()])
+        .ok();
+    assert!(
+        collected.stdout.contains("warning: generation") && collected.stdout.contains("drops"),
+        "collect did not warn: {}",
+        collected.stdout
+    );
+    let out = first.work.path().join("second");
+    let packed = first
+        .home
+        .run_env(
+            &["pack", "--out", out.to_str().unwrap()],
+            &[("SOURCE_DATE_EPOCH", &common::epoch_plus(60))],
+        )
+        .ok();
+    assert!(
+        packed.stdout.contains("warning:"),
+        "pack did not warn: {}",
+        packed.stdout
+    );
+    let path = out.to_str().unwrap();
+    let plan = isolated.run(&["--json", "plan", path]).ok();
+    assert!(
+        plan.json()["removals"]["refused"].is_string(),
+        "{}",
+        plan.stdout
+    );
+    isolated
+        .run(&["import", path])
+        .fails_with(3, "more than the 10% allowed");
+    assert_eq!(
+        isolated.snapshot(),
+        before,
+        "a refused import changed the store"
+    );
+    isolated.run(&["import", path, "--allow-removals"]).ok();
+    assert_ne!(isolated.snapshot(), before);
+}

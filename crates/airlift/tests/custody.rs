@@ -173,3 +173,56 @@ fn the_chain_of_custody_is_checked_against_the_site_policy() {
         .stdout;
     assert!(sent.contains("custody-sign"), "{sent}");
 }
+
+/// A site without a custody policy used to ignore a chain beside the
+/// bundle and record no hand-offs. A chain that is present is now checked
+/// (all but who signed it), shown by plan and import, recorded in the audit
+/// log, and refused when broken.
+#[test]
+fn a_chain_is_checked_even_without_a_policy() {
+    let connected = Connected::sample();
+    let people = People::new(&connected.home, &["collector", "courier"]);
+    let bundle = connected.pack("b.tar", &[]);
+    let isolated = connected.isolated();
+    let before = isolated.snapshot();
+    hand_off(
+        &connected.home,
+        &bundle,
+        "collector",
+        &people.key("collector"),
+        "courier",
+    );
+    hand_off(
+        &connected.home,
+        &bundle,
+        "courier",
+        &people.key("courier"),
+        "site",
+    );
+    let good = std::fs::read_to_string(chain(&bundle)).unwrap();
+    // Statements reordered: the links between them break.
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines.reverse();
+    std::fs::write(chain(&bundle), lines.join("\n") + "\n").unwrap();
+    isolated
+        .run(&["import", bundle.to_str().unwrap()])
+        .fails_with(3, "does not follow the start of the chain");
+    assert_eq!(isolated.snapshot(), before);
+    // The good chain: shown by plan, imported, and audited.
+    std::fs::write(chain(&bundle), &good).unwrap();
+    let plan = isolated.run(&["plan", bundle.to_str().unwrap()]).ok();
+    assert!(
+        plan.stdout.contains("hand-off 2: courier to site")
+            && plan.stdout.contains("signer not verified"),
+        "{}",
+        plan.stdout
+    );
+    let run = isolated
+        .run(&["--json", "import", bundle.to_str().unwrap()])
+        .ok();
+    let outcome = run.json();
+    assert_eq!(outcome["handoffs"].as_array().unwrap().len(), 2);
+    assert_eq!(outcome["handoffs_verified"], false);
+    let log = std::fs::read_to_string(isolated.path().join("audit/log.jsonl")).unwrap();
+    assert!(log.contains("\"to\":\"site\""), "{log}");
+}

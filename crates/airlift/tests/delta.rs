@@ -330,3 +330,132 @@ fn bundles_for_a_destination_follow_its_sequence() {
     b.run(&["import", forked.to_str().unwrap()])
         .fails_with(3, "a fork (another connected side or ledger) is refused");
 }
+
+/// Two packs for one destination in the same second used to get the same
+/// version: the site refused the second as a rollback, and every later pack
+/// as skipping it. Versions now always grow, and an operator whose site
+/// missed a bundle re-packs its number with `--sequence`.
+#[test]
+fn packs_in_the_same_second_import_in_order_and_a_lost_number_can_be_packed_again() {
+    let connected = Connected::sample();
+    let a = site(&connected, "site-a");
+    // The clock is SOURCE_DATE_EPOCH: every pack below is "in the same second".
+    let first = connected.pack("1.tar", &["--destination", "site-a"]);
+    let second = connected.pack("2.tar", &["--destination", "site-a"]);
+    a.run(&["import", first.to_str().unwrap()]).ok();
+    a.run(&["import", second.to_str().unwrap()]).ok();
+    // Bundle 3 is lost on the way; 4 cannot import without it.
+    let _lost = connected.pack("3.tar", &["--destination", "site-a"]);
+    let fourth = connected.pack("4.tar", &["--destination", "site-a"]);
+    a.run(&["import", fourth.to_str().unwrap()])
+        .fails_with(3, "skips 3: import bundle 3 first");
+    // A number the ledger has not reached yet is refused.
+    connected
+        .home
+        .run(&[
+            "pack",
+            "--out",
+            connected.work.path().join("x.tar").to_str().unwrap(),
+            "--destination",
+            "site-a",
+            "--sequence",
+            "9",
+        ])
+        .fails_with(2, "only numbers up to 5 can be packed");
+    // Number 3 again: it follows bundle 2, carries every blob, imports; the
+    // audit log records the re-pack.
+    let again = connected.pack(
+        "3-again.tar",
+        &["--destination", "site-a", "--sequence", "3"],
+    );
+    a.run(&["import", again.to_str().unwrap()]).ok();
+    let log = std::fs::read_to_string(connected.home.path().join("audit/log.jsonl")).unwrap();
+    assert!(log.contains("\"repacked_sequence\":3"), "{log}");
+    // And the sequence goes on from there.
+    let next = connected.pack("4-next.tar", &["--destination", "site-a"]);
+    a.run(&["import", next.to_str().unwrap()]).ok();
+}
+
+/// After a delta, "import the last bundle again" cannot restore a blob an
+/// earlier bundle brought (and the earlier one is a rollback). fsck prints
+/// steps that work, and following them restores the site.
+#[test]
+fn fsck_recovery_advice_works_after_a_delta() {
+    let connected = Connected::sample();
+    let isolated = site(&connected, "site-a");
+    let full = connected.pack("full.tar", &["--destination", "site-a"]);
+    isolated.run(&["import", full.to_str().unwrap()]).ok();
+    // A delta: one file changes upstream.
+    let changed = noise(11, 20_000);
+    let upstream = Upstream::start(HashMap::from([(
+        "changed".to_string(),
+        Behaviour::Serve(changed.clone()),
+    )]));
+    let mut entries: Vec<(String, Option<String>, &str)> = connected
+        .files
+        .iter()
+        .filter(|(path, _)| path != "docs/readme.txt")
+        .map(|(path, data)| {
+            (
+                connected.upstream.url(&format!("up/{path}")),
+                Some(sha256_hex(data)),
+                path.as_str(),
+            )
+        })
+        .collect();
+    entries.push((
+        upstream.url("changed"),
+        Some(sha256_hex(&changed)),
+        "docs/readme.txt",
+    ));
+    let config = write_config(connected.work.path(), &entries);
+    connected
+        .home
+        .run(&["collect", "--config", config.to_str().unwrap()])
+        .ok();
+    let delta = connected.pack("delta.tar", &["--destination", "site-a"]);
+    isolated.run(&["import", delta.to_str().unwrap()]).ok();
+    // The big file came with the full bundle only; damage it.
+    let big = sha256_hex(&connected.files[0].1);
+    let blob = isolated
+        .path()
+        .join("store/blobs/sha256")
+        .join(&big[..2])
+        .join(&big);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&blob, bytes).unwrap();
+    let repair = isolated
+        .run(&["fsck", "--repair"])
+        .fails_with(5, "airlift receipt export --out receipt.json");
+    assert!(
+        repair
+            .stderr
+            .contains("airlift pack --receipt receipt.json --destination site-a"),
+        "{}",
+        repair.stderr
+    );
+    // The old advice fails: the last bundle is a delta without the blob.
+    isolated
+        .run(&["import", delta.to_str().unwrap()])
+        .fails_with(3, "is neither in the bundle nor in the store");
+    isolated
+        .run(&["fsck"])
+        .fails_with(5, "the store is damaged");
+    // The printed steps work.
+    let receipt = connected.work.path().join("receipt.json");
+    isolated
+        .run(&["receipt", "export", "--out", receipt.to_str().unwrap()])
+        .ok();
+    let fix = connected.pack(
+        "repair.tar.zst",
+        &[
+            "--receipt",
+            receipt.to_str().unwrap(),
+            "--destination",
+            "site-a",
+        ],
+    );
+    isolated.run(&["import", fix.to_str().unwrap()]).ok();
+    isolated.run(&["fsck"]).ok();
+}

@@ -150,10 +150,20 @@ fn plan_shows_additions_changes_and_removals() {
     assert_eq!(keys("changed"), vec!["tools/big.bin"]);
     assert_eq!(keys("removed"), vec!["empty.dat"]);
     assert_eq!(plan["unchanged"], 1);
+    // One of three entries removed is over the 10% an import removes
+    // unasked: plan says so, and a higher limit lets it through.
+    assert_eq!(plan["removals"]["removed"], 1);
+    assert!(plan["removals"]["refused"].is_string(), "{plan}");
     // Planning changed nothing; importing does.
     let before = isolated.snapshot();
     assert_eq!(before, isolated.snapshot());
-    isolated.run(&["import", second.to_str().unwrap()]).ok();
+    isolated
+        .run(&["import", second.to_str().unwrap()])
+        .fails_with(3, "it would remove 1 of the 3 entries served now (33%)");
+    assert_eq!(before, isolated.snapshot());
+    isolated
+        .run(&["import", second.to_str().unwrap(), "--max-removals", "50"])
+        .ok();
     let server = Server::start(&isolated);
     let (status, _, body) = http(server.address, "GET", "/files/tools/big.bin", &[]);
     assert_eq!((status, body), (200, changed));
@@ -258,4 +268,69 @@ fn http_validators_and_ranges() {
     }
     assert_eq!(http(server.address, "GET", "/healthz", &[]).0, 200);
     assert_eq!(http(server.address, "GET", "/readyz", &[]).0, 200);
+}
+
+/// `airlift plan … | head` closed the pipe early and airlift panicked;
+/// it now ends quietly, like `cat`.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let connected = Connected::sample();
+    let bundle = connected.pack("b.tar", &[]);
+    let isolated = connected.isolated();
+    let mut child = isolated
+        .command(&["--json", "plan", bundle.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+/// Another tool's name for a flag gets a tip naming airlift's.
+#[test]
+fn an_unknown_flag_names_the_real_one() {
+    let home = common::Home::new();
+    home.run(&["client-config", "pip", "--server", "http://example.com"])
+        .fails_with(2, "airlift calls it '--url'");
+}
+
+/// The roots of each ecosystem's routes answered an empty 404; they now
+/// say what is served there and how to use it.
+#[test]
+fn ecosystem_roots_say_what_they_serve() {
+    let connected = Connected::sample();
+    let bundle = connected.pack("b.tar", &[]);
+    let isolated = connected.isolated();
+    isolated.run(&["import", bundle.to_str().unwrap()]).ok();
+    let server = Server::start(&isolated);
+    let get = |path: &str| {
+        let (status, _, body) = http(server.address, "GET", path, &[]);
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    let (status, body) = get("/files/");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("3 files are served") && body.contains("tools/big.bin 300000"),
+        "{body}"
+    );
+    let (status, body) = get("/npm/");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"doc_count\":0"), "{body}");
+    let (status, body) = get("/cargo/index/");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("cargo sparse registry"), "{body}");
+    let (status, body) = get("/apt/");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("/apt/airlift.asc"), "{body}");
+    let (status, body) = get("/");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("<td>Plain files</td><td><a href=\"/files/\">/files/</a></td><td>3</td>")
+            && body.contains("airlift client-config cargo"),
+        "{body}"
+    );
 }

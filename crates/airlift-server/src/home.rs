@@ -1,0 +1,61 @@
+//! `GET /`: a small page saying what this server carries, per ecosystem,
+//! and the `airlift client-config` command that points each client at it.
+//! Plain HTML with no script, style or outside reference (it is served in
+//! the gap, under a policy that lets nothing load).
+
+use airlift_store::Store;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Each ecosystem: its name in the index, what to call it, where it is
+/// served and the client-config tool for it.
+const ECOSYSTEMS: &[(&str, &str, &str, &str)] = &[
+    ("files", "Plain files", "/files/", ""),
+    ("oci", "Container images (OCI registry)", "/v2/", ""),
+    ("pypi", "Python packages", "/pypi/simple/", "pip (or uv)"),
+    ("cargo", "Rust crates", "/cargo/index/", "cargo"),
+    ("npm", "npm packages", "/npm/", "npm"),
+    ("apt", "Debian packages", "/apt/", "apt"),
+];
+
+/// Renders the page from the serving generation's entry counts.
+pub async fn page(store: Store) -> Response {
+    let counts = tokio::task::spawn_blocking(move || {
+        let mut counts = std::collections::BTreeMap::<String, u64>::new();
+        if let Some(generation) = store.meta.current()? {
+            for entry in store.meta.entries(generation.id, None)? {
+                *counts.entry(entry.ecosystem).or_default() += 1;
+            }
+        }
+        Ok::<_, airlift_store::StoreError>(counts)
+    })
+    .await;
+    let counts = match counts {
+        Ok(Ok(counts)) => counts,
+        _ => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
+        }
+    };
+    let mut rows = String::new();
+    for (name, title, path, tool) in ECOSYSTEMS {
+        let count = counts.get(*name).copied().unwrap_or(0);
+        let setup = match *tool {
+            "" if *name == "oci" => "docker pull / skopeo / crane against this host".to_owned(),
+            "" => format!("curl this host{path}&lt;path&gt;"),
+            tool => format!(
+                "<code>airlift client-config {}</code>",
+                tool.split_whitespace().next().unwrap_or(tool)
+            ),
+        };
+        rows.push_str(&format!(
+            "<tr><td>{title}</td><td><a href=\"{path}\">{path}</a></td><td>{count}</td><td>{setup}</td></tr>\n"
+        ));
+    }
+    let body = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>airlift</title></head><body>\n\
+         <h1>airlift</h1>\n<p>What this server carries, from its current generation.</p>\n\
+         <table>\n<tr><th>Ecosystem</th><th>Served at</th><th>Index entries</th><th>Set up a client</th></tr>\n\
+         {rows}</table>\n<p><a href=\"/healthz\">/healthz</a> · <a href=\"/metrics\">/metrics</a></p>\n</body></html>\n"
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}

@@ -1,0 +1,13 @@
+//! `airlift.toml`.
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some(text) = airlift_fuzz::text(data) else {
+        return;
+    };
+    let _ = airlift_config::Config::parse(Path::new("airlift.toml"), text);
+});
