@@ -454,6 +454,63 @@ pub fn parse_range(value: &str, size: u64) -> RangeRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt;
+
+    /// The chunks of `[start, start + length)` of `path`, each read's
+    /// outcome in order.
+    fn read_all(
+        path: &std::path::Path,
+        start: u64,
+        length: u64,
+    ) -> Vec<std::io::Result<bytes::Bytes>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let file = std::fs::File::open(path).expect("open");
+        let digest = Digest::of(b"");
+        runtime.block_on(chunks(file, path.to_path_buf(), digest, start, length).collect())
+    }
+
+    fn scratch(name: &str, data: &[u8]) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("airlift-http-{}-{name}", std::process::id()));
+        std::fs::write(&path, data).expect("write");
+        path
+    }
+
+    #[test]
+    fn chunks_send_exactly_the_range_asked_for() {
+        let data: Vec<u8> = (0..(CHUNK * 2 + 1000)).map(|i| (i % 251) as u8).collect();
+        let path = scratch("whole", &data);
+        for (start, length) in [(0, data.len()), (7, CHUNK + 3), (CHUNK, CHUNK), (5, 0)] {
+            let mut sent = Vec::new();
+            for chunk in read_all(&path, start as u64, length as u64) {
+                sent.extend_from_slice(&chunk.expect("read"));
+            }
+            assert!(sent == data[start..start + length], "{start}+{length}");
+        }
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn a_file_shorter_than_the_blob_ends_the_stream_with_an_error() {
+        let data = vec![7u8; CHUNK + 100];
+        let path = scratch("short", &data);
+        // The index says the blob is longer than the file now is.
+        let outcomes = read_all(&path, 0, (CHUNK * 3) as u64);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            outcomes.len(),
+            2,
+            "one full chunk, then the error, then nothing"
+        );
+        assert_eq!(outcomes[0].as_ref().map(|c| c.len()).ok(), Some(CHUNK));
+        let error = outcomes[1].as_ref().expect_err("an error");
+        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(
+            error.to_string().contains("before the blob does"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn ranges_follow_rfc_9110() {

@@ -1736,9 +1736,7 @@ fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
             args.listen,
             limits,
             config,
-            |address| {
-                eprintln!("airlift serving on https://{address}");
-            },
+            |address| announce(context.json, &format!("https://{address}")),
         ))
     } else {
         runtime.block_on(airlift_server::serve(
@@ -1747,12 +1745,22 @@ fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
             services,
             args.listen,
             limits,
-            |address| {
-                eprintln!("airlift serving on http://{address}");
-            },
+            |address| announce(context.json, &format!("http://{address}")),
         ))
     };
     result.map_err(|e| Failure::new(1, e.to_string()))
+}
+
+/// Says where the server listens, once it does: on stderr, or with
+/// `--json` as one JSON line on stdout (`{"listening": URL}`) for scripts
+/// and service managers to read.
+#[allow(clippy::print_stderr)]
+fn announce(json: bool, url: &str) {
+    if json {
+        let _ = print_line(&serde_json::json!({ "listening": url }).to_string());
+    } else {
+        eprintln!("airlift serving on {url}");
+    }
 }
 
 #[derive(Serialize)]

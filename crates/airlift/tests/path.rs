@@ -334,3 +334,26 @@ fn ecosystem_roots_say_what_they_serve() {
         "{body}"
     );
 }
+
+/// `serve --help` offered `--json` and it did nothing; with it, serve says
+/// where it listens as one JSON line on stdout.
+#[test]
+fn serve_json_says_where_it_listens() {
+    use std::io::BufRead as _;
+    let home = common::Home::new();
+    let mut child = home
+        .command(&["--json", "serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let url = value["listening"].as_str().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+}
