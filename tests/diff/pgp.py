@@ -28,6 +28,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import diff  # noqa: E402  (shares the seed, counting and report format)
 
 RELEASE = (
@@ -82,11 +83,10 @@ def packets(data):
     return out
 
 
-def hash_prefixes(data, types=None, unhashed_too=False):
+def hash_prefixes(data, types=None, areas_too=False):
     """Offsets of the two-byte hash prefix ("left 16 bits") of each v4
     signature packet in `data` (of the given signature types, if any), and
-    with `unhashed_too` of its unhashed subpackets: the bytes that the
-    signature does not cover."""
+    with `areas_too` of its subpacket areas, hashed and unhashed."""
     out = set()
     at = 0
     for header, body in packets(data) or []:
@@ -96,9 +96,19 @@ def hash_prefixes(data, types=None, unhashed_too=False):
             unhashed = int.from_bytes(body[6 + hashed:8 + hashed], "big")
             start = at + 8 + hashed + unhashed
             out |= {start, start + 1}
-            if unhashed_too:
-                out |= set(range(at + 8 + hashed, start))
+            if areas_too:
+                out |= set(range(at + 4, start))
         at += len(body)
+    return out
+
+
+def key_versions(data):
+    """Offsets of the version byte of each key and subkey packet."""
+    out, at = set(), 0
+    for header, body in packets(data) or []:
+        if tag_of(header) in (6, 14):
+            out.add(at + len(header))
+        at += len(header) + len(body)
     return out
 
 
@@ -184,7 +194,7 @@ def make_fixtures(gpg):
     fixtures = []
 
     def sign(label, uid, keyring, digest="SHA512", faked=None, facts=()):
-        local = ["--local-user", f"{uid}@example.org"] if uid else []
+        local = ["--local-user", f"<{uid}@example.org>"] if uid else []
         extra = ["--digest-algo", digest]
         detached = gpg.run("--detach-sign", *local, *extra, faked=faked, data=RELEASE)
         clear = gpg.run("--clearsign", *local, *extra, faked=faked, data=RELEASE)
@@ -208,7 +218,7 @@ def make_fixtures(gpg):
 
     keyrings = {}
     for uid in ["ed", "rsa", "small", "old", "oldsub", "revoked", "stranger"]:
-        keyrings[uid] = gpg.run("--export", f"{uid}@example.org")
+        keyrings[uid] = gpg.run("--export", f"<{uid}@example.org>")
     keyrings["ed+rsa"] = keyrings["ed"] + keyrings["rsa"]
 
     return [(label, keyrings[k], d, s, m, f) for label, k, d, s, m, f in fixtures], keyrings
@@ -273,11 +283,13 @@ def mutations(r, fixtures, keyrings):
             mutated = binary[:at] + bytes([binary[at] ^ 0xFF]) + binary[at + 1:]
             yield (f"{label}: signature hash prefix byte {at} flipped", keyring) + wrap(data, mutated, mode) + (facts,)
         # The keyring mutated.
-        revocation_prefixes = hash_prefixes(keyring, types={0x20, 0x28}, unhashed_too=True)
-        for at in list(r.sample(range(len(keyring)), 10)) + sorted(revocation_prefixes):
+        revocation_prefixes = hash_prefixes(keyring, types={0x20, 0x28}, areas_too=True)
+        versions = key_versions(keyring)
+        for at in list(r.sample(range(len(keyring)), 10)) + sorted(revocation_prefixes) + sorted(versions):
             bit = 1 << r.randrange(8)
             mutated = keyring[:at] + bytes([keyring[at] ^ bit]) + keyring[at + 1:]
-            more = {"revocation-uncovered"} if at in revocation_prefixes else set()
+            more = {"revocation-damaged"} if at in revocation_prefixes else set()
+            more |= {"key-version"} if at in versions else set()
             yield f"{label}: keyring byte {at} ^ {bit:#04x}", mutated, data, sig, mode, facts | more
         at = r.randrange(len(keyring))
         yield f"{label}: keyring cut at {at}", keyring[:at], data, sig, mode, facts | {"cut-keyring"}
@@ -312,12 +324,20 @@ def small_rsa(case, ours, theirs):
     return ours.startswith("refuse") and theirs == "accept" and "small-rsa" in case[-1]
 
 
-def cut_keyring(case, ours, theirs):
-    return theirs == "accept" and "cut-keyring" in case[-1] and "truncated packet" in ours
+def broken_keyring(case, ours, theirs):
+    return theirs == "accept" and ": keyring " in case[0] and "malformed OpenPGP data" in ours
+
+
+def broken_signature_framing(case, ours, theirs):
+    return theirs == "accept" and ": signature " in case[0] and "malformed OpenPGP data" in ours
+
+
+def other_key_version(case, ours, theirs):
+    return ours == "accept" and theirs.startswith("refuse") and "key-version" in case[-1]
 
 
 def revocation_prefix(case, ours, theirs):
-    return ours.startswith("refuse") and theirs == "accept" and "revocation-uncovered" in case[-1]
+    return ours.startswith("refuse") and theirs == "accept" and "revocation-damaged" in case[-1]
 
 
 def main():
@@ -355,8 +375,10 @@ def main():
         expected = [
             (lambda c, a, b: weak_digest(c, *full[id(c)]), "airlift refuses SHA-1 and SHA-224 signatures, which gpgv accepts (ADR 0017)"),
             (lambda c, a, b: small_rsa(c, *full[id(c)]), "airlift refuses RSA keys under 2048 bits, which gpgv accepts (ADR 0017)"),
-            (lambda c, a, b: cut_keyring(c, *full[id(c)]), "airlift refuses a keyring that is cut short; gpgv uses the keys before the cut (ADR 0017)"),
-            (lambda c, a, b: revocation_prefix(c, *full[id(c)]), "airlift keeps a revocation whose signature verifies though a byte it does not cover (its unhashed issuer key id) is damaged; gpgv drops it and uses the key (ADR 0017)"),
+            (lambda c, a, b: broken_keyring(c, *full[id(c)]), "airlift refuses a keyring that does not parse to its end (cut short, a damaged packet header); gpgv uses the keys before the damage (ADR 0017)"),
+            (lambda c, a, b: broken_signature_framing(c, *full[id(c)]), "airlift refuses a signature whose packet framing is damaged; gpgv may still read it (ADR 0017)"),
+            (lambda c, a, b: revocation_prefix(c, *full[id(c)]), "airlift does not use a key whose revocation is damaged in its subpackets (it no longer parses); gpgv drops that revocation and uses the key (ADR 0017)"),
+            (lambda c, a, b: other_key_version(c, *full[id(c)]), "airlift leaves a key packet of another version than 4 out of the keyring and uses the others; gpgv 2.2 then uses none (ADR 0017)"),
         ]
         diff.SHOW = 40
         diff.compare("OpenPGP verification against gpgv", shown_cases, ours_v, theirs_v, expected)

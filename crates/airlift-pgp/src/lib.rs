@@ -7,7 +7,10 @@
 //!   sign), each subkey only when its binding signature by the primary
 //!   verifies, and a signing subkey only with a valid back-signature (its
 //!   own 0x19 signature over the binding, as gpgv requires); revoked,
-//!   expired and certify-only keys are dropped;
+//!   expired and certify-only keys are dropped, and so is a key whose
+//!   block holds a signature (not version 3) that does not parse. Where
+//!   this differs from gpgv is listed in ADR 0017 and checked by
+//!   `tests/diff/pgp.py`;
 //! - verify detached (`Release.gpg`) and cleartext (`InRelease`) signatures
 //!   made with SHA-256, SHA-384 or SHA-512; SHA-1, MD5 and SHA-224
 //!   signatures are refused;
@@ -361,12 +364,13 @@ impl Signature {
         }
     }
 
+    /// Whether the issuer subpackets name `key`: each one present must,
+    /// the unhashed key id too, as gpgv has it (found by the differential
+    /// test: a self-signature whose key id was damaged still counted).
     fn made_by(&self, key: &PublicKey) -> bool {
-        match (self.issuer_fpr, self.issuer_id) {
-            (Some(f), _) => f == key.fingerprint,
-            (None, Some(id)) => id == key.key_id(),
-            (None, None) => false,
-        }
+        (self.issuer_fpr.is_some() || self.issuer_id.is_some())
+            && self.issuer_fpr.is_none_or(|f| f == key.fingerprint)
+            && self.issuer_id.is_none_or(|id| id == key.key_id())
     }
 }
 
@@ -420,7 +424,7 @@ struct Candidate {
     uid: Option<Vec<u8>>,
     in_subkey: bool,
     subkeys: Vec<Sub>,
-    /// A version 4 signature in the key's block did not parse.
+    /// A signature in the key's block (not version 3) did not parse.
     spoiled: bool,
 }
 
@@ -596,12 +600,12 @@ impl Keyring {
                     if let Some(c) = current.as_mut() {
                         match Signature::parse(&p.body) {
                             Ok(sig) => c.signature(&sig),
-                            // A damaged version 4 signature spoils its key,
+                            // A signature that does not parse spoils its key,
                             // as gpgv has it: it may have been a revocation
-                            // (found by the differential test). Signatures
-                            // of other versions, such as old third-party
-                            // certifications, are skipped.
-                            Err(_) if p.body.first() == Some(&4) => c.spoiled = true,
+                            // (found by the differential test). Version 3
+                            // ones, old third-party certifications, are
+                            // skipped.
+                            Err(_) if p.body.first() != Some(&3) => c.spoiled = true,
                             Err(_) => {}
                         }
                     }

@@ -154,9 +154,30 @@ fn a_damaged_signature_spoils_its_key() {
         verdict.is_err(),
         "a key with an unreadable signature was used"
     );
-    // A signature of another version is skipped, as before.
+    // A version 3 signature is skipped, as before.
     let mut keyring = include_bytes!("../testdata/subkey.gpg").to_vec();
     keyring.extend_from_slice(&[0x88, 6, 3, 0x28, 22, 10, 0xFF, 0xFF]);
     let keyring = Keyring::parse(&keyring).expect("keyring");
     assert!(keyring.verify_detached(data, signature).is_ok());
+}
+
+#[test]
+fn every_issuer_subpacket_must_name_the_key() {
+    // Found by the differential test against gpgv (tests/diff/pgp.py): a
+    // self-signature whose unhashed issuer key id no longer names the key
+    // still counted, because the hashed issuer fingerprint did; gpgv does
+    // not count it, so the key has no self-signature and is not used. In
+    // the fixture, bytes 155..165 are that subpacket (length 9, type 16,
+    // then the key id).
+    let data = include_bytes!("../testdata/subkey.txt");
+    let signature = include_bytes!("../testdata/subkey.sig");
+    let mut keyring = include_bytes!("../testdata/subkey.gpg").to_vec();
+    assert_eq!(keyring[155..157], [9, 16]);
+    keyring[164] ^= 0x01;
+    let verdict =
+        Keyring::parse(&keyring).and_then(|keyring| keyring.verify_detached(data, signature));
+    assert!(
+        verdict.is_err(),
+        "a self-signature by another key id counted"
+    );
 }
