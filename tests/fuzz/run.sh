@@ -7,7 +7,8 @@
 #    (~/.cargo/bin) when it is missing or another version; later runs reuse it.
 # 2. Builds every target once, on the stable toolchain, with no sanitizer
 #    (`-s none`: sanitizers need nightly; coverage instrumentation does not),
-#    with debug assertions and overflow checks on, into target/fuzz/.
+#    with debug assertions and overflow checks on, into
+#    ~/.cache/airlift/fuzz-target/ (AIRLIFT_FUZZ_TARGET_DIR), outside the clone.
 # 3. Runs the targets one after another, each for FUZZ_SECONDS (default 20)
 #    on a copy of its corpus (new inputs never land in the repository), with
 #    memory bounded (-rss_limit_mb=512, -malloc_limit_mb=512) and a hang
@@ -17,19 +18,22 @@
 #    targets never run side by side.
 #
 # A crash, hang or out-of-memory input fails its target; the reproducer is
-# kept under target/fuzz/artifacts/<target>/ and its path printed, with the
+# kept under <that directory>/artifacts/<target>/ and its path printed, with the
 # command that replays it. Ends with one line: "fuzz: N passed, M failed".
 #
 #   FUZZ_SECONDS=3600 tests/fuzz/run.sh          longer runs, before a release
 #   FUZZ_TARGETS="apt_xz pgp_keyring" tests/fuzz/run.sh   only these targets
-#   FUZZ_KEEP_CORPUS=1 tests/fuzz/run.sh         keep the grown corpora (see
-#                                                 CONTRIBUTING.md for merging)
+#   FUZZ_KEEP_CORPUS=1 tests/fuzz/run.sh         keep the grown corpora (their
+#                                                 directory is printed at the end)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 CARGO_FUZZ_VERSION=0.13.2
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
-export CARGO_TARGET_DIR=$ROOT/target/fuzz
+# The fuzz build (every crate with coverage instrumentation, minutes on two
+# cores) is kept outside the clone, so a fresh CI clone on the same machine
+# rebuilds only what changed.
+export CARGO_TARGET_DIR=${AIRLIFT_FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/airlift/fuzz-target}
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 BIN_DIR=$CARGO_TARGET_DIR/$TRIPLE/release
 ARTIFACTS=$CARGO_TARGET_DIR/artifacts
@@ -52,11 +56,6 @@ passed=0
 failed=0
 suite_start=$SECONDS
 
-if ! cargo fuzz --version 2>/dev/null | grep -qx "cargo-fuzz $CARGO_FUZZ_VERSION"; then
-    echo "installing cargo-fuzz $CARGO_FUZZ_VERSION"
-    cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION" --quiet
-fi
-
 mapfile -t all_targets < <(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -vx airlift-fuzz)
 if [ -n "${FUZZ_TARGETS:-}" ]; then
     read -r -a targets <<<"$FUZZ_TARGETS"
@@ -64,16 +63,28 @@ else
     targets=("${all_targets[@]}")
 fi
 
-build_start=$SECONDS
-# The committed fuzz/Cargo.lock must be current: fail rather than re-resolve.
-if ! cargo fetch --locked --manifest-path fuzz/Cargo.toml --quiet ||
-    ! cargo fuzz build -s none >"$WORK/build.log" 2>&1; then
-    tail -40 "$WORK/build.log" 2>/dev/null || true
-    echo "FAILED: fuzz build"
+# Fails every target: nothing can run.
+give_up() {
+    echo "FAILED: $1"
     echo "fuzz: 0 passed, ${#targets[@]} failed"
     exit 1
+}
+
+if ! cargo fuzz --version 2>/dev/null | grep -qx "cargo-fuzz $CARGO_FUZZ_VERSION"; then
+    echo "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION" --quiet ||
+        give_up "installing cargo-fuzz $CARGO_FUZZ_VERSION"
 fi
-echo "built ${#targets[@]} fuzz targets in $((SECONDS - build_start)) s"
+
+build_start=$SECONDS
+# The committed fuzz/Cargo.lock must be current: fail rather than re-resolve.
+cargo fetch --locked --manifest-path fuzz/Cargo.toml --quiet ||
+    give_up "fuzz/Cargo.lock is not current (after a dependency change in crates/, run: cargo fetch --manifest-path fuzz/Cargo.toml)"
+if ! cargo fuzz build -s none >"$WORK/build.log" 2>&1; then
+    tail -40 "$WORK/build.log"
+    give_up "fuzz build"
+fi
+echo "built the fuzz targets in $((SECONDS - build_start)) s"
 
 for target in "${targets[@]}"; do
     bin=$BIN_DIR/$target

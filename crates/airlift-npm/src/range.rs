@@ -337,8 +337,9 @@ mod tests {
 
     #[test]
     fn version_parts_past_javascript_safe_integers_are_refused() {
-        // Found by the `npm_range` fuzz target: `^18446744073709551615`
-        // computed its upper bound as major + 1, which overflowed (a panic
+        // Found while writing the `npm_range` fuzz target (its seed
+        // `regression-overflowing-major` crashes the unfixed code):
+        // `^18446744073709551615` computed its upper bound as major + 1, which overflowed (a panic
         // in debug builds, a bound of 0.0.0 that matches nothing in release).
         for bad in [
             "^18446744073709551615",

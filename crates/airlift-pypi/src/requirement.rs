@@ -478,9 +478,10 @@ mod tests {
 
     #[test]
     fn deeply_nested_markers_are_refused_without_overflowing_the_stack() {
-        // Found by the `pypi_requirement` fuzz target: every `(` was one
-        // more level of recursion, so a `Requires-Dist` from an upstream
-        // with enough of them overflowed the stack and aborted the process.
+        // Found while writing the `pypi_requirement` fuzz target: every `(`
+        // was one more level of recursion, so a `Requires-Dist` from an
+        // upstream with enough of them overflowed the stack and aborted the
+        // process.
         let deep = format!(
             "{}python_version == '3'{}",
             "(".repeat(100_000),
