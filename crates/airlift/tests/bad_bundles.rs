@@ -783,3 +783,43 @@ fn a_lying_or_huge_table_of_contents_is_refused() {
     fs::write(&toc, &original).unwrap();
     scenario.genuine_still_imports(&toc);
 }
+
+/// A refusal used to describe signers with the key names of the newest root
+/// file in the bundle, signed or not, so an attacker's root chose what the
+/// operator read. Names now come from trusted roots only.
+#[test]
+fn a_forged_root_cannot_put_names_in_the_refusal() {
+    let scenario = Scenario::new();
+    let genuine = scenario.newer("second", &[]);
+    let forged = scenario.connected.work.path().join("forged-root");
+    copy_dir(&genuine, &forged);
+    let mut root: serde_json::Value =
+        serde_json::from_slice(&fs::read(forged.join("metadata/1.root.json")).unwrap()).unwrap();
+    let evil = "ab".repeat(32);
+    root["signed"]["version"] = serde_json::json!(2);
+    root["signed"]["keys"] = serde_json::json!({
+        evil.clone(): {
+            "keytype": "ed25519",
+            "scheme": "ed25519",
+            "keyval": {"public": "00".repeat(32)},
+            "x-airlift-name": "mallory-says-trust-me",
+        }
+    });
+    for role in ["root", "targets", "snapshot", "timestamp"] {
+        root["signed"]["roles"][role] = serde_json::json!({"keyids": [evil], "threshold": 1});
+    }
+    fs::write(forged.join("metadata/2.root.json"), root.to_string()).unwrap();
+    for command in ["verify", "import"] {
+        let run = scenario
+            .isolated
+            .run(&[command, forged.to_str().unwrap()])
+            .fails_with(3, "root version 2 is not signed by the root before it");
+        assert!(
+            !run.stderr.contains("mallory"),
+            "{command} printed a name from an unsigned root: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(scenario.isolated.snapshot(), scenario.before);
+    scenario.genuine_still_imports(&genuine);
+}

@@ -8,6 +8,38 @@ use std::collections::HashMap;
 
 use common::{Behaviour, Connected, Home, Upstream, noise, sha256_hex, write_config};
 
+/// Collects the connected side's files again, with `docs/readme.txt`
+/// changed to `readme` upstream; the upstream serving it is returned.
+fn collect_with_a_new_readme(connected: &Connected, readme: &[u8]) -> Upstream {
+    let upstream = Upstream::start(HashMap::from([(
+        "new/readme.txt".to_string(),
+        Behaviour::Serve(readme.to_vec()),
+    )]));
+    let mut entries: Vec<(String, Option<String>, &str)> = connected
+        .files
+        .iter()
+        .filter(|(path, _)| path != "docs/readme.txt")
+        .map(|(path, data)| {
+            (
+                connected.upstream.url(&format!("up/{path}")),
+                Some(sha256_hex(data)),
+                path.as_str(),
+            )
+        })
+        .collect();
+    entries.push((
+        upstream.url("new/readme.txt"),
+        Some(sha256_hex(readme)),
+        "docs/readme.txt",
+    ));
+    let config = write_config(connected.work.path(), &entries);
+    connected
+        .home
+        .run(&["collect", "--config", config.to_str().unwrap()])
+        .ok();
+    upstream
+}
+
 /// An isolated home named `name` that trusts the connected side's root.
 fn site(connected: &Connected, name: &str) -> Home {
     let home = Home::new();
@@ -46,32 +78,7 @@ fn a_delta_carries_only_what_changed_and_imports_over_the_full_set() {
 
     // One artifact changes upstream: collect it again alongside the others.
     let changed = noise(9, 50_000);
-    let upstream = Upstream::start(HashMap::from([(
-        "new/readme.txt".to_string(),
-        Behaviour::Serve(changed.clone()),
-    )]));
-    let mut entries: Vec<(String, Option<String>, &str)> = connected
-        .files
-        .iter()
-        .filter(|(path, _)| path != "docs/readme.txt")
-        .map(|(path, data)| {
-            (
-                connected.upstream.url(&format!("up/{path}")),
-                Some(sha256_hex(data)),
-                path.as_str(),
-            )
-        })
-        .collect();
-    entries.push((
-        upstream.url("new/readme.txt"),
-        Some(sha256_hex(&changed)),
-        "docs/readme.txt",
-    ));
-    let config = write_config(connected.work.path(), &entries);
-    connected
-        .home
-        .run(&["collect", "--config", config.to_str().unwrap()])
-        .ok();
+    let _upstream = collect_with_a_new_readme(&connected, &changed);
     let delta = connected.work.path().join("delta.tar");
     let report = connected
         .home
@@ -386,33 +393,7 @@ fn fsck_recovery_advice_works_after_a_delta() {
     let full = connected.pack("full.tar", &["--destination", "site-a"]);
     isolated.run(&["import", full.to_str().unwrap()]).ok();
     // A delta: one file changes upstream.
-    let changed = noise(11, 20_000);
-    let upstream = Upstream::start(HashMap::from([(
-        "changed".to_string(),
-        Behaviour::Serve(changed.clone()),
-    )]));
-    let mut entries: Vec<(String, Option<String>, &str)> = connected
-        .files
-        .iter()
-        .filter(|(path, _)| path != "docs/readme.txt")
-        .map(|(path, data)| {
-            (
-                connected.upstream.url(&format!("up/{path}")),
-                Some(sha256_hex(data)),
-                path.as_str(),
-            )
-        })
-        .collect();
-    entries.push((
-        upstream.url("changed"),
-        Some(sha256_hex(&changed)),
-        "docs/readme.txt",
-    ));
-    let config = write_config(connected.work.path(), &entries);
-    connected
-        .home
-        .run(&["collect", "--config", config.to_str().unwrap()])
-        .ok();
+    let _upstream = collect_with_a_new_readme(&connected, &noise(11, 20_000));
     let delta = connected.pack("delta.tar", &["--destination", "site-a"]);
     isolated.run(&["import", delta.to_str().unwrap()]).ok();
     // The big file came with the full bundle only; damage it.

@@ -486,3 +486,47 @@ fn base64_encode(data: &[u8]) -> String {
     }
     out
 }
+
+/// An import replaces the whole index, which used to erase what was pushed
+/// inside the gap. It is refused before anything changes, unless the
+/// operator says `--allow-removals`.
+#[test]
+fn an_import_does_not_remove_images_pushed_inside_the_gap() {
+    let connected = Connected::sample();
+    let first = connected.pack("first", &[]);
+    let isolated = connected.isolated();
+    isolated.run(&["import", first.to_str().unwrap()]).ok();
+    {
+        let server = Server::start(&isolated);
+        push_image(server.address, b"{}", &common::noise(3, 1000));
+    }
+    let before = isolated.snapshot();
+    // A newer bundle of the same files, which knows nothing of the push.
+    let second = connected.work.path().join("second");
+    connected
+        .home
+        .run_env(
+            &["pack", "--out", second.to_str().unwrap()],
+            &[("SOURCE_DATE_EPOCH", &common::epoch_plus(60))],
+        )
+        .ok();
+    let plan = isolated
+        .run(&["--json", "plan", second.to_str().unwrap()])
+        .ok()
+        .json();
+    assert!(
+        plan["removals"]["local"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k.as_str().unwrap().contains("team/app")),
+        "{plan}"
+    );
+    isolated
+        .run(&["import", second.to_str().unwrap()])
+        .fails_with(3, "that no imported bundle brought (pushed to this server");
+    assert_eq!(isolated.snapshot(), before);
+    isolated
+        .run(&["import", second.to_str().unwrap(), "--allow-removals"])
+        .ok();
+}

@@ -6,57 +6,28 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Home;
 
-/// `airlift serve` with extra arguments, its soft open-files limit first
-/// lowered to 1024 (the common default) so the server has to raise it
-/// itself; stopped on drop.
-struct Serve {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Serve {
-    fn start(home: &Home, extra: &[&str]) -> Self {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg("ulimit -Sn 1024 && exec \"$0\" \"$@\"")
-            .arg(common::binary())
-            .arg("--home")
-            .arg(home.path())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env_remove("AIRLIFT_FAILPOINT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .unwrap();
-            if let Some(rest) = line.strip_prefix("airlift serving on http://") {
-                break rest.trim().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, address }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `airlift serve` under a soft limit of 1024 open files, as many systems
+/// start services: the server must raise it itself.
+fn serve_limited(home: &Home, extra: &[&str]) -> common::Server {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("ulimit -Sn 1024 && exec \"$0\" \"$@\"")
+        .arg(common::binary())
+        .arg("--home")
+        .arg(home.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env_remove("AIRLIFT_FAILPOINT")
+        .stdin(Stdio::null());
+    common::Server::spawn(command)
 }
 
 /// One request with a deadline: the status, or why there was none.
@@ -112,7 +83,7 @@ fn healthz_and_blobs_answer_through_a_flood_of_idle_and_trickling_connections() 
         );
     }
     let home = Home::new();
-    let server = Serve::start(&home, &["--header-timeout", "3s", "--idle-timeout", "3s"]);
+    let server = serve_limited(&home, &["--header-timeout", "3s", "--idle-timeout", "3s"]);
     let blob: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
     let digest = format!("sha256:{}", common::sha256_hex(&blob));
     let (status, _, _) = common::request(

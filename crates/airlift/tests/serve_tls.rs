@@ -8,9 +8,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Stdio};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,41 +20,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 
 type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 
-/// `airlift serve --tls` on a free loopback port, killed on drop.
-struct TlsServer {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl TlsServer {
-    fn start(home: &Home) -> Self {
-        let mut child = home
-            .command(&["serve", "--tls", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .unwrap();
-            if let Some(rest) = line.strip_prefix("airlift serving on https://") {
-                break rest.trim().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, address }
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::Server as TlsServer;
 
 /// A client configuration that trusts only the home's site CA.
 fn client_config(home: &Home) -> Arc<rustls::ClientConfig> {
@@ -143,7 +109,7 @@ fn a_blob_truncated_while_served_over_tls_fails_that_response_not_the_server() {
         .local_path(&big_digest.parse().unwrap())
         .unwrap();
 
-    let mut server = TlsServer::start(&home);
+    let mut server = TlsServer::start_with(&home, &["--tls"]);
     let config = client_config(&home);
 
     // Start reading the big blob, slowly: take its first MiB, then cut the

@@ -5,51 +5,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Stdio};
+
 use std::time::Duration;
 
 use common::{Home, noise, sha256_hex};
 
-/// `airlift serve` with extra arguments, killed on drop.
-struct Serve {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Serve {
-    fn start(home: &Home, extra: &[&str]) -> Self {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
-        args.extend_from_slice(extra);
-        let mut child = home
-            .command(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .unwrap();
-            if let Some(rest) = line.strip_prefix("airlift serving on http://") {
-                break rest.trim().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, address }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::Server as Serve;
 
 fn error_code(body: &[u8]) -> String {
     let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
@@ -104,7 +68,7 @@ fn patch_chunked(address: SocketAddr, path: &str, content_range: &str, body: &[u
 #[test]
 fn a_session_is_bound_to_its_repository() {
     let home = Home::new();
-    let server = Serve::start(&home, &[]);
+    let server = Serve::start(&home);
     let data = noise(7, 5000);
     let digest = format!("sha256:{}", sha256_hex(&data));
     let id = open(server.address, "team/app");
@@ -164,7 +128,7 @@ fn a_session_is_bound_to_its_repository() {
 #[test]
 fn a_chunk_must_be_as_long_as_its_content_range_says() {
     let home = Home::new();
-    let server = Serve::start(&home, &[]);
+    let server = Serve::start(&home);
     let data = noise(8, 3000);
     let digest = format!("sha256:{}", sha256_hex(&data));
     let id = open(server.address, "team/app");
@@ -235,7 +199,7 @@ fn sessions_expire_and_give_their_space_back() {
     let data = noise(9, 200_000);
     // A session left open by a server that has since stopped.
     let abandoned = {
-        let server = Serve::start(&home, &[]);
+        let server = Serve::start(&home);
         let id = open(server.address, "team/app");
         let (status, _, _) = common::request(
             server.address,
@@ -251,7 +215,7 @@ fn sessions_expire_and_give_their_space_back() {
     std::thread::sleep(Duration::from_millis(2100));
 
     // The next server sweeps it at start-up.
-    let server = Serve::start(&home, &["--upload-expiry", "2s"]);
+    let server = Serve::start_with(&home, &["--upload-expiry", "2s"]);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while files_in(&uploads) > 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));

@@ -334,14 +334,27 @@ fn handle(
 
 /// A running `airlift serve`, stopped on drop.
 pub struct Server {
-    child: std::process::Child,
+    pub child: std::process::Child,
     pub address: SocketAddr,
 }
 
 impl Server {
+    /// `airlift serve` on a free loopback port.
     pub fn start(home: &Home) -> Self {
-        let mut child = home
-            .command(&["serve", "--listen", "127.0.0.1:0"])
+        Self::start_with(home, &[])
+    }
+
+    /// `airlift serve` on a free loopback port, with more arguments.
+    pub fn start_with(home: &Home, extra: &[&str]) -> Self {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        Self::spawn(home.command(&args))
+    }
+
+    /// Runs `command` (an `airlift … serve` command line) and waits until it
+    /// says where it listens (http or https).
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -353,7 +366,10 @@ impl Server {
                 .next()
                 .expect("server exited before listening")
                 .unwrap();
-            if let Some(rest) = line.strip_prefix("airlift serving on http://") {
+            if let Some(rest) = line
+                .strip_prefix("airlift serving on http://")
+                .or_else(|| line.strip_prefix("airlift serving on https://"))
+            {
                 break rest.trim().parse().unwrap();
             }
         };
