@@ -35,6 +35,14 @@ source "$LIB"
 # --- connected side, with network: fixtures and the live set ----------------
 python3 "$HERE/fixtures.py" "$WORK/upstream" >"$WORK/fixtures.txt"
 LIVE_REGISTRY=$(npm config get registry)
+# Debian 12's npm (9.2.0), next to the machine's newest: nobody upgrades a
+# client inside the gap. Installed once under target/, pinned.
+OLD_NPM_VERSION=9.2.0
+OLD_NPM=$(cd "$HERE/../.." && pwd)/target/old-npm/$OLD_NPM_VERSION
+if [ ! -x "$OLD_NPM/node_modules/npm/bin/npm-cli.js" ]; then
+    npm install -s --prefix "$OLD_NPM" --no-save --cache "$WORK/cache-old-npm" "npm@$OLD_NPM_VERSION" >/dev/null
+fi
+export OLD_NPM OLD_NPM_VERSION
 mkdir -p "$WORK/live"
 printf '[npm]\nregistry = "%s"\npackages = ["chalk@4", "@types/node@20"]\n' "$LIVE_REGISTRY" >"$WORK/live/airlift.toml"
 LH=$WORK/live-home
@@ -156,6 +164,12 @@ check "[gap]   ... the install script ran" test -f "$WORK/app/node_modules/fx-sc
 check "[gap]   ... the scoped package is there" test "$(cd "$WORK/app" && node -p "require('@fx/scoped')")" = "@fx/scoped 1.0.0"
 check "[gap]   ... the linux-only optional package is there, the win32-only one is not" \
     sh -c "test -d '$WORK/app/node_modules/fx-linux-only' && ! test -d '$WORK/app/node_modules/fx-win-only'"
+mkdir -p "$WORK/app-old"
+cp "$WORK/app/package.json" "$WORK/app/package-lock.json" "$WORK/app-old/"
+check "[gap] npm $OLD_NPM_VERSION (Debian 12's) ci of the locked project" \
+    sh -c "cd '$WORK/app-old' && node '$OLD_NPM/node_modules/npm/bin/npm-cli.js' ci -s --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-old'"
+check "[gap]   ... npm $OLD_NPM_VERSION's tree: fx-left 2.0.0 at the top, 1.1.0 nested" \
+    test "$(cd "$WORK/app-old" && node -p "require('fx-left') + ' / ' + require('./node_modules/fx-mid/node_modules/fx-left')")" = "fx-left 2.0.0 / fx-left 1.1.0"
 mkdir -p "$WORK/plain"
 echo '{"name": "plain", "version": "1.0.0", "private": true}' >"$WORK/plain/package.json"
 check "[gap] npm install of a plain list (no lockfile)" \
