@@ -223,6 +223,9 @@ mod tests {
         fn record_audit_head(&self, head: &AuditHead) -> Result<(), StoreError> {
             self.inner.record_audit_head(head)
         }
+        fn clear_audit_head(&self, expected: &AuditHead) -> Result<(), StoreError> {
+            self.inner.clear_audit_head(expected)
+        }
     }
 
     fn push(meta: &Counting, key: &str, fill: char, size: u64) {

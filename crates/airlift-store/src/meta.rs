@@ -181,4 +181,9 @@ pub trait MetaStore: Send + Sync {
     /// ([`StoreError::AuditHead`]): a log is only appended to, so either
     /// would hide a reset or a rewrite.
     fn record_audit_head(&self, head: &AuditHead) -> Result<(), StoreError>;
+    /// Forgets the recorded head, only if it still is `expected`
+    /// ([`StoreError::AuditHead`] otherwise): the one way back after an
+    /// audit log was really lost, taken by `airlift audit reset`, which
+    /// records the reset as the new log's first event.
+    fn clear_audit_head(&self, expected: &AuditHead) -> Result<(), StoreError>;
 }

@@ -301,6 +301,35 @@ impl MetaStore for SqliteMetaStore {
         }))
     }
 
+    fn clear_audit_head(&self, expected: &AuditHead) -> Result<(), StoreError> {
+        let refused = self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let recorded: Option<(i64, String)> = tx
+                .query_row("SELECT size, root FROM audit_head WHERE id = 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            match recorded {
+                Some((size, root)) if size as u64 == expected.size && root == expected.root => {
+                    tx.execute("DELETE FROM audit_head WHERE id = 1", [])?;
+                    tx.commit()?;
+                    Ok(None)
+                }
+                Some((size, root)) => Ok(Some((size as u64, root))),
+                None => Ok(Some((0, String::new()))),
+            }
+        })?;
+        match refused {
+            Some((recorded, recorded_root)) => Err(StoreError::AuditHead {
+                recorded,
+                recorded_root,
+                offered: expected.size,
+                offered_root: expected.root.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn record_audit_head(&self, head: &AuditHead) -> Result<(), StoreError> {
         let refused = self.with(|c| {
             // IMMEDIATE: the comparison and the write are one step, even

@@ -67,6 +67,13 @@ fn meta_audit_head_only_grows(store: &dyn MetaStore) {
         None,
         "recording the audit head made a generation"
     );
+    // Clearing needs the head as it is recorded.
+    assert!(store.clear_audit_head(&head(4, "bb")).is_err());
+    assert_eq!(store.audit_head().unwrap(), Some(head(5, "bb")));
+    store.clear_audit_head(&head(5, "bb")).unwrap();
+    assert_eq!(store.audit_head().unwrap(), None);
+    store.record_audit_head(&head(1, "dd")).unwrap();
+    assert_eq!(store.audit_head().unwrap(), Some(head(1, "dd")));
 }
 
 fn blob_round_trip(store: &dyn BlobStore) {

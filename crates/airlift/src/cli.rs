@@ -130,6 +130,14 @@ pub enum AuditCommand {
     Export,
     /// Print the current signed checkpoint, to keep elsewhere.
     Checkpoint,
+    /// Start a new log after the old one was really lost or damaged (it is
+    /// kept aside as `audit.reset-<time>/`, never deleted); the reset is the
+    /// new log's first event. Refused while the log is intact.
+    Reset {
+        /// Why, as the operator states it; recorded in the new log.
+        #[arg(long, value_name = "REASON")]
+        acknowledge: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -2104,6 +2104,59 @@ fn toml_escape(text: &str) -> String {
     out
 }
 
+/// `audit reset`: the one way back after an audit log was lost.
+fn audit_reset(context: &Context, reason: &str) -> Result<(), Failure> {
+    if reason.trim().is_empty() {
+        return Err(Failure::input("--acknowledge needs a reason"));
+    }
+    let store = context.store()?;
+    let Some(recorded) = store.meta.audit_head()? else {
+        return Err(Failure::input(
+            "the index records no audit log here; there is nothing to reset",
+        ));
+    };
+    if context.audit_log(None).verify(&[]).is_ok() {
+        return Err(Failure::input(format!(
+            "the audit log is intact ({} entries, as the index records); there is nothing to reset",
+            recorded.size
+        )));
+    }
+    // The old log is evidence: kept aside, never deleted.
+    let dir = context.layout.home().join("audit");
+    let kept = context
+        .layout
+        .home()
+        .join(format!("audit.reset-{}", now()?.as_second()));
+    let moved = match std::fs::rename(&dir, &kept) {
+        Ok(()) => Some(kept),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Failure::new(
+                1,
+                format!("cannot move {} to {}: {e}", dir.display(), kept.display()),
+            ));
+        }
+    };
+    store.meta.clear_audit_head(&recorded)?;
+    let detail = serde_json::json!({
+        "reason": reason,
+        "previous_entries": recorded.size,
+        "previous_root": recorded.root,
+        "kept": moved,
+    });
+    context.audit("audit-reset", &detail)?;
+    context.emit(&detail, || {
+        format!(
+            "started a new audit log; the index had recorded {} entries{}; the reset is its first event",
+            recorded.size,
+            moved
+                .as_ref()
+                .map(|p| format!(", the old log is kept in {}", p.display()))
+                .unwrap_or_default()
+        )
+    })
+}
+
 fn audit(context: &Context, command: AuditCommand) -> Result<(), Failure> {
     let log = context.audit_log(None);
     let tampered = |e: airlift_audit::AuditError| {
@@ -2170,6 +2223,7 @@ fn audit(context: &Context, command: AuditCommand) -> Result<(), Failure> {
                 checkpoint.trim_end().to_owned()
             })
         }
+        AuditCommand::Reset { acknowledge } => audit_reset(context, &acknowledge),
     }
 }
 

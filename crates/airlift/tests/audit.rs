@@ -92,3 +92,38 @@ fn an_interrupted_append_is_not_tampering_and_the_next_event_repairs_it() {
     assert_eq!(export["entries"][2]["event"], "audit-recovered");
     assert_eq!(export["entries"][3]["event"], "keys-new");
 }
+
+/// After a real loss of `audit/`, every recording command refused to start
+/// a new log over the index's record, with no way back. `audit reset
+/// --acknowledge` is that way: refused while the log is intact, it keeps the
+/// old log aside, and the reset is the new log's first, signed event.
+#[test]
+fn a_lost_log_is_reset_only_on_purpose_and_the_reset_is_recorded() {
+    let (home, keys) = home_with_events(3);
+    home.run(&["audit", "reset", "--acknowledge", "no reason"])
+        .fails_with(2, "the audit log is intact (3 entries");
+    std::fs::remove_dir_all(home.path().join("audit")).unwrap();
+    let new_key =
+        |name: &str| home.run(&["keys", "new", name, "--dir", keys.path().to_str().unwrap()]);
+    new_key("refused").fails_with(1, "audit log was not written");
+    let reset = home
+        .run(&[
+            "--json",
+            "audit",
+            "reset",
+            "--acknowledge",
+            "disk replaced, ticket 42",
+        ])
+        .ok()
+        .json();
+    assert_eq!(reset["previous_entries"], 3);
+    let verified = home.run(&["--json", "audit", "verify"]).ok().json();
+    assert_eq!(verified["entries"], 1);
+    let log = std::fs::read_to_string(home.path().join("audit/log.jsonl")).unwrap();
+    assert!(
+        log.contains("audit-reset") && log.contains("disk replaced, ticket 42"),
+        "{log}"
+    );
+    new_key("after").ok();
+    home.run(&["audit", "verify"]).ok();
+}
