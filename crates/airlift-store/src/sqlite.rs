@@ -289,45 +289,25 @@ impl MetaStore for SqliteMetaStore {
     }
 
     fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
-        let row: Option<(i64, String)> = self.with(|c| {
-            c.query_row("SELECT size, root FROM audit_head WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()
-        })?;
-        Ok(row.map(|(size, root)| AuditHead {
-            size: size as u64,
-            root,
-        }))
+        self.with(|c| read_audit_head(c))
     }
 
     fn clear_audit_head(&self, expected: &AuditHead) -> Result<(), StoreError> {
         let refused = self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let recorded: Option<(i64, String)> = tx
-                .query_row("SELECT size, root FROM audit_head WHERE id = 1", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?;
-            match recorded {
-                Some((size, root)) if size as u64 == expected.size && root == expected.root => {
+            match read_audit_head(&tx)? {
+                Some(recorded) if recorded == *expected => {
                     tx.execute("DELETE FROM audit_head WHERE id = 1", [])?;
                     tx.commit()?;
                     Ok(None)
                 }
-                Some((size, root)) => Ok(Some((size as u64, root))),
-                None => Ok(Some((0, String::new()))),
+                recorded => Ok(Some(recorded.unwrap_or(AuditHead {
+                    size: 0,
+                    root: String::new(),
+                }))),
             }
         })?;
-        match refused {
-            Some((recorded, recorded_root)) => Err(StoreError::AuditHead {
-                recorded,
-                recorded_root,
-                offered: expected.size,
-                offered_root: expected.root.clone(),
-            }),
-            None => Ok(()),
-        }
+        refused.map_or(Ok(()), |recorded| Err(head_refused(recorded, expected)))
     }
 
     fn record_audit_head(&self, head: &AuditHead) -> Result<(), StoreError> {
@@ -335,16 +315,11 @@ impl MetaStore for SqliteMetaStore {
             // IMMEDIATE: the comparison and the write are one step, even
             // with another process recording at the same time.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let recorded: Option<(i64, String)> = tx
-                .query_row("SELECT size, root FROM audit_head WHERE id = 1", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?;
-            if let Some((size, root)) = recorded {
-                let size = size as u64;
-                if size > head.size || (size == head.size && root != head.root) {
-                    return Ok(Some((size, root)));
-                }
+            if let Some(recorded) = read_audit_head(&tx)?
+                && (recorded.size > head.size
+                    || (recorded.size == head.size && recorded.root != head.root))
+            {
+                return Ok(Some(recorded));
             }
             tx.execute(
                 "INSERT INTO audit_head (id, size, root) VALUES (1, ?1, ?2)
@@ -354,14 +329,27 @@ impl MetaStore for SqliteMetaStore {
             tx.commit()?;
             Ok(None)
         })?;
-        match refused {
-            Some((recorded, recorded_root)) => Err(StoreError::AuditHead {
-                recorded,
-                recorded_root,
-                offered: head.size,
-                offered_root: head.root.clone(),
-            }),
-            None => Ok(()),
-        }
+        refused.map_or(Ok(()), |recorded| Err(head_refused(recorded, head)))
+    }
+}
+
+/// The audit head row, if any.
+fn read_audit_head(c: &Connection) -> rusqlite::Result<Option<AuditHead>> {
+    c.query_row("SELECT size, root FROM audit_head WHERE id = 1", [], |r| {
+        Ok(AuditHead {
+            size: r.get::<_, i64>(0)? as u64,
+            root: r.get(1)?,
+        })
+    })
+    .optional()
+}
+
+/// The refusal of `offered` when `recorded` is the head.
+fn head_refused(recorded: AuditHead, offered: &AuditHead) -> StoreError {
+    StoreError::AuditHead {
+        recorded: recorded.size,
+        recorded_root: recorded.root,
+        offered: offered.size,
+        offered_root: offered.root.clone(),
     }
 }

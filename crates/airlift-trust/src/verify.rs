@@ -27,7 +27,8 @@ pub struct VerifiedMetadata {
     pub targets: BTreeMap<String, TargetInfo>,
 }
 
-fn render_chain(error: &dyn std::error::Error) -> String {
+/// An error and its causes on one line, each cause once.
+pub fn render_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -78,20 +78,7 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Clien
     }
 }
 
-/// An error and its causes on one line, each cause once.
-pub fn render_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
+pub use airlift_trust::verify::render_chain;
 
 /// Trusts `trusted_root`: checks that it is a root signed by its own keys
 /// (the protocol allows refusing a bad root here) and stores it as

@@ -416,48 +416,64 @@ pub struct ServeArgs {
     pub max_connections: u32,
 }
 
-/// Parses `--upload-expiry`: a whole number with `s`, `m`, `h` or `d`,
-/// from one second to a year.
-fn parse_upload_expiry(text: &str) -> Result<std::time::Duration, String> {
+/// Why a duration did not read.
+pub enum DurationError {
+    /// It does not start with a whole number.
+    NoNumber,
+    /// Its unit is not in the table (the text after the number).
+    Unit(String),
+    /// The number times its unit does not fit.
+    TooLarge,
+}
+
+/// Reads a duration written as a whole number and a unit, in milliseconds:
+/// `units` maps each accepted unit (`""` for none) to its length in
+/// milliseconds. Each option then says its own range and messages.
+pub fn duration_millis(text: &str, units: &[(&str, u64)]) -> Result<u64, DurationError> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
-    let seconds = match unit {
-        "s" => Some(number),
-        "m" => number.checked_mul(60),
-        "h" => number.checked_mul(3600),
-        "d" => number.checked_mul(86_400),
-        "" => return Err(format!("{text:?} needs a unit (s, m, h or d)")),
-        other => return Err(format!("unknown unit {other:?} (use s, m, h or d)")),
-    };
-    match seconds {
-        Some(seconds @ 1..=31_536_000) => Ok(std::time::Duration::from_secs(seconds)),
-        _ => Err(format!("{text:?} is not between 1s and 365d")),
+    let number: u64 = number.parse().map_err(|_| DurationError::NoNumber)?;
+    let (_, millis) = units
+        .iter()
+        .find(|(name, _)| *name == unit)
+        .ok_or_else(|| DurationError::Unit(unit.to_owned()))?;
+    number.checked_mul(*millis).ok_or(DurationError::TooLarge)
+}
+
+/// Parses `--upload-expiry`: a whole number with `s`, `m`, `h` or `d`,
+/// from one second to a year.
+fn parse_upload_expiry(text: &str) -> Result<std::time::Duration, String> {
+    let units = [
+        ("s", 1000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+    ];
+    match duration_millis(text, &units) {
+        Ok(millis @ 1000..=31_536_000_000) => Ok(std::time::Duration::from_millis(millis)),
+        Err(DurationError::NoNumber) => Err(format!("{text:?} does not start with a whole number")),
+        Err(DurationError::Unit(unit)) if unit.is_empty() => {
+            Err(format!("{text:?} needs a unit (s, m, h or d)"))
+        }
+        Err(DurationError::Unit(other)) => {
+            Err(format!("unknown unit {other:?} (use s, m, h or d)"))
+        }
+        Ok(_) | Err(DurationError::TooLarge) => Err(format!("{text:?} is not between 1s and 365d")),
     }
 }
 
 /// Parses a `serve` timeout: a whole number with `ms`, `s` (the default) or
 /// `m`, from 1 ms to 1 day.
 fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
-    let millis = match unit {
-        "ms" => Some(number),
-        "s" | "" => number.checked_mul(1000),
-        "m" => number.checked_mul(60_000),
-        other => return Err(format!("unknown unit {other:?} (use ms, s or m)")),
-    };
-    match millis {
-        Some(millis @ 1..=86_400_000) => Ok(std::time::Duration::from_millis(millis)),
-        _ => Err(format!("{text:?} is not between 1ms and 1440m")),
+    let units = [("ms", 1), ("s", 1000), ("", 1000), ("m", 60_000)];
+    match duration_millis(text, &units) {
+        Ok(millis @ 1..=86_400_000) => Ok(std::time::Duration::from_millis(millis)),
+        Err(DurationError::NoNumber) => Err(format!("{text:?} does not start with a whole number")),
+        Err(DurationError::Unit(other)) => Err(format!("unknown unit {other:?} (use ms, s or m)")),
+        Ok(_) | Err(DurationError::TooLarge) => {
+            Err(format!("{text:?} is not between 1ms and 1440m"))
+        }
     }
 }

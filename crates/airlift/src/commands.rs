@@ -1051,30 +1051,28 @@ pub fn parse_size(text: &str) -> Result<u64, Failure> {
 
 /// Parses durations such as `30d`, `12h`, `90m`, `3600s`.
 pub fn parse_duration(text: &str) -> Result<jiff::SignedDuration, Failure> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let number: i64 = number
-        .parse()
-        .map_err(|_| Failure::input(format!("duration {text:?} does not start with a number")))?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" | "" => 86_400,
-        other => {
-            return Err(Failure::input(format!(
-                "duration {text:?} has an unknown unit {other:?} (use s, m, h or d)"
-            )));
-        }
-    };
-    let total = number
-        .checked_mul(seconds)
-        .filter(|s| *s > 0)
-        .ok_or_else(|| Failure::input(format!("duration {text:?} is zero or too large")))?;
-    Ok(jiff::SignedDuration::from_secs(total))
+    use crate::cli::DurationError;
+    let units = [
+        ("s", 1000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+        ("", 86_400_000),
+    ];
+    let too_large = || Failure::input(format!("duration {text:?} is zero or too large"));
+    match crate::cli::duration_millis(text.trim(), &units) {
+        Ok(0) => Err(too_large()),
+        Ok(millis) => i64::try_from(millis / 1000)
+            .map(jiff::SignedDuration::from_secs)
+            .map_err(|_| too_large()),
+        Err(DurationError::NoNumber) => Err(Failure::input(format!(
+            "duration {text:?} does not start with a number"
+        ))),
+        Err(DurationError::Unit(other)) => Err(Failure::input(format!(
+            "duration {text:?} has an unknown unit {other:?} (use s, m, h or d)"
+        ))),
+        Err(DurationError::TooLarge) => Err(too_large()),
+    }
 }
 
 /// Part sizes of the media presets.
