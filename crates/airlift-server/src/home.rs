@@ -7,19 +7,29 @@ use airlift_store::Store;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// Each ecosystem: its name in the index, what to call it, where it is
-/// served and the client-config tool for it.
-const ECOSYSTEMS: &[(&str, &str, &str, &str)] = &[
-    ("files", "Plain files", "/files/", ""),
-    ("oci", "Container images (OCI registry)", "/v2/", ""),
-    ("pypi", "Python packages", "/pypi/simple/", "pip (or uv)"),
-    ("cargo", "Rust crates", "/cargo/index/", "cargo"),
-    ("npm", "npm packages", "/npm/", "npm"),
-    ("apt", "Debian packages", "/apt/", "apt"),
-];
+/// One ecosystem's row: its name in the index, what to call it, where it
+/// is served and its clients.
+pub struct Row {
+    name: &'static str,
+    title: &'static str,
+    path: &'static str,
+    clients: Vec<&'static str>,
+}
+
+impl Row {
+    /// The row of an ecosystem.
+    pub fn of(ecosystem: &dyn airlift_ecosystem::Ecosystem) -> Self {
+        Self {
+            name: ecosystem.name(),
+            title: ecosystem.title(),
+            path: ecosystem.served_at(),
+            clients: ecosystem.clients().iter().map(|c| c.name).collect(),
+        }
+    }
+}
 
 /// Renders the page from the serving generation's entry counts.
-pub async fn page(store: Store) -> Response {
+pub async fn page(store: Store, ecosystems: std::sync::Arc<Vec<Row>>) -> Response {
     let counts = tokio::task::spawn_blocking(move || {
         let mut counts = std::collections::BTreeMap::<String, u64>::new();
         if let Some(generation) = store.meta.current()? {
@@ -37,15 +47,18 @@ pub async fn page(store: Store) -> Response {
         }
     };
     let mut rows = String::new();
-    for (name, title, path, tool) in ECOSYSTEMS {
+    for Row {
+        name,
+        title,
+        path,
+        clients,
+    } in ecosystems.iter()
+    {
         let count = counts.get(*name).copied().unwrap_or(0);
-        let setup = match *tool {
-            "" if *name == "oci" => "docker pull / skopeo / crane against this host".to_owned(),
-            "" => format!("curl this host{path}&lt;path&gt;"),
-            tool => format!(
-                "<code>airlift client-config {}</code>",
-                tool.split_whitespace().next().unwrap_or(tool)
-            ),
+        let setup = match clients.first() {
+            None if *name == "oci" => "docker pull / skopeo / crane against this host".to_owned(),
+            None => format!("curl this host{path}&lt;path&gt;"),
+            Some(tool) => format!("<code>airlift client-config {tool}</code>"),
         };
         rows.push_str(&format!(
             "<tr><td>{title}</td><td><a href=\"{path}\">{path}</a></td><td>{count}</td><td>{setup}</td></tr>\n"

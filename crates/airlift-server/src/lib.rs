@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use airlift_ecosystem::Registry;
 use airlift_store::Store;
 use axum::Router;
 use axum::extract::{Request, State};
@@ -58,58 +59,68 @@ struct AppState {
 /// What the server needs besides the store.
 #[derive(Clone, Default)]
 pub struct Services {
-    /// Records pushes and deletes through `/v2/`.
-    pub audit: Option<airlift_oci::serve::AuditHook>,
-    /// Signs the apt repositories' Release files; without it `/apt/`
-    /// serves packages but no Release.
-    pub apt: Option<Arc<airlift_apt::serve::Signer>>,
-    /// How long an OCI upload session stays usable after it opens; `None`
-    /// is [`airlift_oci::serve::DEFAULT_UPLOAD_EXPIRY`].
+    /// Records changes made through the server (registry pushes and
+    /// deletes).
+    pub audit: Option<airlift_ecosystem::AuditHook>,
+    /// How long an upload session stays usable after it opens; `None` is
+    /// the ecosystem's default.
     pub upload_expiry: Option<std::time::Duration>,
+    /// Ecosystem-specific services by type (the apt signer, an
+    /// `Arc<airlift_apt::serve::Signer>`, without which `/apt/` serves
+    /// packages but no Release).
+    pub extensions: axum::http::Extensions,
+    /// The ecosystems to mount, in order; `/` lists them.
+    pub ecosystems: Arc<Registry>,
 }
 
-/// Builds the application. `uploads` holds OCI upload sessions; it must be
-/// on the same file system as the blob store.
+/// Builds the application with no ecosystem mounted: health, readiness,
+/// metrics and the `/` page. `uploads` holds upload sessions; it must be on
+/// the same file system as the blob store.
 pub fn app(store: Store, uploads: PathBuf) -> Router {
     app_with(store, uploads, Services::default())
 }
 
-/// Builds the application with its services.
+/// Builds the application: every ecosystem of the services mounted with
+/// its routes, and `/` listing them.
 pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
     let Services {
         audit,
-        apt,
         upload_expiry,
+        extensions,
+        ecosystems,
     } = services;
     let metrics = Arc::new(Metrics::new());
     let state = AppState {
         store: store.clone(),
         metrics: metrics.clone(),
     };
+    let context = airlift_ecosystem::Services {
+        store: store.clone(),
+        uploads,
+        audit,
+        upload_expiry,
+        extensions,
+    };
+    let rows: Arc<Vec<home::Row>> = Arc::new(
+        ecosystems
+            .iter()
+            .map(|e| home::Row::of(e.as_ref()))
+            .collect(),
+    );
     let home_store = store.clone();
-    Router::new()
-        .route("/", get(move || home::page(home_store.clone())))
+    let mut app = Router::new()
+        .route(
+            "/",
+            get(move || home::page(home_store.clone(), rows.clone())),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
-        .with_state(state.clone())
-        .nest("/files", airlift_files::serve::router(store.clone()))
-        .nest("/pypi", airlift_pypi::serve::router(store.clone()))
-        .nest("/cargo", airlift_cargo::serve::router(store.clone()))
-        .nest("/npm", airlift_npm::serve::router(store.clone()))
-        .nest("/apt", airlift_apt::serve::router(store.clone(), apt))
-        .merge(airlift_npm::serve::root_tarballs(store.clone()))
-        .merge(airlift_files::serve::root_routes(store.clone()))
-        .merge(airlift_cargo::serve::root_routes(store.clone()))
-        .merge(airlift_npm::serve::root_routes(store.clone()))
-        .merge(airlift_apt::serve::root_routes(store.clone()))
-        .merge(airlift_oci::serve::router_with_expiry(
-            store,
-            uploads,
-            audit,
-            upload_expiry.unwrap_or(airlift_oci::serve::DEFAULT_UPLOAD_EXPIRY),
-        ))
-        .layer(middleware::from_fn_with_state(state, count))
+        .with_state(state.clone());
+    for ecosystem in ecosystems.iter() {
+        app = app.merge(ecosystem.routes(&context));
+    }
+    app.layer(middleware::from_fn_with_state(state, count))
         .layer(middleware::map_response(protect))
 }
 

@@ -140,24 +140,28 @@ pub enum AuditCommand {
     },
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum ClientTool {
-    /// pip: a pip.conf `[global]` section.
-    Pip,
-    /// uv: a uv.toml `[[index]]` entry.
-    Uv,
-    /// cargo: source replacement in `$CARGO_HOME/config.toml`.
-    Cargo,
-    /// npm: an `.npmrc`.
-    Npm,
-    /// apt: a deb822 `.sources` file for every carried archive.
-    Apt,
+/// The help of `client-config`'s tool: every registered ecosystem's
+/// clients.
+fn client_tools_help() -> String {
+    let ecosystems = crate::ecosystems::all();
+    let tools: Vec<String> = ecosystems
+        .iter()
+        .flat_map(|e| e.clients().iter())
+        .map(|c| {
+            format!(
+                "  {}: {}",
+                c.name,
+                c.about.split_once(": ").map_or(c.about, |(_, a)| a)
+            )
+        })
+        .collect();
+    format!("The client tool:\n{}", tools.join("\n"))
 }
 
 #[derive(Debug, Args)]
 pub struct ClientConfigArgs {
-    /// The client tool.
-    pub tool: ClientTool,
+    #[arg(long_help = client_tools_help(), help = "The client tool (pip, uv, cargo, npm, apt, …; see --help)")]
+    pub tool: String,
     /// The server's base URL as clients reach it.
     #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
     pub url: String,

@@ -1,11 +1,7 @@
-//! The `airlift` command: argument parsing, one operation per command, and
-//! rendering (human text or `--json`). Engines live in the library crates.
+//! The `airlift` binary: parses the command line and runs it with the
+//! registered ecosystems (see the library half of this crate).
 
-mod cli;
-mod commands;
-mod failure;
-mod progress;
-
+use airlift::cli;
 use clap::Parser;
 
 /// Flags people reach for that airlift names otherwise, for the tip on an
@@ -61,7 +57,7 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match commands::run(cli) {
+    match airlift::run(cli, airlift::ecosystems::all(), None) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(failure) => failure.report(),
     }

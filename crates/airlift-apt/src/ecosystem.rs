@@ -1,0 +1,270 @@
+//! Debian packages under the ecosystem contract.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use airlift_ecosystem::{
+    BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared, Ecosystem,
+    Error, Package, Plan, Services, Table,
+};
+use airlift_store::Entry;
+use axum::Router;
+
+use crate::collect::{CollectError, Planned};
+use crate::serve::Signer;
+use crate::spec::AptSpec;
+
+/// Debian packages: `[[apt]]`, signed apt repositories at `/apt/`.
+pub struct Apt;
+
+/// An index key of this ecosystem, parsed: the one place that knows the
+/// `<archive>/dists/<suite>` and `<archive>/<pool path>` forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key<'a> {
+    /// The upstream's signed Release of a suite.
+    Suite {
+        /// The archive's name in `airlift.toml`.
+        archive: &'a str,
+        /// The suite.
+        suite: &'a str,
+    },
+    /// A `.deb` file.
+    Package {
+        /// The archive.
+        archive: &'a str,
+        /// Its path in the archive (`pool/…`).
+        path: &'a str,
+    },
+}
+
+/// Parses an index key of this ecosystem.
+pub fn parse_key(key: &str) -> Option<Key<'_>> {
+    if let Some((archive, suite)) = key.split_once("/dists/") {
+        return Some(Key::Suite { archive, suite });
+    }
+    key.split_once('/')
+        .map(|(archive, path)| Key::Package { archive, path })
+}
+
+impl Ecosystem for Apt {
+    fn name(&self) -> &'static str {
+        crate::ECOSYSTEM
+    }
+
+    fn title(&self) -> &'static str {
+        "Debian packages"
+    }
+
+    fn table(&self) -> Table {
+        Table {
+            key: "apt",
+            many: true,
+        }
+    }
+
+    fn served_at(&self) -> &'static str {
+        "/apt/"
+    }
+
+    fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error> {
+        let specs: Vec<AptSpec> = declared.table("apt")?.unwrap_or_default();
+        let planned =
+            crate::collect::plan(&specs, declared.base).map_err(|e| declared.invalid(e))?;
+        Ok(Some(Box::new(AptPlan(planned))))
+    }
+
+    /// The repositories, signed by the [`Signer`] in the services; without
+    /// one, packages but no Release.
+    fn routes(&self, services: &Services) -> Router {
+        let signer = services.extensions.get::<Arc<Signer>>().cloned();
+        Router::new()
+            .nest("/apt", crate::serve::router(services.store.clone(), signer))
+            .merge(crate::serve::root_routes(services.store.clone()))
+    }
+
+    fn clients(&self) -> &'static [Client] {
+        &[Client {
+            name: "apt",
+            about: "apt: a deb822 `.sources` file for every carried archive",
+        }]
+    }
+
+    fn client_config(
+        &self,
+        tool: &str,
+        request: &ClientRequest<'_>,
+    ) -> Result<ClientConfig, Error> {
+        if tool != "apt" {
+            return Err(Error::input(format!("apt has no client named {tool:?}")));
+        }
+        let mut archives: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+        let store_error = |e: airlift_store::StoreError| Error::store(e.to_string());
+        if let Some(generation) = request.store.meta.current().map_err(store_error)? {
+            for entry in request
+                .store
+                .meta
+                .entries(generation.id, Some(crate::ECOSYSTEM))
+                .map_err(store_error)?
+            {
+                let Some(Key::Suite { archive, suite }) = parse_key(&entry.key) else {
+                    continue;
+                };
+                let slot = archives.entry(archive.to_owned()).or_default();
+                slot.0.push(suite.to_owned());
+                for c in entry
+                    .meta
+                    .get("components")
+                    .and_then(|c| c.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(c) = c.as_str()
+                        && !slot.1.iter().any(|x| x == c)
+                    {
+                        slot.1.push(c.to_owned());
+                    }
+                }
+            }
+        }
+        if archives.is_empty() {
+            return Err(Error::input(
+                "the current generation carries no apt archive; declare [[apt]] in airlift.toml, collect and import first",
+            ));
+        }
+        let signer = request
+            .extensions
+            .get::<Arc<Signer>>()
+            .ok_or_else(|| Error::store("this site has no apt signing key"))?;
+        let signed_by = request.signed_by.display();
+        let mut content = format!(
+            "# the key: `airlift apt key --out {signed_by}` (fingerprint {})\n",
+            signer.key.fingerprint()
+        );
+        for (archive, (suites, components)) in &archives {
+            content.push_str(&format!(
+                "\nTypes: deb\nURIs: {}/apt/{archive}\nSuites: {}\nComponents: {}\nSigned-By: {signed_by}\n",
+                request.base,
+                suites.join(" "),
+                components.join(" ")
+            ));
+        }
+        if request.tls {
+            content.push_str(&format!(
+                "# HTTPS: install {} as a CA (/usr/local/share/ca-certificates/airlift.crt, then update-ca-certificates)\n",
+                request.ca.display()
+            ));
+        }
+        Ok(ClientConfig {
+            tool: "apt",
+            file: "/etc/apt/sources.list.d/airlift.sources",
+            content,
+            environment: Vec::new(),
+        })
+    }
+
+    fn package(&self, entry: &Entry) -> Option<Package> {
+        let Some(Key::Package { .. }) = parse_key(&entry.key) else {
+            return None;
+        };
+        let name = entry.meta.get("package")?.as_str()?;
+        let version = entry.meta.get("version")?.as_str()?;
+        let arch = entry
+            .meta
+            .get("architecture")
+            .and_then(|a| a.as_str())
+            .unwrap_or("all");
+        Some(Package {
+            ecosystem: crate::ECOSYSTEM,
+            name: name.to_owned(),
+            version: version.to_owned(),
+            purl: format!(
+                "pkg:deb/debian/{}@{}?arch={}",
+                airlift_ecosystem::purl_encode(name),
+                airlift_ecosystem::purl_encode(version),
+                airlift_ecosystem::purl_encode(arch)
+            ),
+            digest: Some(format!("sha256:{}", entry.digest.hex())),
+        })
+    }
+
+    /// dpkg's order.
+    fn compare_versions(&self, a: &str, b: &str) -> Ordering {
+        crate::version::compare(a, b)
+    }
+}
+
+struct AptPlan(Vec<Planned>);
+
+impl Plan for AptPlan {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn collect<'a>(
+        &'a self,
+        context: &'a CollectContext<'a>,
+    ) -> BoxFuture<'a, Result<Collected, Error>> {
+        Box::pin(async move {
+            if self.0.is_empty() {
+                return Ok(summarize(crate::collect::Collected::default()));
+            }
+            let apt = crate::collect::collect(
+                context.store,
+                context.fetcher,
+                &self.0,
+                context.progress.clone(),
+            )
+            .await
+            .map_err(|e| match e {
+                CollectError::Spec { .. } => Error::input(e.to_string()),
+                CollectError::Store(_) => Error::store(e.to_string()),
+                _ => Error::upstream(e.to_string()),
+            })?;
+            Ok(summarize(apt))
+        })
+    }
+}
+
+fn summarize(apt: crate::collect::Collected) -> Collected {
+    Collected {
+        line: (apt.packages > 0)
+            .then(|| format!("{} Debian packages ({} bytes)", apt.packages, apt.bytes)),
+        summary: vec![
+            ("debian_packages", apt.packages.into()),
+            ("debian_bytes", apt.bytes.into()),
+            ("debian_notes", apt.notes.clone().into()),
+        ],
+        notes: apt.notes.iter().map(|n| format!("note: {n}")).collect(),
+        entries: apt.entries,
+    }
+}
+
+/// The ecosystem, for the registry.
+pub fn ecosystem() -> Arc<dyn Ecosystem> {
+    Arc::new(Apt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse() {
+        assert_eq!(
+            parse_key("debian/dists/bookworm"),
+            Some(Key::Suite {
+                archive: "debian",
+                suite: "bookworm"
+            })
+        );
+        assert_eq!(
+            parse_key("debian/pool/main/j/jq/jq_1.6_amd64.deb"),
+            Some(Key::Package {
+                archive: "debian",
+                path: "pool/main/j/jq/jq_1.6_amd64.deb"
+            })
+        );
+        assert_eq!(parse_key("nothing"), None);
+    }
+}

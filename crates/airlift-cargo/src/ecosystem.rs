@@ -1,0 +1,197 @@
+//! Rust crates under the ecosystem contract.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use airlift_ecosystem::{
+    BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared, Ecosystem,
+    Error, Package, Plan, Services, Table,
+};
+use airlift_store::Entry;
+use axum::Router;
+
+use crate::collect::{CollectError, Planned};
+use crate::spec::CargoSpec;
+
+/// Rust crates: `[cargo]`, a sparse registry at `/cargo/index/`.
+pub struct Cargo;
+
+impl Ecosystem for Cargo {
+    fn name(&self) -> &'static str {
+        crate::ECOSYSTEM
+    }
+
+    fn title(&self) -> &'static str {
+        "Rust crates"
+    }
+
+    fn table(&self) -> Table {
+        Table {
+            key: "cargo",
+            many: false,
+        }
+    }
+
+    fn served_at(&self) -> &'static str {
+        "/cargo/index/"
+    }
+
+    fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error> {
+        // A plan even when nothing is declared, so that the collect
+        // summary always has this ecosystem's fields.
+        let planned = match declared.table::<CargoSpec>("cargo")? {
+            Some(spec) => {
+                Some(crate::collect::plan(&spec, declared.base).map_err(|e| declared.invalid(e))?)
+            }
+            None => None,
+        };
+        Ok(Some(Box::new(CargoPlan(planned))))
+    }
+
+    fn routes(&self, services: &Services) -> Router {
+        Router::new()
+            .nest("/cargo", crate::serve::router(services.store.clone()))
+            .merge(crate::serve::root_routes(services.store.clone()))
+    }
+
+    fn clients(&self) -> &'static [Client] {
+        &[Client {
+            name: "cargo",
+            about: "cargo: source replacement in `$CARGO_HOME/config.toml`",
+        }]
+    }
+
+    fn client_config(
+        &self,
+        tool: &str,
+        request: &ClientRequest<'_>,
+    ) -> Result<ClientConfig, Error> {
+        if tool != "cargo" {
+            return Err(Error::input(format!("cargo has no client named {tool:?}")));
+        }
+        let mut content = format!(
+            "[source.crates-io]\nreplace-with = \"airlift\"\n\n[source.airlift]\nregistry = \"sparse+{}/cargo/index/\"\n",
+            request.base
+        );
+        if request.tls {
+            content.push_str(&format!(
+                "\n[http]\ncainfo = \"{}\"\n",
+                toml_escape(&request.ca.display().to_string())
+            ));
+        }
+        Ok(ClientConfig {
+            tool: "cargo",
+            file: "config.toml ($CARGO_HOME/config.toml, or .cargo/config.toml in a project)",
+            content,
+            environment: Vec::new(),
+        })
+    }
+
+    fn package(&self, entry: &Entry) -> Option<Package> {
+        let (name, version) = entry
+            .key
+            .strip_prefix(crate::index::CRATE)?
+            .split_once('/')?;
+        Some(Package {
+            ecosystem: crate::ECOSYSTEM,
+            name: name.to_owned(),
+            version: version.to_owned(),
+            purl: format!(
+                "pkg:cargo/{}@{}",
+                airlift_ecosystem::purl_encode(name),
+                airlift_ecosystem::purl_encode(version)
+            ),
+            digest: Some(format!("sha256:{}", entry.digest.hex())),
+        })
+    }
+
+    /// Semantic versioning.
+    fn compare_versions(&self, a: &str, b: &str) -> Ordering {
+        match (semver::Version::parse(a), semver::Version::parse(b)) {
+            (Ok(a), Ok(b)) => a.cmp(&b),
+            _ => a.cmp(b),
+        }
+    }
+
+    /// Registries answer 410 and 451 for crates they removed.
+    fn not_found(&self) -> &'static [u16] {
+        &[404, 410, 451]
+    }
+}
+
+/// A TOML basic-string body: backslash, quote and control characters escaped.
+fn toml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct CargoPlan(Option<Planned>);
+
+impl Plan for CargoPlan {
+    fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn collect<'a>(
+        &'a self,
+        context: &'a CollectContext<'a>,
+    ) -> BoxFuture<'a, Result<Collected, Error>> {
+        Box::pin(async move {
+            let Some(planned) = &self.0 else {
+                return Ok(summarize(crate::collect::Collected::default()));
+            };
+            let cargo = crate::collect::collect(
+                context.store,
+                context.fetcher,
+                planned,
+                context.concurrency,
+                context.progress.clone(),
+            )
+            .await
+            .map_err(|e| match e {
+                CollectError::Spec(_) | CollectError::Lock(_) => Error::input(e.to_string()),
+                CollectError::Store(_) => Error::store(e.to_string()),
+                _ => Error::upstream(e.to_string()),
+            })?;
+            Ok(summarize(cargo))
+        })
+    }
+}
+
+fn summarize(cargo: crate::collect::Collected) -> Collected {
+    Collected {
+        line: (cargo.crates > 0)
+            .then(|| format!("{} crates ({} bytes)", cargo.crates, cargo.bytes)),
+        summary: vec![
+            ("crates", cargo.crates.into()),
+            ("crate_bytes", cargo.bytes.into()),
+            ("crate_notes", cargo.notes.clone().into()),
+        ],
+        notes: cargo.notes.iter().map(|n| format!("note: {n}")).collect(),
+        entries: cargo.entries,
+    }
+}
+
+/// The ecosystem, for the registry.
+pub fn ecosystem() -> Arc<dyn Ecosystem> {
+    Arc::new(Cargo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_strings_are_escaped() {
+        assert_eq!(toml_escape(r#"C:\ca "x".crt"#), r#"C:\\ca \"x\".crt"#);
+        assert_eq!(toml_escape("a\nb"), "a\\u000Ab");
+    }
+}

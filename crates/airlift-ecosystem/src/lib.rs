@@ -1,0 +1,347 @@
+//! The ecosystem contract: the one shape every adapter has.
+//!
+//! An ecosystem (plain files, OCI images, PyPI, cargo, npm, apt, and the
+//! ones to come) is a crate that implements [`Ecosystem`] and is registered
+//! with one line in the CLI's list (`crates/airlift/src/ecosystems.rs`).
+//! Everything that works across ecosystems iterates that list instead of
+//! naming them: `airlift.toml` accepts each one's table, `collect` plans and
+//! collects each, `serve` mounts each one's routes and lists it on `/`,
+//! `client-config` offers each one's clients, `status` names each, and the
+//! compliance code asks each for the package identity of an entry and for
+//! its version order. Bundles, import and the store know nothing of
+//! ecosystems beyond the name recorded in each index entry.
+//!
+//! The contract, in the order of an artifact's life:
+//! - [`Ecosystem::table`]: its table in `airlift.toml`, which
+//!   [`Ecosystem::plan`] parses (with [`Declared::table`], so errors name
+//!   the file, line and column) into a [`Plan`], or `None` when nothing is
+//!   declared for it.
+//! - [`Plan::collect`]: downloads into the store and returns one
+//!   [`Collected`]: index entries, the summary fields for `--json`, one
+//!   human line, and notes. Failures are an [`Error`] of a [`ErrorKind`]
+//!   (bad input, the store, or the upstream), never a message to match.
+//! - [`Ecosystem::routes`]: its HTTP routes, given the [`Services`] of the
+//!   server.
+//! - [`Ecosystem::clients`] and [`Ecosystem::client_config`]: the
+//!   configuration that points each of its clients at the server.
+//! - [`Ecosystem::package`], [`Ecosystem::compare_versions`] and
+//!   [`Ecosystem::not_found`]: the package identity of an entry (name,
+//!   version, package URL, upstream digest), the order of its versions, and
+//!   which upstream statuses mean "no such package".
+
+use std::cmp::Ordering;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use airlift_fetch::{FetchProgress, Fetcher};
+use airlift_store::{Entry, Store};
+use axum::Router;
+use serde::de::DeserializeOwned;
+
+/// A boxed future, so that [`Plan`] stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Records a change to the index (an event name and its facts) in the
+/// site's audit log; an error means the entry was not written.
+pub type AuditHook = Arc<dyn Fn(&str, serde_json::Value) -> Result<(), String> + Send + Sync>;
+
+/// What an ecosystem adapter implements. See the crate documentation.
+pub trait Ecosystem: Send + Sync + 'static {
+    /// Its name in index entries, bundles and `status` (`pypi`).
+    fn name(&self) -> &'static str;
+
+    /// What people call it (`Python packages`).
+    fn title(&self) -> &'static str;
+
+    /// Its table in `airlift.toml`.
+    fn table(&self) -> Table;
+
+    /// The path its clients start from, shown on the server's `/` page
+    /// (`/pypi/simple/`).
+    fn served_at(&self) -> &'static str;
+
+    /// Parses its table of `declared` and plans what to collect; `None` when
+    /// the table is absent (or declares nothing).
+    fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error>;
+
+    /// Its HTTP routes, with their full paths (`/pypi/…`), merged into the
+    /// server's application.
+    fn routes(&self, services: &Services) -> Router;
+
+    /// Its clients, for `airlift client-config <name>`.
+    fn clients(&self) -> &'static [Client] {
+        &[]
+    }
+
+    /// The configuration that points `tool` (one of [`Self::clients`]) at
+    /// the server.
+    fn client_config(
+        &self,
+        tool: &str,
+        request: &ClientRequest<'_>,
+    ) -> Result<ClientConfig, Error> {
+        let _ = request;
+        Err(Error::input(format!(
+            "{} has no client named {tool:?}",
+            self.name()
+        )))
+    }
+
+    /// The package an index entry is, when it is one (a metadata or tag
+    /// entry is not).
+    fn package(&self, entry: &Entry) -> Option<Package> {
+        let _ = entry;
+        None
+    }
+
+    /// The order of two of its versions (PEP 440, semver, dpkg, …). Text
+    /// that is not a version sorts as text.
+    fn compare_versions(&self, a: &str, b: &str) -> Ordering {
+        a.cmp(b)
+    }
+
+    /// The upstream HTTP statuses that mean "this package does not exist".
+    fn not_found(&self) -> &'static [u16] {
+        &[404]
+    }
+}
+
+/// An ecosystem's table in `airlift.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Table {
+    /// The key (`pypi` for `[pypi]`, `oci` for `[[oci]]`).
+    pub key: &'static str,
+    /// Whether it is an array of tables (`[[oci]]`).
+    pub many: bool,
+}
+
+/// The declaration file, for an ecosystem to read its table from.
+pub struct Declared<'a> {
+    /// The file, for messages.
+    pub path: &'a Path,
+    /// Its text.
+    pub text: &'a str,
+    /// The directory that relative paths in it (lockfiles) start from.
+    pub base: &'a Path,
+}
+
+impl Declared<'_> {
+    /// Deserializes the table `key`, strictly: an unknown key or a wrong
+    /// type is an error naming the file, line and column.
+    pub fn table<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        airlift_config::table(self.path, self.text, key).map_err(|e| Error::input(e.to_string()))
+    }
+
+    /// A planning error about this file: bad input, prefixed with its path.
+    pub fn invalid(&self, error: impl std::fmt::Display) -> Error {
+        Error::input(format!("{}: {error}", self.path.display()))
+    }
+}
+
+/// What collecting needs.
+pub struct CollectContext<'a> {
+    /// The store that downloads go into.
+    pub store: &'a Store,
+    /// The HTTP client.
+    pub fetcher: &'a Fetcher,
+    /// Downloads in flight at once.
+    pub concurrency: usize,
+    /// Where progress goes.
+    pub progress: Arc<dyn FetchProgress>,
+}
+
+/// A planned collection for one ecosystem.
+pub trait Plan: Send + Sync {
+    /// Whether nothing is planned (no progress phase is shown for it; it
+    /// still runs, so that its summary fields are there).
+    fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Downloads what was planned into the store. The index is not
+    /// touched: the caller commits every ecosystem's entries at once.
+    fn collect<'a>(
+        &'a self,
+        context: &'a CollectContext<'a>,
+    ) -> BoxFuture<'a, Result<Collected, Error>>;
+}
+
+/// What one ecosystem's collect brought.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// The index entries of everything it carries.
+    pub entries: Vec<Entry>,
+    /// Fields of the collect summary (`--json` and the audit log), by
+    /// name; their names are part of the CLI's output and stay stable.
+    pub summary: Vec<(&'static str, serde_json::Value)>,
+    /// One human line ("3 crates (12345 bytes)"), when it carried anything.
+    pub line: Option<String>,
+    /// Lines worth reading under the summary ("note: …").
+    pub notes: Vec<String>,
+}
+
+/// Why an ecosystem operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The declaration or an input file (a lockfile) is wrong.
+    Input,
+    /// The store failed.
+    Store,
+    /// An upstream or the network failed, or sent something wrong.
+    Upstream,
+}
+
+/// An ecosystem failure: a kind, a message that names what is involved
+/// (file, URL, digest), and hints.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What happened.
+    pub message: String,
+    /// What to do about it.
+    pub hints: Vec<String>,
+}
+
+impl Error {
+    /// A failure of `kind`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            hints: Vec::new(),
+        }
+    }
+
+    /// Bad input.
+    pub fn input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Input, message)
+    }
+
+    /// A store failure.
+    pub fn store(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Store, message)
+    }
+
+    /// An upstream failure.
+    pub fn upstream(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Upstream, message)
+    }
+
+    /// Adds a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+}
+
+/// What the server gives every ecosystem's routes.
+#[derive(Clone)]
+pub struct Services {
+    /// The store.
+    pub store: Store,
+    /// Where upload sessions live (same file system as the blobs).
+    pub uploads: PathBuf,
+    /// Records changes made through the server (pushes, deletes).
+    pub audit: Option<AuditHook>,
+    /// How long an upload session stays usable; `None` is the
+    /// ecosystem's default.
+    pub upload_expiry: Option<std::time::Duration>,
+    /// Ecosystem-specific services by type (the apt signer).
+    pub extensions: axum::http::Extensions,
+}
+
+/// One client of an ecosystem.
+#[derive(Clone, Copy, Debug)]
+pub struct Client {
+    /// Its name on the command line (`pip`).
+    pub name: &'static str,
+    /// What `client-config` writes for it.
+    pub about: &'static str,
+}
+
+/// What a client configuration is made from.
+pub struct ClientRequest<'a> {
+    /// The server's base URL as clients reach it, without a trailing `/`.
+    pub base: &'a str,
+    /// Whether that URL is HTTPS.
+    pub tls: bool,
+    /// The site CA certificate clients trust for HTTPS.
+    pub ca: &'a Path,
+    /// The store, for configurations that depend on what is carried.
+    pub store: &'a Store,
+    /// The site's services (the apt signer).
+    pub extensions: &'a axum::http::Extensions,
+    /// Where the client keeps the server's signing key (apt's
+    /// `Signed-By`).
+    pub signed_by: &'a Path,
+}
+
+/// A client configuration: a file's content and, where the client reads
+/// them, environment variables for one shell.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ClientConfig {
+    /// The client.
+    pub tool: &'static str,
+    /// Where the content goes.
+    pub file: &'static str,
+    /// The content.
+    pub content: String,
+    /// The same as environment variables.
+    pub environment: Vec<(String, String)>,
+}
+
+/// The package identity of an index entry.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Package {
+    /// The ecosystem's name.
+    pub ecosystem: &'static str,
+    /// The package's name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Its package URL (`pkg:pypi/flask@3.0.0`).
+    pub purl: String,
+    /// The digest the upstream published for it (`sha256:…`), when known.
+    pub digest: Option<String>,
+}
+
+/// The percent-encoding of a package URL component: everything but
+/// unreserved characters.
+pub fn purl_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The registered ecosystems, in the order they are collected and listed.
+pub type Registry = [Arc<dyn Ecosystem>];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purl_components_are_percent_encoded() {
+        assert_eq!(purl_encode("flask"), "flask");
+        assert_eq!(purl_encode("@types/node"), "%40types%2Fnode");
+        assert_eq!(purl_encode("1.0+local"), "1.0%2Blocal");
+    }
+
+    #[test]
+    fn errors_keep_their_kind_and_hints() {
+        let error = Error::upstream("index.example.com: 503").hint("try again");
+        assert_eq!(error.kind, ErrorKind::Upstream);
+        assert_eq!(error.to_string(), "index.example.com: 503");
+        assert_eq!(error.hints, ["try again"]);
+    }
+}

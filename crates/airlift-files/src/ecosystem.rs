@@ -1,0 +1,118 @@
+//! Plain files under the ecosystem contract.
+
+use std::sync::Arc;
+
+use airlift_ecosystem::{
+    BoxFuture, CollectContext, Collected, Declared, Ecosystem, Error, Package, Plan, Services,
+    Table,
+};
+use airlift_store::Entry;
+use axum::Router;
+
+use crate::collect::Planned;
+use crate::spec::FileSpec;
+
+/// Plain files: `[[files]]`, served at `/files/`.
+pub struct Files;
+
+impl Ecosystem for Files {
+    fn name(&self) -> &'static str {
+        crate::ECOSYSTEM
+    }
+
+    fn title(&self) -> &'static str {
+        "Plain files"
+    }
+
+    fn table(&self) -> Table {
+        Table {
+            key: "files",
+            many: true,
+        }
+    }
+
+    fn served_at(&self) -> &'static str {
+        "/files/"
+    }
+
+    /// Always a plan, possibly empty: the collect summary always counts
+    /// files.
+    fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error> {
+        let specs: Vec<FileSpec> = declared.table("files")?.unwrap_or_default();
+        let planned = crate::collect::plan(&specs).map_err(|e| declared.invalid(e))?;
+        Ok(Some(Box::new(FilesPlan(planned))))
+    }
+
+    fn routes(&self, services: &Services) -> Router {
+        Router::new()
+            .nest("/files", crate::serve::router(services.store.clone()))
+            .merge(crate::serve::root_routes(services.store.clone()))
+    }
+
+    fn package(&self, entry: &Entry) -> Option<Package> {
+        let name = entry.key.rsplit('/').next().unwrap_or(&entry.key);
+        Some(Package {
+            ecosystem: crate::ECOSYSTEM,
+            name: entry.key.clone(),
+            version: String::new(),
+            purl: format!(
+                "pkg:generic/{}?checksum=sha256:{}",
+                airlift_ecosystem::purl_encode(name),
+                entry.digest.hex()
+            ),
+            digest: Some(format!("sha256:{}", entry.digest.hex())),
+        })
+    }
+}
+
+struct FilesPlan(Vec<Planned>);
+
+impl Plan for FilesPlan {
+    fn collect<'a>(
+        &'a self,
+        context: &'a CollectContext<'a>,
+    ) -> BoxFuture<'a, Result<Collected, Error>> {
+        Box::pin(async move {
+            let collected = crate::collect::collect(
+                context.store,
+                context.fetcher,
+                &self.0,
+                context.progress.clone(),
+            )
+            .await;
+            if !collected.failures.is_empty() {
+                let mut error = Error::upstream(format!(
+                    "{} of {} files could not be collected",
+                    collected.failures.len(),
+                    self.0.len()
+                ));
+                for (path, failure) in &collected.failures {
+                    error = error.hint(format!("{path}: {failure}"));
+                }
+                return Err(error);
+            }
+            let files = self.0.len();
+            Ok(Collected {
+                line: (files > 0).then(|| {
+                    format!(
+                        "{files} files ({} downloaded, {} already stored, {} bytes)",
+                        collected.downloaded, collected.cached, collected.bytes
+                    )
+                }),
+                summary: vec![
+                    ("files", files.into()),
+                    ("downloaded", collected.downloaded.into()),
+                    ("cached", collected.cached.into()),
+                    ("bytes", collected.bytes.into()),
+                ],
+                entries: collected.entries,
+                notes: Vec::new(),
+            })
+        })
+    }
+}
+
+/// The ecosystem, for the registry.
+pub fn ecosystem() -> Arc<dyn Ecosystem> {
+    Arc::new(Files)
+}

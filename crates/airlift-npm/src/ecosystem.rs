@@ -1,0 +1,191 @@
+//! npm packages under the ecosystem contract.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use airlift_ecosystem::{
+    BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared, Ecosystem,
+    Error, Package, Plan, Services, Table,
+};
+use airlift_store::Entry;
+use axum::Router;
+
+use crate::collect::{CollectError, Planned};
+use crate::spec::NpmSpec;
+
+/// npm packages: `[npm]`, a registry at `/npm/`.
+pub struct Npm;
+
+impl Ecosystem for Npm {
+    fn name(&self) -> &'static str {
+        crate::ECOSYSTEM
+    }
+
+    fn title(&self) -> &'static str {
+        "npm packages"
+    }
+
+    fn table(&self) -> Table {
+        Table {
+            key: "npm",
+            many: false,
+        }
+    }
+
+    fn served_at(&self) -> &'static str {
+        "/npm/"
+    }
+
+    fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error> {
+        // A plan even when nothing is declared, so that the collect
+        // summary always has this ecosystem's fields.
+        let planned = match declared.table::<NpmSpec>("npm")? {
+            Some(spec) => {
+                Some(crate::collect::plan(&spec, declared.base).map_err(|e| declared.invalid(e))?)
+            }
+            None => None,
+        };
+        Ok(Some(Box::new(NpmPlan(planned))))
+    }
+
+    /// The registry under `/npm/`, and tarballs also at the server's root,
+    /// where lockfiles written against another registry point.
+    fn routes(&self, services: &Services) -> Router {
+        Router::new()
+            .nest("/npm", crate::serve::router(services.store.clone()))
+            .merge(crate::serve::root_tarballs(services.store.clone()))
+            .merge(crate::serve::root_routes(services.store.clone()))
+    }
+
+    fn clients(&self) -> &'static [Client] {
+        &[Client {
+            name: "npm",
+            about: "npm: an `.npmrc`",
+        }]
+    }
+
+    fn client_config(
+        &self,
+        tool: &str,
+        request: &ClientRequest<'_>,
+    ) -> Result<ClientConfig, Error> {
+        if tool != "npm" {
+            return Err(Error::input(format!("npm has no client named {tool:?}")));
+        }
+        let registry = format!("{}/npm/", request.base);
+        let ca = request.ca.display().to_string();
+        let mut content = format!(
+            "registry={registry}\n# lockfiles that name another registry are fetched from this one\nreplace-registry-host=always\n"
+        );
+        if request.tls {
+            content.push_str(&format!("cafile={ca}\n"));
+        }
+        let mut environment = vec![
+            ("npm_config_registry".into(), registry),
+            ("npm_config_replace_registry_host".into(), "always".into()),
+        ];
+        if request.tls {
+            environment.push(("npm_config_cafile".into(), ca));
+        }
+        Ok(ClientConfig {
+            tool: "npm",
+            file: ".npmrc (~/.npmrc, or the project's .npmrc)",
+            content,
+            environment,
+        })
+    }
+
+    fn package(&self, entry: &Entry) -> Option<Package> {
+        let (name, version) = entry
+            .key
+            .strip_prefix(crate::index::VERSION)?
+            .rsplit_once('/')?;
+        let path = match name.split_once('/') {
+            Some((scope, base)) => format!(
+                "{}/{}",
+                airlift_ecosystem::purl_encode(scope),
+                airlift_ecosystem::purl_encode(base)
+            ),
+            None => airlift_ecosystem::purl_encode(name),
+        };
+        Some(Package {
+            ecosystem: crate::ECOSYSTEM,
+            name: name.to_owned(),
+            version: version.to_owned(),
+            purl: format!("pkg:npm/{path}@{}", airlift_ecosystem::purl_encode(version)),
+            digest: entry
+                .meta
+                .get("integrity")
+                .and_then(|i| i.as_str())
+                .map(str::to_owned),
+        })
+    }
+
+    /// node-semver.
+    fn compare_versions(&self, a: &str, b: &str) -> Ordering {
+        match (
+            crate::range::parse_version(a),
+            crate::range::parse_version(b),
+        ) {
+            (Some(a), Some(b)) => crate::range::compare(&a, &b),
+            _ => a.cmp(b),
+        }
+    }
+}
+
+struct NpmPlan(Option<Planned>);
+
+impl Plan for NpmPlan {
+    fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn collect<'a>(
+        &'a self,
+        context: &'a CollectContext<'a>,
+    ) -> BoxFuture<'a, Result<Collected, Error>> {
+        Box::pin(async move {
+            let Some(planned) = &self.0 else {
+                return Ok(summarize(crate::collect::Collected::default()));
+            };
+            let npm = crate::collect::collect(
+                context.store,
+                context.fetcher,
+                planned,
+                context.concurrency,
+                context.progress.clone(),
+            )
+            .await
+            .map_err(|e| match e {
+                CollectError::Spec(_) | CollectError::Lock(_) => Error::input(e.to_string()),
+                CollectError::Store(_) => Error::store(e.to_string()),
+                _ => Error::upstream(e.to_string()),
+            })?;
+            Ok(summarize(npm))
+        })
+    }
+}
+
+fn summarize(npm: crate::collect::Collected) -> Collected {
+    Collected {
+        line: (npm.versions > 0).then(|| {
+            format!(
+                "{} npm packages ({} versions, {} bytes)",
+                npm.packages, npm.versions, npm.bytes
+            )
+        }),
+        summary: vec![
+            ("npm_packages", npm.packages.into()),
+            ("npm_versions", npm.versions.into()),
+            ("npm_bytes", npm.bytes.into()),
+            ("npm_notes", npm.notes.clone().into()),
+        ],
+        notes: npm.notes.iter().map(|n| format!("note: {n}")).collect(),
+        entries: npm.entries,
+    }
+}
+
+/// The ecosystem, for the registry.
+pub fn ecosystem() -> Arc<dyn Ecosystem> {
+    Arc::new(Npm)
+}

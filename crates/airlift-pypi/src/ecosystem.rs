@@ -1,0 +1,191 @@
+//! Python packages under the ecosystem contract.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use airlift_ecosystem::{
+    BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared, Ecosystem,
+    Error, Package, Plan, Services, Table,
+};
+use airlift_store::Entry;
+use axum::Router;
+
+use crate::collect::{CollectError, Planned};
+use crate::spec::PypiSpec;
+
+/// Python packages: `[pypi]`, the Simple API at `/pypi/simple/`.
+pub struct Pypi;
+
+impl Ecosystem for Pypi {
+    fn name(&self) -> &'static str {
+        crate::ECOSYSTEM
+    }
+
+    fn title(&self) -> &'static str {
+        "Python packages"
+    }
+
+    fn table(&self) -> Table {
+        Table {
+            key: "pypi",
+            many: false,
+        }
+    }
+
+    fn served_at(&self) -> &'static str {
+        "/pypi/simple/"
+    }
+
+    fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error> {
+        // A plan even when nothing is declared, so that the collect
+        // summary always has this ecosystem's fields.
+        let planned = match declared.table::<PypiSpec>("pypi")? {
+            Some(spec) => {
+                Some(crate::collect::plan(&spec, declared.base).map_err(|e| declared.invalid(e))?)
+            }
+            None => None,
+        };
+        Ok(Some(Box::new(PypiPlan(planned))))
+    }
+
+    fn routes(&self, services: &Services) -> Router {
+        Router::new().nest("/pypi", crate::serve::router(services.store.clone()))
+    }
+
+    fn clients(&self) -> &'static [Client] {
+        &[
+            Client {
+                name: "pip",
+                about: "pip: a pip.conf `[global]` section",
+            },
+            Client {
+                name: "uv",
+                about: "uv: a uv.toml `[[index]]` entry",
+            },
+        ]
+    }
+
+    fn client_config(
+        &self,
+        tool: &str,
+        request: &ClientRequest<'_>,
+    ) -> Result<ClientConfig, Error> {
+        let index = format!("{}/pypi/simple/", request.base);
+        let ca = request.ca.display();
+        match tool {
+            "pip" => {
+                let mut content = format!("[global]\nindex-url = {index}\n");
+                if request.tls {
+                    content.push_str(&format!("cert = {ca}\n"));
+                }
+                Ok(ClientConfig {
+                    tool: "pip",
+                    file: "pip.conf (~/.config/pip/pip.conf, or /etc/pip.conf for every user)",
+                    content,
+                    environment: vec![("PIP_INDEX_URL".into(), index)],
+                })
+            }
+            "uv" => Ok(ClientConfig {
+                tool: "uv",
+                file: "uv.toml (~/.config/uv/uv.toml, or /etc/uv/uv.toml for every user)",
+                content: format!(
+                    "[[index]]\nname = \"airlift\"\nurl = \"{index}\"\ndefault = true\n"
+                ),
+                environment: {
+                    let mut env = vec![("UV_DEFAULT_INDEX".into(), index.clone())];
+                    if request.tls {
+                        env.push(("SSL_CERT_FILE".into(), ca.to_string()));
+                    }
+                    env
+                },
+            }),
+            _ => Err(Error::input(format!("pypi has no client named {tool:?}"))),
+        }
+    }
+
+    /// A distribution file is a package version (a metadata entry is not).
+    fn package(&self, entry: &Entry) -> Option<Package> {
+        let rest = entry.key.strip_prefix(crate::index::FILE)?;
+        let (project, _file) = rest.split_once('/')?;
+        let version = entry.meta.get("version")?.as_str()?.to_owned();
+        Some(Package {
+            ecosystem: crate::ECOSYSTEM,
+            name: project.to_owned(),
+            purl: format!(
+                "pkg:pypi/{}@{}",
+                airlift_ecosystem::purl_encode(project),
+                airlift_ecosystem::purl_encode(&version)
+            ),
+            version,
+            digest: Some(format!("sha256:{}", entry.digest.hex())),
+        })
+    }
+
+    /// PEP 440.
+    fn compare_versions(&self, a: &str, b: &str) -> Ordering {
+        match (
+            crate::version::Version::parse(a),
+            crate::version::Version::parse(b),
+        ) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            _ => a.cmp(b),
+        }
+    }
+}
+
+struct PypiPlan(Option<Planned>);
+
+impl Plan for PypiPlan {
+    fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn collect<'a>(
+        &'a self,
+        context: &'a CollectContext<'a>,
+    ) -> BoxFuture<'a, Result<Collected, Error>> {
+        Box::pin(async move {
+            let Some(planned) = &self.0 else {
+                return Ok(summarize(crate::collect::Collected::default()));
+            };
+            let pypi = crate::collect::collect(
+                context.store,
+                context.fetcher,
+                planned,
+                context.concurrency,
+                context.progress.clone(),
+            )
+            .await
+            .map_err(|e| match e {
+                CollectError::Spec(_) | CollectError::Lock(_) => Error::input(e.to_string()),
+                CollectError::Store(_) => Error::store(e.to_string()),
+                _ => Error::upstream(e.to_string()),
+            })?;
+            Ok(summarize(pypi))
+        })
+    }
+}
+
+fn summarize(pypi: crate::collect::Collected) -> Collected {
+    Collected {
+        line: (pypi.files > 0).then(|| {
+            format!(
+                "{} Python projects ({} files, {} bytes)",
+                pypi.projects, pypi.files, pypi.bytes
+            )
+        }),
+        summary: vec![
+            ("python_projects", pypi.projects.into()),
+            ("python_files", pypi.files.into()),
+            ("python_bytes", pypi.bytes.into()),
+            ("python_notes", pypi.notes.clone().into()),
+        ],
+        notes: pypi.notes.iter().map(|n| format!("note: {n}")).collect(),
+        entries: pypi.entries,
+    }
+}
+
+/// The ecosystem, for the registry.
+pub fn ecosystem() -> Arc<dyn Ecosystem> {
+    Arc::new(Pypi)
+}

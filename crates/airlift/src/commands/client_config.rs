@@ -1,0 +1,60 @@
+//! `airlift client-config <tool>`: the configuration that points a client
+//! at this server, from the ecosystem that owns the client.
+
+use super::*;
+
+pub(crate) fn client_config(context: &Context, args: ClientConfigArgs) -> Result<(), Failure> {
+    let url = url::Url::parse(&args.url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            Failure::input(format!(
+                "--url {:?} is not an http(s) URL such as https://airlift.example.com:8443",
+                args.url
+            ))
+        })?;
+    let ecosystem = context
+        .ecosystems
+        .iter()
+        .find(|e| e.clients().iter().any(|c| c.name == args.tool))
+        .ok_or_else(|| {
+            let known: Vec<&str> = context
+                .ecosystems
+                .iter()
+                .flat_map(|e| e.clients().iter().map(|c| c.name))
+                .collect();
+            Failure::input(format!(
+                "no client named {:?}; airlift configures {}",
+                args.tool,
+                known.join(", ")
+            ))
+        })?;
+    let base = url.as_str().trim_end_matches('/').to_owned();
+    let ca = context.layout.tls_dir().join("ca.crt");
+    let store = context.store()?;
+    // Only the services' keys matter here, not how long signatures last.
+    let extensions = site_extensions(context, Some(ecosystem.name()), 1)?;
+    let config = ecosystem
+        .client_config(
+            &args.tool,
+            &airlift_ecosystem::ClientRequest {
+                base: &base,
+                tls: url.scheme() == "https",
+                ca: &ca,
+                store: &store,
+                extensions: &extensions,
+                signed_by: &args.signed_by,
+            },
+        )
+        .map_err(ecosystem_failure)?;
+    context.emit(&config, || {
+        let mut text = format!("# {}\n{}", config.file, config.content);
+        if !config.environment.is_empty() {
+            text.push_str("# or, for one shell:\n");
+        }
+        for (key, value) in &config.environment {
+            text.push_str(&format!("# export {key}={value}\n"));
+        }
+        text.trim_end().to_owned()
+    })
+}

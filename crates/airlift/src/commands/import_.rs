@@ -1,0 +1,120 @@
+//! `airlift import`.
+
+use super::*;
+
+pub(crate) fn import(context: &Context, args: ImportArgs) -> Result<(), Failure> {
+    let store = context.store()?;
+    let outcome = match airlift_bundle::import(
+        &args.bundle,
+        &store,
+        &import_options(context, None, args.removals.policy()),
+        &context.bar(),
+    ) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let failure = Failure::from(e);
+            context.audit(
+                "import-rejected",
+                &serde_json::json!({"bundle": args.bundle, "error": failure.message.clone()}),
+            )?;
+            return Err(failure);
+        }
+    };
+    context.audit(
+        "import",
+        &serde_json::json!({"bundle": args.bundle, "outcome": &outcome}),
+    )?;
+    context.emit(&outcome, || match &outcome {
+        ImportOutcome::Imported {
+            bundle_id,
+            version,
+            generation,
+            blobs_added,
+            bytes_added,
+            handoffs,
+            handoffs_verified,
+        } => {
+            let mut text = format!(
+                "imported bundle {bundle_id} version {version}: generation {} with {} entries is current ({blobs_added} new blobs, {bytes_added} bytes); `airlift serve` serves it from its next request",
+                generation.id,
+                generation.entries,
+            );
+            if !handoffs.is_empty() && !handoffs_verified {
+                text.push_str("\n  hand-offs checked, but not who signed them: this site has no custody policy (`airlift custody policy`)");
+            }
+            for (i, h) in handoffs.iter().enumerate() {
+                text.push_str(&format!(
+                    "\n  hand-off {}: {} to {} at {}{}",
+                    i + 1,
+                    h.from,
+                    h.to,
+                    h.time,
+                    if h.note.is_empty() { String::new() } else { format!(" ({})", h.note) }
+                ));
+            }
+            text
+        }
+        ImportOutcome::AlreadyImported {
+            bundle_id,
+            version,
+            blobs_restored: 0,
+        } => format!("bundle {bundle_id} version {version} is already imported; nothing to do"),
+        ImportOutcome::AlreadyImported {
+            bundle_id,
+            version,
+            blobs_restored,
+        } => format!("bundle {bundle_id} version {version} is already imported; restored {blobs_restored} missing blobs"),
+    })
+}
+
+pub(crate) fn plan(context: &Context, args: BundleArgs) -> Result<(), Failure> {
+    let store = context.store()?;
+    let plan = airlift_bundle::plan(
+        &args.bundle,
+        &store,
+        &import_options(context, args.trust.as_deref(), args.removals.policy()),
+        &context.bar(),
+    )?;
+    context.emit(&plan, || {
+        let mut text = format!(
+            "bundle {} version {}{}: {} to add, {} to change, {} to remove, {} unchanged; {} new blobs ({} bytes)",
+            plan.bundle_id,
+            plan.version,
+            if plan.already_imported { " (already imported)" } else { "" },
+            plan.added.len(),
+            plan.changed.len(),
+            plan.removed.len(),
+            plan.unchanged,
+            plan.new_blobs,
+            plan.new_bytes
+        );
+        let note = |change: &airlift_bundle::PlanChange| {
+            change.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+        };
+        for change in &plan.added {
+            text.push_str(&format!("\n  + {}/{} {}{}", change.ecosystem, change.key, change.size, note(change)));
+        }
+        for change in &plan.changed {
+            text.push_str(&format!("\n  ~ {}/{} {}{}", change.ecosystem, change.key, change.size, note(change)));
+        }
+        for change in &plan.removed {
+            text.push_str(&format!("\n  - {}/{}", change.ecosystem, change.key));
+        }
+        for (i, h) in plan.handoffs.iter().enumerate() {
+            text.push_str(&format!(
+                "\n  hand-off {}: {} to {} at {}{}",
+                i + 1,
+                h.from,
+                h.to,
+                h.time,
+                if plan.handoffs_verified { "" } else { " (signer not verified: no custody policy)" }
+            ));
+        }
+        if let Some(reason) = &plan.removals.refused {
+            text.push_str(&format!(
+                "\nwarning: this import would be refused: {reason}\nhint: pass --allow-removals to import it anyway"
+            ));
+        }
+        text
+    })
+}

@@ -1,0 +1,83 @@
+//! `airlift serve`.
+
+use super::*;
+
+#[allow(clippy::print_stderr)]
+pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
+    let store = context.store()?;
+    let uploads = context.layout.uploads_dir();
+    let log = std::sync::Arc::new(context.audit_log(Some(store.meta.clone())));
+    let audit: airlift_ecosystem::AuditHook = std::sync::Arc::new(move |event, detail| {
+        log.append(event, detail)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    let services = airlift_server::Services {
+        audit: Some(audit),
+        upload_expiry: Some(args.upload_expiry),
+        extensions: site_extensions(context, None, args.apt_valid_days)?,
+        ecosystems: context.ecosystems.clone(),
+    };
+    let limits = airlift_server::Limits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        body_timeout: args.body_timeout,
+        max_connections: args.max_connections as usize,
+    };
+    let runtime = runtime()?;
+    let result = if args.tls {
+        let config = airlift_tls::server_config(&context.layout.tls_dir()).map_err(|e| {
+            Failure::input(e.to_string()).hint("run `airlift tls init --name <host>` first")
+        })?;
+        runtime.block_on(airlift_server::serve_tls(
+            store,
+            uploads,
+            services,
+            args.listen,
+            limits,
+            config,
+            |address| announce(context, &format!("https://{address}")),
+        ))
+    } else {
+        runtime.block_on(airlift_server::serve(
+            store,
+            uploads,
+            services,
+            args.listen,
+            limits,
+            |address| announce(context, &format!("http://{address}")),
+        ))
+    };
+    result.map_err(|e| Failure::new(1, e.to_string()))
+}
+
+/// Says where the server listens, once it does: on stderr, or with
+/// `--json` as one JSON line on stdout (`{"listening": URL}`) for scripts
+/// and service managers to read.
+#[allow(clippy::print_stderr)]
+pub(crate) fn announce(context: &Context, url: &str) {
+    if context.json {
+        let _ = context.print_line(&serde_json::json!({ "listening": url }).to_string());
+    } else {
+        eprintln!("airlift serving on {url}");
+    }
+}
+
+/// The site's services that ecosystems look up by type: today the apt
+/// signer (the site's apt signing key, made on first use). `only` limits
+/// them to what one ecosystem needs, so that configuring another client
+/// never makes a key.
+pub(crate) fn site_extensions(
+    context: &Context,
+    only: Option<&str>,
+    apt_valid_days: u32,
+) -> Result<axum::http::Extensions, Failure> {
+    let mut extensions = axum::http::Extensions::new();
+    if only.is_none_or(|name| name == airlift_apt::ECOSYSTEM) {
+        extensions.insert(std::sync::Arc::new(airlift_apt::serve::Signer {
+            key: apt_signing_key(context)?,
+            valid_for: jiff::SignedDuration::from_hours(24 * i64::from(apt_valid_days)),
+        }));
+    }
+    Ok(extensions)
+}
