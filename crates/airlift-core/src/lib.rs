@@ -6,6 +6,7 @@
 //! every crate uses to put a file in place (temp → fsync → rename).
 
 mod digest;
+mod dsse;
 mod durable;
 mod hashing;
 mod integrity;
@@ -13,6 +14,7 @@ mod safe_url;
 mod threaded;
 
 pub use digest::{Digest, DigestError, Sha256};
+pub use dsse::dsse_pae;
 pub use durable::{fsync_dir, write_file_durably};
 pub use hashing::{HashingReader, HashingWriter, copy_hashing};
 pub use integrity::{Integrity, IntegrityHasher};

@@ -21,8 +21,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::keys::{KeyPair, keyid_of};
+use crate::keypair::KeyPair;
 use crate::roles::verify_signature;
+use crate::schema::keyid_of;
 
 /// The DSSE payload type of an in-toto statement.
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -31,18 +32,9 @@ pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// The predicate type of a hand-off.
 pub const PREDICATE_TYPE: &str = "https://airlift.example.com/custody/handoff/v1";
 
-/// DSSE pre-authentication encoding.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {} {} ",
-        payload_type.len(),
-        payload_type,
-        payload.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out
-}
+/// DSSE pre-authentication encoding (one copy, in `airlift-core`, shared
+/// with the audit log's statements); kept at this path for its callers.
+pub use airlift_core::dsse_pae as pae;
 
 /// One hand-off as signed.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -81,6 +73,37 @@ pub fn sign(
         "signatures": [{"keyid": key.keyid(), "sig": STANDARD.encode(sig)}],
     })
     .to_string())
+}
+
+/// Signs a hand-off into the chain file `chain` (created if absent), after
+/// its last line, which the new hand-off names as `previous`. Returns how
+/// many hand-offs the chain holds now.
+pub fn append(
+    chain: &std::path::Path,
+    key: &KeyPair,
+    bundle_name: &str,
+    bundle_id_hex: &str,
+    mut handoff: Handoff,
+) -> Result<usize, crate::TrustError> {
+    let existing = match std::fs::read_to_string(chain) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(crate::TrustError::io("read", chain)(e)),
+    };
+    handoff.previous = existing
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .map(line_digest);
+    let line = sign(key, bundle_name, bundle_id_hex, &handoff)?;
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&line);
+    text.push('\n');
+    airlift_core::write_file_durably(chain, text.as_bytes())
+        .map_err(crate::TrustError::io("write", chain))?;
+    Ok(text.lines().filter(|l| !l.trim().is_empty()).count())
 }
 
 /// The SHA-256 (hex) of a chain line, as the next hand-off's `previous`.

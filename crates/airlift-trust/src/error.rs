@@ -42,6 +42,23 @@ pub enum TrustError {
         /// What tough reported, with its causes.
         message: String,
     },
+    /// Metadata verified, but one of its roles has expired.
+    #[error("TUF verification of {path} failed: {message}")]
+    Expired {
+        /// The metadata directory.
+        path: PathBuf,
+        /// What tough reported, naming the role.
+        message: String,
+    },
+    /// A role's metadata is older than the one the client already trusts
+    /// (a rollback).
+    #[error("TUF verification of {path} failed: {message}")]
+    Older {
+        /// The metadata directory.
+        path: PathBuf,
+        /// What tough reported, naming the role and both versions.
+        message: String,
+    },
     /// A PKCS#11 token or key cannot be used.
     #[error("PKCS#11 key {uri}: {message}")]
     Hsm {

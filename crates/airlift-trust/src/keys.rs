@@ -13,195 +13,15 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use serde_json::{Value, json};
 
 use crate::TrustError;
-use crate::metadata::{canonical_json, sign_role};
-
-/// Where the private key is.
-enum Backend {
-    Software(Ed25519KeyPair),
-    Token(Box<crate::hsm::HsmKey>),
-}
-
-/// An Ed25519 key pair with its TUF key id.
-pub struct KeyPair {
-    pair: Backend,
-    public_hex: String,
-    keyid: String,
-    name: Option<String>,
-}
-
-impl KeyPair {
-    /// Loads a PKCS#8 key file. A key file named `NAME.pk8` is the key
-    /// called NAME (its public key object carries the name); the site's
-    /// first key (`site-ed25519.pk8`) has none.
-    pub fn load(path: &Path) -> Result<Self, TrustError> {
-        // A PKCS#11 URI, given directly or in a NAME.pkcs11 file.
-        let text = path.to_string_lossy();
-        if text.starts_with("pkcs11:") {
-            // A token key is named by its label, as `keys new --pkcs11` made it.
-            let object = crate::hsm::Uri::parse(&text).ok().map(|u| u.object);
-            return Self::from_token(&text, object.as_deref(), false);
-        }
-        if path.extension().is_some_and(|e| e == "pkcs11") {
-            let uri = fs::read_to_string(path).map_err(TrustError::io("read key", path))?;
-            let name = path.file_stem().and_then(|s| s.to_str());
-            return Self::from_token(uri.trim(), name, false);
-        }
-        let bytes = fs::read(path).map_err(TrustError::io("read key", path))?;
-        let pair = Ed25519KeyPair::from_pkcs8(&bytes).map_err(|_| TrustError::BadKey {
-            path: path.to_path_buf(),
-        })?;
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .filter(|s| *s != SIGNER_FILE.trim_end_matches(".pk8"))
-            .map(str::to_owned);
-        Ok(Self::from_pair(Backend::Software(pair), name))
-    }
-
-    /// The key in a PKCS#11 token that `uri` names (made there when `create`
-    /// and absent), called `name`.
-    pub fn from_token(uri: &str, name: Option<&str>, create: bool) -> Result<Self, TrustError> {
-        let key = crate::hsm::HsmKey::open(uri, create)?;
-        Ok(Self::from_pair(
-            Backend::Token(Box::new(key)),
-            name.map(str::to_owned),
-        ))
-    }
-
-    /// Makes (or adopts) a named key in a PKCS#11 token: writes
-    /// `dir/NAME.pkcs11` (the URI, without a PIN value) and `dir/NAME.pub.json`.
-    pub fn generate_in_token(dir: &Path, name: &str, uri: &str) -> Result<Self, TrustError> {
-        check_name(name)?;
-        let parsed = crate::hsm::Uri::parse(uri).map_err(TrustError::Build)?;
-        if parsed.object != name {
-            return Err(TrustError::Build(format!(
-                "the URI's object={} must be the key's name, {name}",
-                parsed.object
-            )));
-        }
-        let key = Self::from_token(uri, Some(name), true)?;
-        fs::create_dir_all(dir).map_err(TrustError::io("create directory", dir))?;
-        let reference = dir.join(format!("{name}.pkcs11"));
-        // Never a PIN value; a PIN source is kept.
-        let stored = parsed.stored();
-        airlift_core::write_file_durably(&reference, stored.as_bytes())
-            .map_err(TrustError::io("write", &reference))?;
-        let public = dir.join(format!("{name}.pub.json"));
-        airlift_core::write_file_durably(&public, &canonical_json(&key.public_json()))
-            .map_err(TrustError::io("write", &public))?;
-        Ok(key)
-    }
-
-    /// Makes a named key: `dir/NAME.pk8` (mode 0600) and `dir/NAME.pub.json`
-    /// (the public key object to hand to whoever writes the root).
-    pub fn generate_named(dir: &Path, name: &str) -> Result<Self, TrustError> {
-        check_name(name)?;
-        let key = Self::generate(&dir.join(format!("{name}.pk8")))?;
-        let public = dir.join(format!("{name}.pub.json"));
-        airlift_core::write_file_durably(&public, &canonical_json(&key.public_json()))
-            .map_err(TrustError::io("write", &public))?;
-        Ok(key)
-    }
-
-    /// The key's name, if it has one.
-    pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    /// Generates a key and writes it as PKCS#8 (mode 0600) to `path`.
-    pub fn generate(path: &Path) -> Result<Self, TrustError> {
-        let document = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-            .map_err(|_| TrustError::Build("key generation failed".into()))?;
-        write_private(path, document.as_ref())?;
-        Self::load(path)
-    }
-
-    fn from_pair(pair: Backend, name: Option<String>) -> Self {
-        let public_hex = match &pair {
-            Backend::Software(p) => hex::encode(p.public_key().as_ref()),
-            Backend::Token(k) => hex::encode(k.public()),
-        };
-        let key = public_key_json(&public_hex, name.as_deref());
-        let keyid = keyid_of(&key);
-        Self {
-            pair,
-            public_hex,
-            keyid,
-            name,
-        }
-    }
-
-    /// The TUF key id: SHA-256 of the canonical JSON of the public key object.
-    pub fn keyid(&self) -> &str {
-        &self.keyid
-    }
-
-    /// The TUF public key object.
-    pub fn public_json(&self) -> Value {
-        public_key_json(&self.public_hex, self.name.as_deref())
-    }
-
-    /// Signs bytes (hex signature); Ed25519 is deterministic, so the same
-    /// bytes give the same signature.
-    pub fn sign(&self, message: &[u8]) -> Result<String, TrustError> {
-        match &self.pair {
-            Backend::Software(p) => Ok(hex::encode(p.sign(message).as_ref())),
-            Backend::Token(k) => k.sign(message).map(hex::encode),
-        }
-    }
-}
-
-fn check_name(name: &str) -> Result<(), TrustError> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        || name.starts_with('.')
-        || name == SIGNER_FILE.trim_end_matches(".pk8")
-    {
-        return Err(TrustError::Build(format!(
-            "key name {name:?}: use letters, digits, '-', '_' or '.'"
-        )));
-    }
-    Ok(())
-}
-
-fn public_key_json(public_hex: &str, name: Option<&str>) -> Value {
-    let mut key =
-        json!({"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": public_hex}});
-    if let Some(name) = name {
-        key[crate::roles::NAME_FIELD] = json!(name);
-    }
-    key
-}
-
-/// The TUF key id of a public key object: SHA-256 of its canonical JSON.
-pub fn keyid_of(key: &Value) -> String {
-    hex::encode(airlift_core::Digest::of(&canonical_json(key)).as_bytes())
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, data: &[u8]) -> Result<(), TrustError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(TrustError::io("create directory", parent))?;
-    }
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(TrustError::io("create key", path))?;
-    file.write_all(data)
-        .map_err(TrustError::io("write key", path))?;
-    file.sync_all().map_err(TrustError::io("fsync key", path))
-}
+use crate::keypair::SIGNER_FILE;
+// `KeyPair` and `keyid_of` were defined here before; their paths stay.
+pub use crate::keypair::KeyPair;
+use crate::metadata::sign_role;
+use crate::schema::canonical_json;
+pub use crate::schema::keyid_of;
 
 /// The keys of a site (connected side): the local private keys and the
 /// root metadata chain.
@@ -255,9 +75,6 @@ pub enum Rotation {
     },
 }
 
-/// File name of the signing key.
-const SIGNER_FILE: &str = "site-ed25519.pk8";
-
 impl SiteKeys {
     /// Creates a key and root version 1 in `dir`. Refuses to overwrite.
     pub fn init(
@@ -284,7 +101,7 @@ impl SiteKeys {
         let expires = now
             .checked_add(jiff::SignedDuration::from_hours(24 * root_expiry_days))
             .map_err(|e| TrustError::Build(e.to_string()))?;
-        let root = keys.root_signed(1, expires);
+        let root = keys.root_signed(1, expires)?;
         let file = sign_role(&root, &[&keys.signer])?;
         let path = keys.root_path(1);
         airlift_core::write_file_durably(&path, &file).map_err(TrustError::io("write", &path))?;
@@ -423,8 +240,8 @@ impl SiteKeys {
                 )));
             }
         }
-        let mut keys = serde_json::Map::new();
-        let mut role_json = serde_json::Map::new();
+        let mut keys = BTreeMap::new();
+        let mut role_keys = BTreeMap::new();
         for (name, policy) in roles {
             let mut ids = Vec::new();
             for key in &policy.keys {
@@ -441,21 +258,10 @@ impl SiteKeys {
                     ids.len()
                 )));
             }
-            role_json.insert(
-                name.clone(),
-                json!({"keyids": ids, "threshold": policy.threshold}),
-            );
+            role_keys.insert(name.clone(), (ids, policy.threshold));
         }
         let version = old.version + 1;
-        let signed = json!({
-            "_type": "root",
-            "spec_version": crate::SPEC_VERSION,
-            "consistent_snapshot": false,
-            "version": version,
-            "expires": crate::metadata::format_time(expires),
-            "keys": keys,
-            "roles": role_json,
-        });
+        let signed = crate::metadata::root_signed(version, expires, &keys, &role_keys)?;
         let new = crate::roles::RootInfo::from_signed(&signed).map_err(TrustError::Build)?;
         let mut file = json!({"signatures": [], "signed": signed});
         let root_ids: Vec<String> = old
@@ -525,18 +331,14 @@ impl SiteKeys {
             .join(format!("{version}.root.pending.json"))
     }
 
-    fn root_signed(&self, version: u64, expires: jiff::Timestamp) -> Value {
-        let keyid = self.signer.keyid();
-        let role = json!({"keyids": [keyid], "threshold": 1});
-        json!({
-            "_type": "root",
-            "spec_version": crate::SPEC_VERSION,
-            "consistent_snapshot": false,
-            "version": version,
-            "expires": crate::metadata::format_time(expires),
-            "keys": { keyid: self.signer.public_json() },
-            "roles": {"root": role, "targets": role, "snapshot": role, "timestamp": role},
-        })
+    fn root_signed(&self, version: u64, expires: jiff::Timestamp) -> Result<Value, TrustError> {
+        let keyid = self.signer.keyid().to_owned();
+        let keys = BTreeMap::from([(keyid.clone(), self.signer.public_json())]);
+        let roles = ["root", "targets", "snapshot", "timestamp"]
+            .into_iter()
+            .map(|role| (role.to_owned(), (vec![keyid.clone()], 1)))
+            .collect();
+        crate::metadata::root_signed(version, expires, &keys, &roles)
     }
 
     /// Path of root version `version`.
@@ -564,4 +366,215 @@ impl SiteKeys {
         }
         Ok(out)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keypair::fixed;
+
+    fn time(text: &str) -> jiff::Timestamp {
+        text.parse().expect("time")
+    }
+
+    /// A key directory with the site key (seed 1), a named key `packer`
+    /// (seed 2) and root version 1, all fixed.
+    fn site(dir: &Path) -> SiteKeys {
+        fixed::write(dir, SIGNER_FILE, 1);
+        fixed::write(dir, "packer.pk8", 2);
+        let keys = SiteKeys::open(dir).expect("open");
+        let root = keys
+            .root_signed(1, time("2030-01-01T00:00:00.5Z"))
+            .expect("root");
+        let file = sign_role(&root, &[&keys.signer]).expect("sign");
+        std::fs::create_dir_all(dir.join("roots")).expect("roots");
+        std::fs::write(keys.root_path(1), file).expect("write root");
+        keys
+    }
+
+    fn policy(keys: &[&KeyPair], threshold: usize) -> RolePolicy {
+        RolePolicy {
+            keys: keys.iter().map(|k| k.public_json()).collect(),
+            threshold,
+        }
+    }
+
+    fn roles(
+        root: RolePolicy,
+        targets: RolePolicy,
+        other: RolePolicy,
+    ) -> BTreeMap<String, RolePolicy> {
+        BTreeMap::from([
+            ("root".to_owned(), root),
+            ("targets".to_owned(), targets),
+            ("snapshot".to_owned(), other.clone()),
+            ("timestamp".to_owned(), other),
+        ])
+    }
+
+    #[test]
+    fn roots_are_pinned_byte_for_byte() {
+        // Pins root version 1 (as `keys init` writes it) and a rotated
+        // version 2 for fixed keys and times.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys = site(dir.path());
+        let first = std::fs::read(keys.root_path(1)).expect("root 1");
+        assert_eq!(std::str::from_utf8(&first).ok(), Some(PINNED_ROOT_1));
+        let packer = &keys.others[0];
+        let rotation = keys
+            .rotate(
+                &roles(
+                    policy(&[&keys.signer], 1),
+                    policy(&[&keys.signer, packer], 2),
+                    policy(&[&keys.signer], 1),
+                ),
+                time("2031-02-03T04:05:06Z"),
+                &[],
+            )
+            .expect("rotate");
+        let Rotation::Installed { version: 2, path } = rotation else {
+            panic!("not installed: {rotation:?}");
+        };
+        let second = std::fs::read(path).expect("root 2");
+        assert_eq!(std::str::from_utf8(&second).ok(), Some(PINNED_ROOT_2));
+    }
+
+    #[test]
+    fn a_rotation_refuses_policies_that_cannot_be_met() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys = site(dir.path());
+        let one = policy(&[&keys.signer], 1);
+        let expires = time("2031-01-01T00:00:00Z");
+        let refused = |roles: BTreeMap<String, RolePolicy>| match keys.rotate(&roles, expires, &[])
+        {
+            Err(TrustError::Build(message)) => message,
+            other => panic!("not refused: {other:?}"),
+        };
+        // A role left out.
+        let mut missing = roles(one.clone(), one.clone(), one.clone());
+        missing.remove("timestamp");
+        assert_eq!(refused(missing), "the new root needs a timestamp role");
+        // A threshold of zero, and one above the number of keys.
+        assert_eq!(
+            refused(roles(one.clone(), policy(&[&keys.signer], 0), one.clone())),
+            "targets: threshold 0 with 1 keys"
+        );
+        assert_eq!(
+            refused(roles(policy(&[&keys.signer], 2), one.clone(), one.clone())),
+            "root: threshold 2 with 1 keys"
+        );
+        // The same key twice is one key: a threshold of 2 cannot be met.
+        assert_eq!(
+            refused(roles(
+                one.clone(),
+                policy(&[&keys.signer, &keys.signer], 2),
+                one.clone()
+            )),
+            "targets: threshold 2 but only 1 distinct keys"
+        );
+        // Nothing was written.
+        assert!(!keys.root_path(2).exists());
+        assert!(!keys.pending_root_path(2).exists());
+    }
+
+    #[test]
+    fn a_rotation_short_of_the_new_root_threshold_waits_for_approval() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys = site(dir.path());
+        // The new root wants two of site, packer and an outside key; only
+        // the site key and packer are local, but only keys of the old or
+        // new root role sign, so packer (not in either) adds nothing.
+        let outside = fixed::key(&dir.path().join("elsewhere"), "carol.pk8", 3);
+        let rotation = keys
+            .rotate(
+                &roles(
+                    policy(&[&keys.signer, &outside], 2),
+                    policy(&[&keys.signer], 1),
+                    policy(&[&keys.signer], 1),
+                ),
+                time("2031-01-01T00:00:00Z"),
+                &[],
+            )
+            .expect("rotate");
+        let Rotation::Pending {
+            version,
+            path,
+            old,
+            new,
+        } = rotation
+        else {
+            panic!("installed without enough signatures: {rotation:?}");
+        };
+        assert_eq!(version, 2);
+        assert_eq!(path, keys.pending_root_path(2));
+        assert!(old.met(), "{old:?}");
+        assert!(!new.met(), "{new:?}");
+        assert_eq!(new.signed_by, vec![keys.signer.keyid().to_owned()]);
+        assert_eq!(new.missing, vec![outside.keyid().to_owned()]);
+        assert!(!keys.root_path(2).exists());
+        // The outside key's approval installs it.
+        let pending: Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("pending")).expect("JSON");
+        let approved = crate::roles::add_signature(&pending, &outside).expect("sign");
+        std::fs::write(&path, canonical_json(&approved)).expect("write");
+        assert!(matches!(
+            keys.finish_rotation().expect("finish"),
+            Rotation::Installed { version: 2, .. }
+        ));
+        assert_eq!(keys.latest_root().expect("latest").version, 2);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn signers_for_a_role_are_the_local_keys_the_newest_root_lists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys = site(dir.path());
+        let ids = |role: &str| -> Vec<String> {
+            keys.signers_for(role)
+                .expect("signers")
+                .iter()
+                .map(|k| k.keyid().to_owned())
+                .collect()
+        };
+        assert_eq!(ids("targets"), vec![keys.signer.keyid().to_owned()]);
+        let packer = &keys.others[0];
+        keys.rotate(
+            &roles(
+                policy(&[&keys.signer], 1),
+                policy(&[packer], 1),
+                policy(&[&keys.signer], 1),
+            ),
+            time("2031-01-01T00:00:00Z"),
+            &[],
+        )
+        .expect("rotate");
+        assert_eq!(ids("targets"), vec![packer.keyid().to_owned()]);
+        assert_eq!(ids("root"), vec![keys.signer.keyid().to_owned()]);
+        assert!(matches!(
+            keys.signers_for("mirror"),
+            Err(TrustError::Build(_))
+        ));
+        assert_eq!(keys.local_keyids().len(), 2);
+    }
+
+    #[test]
+    fn init_refuses_to_overwrite_and_open_refuses_an_empty_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            SiteKeys::open(dir.path()),
+            Err(TrustError::NoKeys { .. })
+        ));
+        let now = time("2026-01-01T00:00:00Z");
+        let keys = SiteKeys::init(dir.path(), now, 10).expect("init");
+        let root = keys.latest_root().expect("root");
+        assert_eq!(root.version, 1);
+        assert_eq!(root.expires, "2026-01-11T00:00:00Z");
+        assert!(matches!(
+            SiteKeys::init(dir.path(), now, 10),
+            Err(TrustError::KeysExist { .. })
+        ));
+    }
+
+    const PINNED_ROOT_1: &str = r##"{"signatures":[{"keyid":"7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12","sig":"1459b649a38caf297ef21ea716ebf245ff23c546392817c51b08a048aca167e90df490e8b0f07d972417ea2144d96b56d52c531f8b093e85434e7a7f5fb5a206"}],"signed":{"_type":"root","consistent_snapshot":false,"expires":"2030-01-01T00:00:00Z","keys":{"7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12":{"keytype":"ed25519","keyval":{"public":"8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"},"scheme":"ed25519"}},"roles":{"root":{"keyids":["7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12"],"threshold":1},"snapshot":{"keyids":["7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12"],"threshold":1},"targets":{"keyids":["7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12"],"threshold":1},"timestamp":{"keyids":["7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12"],"threshold":1}},"spec_version":"1.0.31","version":1}}"##;
+    const PINNED_ROOT_2: &str = r##"{"signatures":[{"keyid":"7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12","sig":"f44259e5184565415bdb26fcd7fb11d6a25300ac25e53170d9583097f5bd9f1b9696df4877bb80b8c6e971c2304b9161671c54c65c8b770d0c0237638a69ab06"}],"signed":{"_type":"root","consistent_snapshot":false,"expires":"2031-02-03T04:05:06Z","keys":{"2a19b91e4d2626c755e701073e8d81ec24082b69b9fc9f69eb0e0ea3562340b9":{"keytype":"ed25519","keyval":{"public":"8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394"},"scheme":"ed25519","x-airlift-name":"packer"},"7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12":{"keytype":"ed25519","keyval":{"public":"8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"},"scheme":"ed25519"}},"roles":{"root":{"keyids":["7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12"],"threshold":1},"snapshot":{"keyids":["7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12"],"threshold":1},"targets":{"keyids":["2a19b91e4d2626c755e701073e8d81ec24082b69b9fc9f69eb0e0ea3562340b9","7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12"],"threshold":2},"timestamp":{"keyids":["7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12"],"threshold":1}},"spec_version":"1.0.31","version":2}}"##;
 }

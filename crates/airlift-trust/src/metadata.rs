@@ -4,12 +4,20 @@
 //! bytes depend only on content, keys and times: packing the same store with
 //! the same keys and clock gives byte-identical metadata.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU64;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tough::schema::decoded::{Decoded, Hex};
+use tough::schema::key::Key;
+use tough::schema::{
+    Hashes, Metafile, RoleKeys, RoleType, Root, Signature, Signed, Snapshot, Timestamp,
+};
 
-use crate::keys::KeyPair;
+use crate::keypair::KeyPair;
+// Written here before `schema` existed; other crates still use these paths.
+pub use crate::schema::{canonical_json, format_time};
 
 /// A target as listed in targets metadata.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,86 +51,6 @@ pub struct MetadataSet {
     pub timestamp: Vec<u8>,
 }
 
-/// Formats a time as TUF wants it: `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn format_time(time: jiff::Timestamp) -> String {
-    time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// OLPC canonical JSON of a value, byte for byte as python-tuf
-/// (securesystemslib's `encode_canonical`) writes it: no white space,
-/// object keys in code-point order, strings as UTF-8 with only `"` and `\`
-/// escaped, integers in decimal. A document with a float has no canonical
-/// form; for one the result is empty (metadata airlift builds has none).
-///
-/// This is our own writer, not the `olpc_cjson` formatter, which
-/// differs from python-tuf in two ways found by the differential test
-/// (`tests/diff`): it rewrites strings to Unicode NFC, and it orders keys by
-/// their escaped, quoted bytes, so `"a b"` sorts before `"a"` and `"a#"`
-/// before `"a\""`. Either changes the signed bytes, and a signature made
-/// over one form does not verify over the other.
-pub fn canonical_json(value: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    if write_canonical(value, &mut out).is_err() {
-        out.clear();
-    }
-    out
-}
-
-/// The one thing without a canonical form: a number that is not an integer.
-struct NotCanonical;
-
-fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
-    match value {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => out.extend_from_slice(i.to_string().as_bytes()),
-            (None, Some(u)) => out.extend_from_slice(u.to_string().as_bytes()),
-            (None, None) => return Err(NotCanonical),
-        },
-        Value::String(s) => write_canonical_string(s, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out)?;
-            }
-            out.push(b']');
-        }
-        Value::Object(map) => {
-            // Sorted here, whatever order the map keeps: `str`'s order is
-            // the order of code points, which is Python's.
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical_string(key, out);
-                out.push(b':');
-                write_canonical(item, out)?;
-            }
-            out.push(b'}');
-        }
-    }
-    Ok(())
-}
-
-fn write_canonical_string(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
-    for byte in s.bytes() {
-        if matches!(byte, b'"' | b'\\') {
-            out.push(b'\\');
-        }
-        out.push(byte);
-    }
-    out.push(b'"');
-}
-
 /// Signs a role's `signed` object with each key and returns the file bytes.
 pub fn sign_role(signed: &Value, keys: &[&KeyPair]) -> Result<Vec<u8>, crate::TrustError> {
     let message = canonical_json(signed);
@@ -136,11 +64,19 @@ pub fn sign_role(signed: &Value, keys: &[&KeyPair]) -> Result<Vec<u8>, crate::Tr
     ))
 }
 
-fn hashes(bytes: &[u8]) -> Value {
-    json!({"sha256": airlift_core::Digest::of(bytes).hex()})
-}
-
 /// The `signed` object of targets metadata listing `targets`.
+///
+/// Still written as a JSON object, not through tough's `Targets`, on
+/// purpose: this function cannot fail (`airlift-bundle`'s pack calls it and
+/// signs the value, one approver at a time), and tough's types can refuse
+/// what it is given. `TargetName::new` refuses some names (empty, `..`,
+/// `/`, anything that resolves to nothing), `Target::custom` is a map where
+/// `TargetInfo::custom` is any JSON value, and the version must be non-zero.
+/// Building through tough would need a fallible signature, which changes the
+/// pack crate. The bytes are the same either way for what tough accepts:
+/// `targets_are_what_tough_reads_and_writes_back` reads every pinned
+/// targets file into tough's `Signed<Targets>` and writes it back
+/// byte for byte.
 pub fn targets_signed(targets: &BTreeMap<String, TargetInfo>, times: TufTimes) -> Value {
     let listed: serde_json::Map<String, Value> = targets
         .iter()
@@ -173,37 +109,102 @@ pub fn build(
     finish(targets_file, times, &[signer], &[signer])
 }
 
+/// The `signed` object of a root: `keys` (public key objects by key id)
+/// and, per role, its key ids and threshold.
+///
+/// Built as tough's `Root`, the type the verifying side reads it into, so a
+/// key or role name that tough cannot read is refused here, when the root
+/// is written, rather than at import. For what tough reads, the JSON is the
+/// same as the object written by hand before (pinned by
+/// `roots_are_pinned_byte_for_byte`). It stays a JSON value, not a signed
+/// file: a new root collects its signatures one approver at a time.
+pub(crate) fn root_signed(
+    version: u64,
+    expires: jiff::Timestamp,
+    keys: &BTreeMap<String, Value>,
+    roles: &BTreeMap<String, (Vec<String>, usize)>,
+) -> Result<Value, crate::TrustError> {
+    let build = |message: String| crate::TrustError::Build(message);
+    let version = NonZeroU64::new(version)
+        .ok_or_else(|| build("root version 0: TUF versions start at 1".into()))?;
+    let mut root = Root {
+        spec_version: crate::SPEC_VERSION.to_owned(),
+        consistent_snapshot: false,
+        version,
+        expires: whole_seconds(expires)?,
+        keys: HashMap::new(),
+        roles: HashMap::new(),
+        _extra: HashMap::new(),
+    };
+    for (keyid, key) in keys {
+        let key: Key = serde_json::from_value(key.clone())
+            .map_err(|e| build(format!("key {keyid} is not a TUF key tough can read: {e}")))?;
+        root.keys.insert(hex_field(keyid)?, key);
+    }
+    for (name, (keyids, threshold)) in roles {
+        let role: RoleType = name
+            .parse()
+            .map_err(|_| build(format!("{name} is not a role of a TUF root")))?;
+        let threshold = NonZeroU64::new(*threshold as u64)
+            .ok_or_else(|| build(format!("{name}: a threshold of 0")))?;
+        let keyids = keyids
+            .iter()
+            .map(|id| hex_field(id))
+            .collect::<Result<_, _>>()?;
+        root.roles.insert(
+            role,
+            RoleKeys {
+                keyids,
+                threshold,
+                _extra: HashMap::new(),
+            },
+        );
+    }
+    serde_json::to_value(&root).map_err(|e| build(e.to_string()))
+}
+
+/// A key id or signature as tough holds it: hex, decoded (and written back
+/// as the same lowercase hex).
+fn hex_field(text: &str) -> Result<Decoded<Hex>, crate::TrustError> {
+    hex::decode(text)
+        .map(Decoded::<Hex>::from)
+        .map_err(|e| crate::TrustError::Build(format!("{text} is not hex: {e}")))
+}
+
 /// Snapshot and timestamp over a signed `targets_file`.
+///
+/// Both are built as tough's own schema types (`Snapshot`, `Timestamp`,
+/// `Signed`), the types the verifying side reads them into, and written
+/// through [`canonical_json`]: the bytes are the same as the JSON objects
+/// written by hand before (pinned by `every_role_is_pinned_byte_for_byte`).
 pub fn finish(
     targets_file: Vec<u8>,
     times: TufTimes,
     snapshot_keys: &[&KeyPair],
     timestamp_keys: &[&KeyPair],
 ) -> Result<MetadataSet, crate::TrustError> {
-    let snapshot_signed = json!({
-        "_type": "snapshot",
-        "spec_version": crate::SPEC_VERSION,
-        "version": times.version,
-        "expires": format_time(times.targets_expires),
-        "meta": {"targets.json": {
-            "version": times.version,
-            "length": targets_file.len(),
-            "hashes": hashes(&targets_file),
-        }},
-    });
-    let snapshot_file = sign_role(&snapshot_signed, snapshot_keys)?;
-    let timestamp_signed = json!({
-        "_type": "timestamp",
-        "spec_version": crate::SPEC_VERSION,
-        "version": times.version,
-        "expires": format_time(times.timestamp_expires),
-        "meta": {"snapshot.json": {
-            "version": times.version,
-            "length": snapshot_file.len(),
-            "hashes": hashes(&snapshot_file),
-        }},
-    });
-    let timestamp_file = sign_role(&timestamp_signed, timestamp_keys)?;
+    let version = NonZeroU64::new(times.version).ok_or_else(|| {
+        crate::TrustError::Build("metadata version 0: TUF versions start at 1".into())
+    })?;
+    let mut snapshot = Snapshot::new(
+        crate::SPEC_VERSION.to_owned(),
+        version,
+        whole_seconds(times.targets_expires)?,
+    );
+    snapshot
+        .meta
+        .insert("targets.json".to_owned(), metafile(&targets_file, version));
+    let snapshot_file = sign_typed(&snapshot, snapshot_keys)?;
+    let mut timestamp = Timestamp::new(
+        crate::SPEC_VERSION.to_owned(),
+        version,
+        whole_seconds(times.timestamp_expires)?,
+    );
+    timestamp.meta.insert(
+        "snapshot.json".to_owned(),
+        metafile(&snapshot_file, version),
+    );
+    let timestamp_file = sign_typed(&timestamp, timestamp_keys)?;
     Ok(MetadataSet {
         targets: targets_file,
         snapshot: snapshot_file,
@@ -211,27 +212,175 @@ pub fn finish(
     })
 }
 
+/// What a snapshot or timestamp lists of a file: its version, length and
+/// SHA-256.
+fn metafile(file: &[u8], version: NonZeroU64) -> Metafile {
+    Metafile {
+        length: Some(file.len() as u64),
+        hashes: Some(Hashes {
+            sha256: Decoded::from(airlift_core::Digest::of(file).as_bytes().to_vec()),
+            _extra: HashMap::new(),
+        }),
+        version,
+        _extra: HashMap::new(),
+    }
+}
+
+/// `time` cut down to the whole second, as [`format_time`] writes it: tough
+/// writes a fraction of a second when there is one, and TUF times have none.
+fn whole_seconds(time: jiff::Timestamp) -> Result<jiff::Timestamp, crate::TrustError> {
+    time.round(
+        jiff::TimestampRound::new()
+            .smallest(jiff::Unit::Second)
+            .mode(jiff::RoundMode::Floor),
+    )
+    .map_err(|e| crate::TrustError::Build(format!("expiry time {time}: {e}")))
+}
+
+/// Signs a role built as a tough schema type with each key and returns the
+/// file bytes: `signed` and the whole `Signed` document both as canonical
+/// JSON, signatures in key id order (as [`sign_role`]).
+fn sign_typed<T: Serialize + Clone>(
+    signed: &T,
+    keys: &[&KeyPair],
+) -> Result<Vec<u8>, crate::TrustError> {
+    let build = |e: serde_json::Error| crate::TrustError::Build(e.to_string());
+    let message = canonical_json(&serde_json::to_value(signed).map_err(build)?);
+    let mut signatures = keys
+        .iter()
+        .map(|key| {
+            Ok(Signature {
+                keyid: hex_field(key.keyid())?,
+                sig: hex_field(&key.sign(&message)?)?,
+            })
+        })
+        .collect::<Result<Vec<_>, crate::TrustError>>()?;
+    signatures.sort_by(|a, b| a.keyid.as_ref().cmp(b.keyid.as_ref()));
+    let document = Signed {
+        signed: signed.clone(),
+        signatures,
+    };
+    Ok(canonical_json(
+        &serde_json::to_value(&document).map_err(build)?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keypair::fixed;
+
+    fn times() -> TufTimes {
+        TufTimes {
+            version: 7,
+            timestamp_expires: "2027-01-02T03:04:05Z".parse().expect("time"),
+            // A fraction of a second: TUF times are whole seconds, cut down.
+            targets_expires: "2027-02-03T04:05:06.789Z".parse().expect("time"),
+        }
+    }
+
+    fn targets() -> BTreeMap<String, TargetInfo> {
+        let mut targets = BTreeMap::new();
+        targets.insert(
+            "blobs/sha256/ab".to_owned(),
+            TargetInfo {
+                length: 3,
+                sha256: airlift_core::Digest::of(b"abc"),
+                custom: json!({"kind": "blob", "z": [1, "é\"\\"]}),
+            },
+        );
+        targets.insert(
+            "index/files.json".to_owned(),
+            TargetInfo {
+                length: 0,
+                sha256: airlift_core::Digest::of(b""),
+                custom: Value::Null,
+            },
+        );
+        targets
+    }
+
+    fn text(bytes: &[u8]) -> &str {
+        std::str::from_utf8(bytes).expect("UTF-8")
+    }
 
     #[test]
-    fn canonical_json_is_what_python_tuf_writes() {
-        // Found by the differential test against securesystemslib
-        // (tests/diff): keys in code-point order, even where a key is a
-        // prefix of another or holds a quote, and strings left as they are
-        // (not rewritten to NFC).
-        let value = json!({"a b": 1, "a": 2, "a#": 3, "a\"": 4, "!": [true, null, "e\u{301}\\"]});
-        let expected =
-            "{\"!\":[true,null,\"e\u{301}\\\\\"],\"a\":2,\"a b\":1,\"a\\\"\":4,\"a#\":3}";
-        assert_eq!(
-            String::from_utf8(canonical_json(&value)).ok().as_deref(),
-            Some(expected)
-        );
-        assert_eq!(
-            canonical_json(&json!([u64::MAX, i64::MIN, "\n\t\u{0}"])),
-            "[18446744073709551615,-9223372036854775808,\"\n\t\u{0}\"]".as_bytes()
-        );
-        assert!(canonical_json(&json!({"x": 1.5})).is_empty());
+    fn every_role_is_pinned_byte_for_byte() {
+        // Pins the exact bytes of targets, snapshot and timestamp for fixed
+        // keys and times, so that any change to how they are built (such as
+        // building them through tough's schema types) must keep them.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = fixed::key(dir.path(), "site-ed25519.pk8", 1);
+        let set = build(&targets(), times(), &site).expect("build");
+        assert_eq!(text(&set.targets), PINNED_TARGETS);
+        assert_eq!(text(&set.snapshot), PINNED_SNAPSHOT);
+        assert_eq!(text(&set.timestamp), PINNED_TIMESTAMP);
+        // Two timestamp keys: signatures ordered by key id, whatever order
+        // the keys come in.
+        let packer = fixed::key(dir.path(), "packer.pk8", 2);
+        let one = finish(set.targets.clone(), times(), &[&site], &[&packer, &site]).expect("a");
+        let other = finish(set.targets, times(), &[&site], &[&site, &packer]).expect("b");
+        assert_eq!(one.timestamp, other.timestamp);
+        assert_eq!(text(&one.timestamp), PINNED_TIMESTAMP_TWO_KEYS);
     }
+
+    #[test]
+    fn every_role_is_what_tough_reads_and_writes_back() {
+        // Each pinned file read into tough's own type and written back as
+        // canonical JSON gives the same bytes: nothing in them is a field
+        // tough drops or a form it rewrites (such as a time's fraction).
+        fn round_trip<T: serde::de::DeserializeOwned + Serialize>(file: &str) -> String {
+            let parsed: Signed<T> = serde_json::from_str(file).expect("tough reads it");
+            let value = serde_json::to_value(&parsed).expect("tough writes it");
+            String::from_utf8(canonical_json(&value)).expect("UTF-8")
+        }
+        assert_eq!(
+            round_trip::<tough::schema::Targets>(PINNED_TARGETS),
+            PINNED_TARGETS
+        );
+        assert_eq!(round_trip::<Snapshot>(PINNED_SNAPSHOT), PINNED_SNAPSHOT);
+        assert_eq!(round_trip::<Timestamp>(PINNED_TIMESTAMP), PINNED_TIMESTAMP);
+        assert_eq!(
+            round_trip::<Timestamp>(PINNED_TIMESTAMP_TWO_KEYS),
+            PINNED_TIMESTAMP_TWO_KEYS
+        );
+    }
+
+    #[test]
+    fn version_zero_is_refused_with_a_reason() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = fixed::key(dir.path(), "site-ed25519.pk8", 1);
+        let zero = TufTimes {
+            version: 0,
+            ..times()
+        };
+        match build(&targets(), zero, &site) {
+            Err(crate::TrustError::Build(message)) => {
+                assert!(message.contains("version 0"), "{message}")
+            }
+            other => panic!("not refused: {:?}", other.map(|s| s.timestamp)),
+        }
+    }
+
+    #[test]
+    fn expiry_times_are_cut_to_the_second_as_format_time_writes_them() {
+        // Before the epoch too, where cutting toward zero would move the
+        // time forward a second: both must floor.
+        for text in [
+            "2027-02-03T04:05:06.999999999Z",
+            "2027-02-03T04:05:06Z",
+            "1969-12-31T23:59:59.5Z",
+        ] {
+            let time: jiff::Timestamp = text.parse().expect("time");
+            let cut = whole_seconds(time).expect("cut");
+            assert_eq!(cut.subsec_nanosecond(), 0, "{text}");
+            assert_eq!(format_time(cut), format_time(time), "{text}");
+            assert!(cut <= time, "{text}");
+        }
+    }
+
+    const PINNED_TARGETS: &str = r##"{"signatures":[{"keyid":"7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12","sig":"a5315ea626b598edbdfa20f25bbe7471a2017eaa9c735ab0c68560717160812122ab132072dabcbff999b7e0ccfab6ae54441bb041a1ef5f368cd2efc6726208"}],"signed":{"_type":"targets","expires":"2027-02-03T04:05:06Z","spec_version":"1.0.31","targets":{"blobs/sha256/ab":{"custom":{"kind":"blob","z":[1,"é\"\\"]},"hashes":{"sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},"length":3},"index/files.json":{"hashes":{"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},"length":0}},"version":7}}"##;
+    const PINNED_SNAPSHOT: &str = r##"{"signatures":[{"keyid":"7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12","sig":"fc8d6185a5fe6b9c0c5a7dd153a9a4a5a97596633f4cfb159f8b54954c7eec1bf98e84e19750fa0c005ed8ec5bcef938ffc21f1dc23ad417edbf28a5c8126201"}],"signed":{"_type":"snapshot","expires":"2027-02-03T04:05:06Z","meta":{"targets.json":{"hashes":{"sha256":"6f53155d7a1d40418c4b52fb7bc658283979c58924653e423aeda4afbca8b5a7"},"length":619,"version":7}},"spec_version":"1.0.31","version":7}}"##;
+    const PINNED_TIMESTAMP: &str = r##"{"signatures":[{"keyid":"7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12","sig":"bf453e2106a258a26b1f8bd4c7d97879d30c7b5c89fcc06a2ee82c0257cb936137a9d13222d40558ad5b63680c2c279ec9d7b6004e016421ff3d7e7c7c4e0007"}],"signed":{"_type":"timestamp","expires":"2027-01-02T03:04:05Z","meta":{"snapshot.json":{"hashes":{"sha256":"cd6cc75d5c15775bfa8caf3652fb4017d567124924d8c6b1abbfbe448aff975d"},"length":467,"version":7}},"spec_version":"1.0.31","version":7}}"##;
+    const PINNED_TIMESTAMP_TWO_KEYS: &str = r##"{"signatures":[{"keyid":"2a19b91e4d2626c755e701073e8d81ec24082b69b9fc9f69eb0e0ea3562340b9","sig":"5ddb33fd600522654363ab327b8a8ed7b7d333b0cd6c3cef8f4a5435cec0e57c13d23fe0e498f5d17bc3f33e9dfd29b30ffb90c7fc50ab3dff64e50005d45a0f"},{"keyid":"7ab6b86cb2c9684b0ddc10896153aa2595decf4d4327a5ff1a8ab7422c828b12","sig":"bf453e2106a258a26b1f8bd4c7d97879d30c7b5c89fcc06a2ee82c0257cb936137a9d13222d40558ad5b63680c2c279ec9d7b6004e016421ff3d7e7c7c4e0007"}],"signed":{"_type":"timestamp","expires":"2027-01-02T03:04:05Z","meta":{"snapshot.json":{"hashes":{"sha256":"cd6cc75d5c15775bfa8caf3652fb4017d567124924d8c6b1abbfbe448aff975d"},"length":467,"version":7}},"spec_version":"1.0.31","version":7}}"##;
 }

@@ -14,11 +14,10 @@ use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
 use serde_json::{Value, json};
 
 use crate::TrustError;
-use crate::keys::KeyPair;
-use crate::metadata::canonical_json;
-
-/// The extra field of a key object that holds a person-readable name.
-pub const NAME_FIELD: &str = "x-airlift-name";
+use crate::keypair::KeyPair;
+use crate::schema::canonical_json;
+// Written here before `schema` existed; other crates still use this path.
+pub use crate::schema::NAME_FIELD;
 
 /// One role of a root.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -285,6 +284,163 @@ pub fn merge_signatures(files: &[Value]) -> Result<Value, TrustError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keypair::fixed;
+
+    /// A root whose `targets` role has keys a, b and c (seeds 1 to 3),
+    /// threshold 2; `root` has only a.
+    fn root_and_keys(dir: &std::path::Path) -> (RootInfo, Vec<KeyPair>) {
+        let keys: Vec<KeyPair> = (1..=3)
+            .map(|seed| fixed::key(dir, &format!("k{seed}.pk8"), seed))
+            .collect();
+        let ids: Vec<&str> = keys.iter().map(KeyPair::keyid).collect();
+        let signed = json!({
+            "_type": "root",
+            "version": 1,
+            "expires": "2030-01-01T00:00:00Z",
+            "keys": keys.iter().map(|k| (k.keyid().to_owned(), k.public_json())).collect::<serde_json::Map<_, _>>(),
+            "roles": {
+                "root": {"keyids": [ids[0]], "threshold": 1},
+                "targets": {"keyids": ids, "threshold": 2},
+            },
+        });
+        (RootInfo::from_signed(&signed).expect("root"), keys)
+    }
+
+    fn document(keys: &[&KeyPair]) -> Value {
+        let mut file = json!({"signatures": [], "signed": {"_type": "targets", "version": 1}});
+        for key in keys {
+            file = add_signature(&file, key).expect("sign");
+        }
+        file
+    }
+
+    #[test]
+    fn a_tally_counts_each_valid_signature_of_the_role_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (root, keys) = root_and_keys(dir.path());
+        let one = document(&[&keys[0]]);
+        let counted = tally(&root, "targets", &one).expect("tally");
+        assert_eq!(counted.signed_by, vec![keys[0].keyid().to_owned()]);
+        assert!(!counted.met());
+        // The same signature repeated is still one signer.
+        let mut repeated = one.clone();
+        let copy = repeated["signatures"][0].clone();
+        repeated["signatures"]
+            .as_array_mut()
+            .expect("array")
+            .push(copy);
+        assert!(!tally(&root, "targets", &repeated).expect("tally").met());
+        // Two keys meet the threshold of 2.
+        let two = document(&[&keys[0], &keys[1]]);
+        let counted = tally(&root, "targets", &two).expect("tally");
+        assert!(counted.met());
+        assert_eq!(counted.missing, vec![keys[2].keyid().to_owned()]);
+        // A signature over other content does not count.
+        let mut forged = two.clone();
+        forged["signed"]["version"] = json!(2);
+        assert!(
+            tally(&root, "targets", &forged)
+                .expect("tally")
+                .signed_by
+                .is_empty()
+        );
+        // Key b's valid signature counts for targets but not for root,
+        // which lists only a.
+        let by_b = document(&[&keys[1]]);
+        assert!(
+            tally(&root, "root", &by_b)
+                .expect("tally")
+                .signed_by
+                .is_empty()
+        );
+        // A role the root does not have is an error, not an empty tally.
+        assert!(tally(&root, "mirror", &two).is_err());
+    }
+
+    #[test]
+    fn a_tally_says_who_is_missing_or_that_the_role_cannot_be_met() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (root, keys) = root_and_keys(dir.path());
+        let counted = tally(&root, "targets", &document(&[&keys[0]])).expect("tally");
+        let text = counted.describe(&root);
+        assert!(text.starts_with("targets: signed by "), "{text}");
+        assert!(
+            text.contains("1 of the 2 required; missing any 1 of "),
+            "{text}"
+        );
+        let impossible = Tally {
+            role: "targets".into(),
+            signed_by: Vec::new(),
+            missing: vec![keys[0].keyid().to_owned()],
+            threshold: 2,
+        };
+        assert_eq!(
+            impossible.describe(&root),
+            format!(
+                "targets: signed by nobody; 0 of the 2 required; the role has only 1 keys, fewer than its threshold"
+            )
+        );
+    }
+
+    #[test]
+    fn keep_valid_drops_bad_and_repeated_signatures_and_merge_refuses_other_content() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (root, keys) = root_and_keys(dir.path());
+        let mut file = document(&[&keys[0], &keys[1]]);
+        let signatures = file["signatures"].as_array_mut().expect("array");
+        signatures.push(json!({"keyid": keys[2].keyid(), "sig": "00"}));
+        signatures.push(json!({"keyid": keys[0].keyid(), "sig": "zz"}));
+        signatures.push(json!({"keyid": "unknown", "sig": "00"}));
+        let kept = keep_valid(&root, "targets", &file).expect("keep");
+        assert_eq!(kept["signatures"].as_array().map(Vec::len), Some(2));
+        assert!(tally(&root, "targets", &kept).expect("tally").met());
+        // Approvals of the same content merge; of different content, not.
+        let a = document(&[&keys[0]]);
+        let b = document(&[&keys[1]]);
+        let merged = merge_signatures(&[a.clone(), b]).expect("merge");
+        assert!(tally(&root, "targets", &merged).expect("tally").met());
+        let mut other = document(&[&keys[2]]);
+        other["signed"]["version"] = json!(9);
+        assert!(matches!(
+            merge_signatures(&[a, other]),
+            Err(TrustError::Build(_))
+        ));
+        assert!(merge_signatures(&[]).is_err());
+    }
+
+    #[test]
+    fn roots_that_cannot_be_counted_are_refused_when_read() {
+        let refused = |signed: Value| RootInfo::from_signed(&signed).expect_err("refused");
+        assert!(refused(json!({"_type": "targets", "version": 1})).contains("not a root"));
+        assert!(refused(json!({"_type": "root", "keys": {}, "roles": {}})).contains("version"));
+        assert!(
+            refused(json!({"_type": "root", "version": 1, "keys": {},
+                "roles": {"root": {"keyids": [], "threshold": 0}}}))
+            .contains("threshold of at least 1")
+        );
+        // A key id listed twice is one key.
+        let root = RootInfo::from_signed(&json!({"_type": "root", "version": 1, "keys": {},
+            "roles": {"root": {"keyids": ["b", "a", "b"], "threshold": 1}}}))
+        .expect("root");
+        assert_eq!(root.roles["root"].keyids, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn only_ed25519_key_objects_verify() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = fixed::key(dir.path(), "k.pk8", 1);
+        let sig = key.sign(b"message").expect("sign");
+        let public = key.public_json();
+        assert!(verify_signature(&public, b"message", &sig));
+        assert!(!verify_signature(&public, b"other", &sig));
+        assert!(!verify_signature(&public, b"message", "not hex"));
+        let mut rsa = public.clone();
+        rsa["keytype"] = json!("rsa");
+        assert!(!verify_signature(&rsa, b"message", &sig));
+        let mut scheme = public;
+        scheme["scheme"] = json!("ed25519-ph");
+        assert!(!verify_signature(&scheme, b"message", &sig));
+    }
 
     #[test]
     fn key_ids_that_are_not_ascii_are_described_without_panicking() {

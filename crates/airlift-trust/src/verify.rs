@@ -73,6 +73,23 @@ pub fn verify_metadata(
         )
         .map_err(|e| {
             let message = render_chain(&e);
+            // Expiry and rollback are told apart by tough's error type,
+            // so that callers never match message text.
+            match e {
+                tough::error::Error::ExpiredMetadata { .. } => {
+                    return TrustError::Expired {
+                        path: metadata_dir.to_path_buf(),
+                        message,
+                    };
+                }
+                tough::error::Error::OlderMetadata { .. } => {
+                    return TrustError::Older {
+                        path: metadata_dir.to_path_buf(),
+                        message,
+                    };
+                }
+                _ => {}
+            }
             // Name who signed and who is missing when a threshold is the
             // cause (tough only counts).
             match diagnose(metadata_dir, trusted_root, false) {
@@ -274,4 +291,143 @@ fn directory_url(dir: &Path) -> Result<Url, String> {
     let absolute = std::path::absolute(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     Url::from_directory_path(&absolute)
         .map_err(|()| format!("{} is not a usable directory path", absolute.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keypair::{KeyPair, fixed};
+    use crate::metadata::{TufTimes, finish, root_signed, sign_role, targets_signed};
+    use std::collections::BTreeMap;
+
+    fn time(text: &str) -> jiff::Timestamp {
+        text.parse().expect("time")
+    }
+
+    /// The signed `root` of version `version` whose every role is `key`'s.
+    fn root(version: u64, key: &KeyPair) -> serde_json::Value {
+        let keys = BTreeMap::from([(key.keyid().to_owned(), key.public_json())]);
+        let roles = ["root", "targets", "snapshot", "timestamp"]
+            .into_iter()
+            .map(|r| (r.to_owned(), (vec![key.keyid().to_owned()], 1)))
+            .collect();
+        root_signed(version, time("2099-01-01T00:00:00Z"), &keys, &roles).expect("root")
+    }
+
+    fn times() -> TufTimes {
+        TufTimes {
+            version: 1,
+            timestamp_expires: time("2099-01-01T00:00:00Z"),
+            targets_expires: time("2099-01-01T00:00:00Z"),
+        }
+    }
+
+    /// Writes targets, snapshot and timestamp signed by the given keys.
+    fn write_roles(dir: &Path, targets: &KeyPair, snapshot: &KeyPair, timestamp: &KeyPair) {
+        let file = sign_role(&targets_signed(&BTreeMap::new(), times()), &[targets]).expect("t");
+        let set = finish(file, times(), &[snapshot], &[timestamp]).expect("set");
+        std::fs::write(dir.join("targets.json"), set.targets).expect("write");
+        std::fs::write(dir.join("snapshot.json"), set.snapshot).expect("write");
+        std::fs::write(dir.join("timestamp.json"), set.timestamp).expect("write");
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        metadata: PathBuf,
+        state: PathBuf,
+        trusted: Vec<u8>,
+        site: KeyPair,
+        other: KeyPair,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = fixed::key(&dir.path().join("keys"), "site-ed25519.pk8", 1);
+        let other = fixed::key(&dir.path().join("keys"), "other.pk8", 2);
+        let metadata = dir.path().join("metadata");
+        std::fs::create_dir_all(&metadata).expect("metadata");
+        let trusted = sign_role(&root(1, &site), &[&site]).expect("root");
+        std::fs::write(metadata.join("1.root.json"), &trusted).expect("write");
+        Fixture {
+            state: dir.path().join("state"),
+            _dir: dir,
+            metadata,
+            trusted,
+            site,
+            other,
+        }
+    }
+
+    #[test]
+    fn metadata_signed_by_the_root_keys_verifies() {
+        let f = fixture();
+        write_roles(&f.metadata, &f.site, &f.site, &f.site);
+        assert_eq!(diagnose(&f.metadata, &f.trusted, false), None);
+        let verified = verify_metadata(&f.trusted, &f.metadata, &f.state).expect("verified");
+        assert_eq!((verified.version, verified.root_version), (1, 1));
+        assert!(verified.targets.is_empty());
+    }
+
+    #[test]
+    fn a_refusal_names_the_role_whose_threshold_is_not_met() {
+        let f = fixture();
+        // Timestamp signed by a key the root does not list.
+        write_roles(&f.metadata, &f.site, &f.site, &f.other);
+        let reason = diagnose(&f.metadata, &f.trusted, false).expect("a reason");
+        assert!(
+            reason
+                .starts_with("timestamp: signed by nobody; 0 of the 1 required; missing any 1 of "),
+            "{reason}"
+        );
+        match verify_metadata(&f.trusted, &f.metadata, &f.state) {
+            Err(TrustError::Verification { message, .. }) => {
+                assert!(message.starts_with(&reason), "{message}")
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+        // Only targets signed by the wrong key: the roles before it pass.
+        write_roles(&f.metadata, &f.other, &f.site, &f.site);
+        let reason = diagnose(&f.metadata, &f.trusted, false).expect("a reason");
+        assert!(reason.starts_with("targets: signed by nobody"), "{reason}");
+    }
+
+    #[test]
+    fn the_root_chain_is_diagnosed_before_the_roles_it_delegates_to() {
+        let f = fixture();
+        // Every role is bad, and root version 2 is signed only by its own
+        // new key, not by the root before it: that is named first.
+        write_roles(&f.metadata, &f.other, &f.other, &f.other);
+        let second = sign_role(&root(2, &f.other), &[&f.other]).expect("root 2");
+        std::fs::write(f.metadata.join("2.root.json"), second).expect("write");
+        let reason = diagnose(&f.metadata, &f.trusted, false).expect("a reason");
+        assert!(
+            reason.starts_with(
+                "root version 2 is not signed by the root before it: root: signed by nobody"
+            ),
+            "{reason}"
+        );
+        // Signed by both, root 2 is trusted, and then the roles are its.
+        let both = sign_role(&root(2, &f.other), &[&f.other, &f.site]).expect("root 2");
+        std::fs::write(f.metadata.join("2.root.json"), both).expect("write");
+        assert_eq!(diagnose(&f.metadata, &f.trusted, false), None);
+    }
+
+    #[test]
+    fn a_file_that_its_verified_parent_does_not_list_is_not_read() {
+        let f = fixture();
+        write_roles(&f.metadata, &f.site, &f.site, &f.site);
+        // A snapshot other than the one the timestamp lists.
+        let mut snapshot = std::fs::read(f.metadata.join("snapshot.json")).expect("read");
+        snapshot.push(b' ');
+        std::fs::write(f.metadata.join("snapshot.json"), snapshot).expect("write");
+        let reason = diagnose(&f.metadata, &f.trusted, false).expect("a reason");
+        assert!(
+            reason.starts_with("snapshot.json does not have the length"),
+            "{reason}"
+        );
+        assert!(
+            reason.ends_with("that the verified timestamp lists"),
+            "{reason}"
+        );
+    }
 }
