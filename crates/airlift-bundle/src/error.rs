@@ -62,6 +62,23 @@ pub enum BundleError {
     #[error(transparent)]
     Trust(#[from] airlift_trust::TrustError),
     /// A target's content does not match its signed digest or length.
+    /// A blob in the local store no longer matches its digest (found while
+    /// packing).
+    #[error(
+        "target {name} (in the local store; run `airlift fsck`) does not match the signed metadata: expected {expected} ({expected_length} bytes), got {actual} ({actual_length} bytes)"
+    )]
+    StoreDamaged {
+        /// The target name.
+        name: String,
+        /// The digest the index records.
+        expected: Digest,
+        /// The length the index records.
+        expected_length: u64,
+        /// Digest of the bytes found.
+        actual: Digest,
+        /// Length of the bytes found.
+        actual_length: u64,
+    },
     #[error(
         "target {name} does not match the signed metadata: expected {expected} ({expected_length} bytes), got {actual} ({actual_length} bytes)"
     )]

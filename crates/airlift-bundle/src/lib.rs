@@ -24,6 +24,7 @@
 mod error;
 pub mod format;
 pub mod import;
+pub mod ledger;
 mod mux;
 pub mod pack;
 pub mod parts;
@@ -33,6 +34,9 @@ pub use error::BundleError;
 pub use import::{
     CUSTODY_POLICY, DEFAULT_MAX_REMOVAL_PERCENT, ImportOptions, ImportOutcome, Plan, PlanChange,
     RemovalPolicy, Removals, Verified, custody_chain_path, import, plan, verify,
+};
+pub use ledger::{
+    LastPack, Ledger, LedgerError, PackStatement, RECEIPT_FORMAT, Receipt, SequenceError,
 };
 pub use pack::{APPROVAL_FORMAT, PackOptions, PackReport, pack};
 pub use source::{Visitor, bundle_id, read_tar};

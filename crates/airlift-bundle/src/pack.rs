@@ -39,7 +39,7 @@ pub struct PackOptions {
     pub omit: std::collections::BTreeSet<Digest>,
     /// A pack statement to sign into the bundle (`custody/pack.json`):
     /// destination, sequence number, previous bundle, creation time.
-    pub statement: Option<serde_json::Value>,
+    pub statement: Option<crate::PackStatement>,
     /// Approval requests signed by approvers (`airlift approve`): their
     /// targets signatures are combined, and their times and statement are
     /// used so the approved targets are exactly what is packed.
@@ -70,7 +70,7 @@ pub struct PackReport {
     /// Bytes of blobs carried.
     pub blob_bytes: u64,
     /// The signed pack statement, if any.
-    pub statement: Option<serde_json::Value>,
+    pub statement: Option<crate::PackStatement>,
     /// Who signed the targets (the approvers).
     pub approved_by: Vec<String>,
     /// Blobs listed in the signed targets but left out because the
@@ -159,12 +159,19 @@ pub fn pack(
     let mut index_docs = Vec::new();
     // With approvals, what they approved decides the times and statement.
     let approved = options.approvals.first();
-    let statement = match approved {
-        Some(request) => Some(request["statement"].clone()).filter(|s| !s.is_null()),
+    let statement: Option<crate::PackStatement> = match approved {
+        Some(request) if request["statement"].is_null() => None,
+        Some(request) => Some(
+            serde_json::from_value(request["statement"].clone()).map_err(|e| {
+                BundleError::Options(format!("the approval request's statement: {e}"))
+            })?,
+        ),
         None => options.statement.clone(),
     };
     if let Some(statement) = &statement {
-        let document = metadata::canonical_json(statement);
+        let statement = serde_json::to_value(statement)
+            .map_err(|e| BundleError::Options(format!("the pack statement: {e}")))?;
+        let document = metadata::canonical_json(&statement);
         targets.insert(
             format::PACK_STATEMENT.to_owned(),
             TargetInfo {
@@ -455,8 +462,8 @@ fn copy_blob(
     }
     let actual = hasher.finish();
     if actual != *digest || length != size {
-        return Err(BundleError::TargetMismatch {
-            name: format!("{name} (in the local store; run `airlift fsck`)"),
+        return Err(BundleError::StoreDamaged {
+            name: name.to_owned(),
             expected: *digest,
             expected_length: size,
             actual,

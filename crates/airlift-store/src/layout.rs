@@ -8,6 +8,11 @@
 //!   keys/                                private signing keys (connected side)
 //!   trust/root.json                      the trusted TUF root (isolated side)
 //!   trust/tuf/                           TUF client state: last trusted metadata
+//!   trust/tuf.old/                       the TUF state kept aside while an import replaces it
+//!   trust/site-id                        the site's name (`init --site`), which pack statements name
+//!   ledger/<destination>.json            what was packed for each destination (connected side)
+//!   ledger/.last-pack.json               the version of the last bundle packed here
+//!   audit/                               the audit log
 //!   quarantine/                          bundles being imported (cleared per import)
 //!   uploads/                             OCI blob uploads in progress
 //!   tls/                                 site CA and server certificate
@@ -82,13 +87,66 @@ impl Layout {
     /// The version and generation of the last bundle this home packed, so
     /// the next one gets a greater version whatever the clock says.
     pub fn last_pack(&self) -> PathBuf {
-        self.home.join("ledger").join(".last-pack.json")
+        self.ledger_dir().join(".last-pack.json")
+    }
+
+    /// The TUF client state kept aside while an import replaces it.
+    pub fn tuf_state_backup(&self) -> PathBuf {
+        self.trust_dir().join("tuf.old")
+    }
+
+    /// The file that names the site (`init --site`).
+    pub fn site_id_file(&self) -> PathBuf {
+        self.trust_dir().join("site-id")
+    }
+
+    /// The site's name, if it has one.
+    pub fn site_id(&self) -> std::io::Result<Option<String>> {
+        match std::fs::read_to_string(self.site_id_file()) {
+            Ok(text) => Ok(Some(text.trim().to_owned()).filter(|s| !s.is_empty())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Names the site, durably.
+    pub fn write_site_id(&self, site: &str) -> std::io::Result<()> {
+        std::fs::create_dir_all(self.trust_dir())?;
+        airlift_core::write_file_durably(&self.site_id_file(), format!("{site}\n").as_bytes())
+    }
+
+    /// The directory of the per-destination ledgers.
+    pub fn ledger_dir(&self) -> PathBuf {
+        self.home.join("ledger")
+    }
+
+    /// The ledger of `destination`, or `None` when the name is not one
+    /// (letters, digits, `-`, `_` and `.`, not starting with `.`, at most
+    /// 100 characters): site names follow the same rule.
+    pub fn ledger(&self, destination: &str) -> Option<PathBuf> {
+        valid_site_name(destination).then(|| self.ledger_dir().join(format!("{destination}.json")))
+    }
+
+    /// The audit log's directory.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.home.join("audit")
     }
 
     /// Where bundles are copied while being imported.
     pub fn quarantine_dir(&self) -> PathBuf {
         self.home.join("quarantine")
     }
+}
+
+/// Whether `name` can name a site or a destination: letters, digits, `-`,
+/// `_` and `.`, not starting with `.`, 1 to 100 characters.
+pub fn valid_site_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// The relative path of a blob under the blobs directory.
