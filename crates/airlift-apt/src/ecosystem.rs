@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared, Ecosystem,
-    Error, Package, Plan, Services, Table,
+    About, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared,
+    Ecosystem, Error, ErrorKind, Package, Plan, Services, Table,
 };
 use airlift_store::Entry;
 use axum::Router;
@@ -48,30 +48,24 @@ pub fn parse_key(key: &str) -> Option<Key<'_>> {
 }
 
 impl Ecosystem for Apt {
-    fn name(&self) -> &'static str {
-        crate::ECOSYSTEM
-    }
-
-    fn title(&self) -> &'static str {
-        "Debian packages"
-    }
-
-    fn table(&self) -> Table {
-        Table {
-            key: "apt",
-            many: true,
+    fn about(&self) -> About {
+        About {
+            name: crate::ECOSYSTEM,
+            title: "Debian packages",
+            table: Table::many("apt"),
+            served_at: "/apt/",
         }
-    }
-
-    fn served_at(&self) -> &'static str {
-        "/apt/"
     }
 
     fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error> {
         let specs: Vec<AptSpec> = declared.table("apt")?.unwrap_or_default();
         let planned =
             crate::collect::plan(&specs, declared.base).map_err(|e| declared.invalid(e))?;
-        Ok(Some(Box::new(AptPlan(planned))))
+        Ok(airlift_ecosystem::Planned::boxed(
+            (!planned.is_empty()).then_some(planned),
+            collect,
+            || summarize(crate::collect::Collected::default()),
+        ))
     }
 
     /// The repositories, signed by the [`Signer`] in the services; without
@@ -96,13 +90,13 @@ impl Ecosystem for Apt {
         request: &ClientRequest<'_>,
     ) -> Result<ClientConfig, Error> {
         if tool != "apt" {
-            return Err(Error::input(format!("apt has no client named {tool:?}")));
+            return Err(airlift_ecosystem::no_client(self.name(), tool));
         }
         let mut archives: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
         let store_error = |e: airlift_store::StoreError| Error::store(e.to_string());
-        if let Some(generation) = request.store.meta.current().map_err(store_error)? {
-            for entry in request
-                .store
+        let store = (request.store)()?;
+        if let Some(generation) = store.meta.current().map_err(store_error)? {
+            for entry in store
                 .meta
                 .entries(generation.id, Some(crate::ECOSYSTEM))
                 .map_err(store_error)?
@@ -132,8 +126,8 @@ impl Ecosystem for Apt {
                 "the current generation carries no apt archive; declare [[apt]] in airlift.toml, collect and import first",
             ));
         }
-        let signer = request
-            .extensions
+        let extensions = (request.extensions)()?;
+        let signer = extensions
             .get::<Arc<Signer>>()
             .ok_or_else(|| Error::store("this site has no apt signing key"))?;
         let signed_by = request.signed_by.display();
@@ -194,35 +188,31 @@ impl Ecosystem for Apt {
     }
 }
 
-struct AptPlan(Vec<Planned>);
+// `&Vec`, not a slice: the contract's `CollectFn<P>` takes `&P`.
+#[allow(clippy::ptr_arg)]
+fn collect<'a>(
+    planned: &'a Vec<Planned>,
+    context: &'a CollectContext<'a>,
+) -> BoxFuture<'a, Result<Collected, Error>> {
+    Box::pin(async move {
+        let apt = crate::collect::collect(
+            context.store,
+            context.fetcher,
+            planned,
+            context.progress.clone(),
+        )
+        .await
+        .map_err(|e| Error::classify(e, kind))?;
+        Ok(summarize(apt))
+    })
+}
 
-impl Plan for AptPlan {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn collect<'a>(
-        &'a self,
-        context: &'a CollectContext<'a>,
-    ) -> BoxFuture<'a, Result<Collected, Error>> {
-        Box::pin(async move {
-            if self.0.is_empty() {
-                return Ok(summarize(crate::collect::Collected::default()));
-            }
-            let apt = crate::collect::collect(
-                context.store,
-                context.fetcher,
-                &self.0,
-                context.progress.clone(),
-            )
-            .await
-            .map_err(|e| match e {
-                CollectError::Spec { .. } => Error::input(e.to_string()),
-                CollectError::Store(_) => Error::store(e.to_string()),
-                _ => Error::upstream(e.to_string()),
-            })?;
-            Ok(summarize(apt))
-        })
+/// Bad input, the store, or the upstream.
+fn kind(error: &CollectError) -> ErrorKind {
+    match error {
+        CollectError::Spec { .. } => ErrorKind::Input,
+        CollectError::Store(_) => ErrorKind::Store,
+        _ => ErrorKind::Upstream,
     }
 }
 

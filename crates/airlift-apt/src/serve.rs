@@ -228,13 +228,11 @@ async fn file(
 /// stale or half-way to expiry.
 async fn built(state: &AppState, archive: &str, suite: &str) -> Result<Option<Suite>, Response> {
     let store = state.store.clone();
-    let generation = tokio::task::spawn_blocking(move || store.meta.current())
-        .await
-        .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable"))?
-        .map_err(|e| {
-            tracing::error!("apt: {e}");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable")
-        })?;
+    let generation = airlift_http::read_current(store, "apt index lookup", |_, generation| {
+        Ok(Some(generation.clone()))
+    })
+    .await
+    .map_err(IntoResponse::into_response)?;
     let Some(generation) = generation else {
         return Ok(None);
     };
@@ -430,7 +428,7 @@ fn build(
                 store.blobs.writer()?,
                 flate2::Compression::default(),
             );
-            let mut xz_w = crate::xz::XzWriter::new(store.blobs.writer()?, 6).map_err(io(&path))?;
+            let mut xz_w = crate::xz::writer(store.blobs.writer()?, 6).map_err(io(&path))?;
             {
                 let mut tee = Tee(vec![&mut plain_w, &mut gz_w, &mut xz_w]);
                 for (_, _, stanza) in &stanzas {

@@ -4,8 +4,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared, Ecosystem,
-    Error, Package, Plan, Services, Table,
+    About, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared,
+    Ecosystem, Error, ErrorKind, Package, Plan, Services, Table,
 };
 use airlift_store::Entry;
 use axum::Router;
@@ -17,23 +17,13 @@ use crate::spec::CargoSpec;
 pub struct Cargo;
 
 impl Ecosystem for Cargo {
-    fn name(&self) -> &'static str {
-        crate::ECOSYSTEM
-    }
-
-    fn title(&self) -> &'static str {
-        "Rust crates"
-    }
-
-    fn table(&self) -> Table {
-        Table {
-            key: "cargo",
-            many: false,
+    fn about(&self) -> About {
+        About {
+            name: crate::ECOSYSTEM,
+            title: "Rust crates",
+            table: Table::one("cargo"),
+            served_at: "/cargo/index/",
         }
-    }
-
-    fn served_at(&self) -> &'static str {
-        "/cargo/index/"
     }
 
     fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error> {
@@ -45,7 +35,9 @@ impl Ecosystem for Cargo {
             }
             None => None,
         };
-        Ok(Some(Box::new(CargoPlan(planned))))
+        Ok(airlift_ecosystem::Planned::boxed(planned, collect, || {
+            summarize(crate::collect::Collected::default())
+        }))
     }
 
     fn routes(&self, services: &Services) -> Router {
@@ -67,7 +59,7 @@ impl Ecosystem for Cargo {
         request: &ClientRequest<'_>,
     ) -> Result<ClientConfig, Error> {
         if tool != "cargo" {
-            return Err(Error::input(format!("cargo has no client named {tool:?}")));
+            return Err(airlift_ecosystem::no_client(self.name(), tool));
         }
         let mut content = format!(
             "[source.crates-io]\nreplace-with = \"airlift\"\n\n[source.airlift]\nregistry = \"sparse+{}/cargo/index/\"\n",
@@ -133,36 +125,30 @@ fn toml_escape(text: &str) -> String {
     out
 }
 
-struct CargoPlan(Option<Planned>);
+fn collect<'a>(
+    planned: &'a Planned,
+    context: &'a CollectContext<'a>,
+) -> BoxFuture<'a, Result<Collected, Error>> {
+    Box::pin(async move {
+        let cargo = crate::collect::collect(
+            context.store,
+            context.fetcher,
+            planned,
+            context.concurrency,
+            context.progress.clone(),
+        )
+        .await
+        .map_err(|e| Error::classify(e, kind))?;
+        Ok(summarize(cargo))
+    })
+}
 
-impl Plan for CargoPlan {
-    fn is_empty(&self) -> bool {
-        self.0.is_none()
-    }
-
-    fn collect<'a>(
-        &'a self,
-        context: &'a CollectContext<'a>,
-    ) -> BoxFuture<'a, Result<Collected, Error>> {
-        Box::pin(async move {
-            let Some(planned) = &self.0 else {
-                return Ok(summarize(crate::collect::Collected::default()));
-            };
-            let cargo = crate::collect::collect(
-                context.store,
-                context.fetcher,
-                planned,
-                context.concurrency,
-                context.progress.clone(),
-            )
-            .await
-            .map_err(|e| match e {
-                CollectError::Spec(_) | CollectError::Lock(_) => Error::input(e.to_string()),
-                CollectError::Store(_) => Error::store(e.to_string()),
-                _ => Error::upstream(e.to_string()),
-            })?;
-            Ok(summarize(cargo))
-        })
+/// Bad input, the store, or the upstream.
+fn kind(error: &CollectError) -> ErrorKind {
+    match error {
+        CollectError::Spec(_) | CollectError::Lock(_) => ErrorKind::Input,
+        CollectError::Store(_) => ErrorKind::Store,
+        _ => ErrorKind::Upstream,
     }
 }
 

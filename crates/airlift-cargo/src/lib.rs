@@ -12,6 +12,7 @@
 //!   files) and `/cargo/api/v1/crates/<name>/<version>/download`.
 
 pub mod collect;
+pub mod ecosystem;
 pub mod index;
 pub mod lockfile;
 pub mod serve;

@@ -89,25 +89,16 @@ async fn index_file(
         return plain(StatusCode::NOT_FOUND, "not found");
     }
     let prefix = format!("{CRATE}{name}/");
-    let lookup = tokio::task::spawn_blocking(move || {
-        let Some(generation) = store.meta.current()? else {
-            return Ok(Vec::new());
-        };
-        store
-            .meta
-            .entries_with_prefix(generation.id, crate::ECOSYSTEM, &prefix)
-    })
-    .await;
+    let lookup =
+        airlift_http::read_current(store, "cargo index lookup", move |store, generation| {
+            store
+                .meta
+                .entries_with_prefix(generation.id, crate::ECOSYSTEM, &prefix)
+        })
+        .await;
     let entries = match lookup {
-        Ok(Ok(entries)) => entries,
-        Ok(Err(e)) => {
-            tracing::error!("cargo index lookup failed: {e}");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
-        Err(e) => {
-            tracing::error!("cargo index lookup failed: {e}");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
+        Ok(entries) => entries,
+        Err(unavailable) => return unavailable.into_response(),
     };
     let mut lines: Vec<(semver::Version, String)> = entries
         .iter()

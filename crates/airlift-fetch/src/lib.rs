@@ -12,6 +12,9 @@
 // once per failed download, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod credentials;
+pub mod index;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    BoxFuture, CollectContext, Collected, Declared, Ecosystem, Error, Package, Plan, Services,
-    Table,
+    About, BoxFuture, CollectContext, Collected, Declared, Ecosystem, Error, Package, Plan,
+    Services, Table,
 };
 use airlift_store::Entry;
 use axum::Router;
@@ -16,23 +16,13 @@ use crate::spec::FileSpec;
 pub struct Files;
 
 impl Ecosystem for Files {
-    fn name(&self) -> &'static str {
-        crate::ECOSYSTEM
-    }
-
-    fn title(&self) -> &'static str {
-        "Plain files"
-    }
-
-    fn table(&self) -> Table {
-        Table {
-            key: "files",
-            many: true,
+    fn about(&self) -> About {
+        About {
+            name: crate::ECOSYSTEM,
+            title: "Plain files",
+            table: Table::many("files"),
+            served_at: "/files/",
         }
-    }
-
-    fn served_at(&self) -> &'static str {
-        "/files/"
     }
 
     /// Always a plan, possibly empty: the collect summary always counts

@@ -7,6 +7,7 @@
 //! - [`serve`]: `GET/HEAD /files/<path>` with validators and ranges.
 
 pub mod collect;
+pub mod ecosystem;
 pub mod index;
 pub mod serve;
 pub mod spec;

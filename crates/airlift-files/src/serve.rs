@@ -8,7 +8,7 @@ use airlift_store::Store;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 /// The files router, to be nested under `/files`.
@@ -43,33 +43,6 @@ pub async fn root(State(store): State<Store>) -> Response {
     .await
 }
 
-struct Found {
-    digest: airlift_core::Digest,
-    size: u64,
-    modified: i64,
-    path: Option<std::path::PathBuf>,
-}
-
-async fn lookup(store: Store, path: String) -> Result<Option<Found>, String> {
-    tokio::task::spawn_blocking(move || {
-        let Some(generation) = store.meta.current().map_err(|e| e.to_string())? else {
-            return Ok(None);
-        };
-        let entry = store
-            .meta
-            .entry(generation.id, crate::ECOSYSTEM, &path)
-            .map_err(|e| e.to_string())?;
-        Ok(entry.map(|entry| Found {
-            path: store.blobs.local_path(&entry.digest),
-            digest: entry.digest,
-            size: entry.size,
-            modified: generation.created_at,
-        }))
-    })
-    .await
-    .map_err(|e| e.to_string())?
-}
-
 async fn get_file(
     State(store): State<Store>,
     Path(path): Path<String>,
@@ -78,24 +51,15 @@ async fn get_file(
     if crate::spec::validate_path(&path).is_err() {
         return plain(StatusCode::NOT_FOUND, "not found");
     }
-    let found = match lookup(store, path).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return plain(StatusCode::NOT_FOUND, "not found"),
-        Err(e) => {
-            tracing::error!("files lookup failed: {e}");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
-    };
+    let blob =
+        match airlift_http::current_blob(store, crate::ECOSYSTEM, path, "application/octet-stream")
+            .await
+        {
+            Ok(Some(blob)) => blob,
+            Ok(None) => return plain(StatusCode::NOT_FOUND, "not found"),
+            Err(unavailable) => return unavailable.into_response(),
+        };
     let mut extra = HeaderMap::new();
     airlift_http::set(&mut extra, header::CACHE_CONTROL, "public, max-age=60");
-    let blob = airlift_http::Blob {
-        digest: found.digest,
-        size: found.size,
-        path: found.path,
-        modified: Some(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(found.modified.max(0) as u64),
-        ),
-        content_type: "application/octet-stream".into(),
-    };
     airlift_http::serve_blob(blob, &headers, extra).await
 }

@@ -68,6 +68,86 @@ pub fn base_url(scheme: Option<Scheme>, headers: &HeaderMap) -> Option<String> {
     Some(format!("{scheme}://{host}"))
 }
 
+/// The answer when the index cannot be read: `500 index unavailable`. The
+/// cause is logged, not sent; a router with its own error body (npm's
+/// JSON) maps it to that instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unavailable;
+
+impl IntoResponse for Unavailable {
+    fn into_response(self) -> Response {
+        plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable")
+    }
+}
+
+/// Reads the current generation of the index for one request: `read` runs
+/// on a blocking thread (the index is SQLite) with the store and the
+/// current generation. Before the first generation there is nothing to
+/// read, and the answer is `T::default()` (no entry, no entries). A failed
+/// read, or a read that panics, is logged as `"{what} failed"` and fails
+/// this request only, as [`Unavailable`].
+pub async fn read_current<T, F>(
+    store: airlift_store::Store,
+    what: &str,
+    read: F,
+) -> Result<T, Unavailable>
+where
+    T: Default + Send + 'static,
+    F: FnOnce(
+            &airlift_store::Store,
+            &airlift_store::Generation,
+        ) -> Result<T, airlift_store::StoreError>
+        + Send
+        + 'static,
+{
+    let result = tokio::task::spawn_blocking(move || match store.meta.current()? {
+        Some(generation) => read(&store, &generation),
+        None => Ok(T::default()),
+    })
+    .await;
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => {
+            tracing::error!("{what} failed: {e}");
+            Err(Unavailable)
+        }
+        Err(e) => {
+            tracing::error!("{what} failed: {e}");
+            Err(Unavailable)
+        }
+    }
+}
+
+/// The blob that `(ecosystem, key)` names in the current generation, with
+/// the generation's time as its `Last-Modified`; `None` when there is no
+/// such entry.
+pub async fn current_blob(
+    store: airlift_store::Store,
+    ecosystem: &'static str,
+    key: String,
+    content_type: &str,
+) -> Result<Option<Blob>, Unavailable> {
+    let content_type = content_type.to_owned();
+    read_current(
+        store,
+        &format!("{ecosystem} lookup"),
+        move |store, generation| {
+            let entry = store.meta.entry(generation.id, ecosystem, &key)?;
+            Ok(entry.map(|e| Blob {
+                path: store.blobs.local_path(&e.digest),
+                digest: e.digest,
+                size: e.size,
+                modified: Some(
+                    std::time::UNIX_EPOCH
+                        + std::time::Duration::from_secs(generation.created_at.max(0) as u64),
+                ),
+                content_type,
+            }))
+        },
+    )
+    .await
+}
+
 /// Serves the blob that `(ecosystem, key)` names in the current generation,
 /// as package files are served: immutable caching, validators and ranges.
 /// `missing` is the protocol's own answer when there is no such entry.
@@ -79,36 +159,11 @@ pub async fn serve_entry(
     request: &HeaderMap,
     missing: Response,
 ) -> Response {
-    let found = tokio::task::spawn_blocking(move || {
-        let Some(generation) = store.meta.current()? else {
-            return Ok(None);
-        };
-        let entry = store.meta.entry(generation.id, ecosystem, &key)?;
-        Ok::<_, airlift_store::StoreError>(entry.map(|e| Blob {
-            path: store.blobs.local_path(&e.digest),
-            digest: e.digest,
-            size: e.size,
-            modified: Some(
-                std::time::UNIX_EPOCH
-                    + std::time::Duration::from_secs(generation.created_at.max(0) as u64),
-            ),
-            content_type: String::new(),
-        }))
-    })
-    .await;
-    let mut blob = match found {
-        Ok(Ok(Some(blob))) => blob,
-        Ok(Ok(None)) => return missing,
-        Ok(Err(e)) => {
-            tracing::error!("{ecosystem} lookup failed: {e}");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
-        Err(e) => {
-            tracing::error!("{ecosystem} lookup failed: {e}");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
+    let blob = match current_blob(store, ecosystem, key, content_type).await {
+        Ok(Some(blob)) => blob,
+        Ok(None) => return missing,
+        Err(unavailable) => return unavailable.into_response(),
     };
-    blob.content_type = content_type.to_owned();
     let mut extra = HeaderMap::new();
     set(
         &mut extra,
@@ -144,23 +199,15 @@ pub async fn listing(
     ecosystem: &'static str,
     render: fn(&[airlift_store::Entry]) -> String,
 ) -> Response {
-    let entries = tokio::task::spawn_blocking(move || {
-        let Some(generation) = store.meta.current()? else {
-            return Ok(Vec::new());
-        };
-        store.meta.entries(generation.id, Some(ecosystem))
-    })
+    let entries = read_current(
+        store,
+        &format!("listing {ecosystem}"),
+        move |store, generation| store.meta.entries(generation.id, Some(ecosystem)),
+    )
     .await;
     match entries {
-        Ok(Ok(entries)) => plain(StatusCode::OK, render(&entries).trim_end()),
-        Ok(Err(e)) => {
-            tracing::error!("listing {ecosystem} failed: {e}");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-        Err(e) => {
-            tracing::error!("listing {ecosystem} failed: {e}");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
+        Ok(entries) => plain(StatusCode::OK, render(&entries).trim_end()),
+        Err(Unavailable) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     }
 }
 
@@ -510,6 +557,45 @@ mod tests {
             error.to_string().contains("before the blob does"),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn reads_see_the_current_generation_and_failures_fail_the_request_only() {
+        let home = tempfile::tempdir().expect("home");
+        let store = airlift_store::Store::open_embedded(home.path()).expect("store");
+        // Before the first generation, there is nothing to read.
+        let empty = read_current(store.clone(), "test", |_, _| -> Result<u64, _> {
+            panic!("read without a generation")
+        })
+        .await;
+        assert_eq!(empty, Ok(0));
+        store
+            .meta
+            .commit(airlift_store::NewGeneration {
+                source: "test".into(),
+                created_at: 1,
+                entries: Vec::new(),
+                state: Vec::new(),
+            })
+            .expect("commit");
+        let id = read_current(store.clone(), "test", |_, generation| Ok(generation.id)).await;
+        assert_eq!(id, Ok(1));
+        let failed = read_current(store.clone(), "test", |_, _| -> Result<u64, _> {
+            Err(airlift_store::StoreError::Corrupt(
+                "the disk went away".into(),
+            ))
+        })
+        .await;
+        assert_eq!(failed, Err(Unavailable));
+        let panicked = read_current(store.clone(), "test", |_, _| -> Result<u64, _> {
+            panic!("a bug in one request")
+        })
+        .await;
+        assert_eq!(panicked, Err(Unavailable));
+        let answer = Unavailable.into_response();
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let missing = current_blob(store, "files", "nothing".into(), "text/plain").await;
+        assert!(matches!(missing, Ok(None)));
     }
 
     #[test]

@@ -4,8 +4,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared, Ecosystem,
-    Error, Package, Plan, Services, Table,
+    About, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared,
+    Ecosystem, Error, ErrorKind, Package, Plan, Services, Table,
 };
 use airlift_store::Entry;
 use axum::Router;
@@ -17,23 +17,13 @@ use crate::spec::NpmSpec;
 pub struct Npm;
 
 impl Ecosystem for Npm {
-    fn name(&self) -> &'static str {
-        crate::ECOSYSTEM
-    }
-
-    fn title(&self) -> &'static str {
-        "npm packages"
-    }
-
-    fn table(&self) -> Table {
-        Table {
-            key: "npm",
-            many: false,
+    fn about(&self) -> About {
+        About {
+            name: crate::ECOSYSTEM,
+            title: "npm packages",
+            table: Table::one("npm"),
+            served_at: "/npm/",
         }
-    }
-
-    fn served_at(&self) -> &'static str {
-        "/npm/"
     }
 
     fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error> {
@@ -45,7 +35,9 @@ impl Ecosystem for Npm {
             }
             None => None,
         };
-        Ok(Some(Box::new(NpmPlan(planned))))
+        Ok(airlift_ecosystem::Planned::boxed(planned, collect, || {
+            summarize(crate::collect::Collected::default())
+        }))
     }
 
     /// The registry under `/npm/`, and tarballs also at the server's root,
@@ -70,7 +62,7 @@ impl Ecosystem for Npm {
         request: &ClientRequest<'_>,
     ) -> Result<ClientConfig, Error> {
         if tool != "npm" {
-            return Err(Error::input(format!("npm has no client named {tool:?}")));
+            return Err(airlift_ecosystem::no_client(self.name(), tool));
         }
         let registry = format!("{}/npm/", request.base);
         let ca = request.ca.display().to_string();
@@ -133,36 +125,30 @@ impl Ecosystem for Npm {
     }
 }
 
-struct NpmPlan(Option<Planned>);
+fn collect<'a>(
+    planned: &'a Planned,
+    context: &'a CollectContext<'a>,
+) -> BoxFuture<'a, Result<Collected, Error>> {
+    Box::pin(async move {
+        let npm = crate::collect::collect(
+            context.store,
+            context.fetcher,
+            planned,
+            context.concurrency,
+            context.progress.clone(),
+        )
+        .await
+        .map_err(|e| Error::classify(e, kind))?;
+        Ok(summarize(npm))
+    })
+}
 
-impl Plan for NpmPlan {
-    fn is_empty(&self) -> bool {
-        self.0.is_none()
-    }
-
-    fn collect<'a>(
-        &'a self,
-        context: &'a CollectContext<'a>,
-    ) -> BoxFuture<'a, Result<Collected, Error>> {
-        Box::pin(async move {
-            let Some(planned) = &self.0 else {
-                return Ok(summarize(crate::collect::Collected::default()));
-            };
-            let npm = crate::collect::collect(
-                context.store,
-                context.fetcher,
-                planned,
-                context.concurrency,
-                context.progress.clone(),
-            )
-            .await
-            .map_err(|e| match e {
-                CollectError::Spec(_) | CollectError::Lock(_) => Error::input(e.to_string()),
-                CollectError::Store(_) => Error::store(e.to_string()),
-                _ => Error::upstream(e.to_string()),
-            })?;
-            Ok(summarize(npm))
-        })
+/// Bad input, the store, or the upstream.
+fn kind(error: &CollectError) -> ErrorKind {
+    match error {
+        CollectError::Spec(_) | CollectError::Lock(_) => ErrorKind::Input,
+        CollectError::Store(_) => ErrorKind::Store,
+        _ => ErrorKind::Upstream,
     }
 }
 

@@ -11,6 +11,7 @@
 //!   plus the audit endpoints.
 
 pub mod collect;
+pub mod ecosystem;
 pub mod index;
 pub mod lockfile;
 pub mod range;

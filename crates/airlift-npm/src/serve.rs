@@ -71,20 +71,15 @@ pub fn root_routes(store: Store) -> Router {
 /// `GET /npm/`: the registry's own document, as a CouchDB-style registry
 /// answers it (`db_name`, `doc_count`).
 async fn registry_root(State(store): State<Store>) -> Response {
-    let count = tokio::task::spawn_blocking(move || {
-        let Some(generation) = store.meta.current()? else {
-            return Ok(0);
-        };
-        Ok::<_, airlift_store::StoreError>(
-            store
-                .meta
-                .entries_with_prefix(generation.id, crate::ECOSYSTEM, crate::index::PACKAGE)?
-                .len(),
-        )
+    let count = airlift_http::read_current(store, "npm registry root", |store, generation| {
+        Ok(store
+            .meta
+            .entries_with_prefix(generation.id, crate::ECOSYSTEM, crate::index::PACKAGE)?
+            .len())
     })
     .await;
     match count {
-        Ok(Ok(count)) => (
+        Ok(count) => (
             [(header::CONTENT_TYPE, "application/json")],
             serde_json::json!({
                 "db_name": "airlift",
@@ -94,7 +89,7 @@ async fn registry_root(State(store): State<Store>) -> Response {
             .to_string(),
         )
             .into_response(),
-        _ => airlift_http::plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+        Err(_) => airlift_http::plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     }
 }
 
@@ -182,18 +177,16 @@ async fn dispatch(
         return json_error(StatusCode::BAD_REQUEST, "a Host header is required");
     };
     let abbreviated = prefers_abbreviated(&headers);
-    let built = tokio::task::spawn_blocking(move || cached(&state, name, base, abbreviated)).await;
+    let built = airlift_http::read_current(
+        state.store.clone(),
+        "npm packument",
+        move |_, generation| cached(&state, generation, name, base, abbreviated),
+    )
+    .await;
     let (etag, body) = match built {
-        Ok(Ok(Some(found))) => found,
-        Ok(Ok(None)) => return json_error(StatusCode::NOT_FOUND, "not found"),
-        Ok(Err(e)) => {
-            tracing::error!("npm packument failed: {e}");
-            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
-        Err(e) => {
-            tracing::error!("npm packument failed: {e}");
-            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
+        Ok(Some(found)) => found,
+        Ok(None) => return json_error(StatusCode::NOT_FOUND, "not found"),
+        Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable"),
     };
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
@@ -230,16 +223,15 @@ async fn dispatch(
     response
 }
 
-/// A packument from the cache, or rendered and cached: (ETag, body).
+/// A packument of `generation` (the current one) from the cache, or
+/// rendered and cached: (ETag, body).
 fn cached(
     state: &AppState,
+    generation: &airlift_store::Generation,
     name: String,
     base: String,
     abbreviated: bool,
 ) -> Result<Option<(String, bytes::Bytes)>, airlift_store::StoreError> {
-    let Some(generation) = state.store.meta.current()? else {
-        return Ok(None);
-    };
     let key = (name, abbreviated, base);
     if let Ok(cache) = state.cache.lock()
         && cache.generation == generation.id
@@ -247,7 +239,7 @@ fn cached(
     {
         return Ok(Some(found.clone()));
     }
-    let Some(body) = packument(&state.store, &key.0, &key.2, abbreviated)? else {
+    let Some(body) = packument(&state.store, generation, &key.0, &key.2, abbreviated)? else {
         return Ok(None);
     };
     let etag = format!("\"{}\"", Digest::of(body.as_bytes()).hex());
@@ -319,17 +311,16 @@ const ABBREVIATED_FIELDS: &[&str] = &[
     "hasInstallScript",
 ];
 
-/// Builds a packument from the current generation, or `None` when the
-/// package is not carried.
+/// Builds a packument from `generation`, or `None` when the package is not
+/// carried. The generation is the one the cache entry is filed under, so a
+/// generation committed meanwhile cannot end up cached as the older one.
 fn packument(
     store: &Store,
+    generation: &airlift_store::Generation,
     name: &str,
     base: &str,
     abbreviated: bool,
 ) -> Result<Option<String>, airlift_store::StoreError> {
-    let Some(generation) = store.meta.current()? else {
-        return Ok(None);
-    };
     let versions = store.meta.entries_with_prefix(
         generation.id,
         crate::ECOSYSTEM,

@@ -1,89 +1,15 @@
-//! Closure and verification against a mock registry on loopback.
+//! Closure and verification against a mock registry on loopback
+//! (airlift-test-support's `npm::Registry`).
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use airlift_core::Integrity;
 use airlift_fetch::{FetchOptions, Fetcher, Quiet};
 use airlift_npm::collect::{CollectError, Collected, collect, plan};
 use airlift_npm::spec::NpmSpec;
 use airlift_store::Store;
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use airlift_test_support::npm::Registry;
 use serde_json::{Value, json};
-
-/// name → (packument without dist, tarballs by file name).
-#[derive(Clone, Default)]
-struct Registry {
-    packuments: Arc<BTreeMap<String, Value>>,
-    tarballs: Arc<BTreeMap<String, Vec<u8>>>,
-}
-
-fn sri(bytes: &[u8]) -> String {
-    let mut hasher = Integrity::Sha512([0; 64]).hasher();
-    hasher.update(bytes);
-    hasher.finish().to_sri()
-}
-
-/// Versions as (name, version, manifest fields); `latest` per name is given
-/// or the last listed. `bad` names a package whose stated integrity is wrong.
-fn build(
-    base: &str,
-    versions: &[(&str, &str, Value)],
-    latest: &[(&str, &str)],
-    bad: &str,
-) -> Registry {
-    let mut packuments: BTreeMap<String, Value> = BTreeMap::new();
-    let mut tarballs = BTreeMap::new();
-    for (name, version, fields) in versions {
-        let file = format!("{}-{version}.tgz", name.rsplit('/').next().unwrap());
-        let body = format!("tarball of {name}@{version}").into_bytes();
-        let integrity = if *name == bad {
-            sri(b"other")
-        } else {
-            sri(&body)
-        };
-        let mut manifest = fields.clone();
-        let object = manifest.as_object_mut().unwrap();
-        object.insert("name".into(), json!(name));
-        object.insert("version".into(), json!(version));
-        object.insert(
-            "dist".into(),
-            json!({"tarball": format!("{base}/{name}/-/{file}"), "integrity": integrity}),
-        );
-        tarballs.insert(format!("{name}/-/{file}"), body);
-        let packument = packuments
-            .entry((*name).to_owned())
-            .or_insert_with(|| json!({"name": name, "versions": {}, "dist-tags": {}, "time": {}}));
-        packument["versions"][*version] = manifest;
-        packument["dist-tags"]["latest"] = json!(version);
-    }
-    for (name, version) in latest {
-        packuments.get_mut(*name).unwrap()["dist-tags"]["latest"] = json!(version);
-    }
-    Registry {
-        packuments: Arc::new(packuments),
-        tarballs: Arc::new(tarballs),
-    }
-}
-
-async fn handler(State(registry): State<Registry>, Path(path): Path<String>) -> Response {
-    if let Some(body) = registry.tarballs.get(&path) {
-        return body.clone().into_response();
-    }
-    match registry.packuments.get(&path) {
-        Some(packument) => (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            packument.to_string(),
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
 
 async fn run(
     versions: &[(&str, &str, Value)],
@@ -91,13 +17,7 @@ async fn run(
     bad: &str,
     packages: &[&str],
 ) -> Result<Collected, CollectError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let registry = build(&base, versions, latest, bad);
-    let app = Router::new()
-        .route("/{*path}", get(handler))
-        .with_state(registry);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = Registry::serve(versions, latest, bad).await;
     let home = tempfile::tempdir().unwrap();
     let store = Store::open_embedded(home.path()).unwrap();
     let fetcher = Fetcher::new(FetchOptions {

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use airlift_core::{Digest, SafeUrl};
+use airlift_fetch::credentials::{self, AuthScheme};
 use airlift_fetch::{FetchError, FetchProgress, Fetcher, Request, Secret};
 use airlift_store::{Entry, Store, StoreError};
 use base64::Engine;
@@ -117,24 +118,10 @@ pub fn plan(specs: &[ImageSpec]) -> Result<Vec<(ImageSpec, ImageRef)>, CollectEr
                     "`as = {name:?}` is not a valid repository name"
                 )));
             }
-            if let Some(reference) = &spec.credentials {
-                let valid = !reference.is_empty()
-                    && reference
-                        .bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-                if !valid {
-                    return Err(spec_error(format!(
-                        "credentials = {reference:?} must name environment variables (A-Z, 0-9, _)"
-                    )));
-                }
-                for suffix in ["USERNAME", "PASSWORD"] {
-                    if std::env::var_os(format!("{reference}_{suffix}")).is_none() {
-                        return Err(spec_error(format!(
-                            "credentials = {reference:?}, but {reference}_{suffix} is not set"
-                        )));
-                    }
-                }
-            }
+            // Checked now, so a missing variable fails before any network
+            // access; read again when a registry asks for credentials.
+            credentials::resolve_optional(spec.credentials.as_deref(), AuthScheme::Basic)
+                .map_err(|e| spec_error(e.to_string()))?;
             for platform in spec.platforms.iter().flatten() {
                 if platform.split('/').count() < 2 {
                     return Err(spec_error(format!(
@@ -526,19 +513,14 @@ impl<'a> Client<'a> {
     /// Answers a `WWW-Authenticate` challenge: basic credentials, or a bearer
     /// token from the realm the registry names.
     async fn authorize(&self, challenge: &str) -> Result<Secret, CollectError> {
-        let credentials = match &self.credentials {
-            Some(reference) => environment_credentials(reference),
-            None => docker_credentials(&self.registry),
+        let basic = match &self.credentials {
+            Some(reference) => credentials::resolve(reference, AuthScheme::Basic).ok(),
+            None => docker_credentials(&self.registry)
+                .map(|(user, password)| credentials::basic(&user, &password)),
         };
-        let basic = credentials.as_ref().map(|(user, password)| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-            )
-        });
         let (scheme, parameters) = challenge.split_once(' ').unwrap_or((challenge, ""));
         match scheme.to_ascii_lowercase().as_str() {
-            "basic" => basic.map(Secret).ok_or_else(|| {
+            "basic" => basic.ok_or_else(|| {
                 self.error(
                     "the registry asks for credentials; add them to a docker config.json".into(),
                 )
@@ -567,7 +549,7 @@ impl<'a> Client<'a> {
                     .get_small(
                         &url,
                         &[("Accept", "application/json")],
-                        basic.map(Secret).as_ref(),
+                        basic.as_ref(),
                         1 << 20,
                     )
                     .await
@@ -690,13 +672,6 @@ fn parse_challenge(parameters: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// Credentials named by a reference: `<NAME>_USERNAME` and `<NAME>_PASSWORD`.
-fn environment_credentials(reference: &str) -> Option<(String, String)> {
-    let user = std::env::var(format!("{reference}_USERNAME")).ok()?;
-    let password = std::env::var(format!("{reference}_PASSWORD")).ok()?;
-    Some((user, password))
-}
-
 /// Credentials for a registry from a docker-style `config.json`.
 fn docker_credentials(registry: &str) -> Option<(String, String)> {
     let dir = std::env::var_os("DOCKER_CONFIG")
@@ -727,6 +702,31 @@ fn docker_credentials(registry: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credentials_reference_names_a_user_and_a_password() {
+        let spec = |credentials: &str| ImageSpec {
+            image: "registry.example.com/team/app:1".into(),
+            platforms: None,
+            referrers: true,
+            serve_as: None,
+            plain_http: false,
+            credentials: Some(credentials.into()),
+        };
+        let unset = plan(&[spec("AIRLIFT_TEST_UNSET_REFERENCE")]).expect_err("unset");
+        assert!(
+            unset.to_string().ends_with(
+                "credentials = \"AIRLIFT_TEST_UNSET_REFERENCE\" but AIRLIFT_TEST_UNSET_REFERENCE_USERNAME is not set"
+            ),
+            "{unset}"
+        );
+        let bad = plan(&[spec("team-registry")]).expect_err("bad");
+        assert!(
+            bad.to_string()
+                .contains("must name environment variables (letters, digits and _)"),
+            "{bad}"
+        );
+    }
 
     #[test]
     fn bearer_challenges_parse() {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    BoxFuture, CollectContext, Collected, Declared, Ecosystem, Error, Package, Plan, Services,
-    Table,
+    About, BoxFuture, CollectContext, Collected, Declared, Ecosystem, Error, ErrorKind, Package,
+    Plan, Services, Table,
 };
 use airlift_store::Entry;
 use axum::Router;
@@ -17,23 +17,13 @@ use crate::spec::{ImageRef, ImageSpec};
 pub struct Oci;
 
 impl Ecosystem for Oci {
-    fn name(&self) -> &'static str {
-        crate::ECOSYSTEM
-    }
-
-    fn title(&self) -> &'static str {
-        "Container images (OCI registry)"
-    }
-
-    fn table(&self) -> Table {
-        Table {
-            key: "oci",
-            many: true,
+    fn about(&self) -> About {
+        About {
+            name: crate::ECOSYSTEM,
+            title: "Container images (OCI registry)",
+            table: Table::many("oci"),
+            served_at: "/v2/",
         }
-    }
-
-    fn served_at(&self) -> &'static str {
-        "/v2/"
     }
 
     /// Always a plan, possibly empty: the collect summary always counts
@@ -41,7 +31,11 @@ impl Ecosystem for Oci {
     fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error> {
         let specs: Vec<ImageSpec> = declared.table("oci")?.unwrap_or_default();
         let planned = crate::collect::plan(&specs).map_err(|e| declared.invalid(e))?;
-        Ok(Some(Box::new(OciPlan(planned))))
+        Ok(airlift_ecosystem::Planned::boxed(
+            (!planned.is_empty()).then_some(planned),
+            collect,
+            || summarize(crate::collect::Collected::default()),
+        ))
     }
 
     fn routes(&self, services: &Services) -> Router {
@@ -76,52 +70,52 @@ impl Ecosystem for Oci {
     }
 }
 
-struct OciPlan(Vec<(ImageSpec, ImageRef)>);
-
-impl Plan for OciPlan {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn collect<'a>(
-        &'a self,
-        context: &'a CollectContext<'a>,
-    ) -> BoxFuture<'a, Result<Collected, Error>> {
-        Box::pin(async move {
-            let oci = crate::collect::collect(
-                context.store,
-                context.fetcher,
-                &self.0,
-                context.progress.clone(),
-            )
-            .await
-            .map_err(|e| match e {
-                CollectError::Spec { .. } => Error::input(e.to_string()),
-                CollectError::Store(_) => Error::store(e.to_string()),
-                _ => Error::upstream(e.to_string()),
-            })?;
-            Ok(Collected {
-                line: (oci.images > 0).then(|| {
-                    format!(
-                        "{} images ({} manifests, {} blobs, {} bytes)",
-                        oci.images, oci.manifests, oci.blobs, oci.bytes
-                    )
-                }),
-                summary: vec![
-                    ("images", oci.images.into()),
-                    ("manifests", oci.manifests.into()),
-                    ("image_blobs", oci.blobs.into()),
-                    ("image_bytes", oci.bytes.into()),
-                    ("platforms_left_out", oci.left_out.clone().into()),
-                ],
-                notes: oci
-                    .left_out
-                    .iter()
-                    .map(|l| format!("left out by platforms: {l}"))
-                    .collect(),
-                entries: oci.entries,
+// `&Vec`, not a slice: the contract's `CollectFn<P>` takes `&P`.
+#[allow(clippy::ptr_arg)]
+fn collect<'a>(
+    planned: &'a Vec<(ImageSpec, ImageRef)>,
+    context: &'a CollectContext<'a>,
+) -> BoxFuture<'a, Result<Collected, Error>> {
+    Box::pin(async move {
+        let oci = crate::collect::collect(
+            context.store,
+            context.fetcher,
+            planned,
+            context.progress.clone(),
+        )
+        .await
+        .map_err(|e| {
+            Error::classify(e, |e| match e {
+                CollectError::Spec { .. } => ErrorKind::Input,
+                CollectError::Store(_) => ErrorKind::Store,
+                _ => ErrorKind::Upstream,
             })
-        })
+        })?;
+        Ok(summarize(oci))
+    })
+}
+
+fn summarize(oci: crate::collect::Collected) -> Collected {
+    Collected {
+        line: (oci.images > 0).then(|| {
+            format!(
+                "{} images ({} manifests, {} blobs, {} bytes)",
+                oci.images, oci.manifests, oci.blobs, oci.bytes
+            )
+        }),
+        summary: vec![
+            ("images", oci.images.into()),
+            ("manifests", oci.manifests.into()),
+            ("image_blobs", oci.blobs.into()),
+            ("image_bytes", oci.bytes.into()),
+            ("platforms_left_out", oci.left_out.clone().into()),
+        ],
+        notes: oci
+            .left_out
+            .iter()
+            .map(|l| format!("left out by platforms: {l}"))
+            .collect(),
+        entries: oci.entries,
     }
 }
 

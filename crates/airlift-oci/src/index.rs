@@ -38,6 +38,50 @@ pub fn tag_prefix(repository: &str) -> String {
     format!("t:{repository}:")
 }
 
+/// An index key, parsed: the one place that knows the `m:`, `t:` and `b:`
+/// forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key<'a> {
+    /// A manifest of a repository, by digest (`m:<repository>@<digest>`).
+    Manifest {
+        /// The repository.
+        repository: &'a str,
+        /// The manifest digest as written (`sha256:…`).
+        digest: &'a str,
+    },
+    /// A tag (`t:<repository>:<tag>`).
+    Tag {
+        /// The repository.
+        repository: &'a str,
+        /// The tag.
+        tag: &'a str,
+    },
+    /// A blob linked into a repository (`b:<repository>@<digest>`).
+    Blob {
+        /// The repository.
+        repository: &'a str,
+        /// The blob digest as written.
+        digest: &'a str,
+    },
+}
+
+/// Parses an index key of this ecosystem.
+pub fn parse_key(key: &str) -> Option<Key<'_>> {
+    let rest = key.get(2..)?;
+    match key.get(..2)? {
+        "m:" => rest
+            .split_once('@')
+            .map(|(repository, digest)| Key::Manifest { repository, digest }),
+        "b:" => rest
+            .split_once('@')
+            .map(|(repository, digest)| Key::Blob { repository, digest }),
+        "t:" => rest
+            .split_once(':')
+            .map(|(repository, tag)| Key::Tag { repository, tag }),
+        _ => None,
+    }
+}
+
 /// The repository an index key belongs to.
 pub fn repository_of(key: &str) -> Option<&str> {
     let rest = key.get(2..)?;

@@ -11,6 +11,7 @@
 //!   with errors from one table ([`errors`]).
 
 pub mod collect;
+pub mod ecosystem;
 pub mod errors;
 pub mod index;
 pub mod names;

@@ -4,8 +4,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared, Ecosystem,
-    Error, Package, Plan, Services, Table,
+    About, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared,
+    Ecosystem, Error, ErrorKind, Package, Plan, Services, Table,
 };
 use airlift_store::Entry;
 use axum::Router;
@@ -17,23 +17,13 @@ use crate::spec::PypiSpec;
 pub struct Pypi;
 
 impl Ecosystem for Pypi {
-    fn name(&self) -> &'static str {
-        crate::ECOSYSTEM
-    }
-
-    fn title(&self) -> &'static str {
-        "Python packages"
-    }
-
-    fn table(&self) -> Table {
-        Table {
-            key: "pypi",
-            many: false,
+    fn about(&self) -> About {
+        About {
+            name: crate::ECOSYSTEM,
+            title: "Python packages",
+            table: Table::one("pypi"),
+            served_at: "/pypi/simple/",
         }
-    }
-
-    fn served_at(&self) -> &'static str {
-        "/pypi/simple/"
     }
 
     fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error> {
@@ -45,7 +35,9 @@ impl Ecosystem for Pypi {
             }
             None => None,
         };
-        Ok(Some(Box::new(PypiPlan(planned))))
+        Ok(airlift_ecosystem::Planned::boxed(planned, collect, || {
+            summarize(crate::collect::Collected::default())
+        }))
     }
 
     fn routes(&self, services: &Services) -> Router {
@@ -99,7 +91,7 @@ impl Ecosystem for Pypi {
                     env
                 },
             }),
-            _ => Err(Error::input(format!("pypi has no client named {tool:?}"))),
+            _ => Err(airlift_ecosystem::no_client(self.name(), tool)),
         }
     }
 
@@ -133,36 +125,30 @@ impl Ecosystem for Pypi {
     }
 }
 
-struct PypiPlan(Option<Planned>);
+fn collect<'a>(
+    planned: &'a Planned,
+    context: &'a CollectContext<'a>,
+) -> BoxFuture<'a, Result<Collected, Error>> {
+    Box::pin(async move {
+        let pypi = crate::collect::collect(
+            context.store,
+            context.fetcher,
+            planned,
+            context.concurrency,
+            context.progress.clone(),
+        )
+        .await
+        .map_err(|e| Error::classify(e, kind))?;
+        Ok(summarize(pypi))
+    })
+}
 
-impl Plan for PypiPlan {
-    fn is_empty(&self) -> bool {
-        self.0.is_none()
-    }
-
-    fn collect<'a>(
-        &'a self,
-        context: &'a CollectContext<'a>,
-    ) -> BoxFuture<'a, Result<Collected, Error>> {
-        Box::pin(async move {
-            let Some(planned) = &self.0 else {
-                return Ok(summarize(crate::collect::Collected::default()));
-            };
-            let pypi = crate::collect::collect(
-                context.store,
-                context.fetcher,
-                planned,
-                context.concurrency,
-                context.progress.clone(),
-            )
-            .await
-            .map_err(|e| match e {
-                CollectError::Spec(_) | CollectError::Lock(_) => Error::input(e.to_string()),
-                CollectError::Store(_) => Error::store(e.to_string()),
-                _ => Error::upstream(e.to_string()),
-            })?;
-            Ok(summarize(pypi))
-        })
+/// Bad input, the store, or the upstream.
+fn kind(error: &CollectError) -> ErrorKind {
+    match error {
+        CollectError::Spec(_) | CollectError::Lock(_) => ErrorKind::Input,
+        CollectError::Store(_) => ErrorKind::Store,
+        _ => ErrorKind::Upstream,
     }
 }
 

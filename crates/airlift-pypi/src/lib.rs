@@ -10,6 +10,7 @@
 //! - [`serve`]: `/pypi/simple/` and `/pypi/files/`.
 
 pub mod collect;
+pub mod ecosystem;
 pub mod index;
 pub mod lockfile;
 pub mod metadata;

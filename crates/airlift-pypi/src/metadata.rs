@@ -2,6 +2,7 @@
 //! reading it out of a wheel (zip) or an sdist (`.tar.gz`, `.zip`) without
 //! unpacking anything to disk.
 
+use std::cell::Cell;
 use std::io::{self, Read, Seek, SeekFrom};
 
 /// Largest metadata file read.
@@ -76,125 +77,95 @@ fn bad(message: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.into())
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
+/// Largest amount of an archive read to find and walk a zip's central
+/// directory: the directory itself may be 16 MiB, which also bounds the
+/// number of entries (each takes at least 46 bytes), plus the search for
+/// its end record near the end of the file.
+const ZIP_DIRECTORY_LIMIT: u64 = (16 << 20) + (256 << 10);
+/// Largest amount of tar read between two members: the padding of the
+/// previous one, the headers, and any GNU long name or PAX records, which
+/// the `tar` crate holds in memory.
+const TAR_HEADERS_LIMIT: u64 = 2 << 20;
+
+/// A reader that refuses to read more than the budget it is given; the
+/// budget lives outside so that it can change between the phases of one
+/// archive read (the `zip` and `tar` readers own the reader itself).
+struct Budget<'a, R> {
+    inner: R,
+    left: &'a Cell<u64>,
+    what: &'static str,
 }
 
-/// Reads the one member of a zip archive whose name `wanted` accepts.
+impl<R: Read> Read for Budget<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.left.get();
+        if left == 0 && !buf.is_empty() {
+            return Err(bad(self.what));
+        }
+        let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let got = self.inner.read(&mut buf[..n])?;
+        self.left.set(left - got as u64);
+        Ok(got)
+    }
+}
+
+impl<R: Seek> Seek for Budget<'_, R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(to)
+    }
+}
+
+fn zip_error(error: zip::result::ZipError) -> io::Error {
+    match error {
+        zip::result::ZipError::Io(e) => e,
+        other => bad(format!("zip: {other}")),
+    }
+}
+
+/// Reads the one member of a zip archive whose name `wanted` accepts, with
+/// the `zip` crate. The central directory may take at most 16 MiB, the
+/// member at most 16 MiB uncompressed; its data must inflate to exactly the
+/// size the directory states and match its CRC-32, so a zip bomb stops at
+/// the stated size.
 pub fn read_zip_member(
     file: &mut (impl Read + Seek),
     wanted: impl Fn(&str) -> bool,
 ) -> io::Result<Option<Vec<u8>>> {
-    let length = file.seek(SeekFrom::End(0))?;
-    let tail_len = length.min(65_557);
-    file.seek(SeekFrom::Start(length - tail_len))?;
-    let mut tail = vec![0u8; tail_len as usize];
-    file.read_exact(&mut tail)?;
-    let eocd = (0..tail.len().saturating_sub(21))
-        .rev()
-        .find(|&i| u32_at(&tail, i) == 0x0605_4b50)
-        .ok_or_else(|| bad("not a zip archive (no end of central directory)"))?;
-    let mut entries = u64::from(u16_at(&tail, eocd + 10));
-    let mut cd_size = u64::from(u32_at(&tail, eocd + 12));
-    let mut cd_offset = u64::from(u32_at(&tail, eocd + 16));
-    // Zip64: the locator sits just before the classic record.
-    if eocd >= 20 && u32_at(&tail, eocd - 20) == 0x0706_4b50 {
-        let record = u64_at(&tail, eocd - 20 + 8);
-        file.seek(SeekFrom::Start(record))?;
-        let mut z = [0u8; 56];
-        file.read_exact(&mut z)?;
-        if u32_at(&z, 0) != 0x0606_4b50 {
-            return Err(bad("broken zip64 end of central directory"));
-        }
-        entries = u64_at(&z, 32);
-        cd_size = u64_at(&z, 40);
-        cd_offset = u64_at(&z, 48);
+    let left = Cell::new(ZIP_DIRECTORY_LIMIT);
+    let mut archive = zip::ZipArchive::new(Budget {
+        inner: file,
+        left: &left,
+        what: "zip: the central directory (or the search for it) takes more than 16 MiB; refused",
+    })
+    .map_err(zip_error)?;
+    let Some(index) = (0..archive.len()).find(|&i| archive.name_for_index(i).is_some_and(&wanted))
+    else {
+        return Ok(None);
+    };
+    // The member's own bytes are bounded below, by its stated sizes.
+    left.set(u64::MAX);
+    let mut member = archive.by_index(index).map_err(zip_error)?;
+    let name = member.name().to_owned();
+    let size = member.size();
+    if size > METADATA_LIMIT {
+        return Err(bad(format!("{name} is larger than {METADATA_LIMIT} bytes")));
     }
-    if cd_size > 16 << 20 || cd_offset.saturating_add(cd_size) > length {
-        return Err(bad("zip central directory out of bounds"));
+    let mut out = Vec::new();
+    (&mut member)
+        .take(size + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| bad(format!("{name}: {e}")))?;
+    if out.len() as u64 != size {
+        return Err(bad(format!(
+            "{name}: {} bytes instead of the {size} the directory says",
+            if out.len() as u64 > size {
+                format!("more than {size}")
+            } else {
+                out.len().to_string()
+            }
+        )));
     }
-    file.seek(SeekFrom::Start(cd_offset))?;
-    let mut cd = vec![0u8; cd_size as usize];
-    file.read_exact(&mut cd)?;
-    let mut at = 0usize;
-    for _ in 0..entries {
-        if at + 46 > cd.len() || u32_at(&cd, at) != 0x0201_4b50 {
-            return Err(bad("broken zip central directory"));
-        }
-        let method = u16_at(&cd, at + 10);
-        let mut compressed = u64::from(u32_at(&cd, at + 20));
-        let mut size = u64::from(u32_at(&cd, at + 24));
-        let name_len = usize::from(u16_at(&cd, at + 28));
-        let extra_len = usize::from(u16_at(&cd, at + 30));
-        let comment_len = usize::from(u16_at(&cd, at + 32));
-        let mut offset = u64::from(u32_at(&cd, at + 42));
-        let end = at + 46 + name_len + extra_len + comment_len;
-        if end > cd.len() {
-            return Err(bad("broken zip central directory"));
-        }
-        let name = String::from_utf8_lossy(&cd[at + 46..at + 46 + name_len]).into_owned();
-        // Zip64 extended information replaces the saturated fields, in order.
-        let mut extra = &cd[at + 46 + name_len..at + 46 + name_len + extra_len];
-        while extra.len() >= 4 {
-            let id = u16_at(extra, 0);
-            let len = usize::from(u16_at(extra, 2));
-            let body = &extra[4..(4 + len).min(extra.len())];
-            if id == 1 {
-                let mut p = 0;
-                for field in [&mut size, &mut compressed, &mut offset] {
-                    if *field == 0xFFFF_FFFF && p + 8 <= body.len() {
-                        *field = u64_at(body, p);
-                        p += 8;
-                    }
-                }
-            }
-            extra = &extra[(4 + len).min(extra.len())..];
-        }
-        at = end;
-        if !wanted(&name) {
-            continue;
-        }
-        if size > METADATA_LIMIT {
-            return Err(bad(format!("{name} is larger than {METADATA_LIMIT} bytes")));
-        }
-        file.seek(SeekFrom::Start(offset))?;
-        let mut local = [0u8; 30];
-        file.read_exact(&mut local)?;
-        if u32_at(&local, 0) != 0x0403_4b50 {
-            return Err(bad(format!("{name}: broken local header")));
-        }
-        let skip = u64::from(u16_at(&local, 26)) + u64::from(u16_at(&local, 28));
-        file.seek(SeekFrom::Current(skip as i64))?;
-        let raw = file.by_ref().take(compressed);
-        let mut out = Vec::new();
-        match method {
-            0 => {
-                raw.take(METADATA_LIMIT).read_to_end(&mut out)?;
-            }
-            8 => {
-                flate2::read::DeflateDecoder::new(raw)
-                    .take(METADATA_LIMIT + 1)
-                    .read_to_end(&mut out)?;
-            }
-            other => return Err(bad(format!("{name}: unsupported zip method {other}"))),
-        }
-        if out.len() as u64 != size {
-            return Err(bad(format!(
-                "{name}: {} bytes instead of the {size} the directory says",
-                out.len()
-            )));
-        }
-        return Ok(Some(out));
-    }
-    Ok(None)
+    Ok(Some(out))
 }
 
 /// The `METADATA` of a wheel (`<name>.dist-info/METADATA` at the top level).
@@ -220,6 +191,12 @@ pub fn sdist_metadata(
 
 /// A top-level file of an sdist (`<name>-<version>/<wanted>`), such as
 /// `PKG-INFO` or `pyproject.toml`.
+///
+/// A gzip tar is read with the `tar` crate, which checks every header's
+/// checksum and takes a member's name and size from its PAX records or GNU
+/// long name when there are any, as Python's `tarfile` does. What it holds
+/// in memory between two members (long names, PAX records) is capped at
+/// 2 MiB, the member read at 16 MiB, and the whole scan at 2 GiB of tar.
 pub fn sdist_member(
     filename: &str,
     file: &mut (impl Read + Seek),
@@ -232,62 +209,42 @@ pub fn sdist_member(
         return Ok(None);
     }
     file.seek(SeekFrom::Start(0))?;
-    let mut tar = flate2::read::GzDecoder::new(file).take(SDIST_SCAN_LIMIT);
-    let mut long_name: Option<String> = None;
+    let left = Cell::new(TAR_HEADERS_LIMIT);
+    let mut archive = tar::Archive::new(Budget {
+        inner: flate2::read::GzDecoder::new(file).take(SDIST_SCAN_LIMIT),
+        left: &left,
+        what: "tar: the headers before a member (long names, PAX records) take more than 2 MiB; refused",
+    });
+    let mut entries = archive.entries()?;
     loop {
-        let mut header = [0u8; 512];
-        match tar.read_exact(&mut header) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(e),
-        }
-        if header.iter().all(|b| *b == 0) {
+        // Every member before was read to its end, so what the next step
+        // reads is padding, headers and extension records only.
+        left.set(TAR_HEADERS_LIMIT);
+        let Some(entry) = entries.next() else {
             return Ok(None);
-        }
-        let field = |range: std::ops::Range<usize>| {
-            let raw = &header[range];
-            let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
-            String::from_utf8_lossy(&raw[..end]).into_owned()
         };
-        let size_text = field(124..136);
-        let size = u64::from_str_radix(size_text.trim(), 8)
-            .map_err(|_| bad(format!("tar header with size {size_text:?}")))?;
-        let kind = header[156];
-        let mut name = field(0..100);
-        let prefix = field(345..500);
-        if &header[257..262] == b"ustar" && !prefix.is_empty() {
-            name = format!("{prefix}/{name}");
-        }
-        if let Some(long) = long_name.take() {
-            name = long;
-        }
-        let padded = size.div_ceil(512) * 512;
-        match kind {
-            b'L' | b'x' if size <= 1 << 20 => {
-                let mut data = vec![0u8; padded as usize];
-                tar.read_exact(&mut data)?;
-                data.truncate(size as usize);
-                let text = String::from_utf8_lossy(&data);
-                long_name = if kind == b'L' {
-                    Some(text.trim_end_matches('\0').to_owned())
-                } else {
-                    text.lines()
-                        .find_map(|l| l.split_once(" path=").map(|(_, p)| p.to_owned()))
-                };
-                continue;
+        let mut entry = entry.map_err(|e| bad(format!("tar: {e}")))?;
+        left.set(u64::MAX);
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let size = entry.size();
+        if entry.header().entry_type() == tar::EntryType::Regular && top_level(&name, wanted) {
+            if size > METADATA_LIMIT {
+                return Err(bad(format!("{name} is larger than {METADATA_LIMIT} bytes")));
             }
-            b'0' | 0 if top_level(&name, wanted) => {
-                if size > METADATA_LIMIT {
-                    return Err(bad(format!("{name} is larger than {METADATA_LIMIT} bytes")));
-                }
-                let mut data = vec![0u8; size as usize];
-                tar.read_exact(&mut data)?;
-                return Ok(Some(data));
+            let mut data = Vec::new();
+            (&mut entry)
+                .take(size)
+                .read_to_end(&mut data)
+                .map_err(|e| bad(format!("{name}: {e}")))?;
+            if data.len() as u64 != size {
+                return Err(bad(format!(
+                    "{name}: the archive ends after {} of its {size} bytes",
+                    data.len()
+                )));
             }
-            _ => {
-                io::copy(&mut (&mut tar).take(padded), &mut io::sink())?;
-            }
+            return Ok(Some(data));
         }
+        io::copy(&mut entry, &mut io::sink()).map_err(|e| bad(format!("{name}: {e}")))?;
     }
 }
 
@@ -312,5 +269,249 @@ mod tests {
     fn a_non_zip_is_refused() {
         let mut cursor = std::io::Cursor::new(vec![7u8; 100]);
         assert!(wheel_metadata(&mut cursor).is_err());
+    }
+
+    const PKG_INFO: &[u8] = b"Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n";
+
+    /// One ustar header block with a correct checksum.
+    fn tar_header(name: &str, size: u64, kind: u8) -> [u8; 512] {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..108].copy_from_slice(b"0000644\0");
+        h[108..116].copy_from_slice(b"0000000\0");
+        h[116..124].copy_from_slice(b"0000000\0");
+        h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+        h[136..148].copy_from_slice(b"00000000000\0");
+        h[156] = kind;
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        h
+    }
+
+    fn tar_member(out: &mut Vec<u8>, header: [u8; 512], data: &[u8]) {
+        out.extend_from_slice(&header);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+
+    /// A PAX record as `tar` writes it: the length counts itself.
+    fn pax_record(key: &str, value: &str) -> String {
+        let body = format!(" {key}={value}\n");
+        let mut len = body.len() + 1;
+        while format!("{len}{body}").len() != len {
+            len += 1;
+        }
+        format!("{len}{body}")
+    }
+
+    fn gzip(tar: &[u8]) -> std::io::Cursor<Vec<u8>> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, tar).expect("gzip");
+        std::io::Cursor::new(gz.finish().expect("gzip"))
+    }
+
+    fn sdist(tar: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        sdist_metadata("alpha-1.0.tar.gz", &mut gzip(tar))
+    }
+
+    #[test]
+    fn sdist_pkg_info_plain_and_after_other_members() {
+        let mut tar = Vec::new();
+        let readme = vec![b'x'; 1000];
+        tar_member(
+            &mut tar,
+            tar_header("alpha-1.0/README", 1000, b'0'),
+            &readme,
+        );
+        tar_member(
+            &mut tar,
+            tar_header("alpha-1.0/sub/PKG-INFO", 3, b'0'),
+            b"no\n",
+        );
+        let pkg = PKG_INFO.len() as u64;
+        tar_member(
+            &mut tar,
+            tar_header("./alpha-1.0/PKG-INFO", pkg, b'0'),
+            PKG_INFO,
+        );
+        tar.extend_from_slice(&[0u8; 1024]);
+        assert_eq!(sdist(&tar).expect("reads").as_deref(), Some(PKG_INFO));
+        // Without it: none, not an error.
+        let mut tar = Vec::new();
+        tar_member(
+            &mut tar,
+            tar_header("alpha-1.0/README", 1000, b'0'),
+            &readme,
+        );
+        tar.extend_from_slice(&[0u8; 1024]);
+        assert_eq!(sdist(&tar).expect("reads"), None);
+    }
+
+    /// A PAX `size` record overrides the header's size field, as it does
+    /// for Python's `tarfile` (and so for pip building the sdist): reading
+    /// the header's size instead would take the wrong bytes as PKG-INFO.
+    #[test]
+    fn sdist_member_size_comes_from_pax() {
+        let mut tar = Vec::new();
+        let long_dir = format!("alpha-1.0{}", "-x".repeat(60));
+        let records = format!(
+            "{}{}",
+            pax_record("size", &PKG_INFO.len().to_string()),
+            pax_record("path", &format!("{long_dir}/PKG-INFO")),
+        );
+        tar_member(
+            &mut tar,
+            tar_header("PaxHeaders/PKG-INFO", records.len() as u64, b'x'),
+            records.as_bytes(),
+        );
+        // The header's own size says 5 bytes and its name is a decoy.
+        tar_member(&mut tar, tar_header("decoy/README", 5, b'0'), PKG_INFO);
+        tar.extend_from_slice(&[0u8; 1024]);
+        assert_eq!(sdist(&tar).expect("reads").as_deref(), Some(PKG_INFO));
+    }
+
+    #[test]
+    fn sdist_header_with_a_bad_checksum_is_refused() {
+        let mut tar = Vec::new();
+        let mut header = tar_header("alpha-1.0/PKG-INFO", PKG_INFO.len() as u64, b'0');
+        header[140] = b'7'; // mtime changed, checksum not updated
+        tar_member(&mut tar, header, PKG_INFO);
+        tar.extend_from_slice(&[0u8; 1024]);
+        let error = sdist(&tar).expect_err("refused");
+        assert!(error.to_string().contains("checksum"), "{error}");
+    }
+
+    #[test]
+    fn sdist_bounds_hold() {
+        // A PAX record block of 3 MiB is refused before it is held whole.
+        let mut tar = Vec::new();
+        let records = pax_record("comment", &"y".repeat(3 << 20));
+        tar_member(
+            &mut tar,
+            tar_header("PaxHeaders/x", records.len() as u64, b'x'),
+            records.as_bytes(),
+        );
+        tar_member(&mut tar, tar_header("alpha-1.0/PKG-INFO", 3, b'0'), b"no\n");
+        tar.extend_from_slice(&[0u8; 1024]);
+        let error = sdist(&tar).expect_err("refused");
+        assert!(error.to_string().contains("more than 2 MiB"), "{error}");
+        // A PKG-INFO that says it is 17 MiB is refused before it is read.
+        let mut tar = Vec::new();
+        tar.extend_from_slice(&tar_header("alpha-1.0/PKG-INFO", 17 << 20, b'0'));
+        let error = sdist(&tar).expect_err("refused");
+        assert!(
+            error.to_string().contains("alpha-1.0/PKG-INFO is larger"),
+            "{error}"
+        );
+        // A member cut short is an error, not a short PKG-INFO.
+        let mut tar = Vec::new();
+        tar.extend_from_slice(&tar_header("alpha-1.0/PKG-INFO", 4000, b'0'));
+        tar.extend_from_slice(PKG_INFO);
+        assert!(sdist(&tar).is_err());
+    }
+
+    /// A zip of `(name, method, stored bytes, crc32, size stated)` members,
+    /// written by hand so that the stated sizes can lie.
+    fn zip_of(members: &[(&str, u16, Vec<u8>, u32, u32)]) -> std::io::Cursor<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut directory = Vec::new();
+        for (name, method, data, crc, size) in members {
+            let offset = out.len() as u32;
+            let common = |out: &mut Vec<u8>| {
+                out.extend_from_slice(&20u16.to_le_bytes()); // version needed
+                out.extend_from_slice(&0u16.to_le_bytes()); // flags
+                out.extend_from_slice(&method.to_le_bytes());
+                out.extend_from_slice(&[0u8; 4]); // time, date
+                out.extend_from_slice(&crc.to_le_bytes());
+                out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+                out.extend_from_slice(&size.to_le_bytes());
+                out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+                out.extend_from_slice(&0u16.to_le_bytes()); // extra
+            };
+            out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+            common(&mut out);
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(data);
+            directory.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+            directory.extend_from_slice(&20u16.to_le_bytes()); // made by
+            common(&mut directory);
+            directory.extend_from_slice(&[0u8; 6]); // comment, disk, internal attributes
+            directory.extend_from_slice(&0u32.to_le_bytes()); // external attributes
+            directory.extend_from_slice(&offset.to_le_bytes());
+            directory.extend_from_slice(name.as_bytes());
+        }
+        let at = out.len() as u32;
+        out.extend_from_slice(&directory);
+        out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        out.extend_from_slice(&[0u8; 4]);
+        let count = (members.len() as u16).to_le_bytes();
+        out.extend_from_slice(&count);
+        out.extend_from_slice(&count);
+        out.extend_from_slice(&(directory.len() as u32).to_le_bytes());
+        out.extend_from_slice(&at.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        std::io::Cursor::new(out)
+    }
+
+    fn deflate(data: &[u8]) -> Vec<u8> {
+        let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut d, data).expect("deflate");
+        d.finish().expect("deflate")
+    }
+
+    const METADATA: &str = "alpha-1.0.dist-info/METADATA";
+
+    #[test]
+    fn wheel_metadata_stored_and_deflated() {
+        let crc = crc32fast::hash(PKG_INFO);
+        let size = PKG_INFO.len() as u32;
+        let other = ("alpha/__init__.py", 0, b"x = 1\n".to_vec(), 0, 6);
+        let stored = (METADATA, 0, PKG_INFO.to_vec(), crc, size);
+        let mut zip = zip_of(&[other.clone(), stored]);
+        assert_eq!(
+            wheel_metadata(&mut zip).expect("reads").as_deref(),
+            Some(PKG_INFO)
+        );
+        let deflated = (METADATA, 8, deflate(PKG_INFO), crc, size);
+        let mut zip = zip_of(&[deflated]);
+        assert_eq!(
+            wheel_metadata(&mut zip).expect("reads").as_deref(),
+            Some(PKG_INFO)
+        );
+        let mut zip = zip_of(&[other]);
+        assert_eq!(wheel_metadata(&mut zip).expect("reads"), None);
+        // A wrong CRC-32 is an error.
+        let mut zip = zip_of(&[(METADATA, 0, PKG_INFO.to_vec(), crc ^ 1, size)]);
+        assert!(wheel_metadata(&mut zip).is_err());
+    }
+
+    #[test]
+    fn zip_bombs_are_refused() {
+        // 64 MiB of zeros that the directory calls 100 bytes: inflating
+        // stops just past 100 and the error names the member.
+        let bomb = vec![0u8; 64 << 20];
+        let packed = deflate(&bomb);
+        let crc = crc32fast::hash(&bomb);
+        let mut zip = zip_of(&[(METADATA, 8, packed.clone(), crc, 100)]);
+        let error = wheel_metadata(&mut zip).expect_err("refused");
+        assert!(error.to_string().contains(METADATA), "{error}");
+        assert!(error.to_string().contains("more than 100"), "{error}");
+        // Stated honestly, it is larger than a metadata file may be.
+        let mut zip = zip_of(&[(METADATA, 8, packed, crc, 64 << 20)]);
+        let error = wheel_metadata(&mut zip).expect_err("refused");
+        assert!(error.to_string().contains("is larger than"), "{error}");
+        // A central directory of more than 16 MiB (65,535 entries with
+        // long names) is refused while it is read.
+        let names: Vec<String> = (0..65_535).map(|i| format!("{i:0>300}")).collect();
+        let members: Vec<(&str, u16, Vec<u8>, u32, u32)> = names
+            .iter()
+            .map(|n| (n.as_str(), 0, Vec::new(), 0, 0))
+            .collect();
+        let mut zip = zip_of(&members);
+        let error = wheel_metadata(&mut zip).expect_err("refused");
+        assert!(error.to_string().contains("more than 16 MiB"), "{error}");
     }
 }

@@ -163,18 +163,15 @@ async fn page(state: AppState, project: Option<String>, headers: HeaderMap) -> R
             &format!("acceptable types: {JSON}, {HTML}, text/html"),
         );
     };
-    let rendered = tokio::task::spawn_blocking(move || render(&state, project, format)).await;
+    let rendered =
+        airlift_http::read_current(state.store.clone(), "pypi page", move |_, generation| {
+            render(&state, generation, project, format)
+        })
+        .await;
     let (generation, body) = match rendered {
-        Ok(Ok(Some(found))) => found,
-        Ok(Ok(None)) => return plain(StatusCode::NOT_FOUND, "no such project"),
-        Ok(Err(e)) => {
-            tracing::error!("pypi page failed: {e}");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
-        Err(e) => {
-            tracing::error!("pypi page failed: {e}");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "index unavailable");
-        }
+        Ok(Some(found)) => found,
+        Ok(None) => return plain(StatusCode::NOT_FOUND, "no such project"),
+        Err(unavailable) => return unavailable.into_response(),
     };
     let etag = format!("\"pypi-{generation}-{}\"", format as u8);
     let mut response = if headers
@@ -203,16 +200,14 @@ async fn page(state: AppState, project: Option<String>, headers: HeaderMap) -> R
     response
 }
 
-/// Renders (or takes from the cache) a page of the current generation.
+/// Renders (or takes from the cache) a page of `generation`, the current one.
 fn render(
     state: &AppState,
+    generation: &airlift_store::Generation,
     project: Option<String>,
     format: Format,
 ) -> Result<Option<(u64, Bytes)>, airlift_store::StoreError> {
     let store = &state.store;
-    let Some(generation) = store.meta.current()? else {
-        return Ok(None);
-    };
     let key = (project.clone(), format);
     if let Ok(cache) = state.cache.lock()
         && cache.generation == generation.id

@@ -38,6 +38,16 @@ pub struct Project {
 /// The `Accept` header sent upstream: JSON preferred, HTML accepted.
 pub const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
+/// How project pages are read: [`ACCEPT`], pages of up to 64 MiB, and only
+/// `404` means the project does not exist; any other failure status (a
+/// `403` or `410` from a misconfigured index) is reported as the upstream's
+/// failure, not as a missing project.
+pub const PROFILE: airlift_fetch::index::IndexProfile = airlift_fetch::index::IndexProfile {
+    headers: &[("Accept", ACCEPT)],
+    limit: 64 << 20,
+    not_found: &[airlift_fetch::StatusCode::NOT_FOUND],
+};
+
 #[derive(Deserialize)]
 struct JsonPage {
     #[serde(default)]

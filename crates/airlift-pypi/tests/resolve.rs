@@ -1,130 +1,16 @@
-//! Resolution and verification against a mock upstream on loopback: every
-//! project page is PEP 691 JSON with PEP 658 metadata files, so the files
-//! themselves can be arbitrary bytes.
+//! Resolution and verification against a mock upstream on loopback
+//! (airlift-test-support's `pypi::Index`): every project page is PEP 691
+//! JSON with PEP 658 metadata files, so the files themselves can be
+//! arbitrary bytes.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use airlift_core::Digest;
 use airlift_fetch::{FetchOptions, Fetcher, Quiet};
 use airlift_pypi::collect::{CollectError, Collected, collect, plan};
 use airlift_pypi::spec::PypiSpec;
 use airlift_store::Store;
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-
-/// One release with one wheel: its dependencies, yanked flag and wheel tag.
-struct Release {
-    project: &'static str,
-    version: &'static str,
-    requires: &'static [&'static str],
-    yanked: bool,
-    wheel_tag: &'static str,
-}
-
-fn release(
-    project: &'static str,
-    version: &'static str,
-    requires: &'static [&'static str],
-) -> Release {
-    Release {
-        project,
-        version,
-        requires,
-        yanked: false,
-        wheel_tag: "py3-none-any",
-    }
-}
-
-#[derive(Clone, Default)]
-struct Upstream {
-    pages: Arc<BTreeMap<String, String>>,
-    files: Arc<BTreeMap<String, Vec<u8>>>,
-}
-
-fn build(releases: &[Release]) -> Upstream {
-    let mut pages: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
-    let mut files = BTreeMap::new();
-    for r in releases {
-        // PEP 427: dashes in the name are written as underscores.
-        let filename = format!(
-            "{}-{}-{}.whl",
-            r.project.replace('-', "_"),
-            r.version,
-            r.wheel_tag
-        );
-        let body = format!("wheel {filename}").into_bytes();
-        let mut metadata = format!(
-            "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
-            r.project, r.version
-        );
-        for line in r.requires {
-            metadata.push_str(&format!("Requires-Dist: {line}\n"));
-        }
-        let metadata = metadata.into_bytes();
-        pages
-            .entry(r.project.to_owned())
-            .or_default()
-            .push(serde_json::json!({
-                "filename": filename,
-                "url": format!("/files/{filename}"),
-                "hashes": {"sha256": Digest::of(&body).hex()},
-                "core-metadata": {"sha256": Digest::of(&metadata).hex()},
-                "yanked": r.yanked,
-                "size": body.len(),
-            }));
-        files.insert(filename.clone(), body);
-        files.insert(format!("{filename}.metadata"), metadata);
-    }
-    Upstream {
-        pages: Arc::new(
-            pages
-                .into_iter()
-                .map(|(name, files)| {
-                    (
-                        name.clone(),
-                        serde_json::json!({"meta": {"api-version": "1.1"}, "name": name, "files": files})
-                            .to_string(),
-                    )
-                })
-                .collect(),
-        ),
-        files: Arc::new(files),
-    }
-}
-
-async fn page(State(up): State<Upstream>, Path(name): Path<String>) -> Response {
-    match up.pages.get(&name) {
-        Some(body) => (
-            [(header::CONTENT_TYPE, "application/vnd.pypi.simple.v1+json")],
-            body.clone(),
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-async fn file(State(up): State<Upstream>, Path(name): Path<String>) -> Response {
-    match up.files.get(&name) {
-        Some(body) => body.clone().into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-async fn serve(up: Upstream) -> String {
-    let app = Router::new()
-        .route("/simple/{name}/", get(page))
-        .route("/files/{name}", get(file))
-        .with_state(up);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{address}/simple/")
-}
+use airlift_test_support::pypi::{Index, release};
 
 fn spec(index: &str, packages: &[&str]) -> PypiSpec {
     PypiSpec {
@@ -140,10 +26,10 @@ fn spec(index: &str, packages: &[&str]) -> PypiSpec {
 }
 
 async fn run(
-    up: Upstream,
+    up: Index,
     spec_fn: impl FnOnce(&str) -> PypiSpec,
 ) -> (Result<Collected, CollectError>, tempfile::TempDir) {
-    let index = serve(up).await;
+    let index = up.serve().await;
     let home = tempfile::tempdir().unwrap();
     let store = Store::open_embedded(home.path()).unwrap();
     let fetcher = Fetcher::new(FetchOptions {
@@ -173,7 +59,7 @@ fn carried(collected: &Collected) -> Vec<String> {
 
 #[tokio::test]
 async fn closure_per_target_with_markers_extras_and_narrowing() {
-    let up = build(&[
+    let up = Index::build(&[
         release("app", "1.0", &["lib>=1"]),
         release(
             "app",
@@ -223,7 +109,7 @@ async fn closure_per_target_with_markers_extras_and_narrowing() {
 async fn prereleases_only_when_asked_and_yanked_only_when_pinned() {
     let mut yanked = release("lib", "2.0", &[]);
     yanked.yanked = true;
-    let up = build(&[
+    let up = Index::build(&[
         release("lib", "1.0", &[]),
         yanked,
         release("pre", "1.0", &[]),
@@ -245,7 +131,7 @@ async fn prereleases_only_when_asked_and_yanked_only_when_pinned() {
 
 #[tokio::test]
 async fn conflicts_and_missing_projects_name_the_chain() {
-    let up = build(&[
+    let up = Index::build(&[
         release("app", "1.0", &["mid"]),
         release("mid", "1.0", &["leaf>=9"]),
         release("leaf", "1.0", &[]),
@@ -262,7 +148,7 @@ async fn conflicts_and_missing_projects_name_the_chain() {
         ),
         "{error}"
     );
-    let up = build(&[release("app", "1.0", &["ghost"])]);
+    let up = Index::build(&[release("app", "1.0", &["ghost"])]);
     let (result, _home) = run(up, |index| spec(index, &["app"])).await;
     let error = result.unwrap_err().to_string();
     assert!(
@@ -279,7 +165,7 @@ async fn platform_wheels_follow_the_targets() {
     linux313.wheel_tag = "cp313-cp313-manylinux_2_17_x86_64";
     let mut windows = release("native", "1.0", &[]);
     windows.wheel_tag = "cp311-cp311-win_amd64";
-    let up = build(&[linux311, linux313, windows]);
+    let up = Index::build(&[linux311, linux313, windows]);
     let (result, _home) = run(up.clone(), |index| {
         let mut s = spec(index, &["native"]);
         s.python = vec!["3.11".into()];
@@ -301,7 +187,7 @@ async fn platform_wheels_follow_the_targets() {
 
 #[tokio::test]
 async fn lockfile_hashes_are_checked_against_the_upstream() {
-    let up = build(&[release("lib", "1.0", &[])]);
+    let up = Index::build(&[release("lib", "1.0", &[])]);
     let dir = tempfile::tempdir().unwrap();
     let lock = dir.path().join("pylock.toml");
     std::fs::write(

@@ -19,7 +19,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use airlift_core::{Digest, Integrity, SafeUrl};
-use airlift_fetch::{FetchError, FetchProgress, Fetcher, Request, Secret};
+use airlift_fetch::credentials::{self, AuthScheme};
+use airlift_fetch::index::{Index, IndexError, IndexProfile};
+use airlift_fetch::{FetchError, FetchProgress, Fetcher, Request, Secret, StatusCode};
 use airlift_store::{Entry, Store, StoreError};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -27,6 +29,14 @@ use serde_json::Value;
 use crate::lockfile::{self, LockError, Pin};
 use crate::range::{Range, compare, parse_version};
 use crate::spec::NpmSpec;
+
+mod closure;
+mod targets;
+mod upstream;
+
+use closure::*;
+use targets::*;
+use upstream::*;
 
 /// Why a collect failed; every message names the package involved.
 #[derive(Debug, thiserror::Error)]
@@ -150,78 +160,6 @@ pub struct Planned {
     pub targets: Targets,
 }
 
-/// The platforms that will install, by npm's names; an empty list means
-/// every value. A package whose `os`, `cpu` or `libc` field excludes every
-/// target is left out: npm refuses to install it there (EBADPLATFORM).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Targets {
-    /// Operating systems (`process.platform`).
-    pub os: Vec<String>,
-    /// CPUs (`process.arch`).
-    pub cpu: Vec<String>,
-    /// C libraries, on Linux.
-    pub libc: Vec<String>,
-}
-
-/// npm's operating system names.
-const OS_NAMES: &[&str] = &[
-    "aix", "android", "cygwin", "darwin", "freebsd", "linux", "netbsd", "openbsd", "sunos", "win32",
-];
-/// npm's CPU names.
-const CPU_NAMES: &[&str] = &[
-    "arm", "arm64", "ia32", "loong64", "mips", "mipsel", "ppc", "ppc64", "riscv64", "s390",
-    "s390x", "x64",
-];
-/// npm's C library names.
-const LIBC_NAMES: &[&str] = &["glibc", "musl"];
-
-impl Targets {
-    /// Whether every platform is carried.
-    pub fn all(&self) -> bool {
-        self.os.is_empty() && self.cpu.is_empty() && self.libc.is_empty()
-    }
-
-    /// `None` when `manifest` installs on some target; otherwise why not
-    /// (`os ["win32"]`).
-    pub fn excludes(&self, manifest: &Value) -> Option<String> {
-        // One field as npm-install-checks reads it: a list (or a single
-        // string) of names, `!name` excluding one.
-        fn allows(field: Option<&Value>, value: &str) -> bool {
-            let items: Vec<&str> = match field {
-                Some(Value::String(one)) => vec![one.as_str()],
-                Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
-                _ => return true,
-            };
-            if items.iter().any(|i| i.strip_prefix('!') == Some(value)) {
-                return false;
-            }
-            let positive: Vec<&&str> = items.iter().filter(|i| !i.starts_with('!')).collect();
-            positive.is_empty() || positive.iter().any(|i| **i == value)
-        }
-        let check = |key: &str, targets: &[String]| {
-            let field = manifest.get(key);
-            if targets.is_empty() || targets.iter().any(|t| allows(field, t)) {
-                None
-            } else {
-                Some(format!(
-                    "{key} {}",
-                    field.map(Value::to_string).unwrap_or_default()
-                ))
-            }
-        };
-        let linux = self.os.is_empty() || self.os.iter().any(|o| o == "linux");
-        check("os", &self.os)
-            .or_else(|| check("cpu", &self.cpu))
-            .or_else(|| {
-                if linux {
-                    check("libc", &self.libc)
-                } else {
-                    None
-                }
-            })
-    }
-}
-
 /// Splits `name@spec` (`@scope/name@spec`); a bare name means `latest`.
 pub fn split_spec(text: &str) -> (String, String) {
     let text = text.trim();
@@ -292,17 +230,9 @@ pub fn plan(spec: &NpmSpec, base: &Path) -> Result<Planned, CollectError> {
         cpu: spec.cpu.clone(),
         libc: spec.libc.clone(),
     };
-    let authorization = match &spec.credentials {
-        None => None,
-        Some(name) => Some(Secret(format!(
-            "Bearer {}",
-            std::env::var(format!("{name}_TOKEN")).map_err(|_| {
-                CollectError::Spec(format!(
-                    "credentials = {name:?} but {name}_TOKEN is not set"
-                ))
-            })?
-        ))),
-    };
+    let authorization =
+        credentials::resolve_optional(spec.credentials.as_deref(), AuthScheme::Bearer)
+            .map_err(|e| CollectError::Spec(e.to_string()))?;
     Ok(Planned {
         registry,
         authorization,
@@ -335,288 +265,6 @@ pub struct Collected {
     pub left_out_bytes: u64,
 }
 
-struct Upstream<'a> {
-    fetcher: &'a Fetcher,
-    planned: &'a Planned,
-    concurrency: usize,
-    packuments: HashMap<String, Arc<Value>>,
-}
-
-/// The packument path of a name: `@scope%2fname` for scoped packages.
-pub fn encode_name(name: &str) -> String {
-    name.replace('/', "%2f")
-}
-
-impl Upstream<'_> {
-    fn authorization_for(&self, url: &url::Url) -> Option<Secret> {
-        airlift_fetch::same_origin(url, self.planned.registry.expose())
-            .then(|| self.planned.authorization.clone())
-            .flatten()
-    }
-
-    /// Loads packuments not yet read, concurrently. Names whose packument is
-    /// missing are returned for optional needs instead of failing.
-    async fn load(
-        &mut self,
-        wanted: Vec<(String, Vec<String>, bool)>,
-    ) -> Result<BTreeMap<String, CollectError>, CollectError> {
-        let mut unique: BTreeMap<String, (Vec<String>, bool)> = BTreeMap::new();
-        for (name, chain, optional) in wanted {
-            if self.packuments.contains_key(&name) {
-                continue;
-            }
-            let slot = unique.entry(name).or_insert((chain, true));
-            slot.1 &= optional;
-        }
-        let this = &*self;
-        let results: Vec<(String, bool, Result<Value, CollectError>)> =
-            futures_util::stream::iter(unique)
-                .map(|(name, (chain, optional))| async move {
-                    let result = this.fetch_packument(&name, chain).await;
-                    (name, optional, result)
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
-        let mut failed = BTreeMap::new();
-        for (name, optional, result) in results {
-            match result {
-                Ok(packument) => {
-                    self.packuments.insert(name, Arc::new(packument));
-                }
-                Err(e) if optional => {
-                    failed.insert(name, e);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(failed)
-    }
-
-    async fn fetch_packument(&self, name: &str, chain: Vec<String>) -> Result<Value, CollectError> {
-        let url = self
-            .planned
-            .registry
-            .expose()
-            .join(&encode_name(name))
-            .ok()
-            .and_then(|u| SafeUrl::parse(u.as_str()).ok())
-            .ok_or_else(|| CollectError::Spec(format!("cannot form a URL for {name}")))?;
-        let upstream = |message: String| CollectError::Upstream {
-            package: name.to_owned(),
-            url: url.redacted(),
-            message,
-        };
-        let authorization = self.authorization_for(url.expose());
-        let page = self
-            .fetcher
-            .get_small(
-                &url,
-                &[("Accept", "application/json")],
-                authorization.as_ref(),
-                256 << 20,
-            )
-            .await
-            .map_err(|e| upstream(e.detail()))?;
-        if page.status.as_u16() == 404 {
-            return Err(CollectError::NotFound {
-                package: name.to_owned(),
-                url: url.redacted(),
-                chain,
-            });
-        }
-        if !page.status.is_success() {
-            return Err(upstream(format!("answered {}", page.status)));
-        }
-        let packument: Value = serde_json::from_slice(&page.body)
-            .map_err(|e| upstream(format!("malformed packument: {e}")))?;
-        if packument.get("name").and_then(|n| n.as_str()) != Some(name) {
-            return Err(upstream("the packument names another package".into()));
-        }
-        if !packument.get("versions").is_some_and(Value::is_object) {
-            return Err(upstream(
-                "malformed packument: no \"versions\" object".into(),
-            ));
-        }
-        Ok(packument)
-    }
-}
-
-/// The version npm picks for `spec` from a packument.
-fn pick(
-    name: &str,
-    packument: &Value,
-    spec: &str,
-    chain: &[String],
-) -> Result<String, CollectError> {
-    let versions = packument
-        .get("versions")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let tags = packument.get("dist-tags").and_then(Value::as_object);
-    let spec = spec.trim();
-    let unsupported = || CollectError::Unsupported {
-        package: name.to_owned(),
-        spec: spec.to_owned(),
-        chain: chain.to_vec(),
-    };
-    if spec.contains(':') || spec.contains('/') {
-        return Err(unsupported());
-    }
-    // `*` and an empty range mean what `latest` names, when it exists.
-    let tag = if spec.is_empty() || spec == "*" {
-        "latest"
-    } else {
-        spec
-    };
-    if let Some(version) = tags.and_then(|t| t.get(tag)).and_then(Value::as_str)
-        && versions.contains_key(version)
-    {
-        return Ok(version.to_owned());
-    }
-    let range = match Range::parse(spec) {
-        Ok(range) => range,
-        Err(_)
-            if spec
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) =>
-        {
-            // A tag the packument does not have.
-            return Err(CollectError::Unsatisfiable {
-                package: name.to_owned(),
-                spec: spec.to_owned(),
-                available: format!(
-                    "tags {}",
-                    tags.map(|t| t.keys().cloned().collect::<Vec<_>>().join(", "))
-                        .unwrap_or_default()
-                ),
-                chain: chain.to_vec(),
-            });
-        }
-        Err(_) => return Err(unsupported()),
-    };
-    let mut candidates: Vec<(semver::Version, &String, bool)> = versions
-        .iter()
-        .filter_map(|(text, manifest)| {
-            let version = parse_version(text)?;
-            let deprecated = manifest
-                .get("deprecated")
-                .is_some_and(|d| !d.is_null() && d != "");
-            range
-                .satisfies(&version)
-                .then_some((version, text, deprecated))
-        })
-        .collect();
-    candidates.sort_by(|a, b| compare(&a.0, &b.0));
-    if let Some(latest) = tags.and_then(|t| t.get("latest")).and_then(Value::as_str)
-        && candidates
-            .iter()
-            .any(|(_, text, deprecated)| text.as_str() == latest && !deprecated)
-    {
-        return Ok(latest.to_owned());
-    }
-    if let Some((_, text, _)) = candidates
-        .iter()
-        .rev()
-        .find(|(_, _, deprecated)| !deprecated)
-    {
-        return Ok((*text).clone());
-    }
-    if let Some((_, text, _)) = candidates.last() {
-        return Ok((*text).clone());
-    }
-    let mut all: Vec<semver::Version> = versions.keys().filter_map(|v| parse_version(v)).collect();
-    all.sort_by(compare);
-    let available: Vec<String> = all
-        .iter()
-        .rev()
-        .take(8)
-        .rev()
-        .map(ToString::to_string)
-        .collect();
-    Err(CollectError::Unsatisfiable {
-        package: name.to_owned(),
-        spec: spec.to_owned(),
-        available: if available.is_empty() {
-            "none".into()
-        } else {
-            available.join(", ")
-        },
-        chain: chain.to_vec(),
-    })
-}
-
-/// A dependency to satisfy.
-struct Need {
-    name: String,
-    spec: String,
-    optional: bool,
-    chain: Vec<String>,
-}
-
-/// The dependencies of a version's manifest that an install follows.
-fn dependencies(manifest: &Value, planned: &Planned) -> Vec<(String, String, bool)> {
-    let map = |key: &str| -> Vec<(String, String)> {
-        manifest
-            .get(key)
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let bundled: BTreeSet<String> = ["bundleDependencies", "bundledDependencies"]
-        .iter()
-        .filter_map(|k| manifest.get(*k))
-        .flat_map(|v| match v {
-            Value::Array(items) => items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_owned))
-                .collect(),
-            Value::Bool(true) => map("dependencies").into_iter().map(|(k, _)| k).collect(),
-            _ => Vec::new(),
-        })
-        .collect();
-    let mut out = Vec::new();
-    let optional: BTreeMap<String, String> = map("optionalDependencies").into_iter().collect();
-    for (name, spec) in map("dependencies") {
-        if !optional.contains_key(&name) {
-            out.push((name, spec, false));
-        }
-    }
-    if planned.optional {
-        for (name, spec) in &optional {
-            out.push((name.clone(), spec.clone(), true));
-        }
-    }
-    if planned.peer {
-        for (name, spec) in map("peerDependencies") {
-            let optional_peer = manifest
-                .get("peerDependenciesMeta")
-                .and_then(|m| m.get(&name))
-                .and_then(|m| m.get("optional"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            if !optional_peer {
-                out.push((name, spec, false));
-            }
-        }
-    }
-    out.retain(|(name, _, _)| !bundled.contains(name));
-    out
-}
-
-/// An `npm:real@spec` alias becomes (real, spec).
-fn unalias(name: String, spec: String) -> (String, String) {
-    match spec.strip_prefix("npm:") {
-        Some(rest) => split_spec(rest),
-        None => (name, spec),
-    }
-}
-
 /// Collects everything `[npm]` declares.
 pub async fn collect(
     store: &Store,
@@ -626,8 +274,12 @@ pub async fn collect(
     progress: Arc<dyn FetchProgress>,
 ) -> Result<Collected, CollectError> {
     let mut up = Upstream {
-        fetcher,
-        planned,
+        index: Index::new(
+            fetcher,
+            planned.registry.clone(),
+            planned.authorization.clone(),
+            PROFILE,
+        ),
         concurrency: concurrency.max(1),
         packuments: HashMap::new(),
     };
@@ -877,7 +529,7 @@ pub async fn collect(
         .map(|(_, _, _, integrity, url, known)| {
             (
                 Request {
-                    authorization: up.authorization_for(url.expose()),
+                    authorization: up.index.authorization_for(url.expose()),
                     url: url.clone(),
                     expected: *known,
                 },
@@ -968,108 +620,4 @@ pub async fn collect(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn platform_targets_follow_npm_install_checks() {
-        let targets = Targets {
-            os: vec!["linux".into()],
-            cpu: vec!["x64".into()],
-            libc: vec!["glibc".into()],
-        };
-        let m = |v: Value| targets.excludes(&v);
-        assert_eq!(m(serde_json::json!({})), None);
-        assert_eq!(
-            m(serde_json::json!({"os": ["linux"], "cpu": ["x64"]})),
-            None
-        );
-        assert_eq!(m(serde_json::json!({"os": "linux"})), None);
-        assert_eq!(m(serde_json::json!({"os": ["!win32"]})), None);
-        assert!(m(serde_json::json!({"os": ["win32"]})).is_some_and(|r| r.starts_with("os ")));
-        assert!(m(serde_json::json!({"os": ["!linux"]})).is_some());
-        assert!(m(serde_json::json!({"cpu": ["arm64"]})).is_some_and(|r| r.starts_with("cpu ")));
-        assert!(m(serde_json::json!({"libc": ["musl"]})).is_some_and(|r| r.starts_with("libc ")));
-        // No targets: every platform.
-        assert!(Targets::default().all());
-        assert_eq!(
-            Targets::default().excludes(&serde_json::json!({"os": ["aix"]})),
-            None
-        );
-        // libc only matters when a target is Linux.
-        let mac = Targets {
-            os: vec!["darwin".into()],
-            cpu: Vec::new(),
-            libc: vec!["glibc".into()],
-        };
-        assert_eq!(
-            mac.excludes(&serde_json::json!({"os": ["darwin"], "libc": ["musl"]})),
-            None
-        );
-    }
-
-    #[test]
-    fn specs_split() {
-        assert_eq!(split_spec("express@^4"), ("express".into(), "^4".into()));
-        assert_eq!(
-            split_spec("@types/node@20"),
-            ("@types/node".into(), "20".into())
-        );
-        assert_eq!(
-            split_spec("@types/node"),
-            ("@types/node".into(), "latest".into())
-        );
-        assert_eq!(split_spec("lodash"), ("lodash".into(), "latest".into()));
-        assert_eq!(split_spec("\u{e9}@1"), ("\u{e9}".into(), "1".into()));
-        assert_eq!(split_spec("@"), ("@".into(), "latest".into()));
-        assert_eq!(
-            unalias("x".into(), "npm:@s/y@^2".into()),
-            ("@s/y".into(), "^2".into())
-        );
-    }
-
-    #[test]
-    fn npm_picks_like_npm() {
-        let packument = serde_json::json!({
-            "name": "p",
-            "dist-tags": {"latest": "1.2.0", "next": "2.0.0-rc.1"},
-            "versions": {
-                "1.0.0": {}, "1.2.0": {}, "1.3.0": {}, "1.4.0": {"deprecated": "broken"},
-                "2.0.0-rc.1": {}
-            }
-        });
-        let chain = Vec::new();
-        assert_eq!(
-            pick("p", &packument, "^1", &chain).expect("pick"),
-            "1.2.0",
-            "latest wins when it satisfies"
-        );
-        assert_eq!(
-            pick("p", &packument, ">=1.3", &chain).expect("pick"),
-            "1.3.0",
-            "deprecated avoided"
-        );
-        assert_eq!(
-            pick("p", &packument, "1.4.0", &chain).expect("pick"),
-            "1.4.0"
-        );
-        assert_eq!(
-            pick("p", &packument, "next", &chain).expect("pick"),
-            "2.0.0-rc.1"
-        );
-        assert_eq!(
-            pick("p", &packument, "latest", &chain).expect("pick"),
-            "1.2.0"
-        );
-        assert_eq!(pick("p", &packument, "*", &chain).expect("pick"), "1.2.0");
-        assert!(pick("p", &packument, "^3", &chain).is_err());
-        assert!(matches!(
-            pick("p", &packument, "git+https://example.com/p.git", &chain),
-            Err(CollectError::Unsupported { .. })
-        ));
-        assert!(matches!(
-            pick("p", &packument, "beta", &chain),
-            Err(CollectError::Unsatisfiable { .. })
-        ));
-    }
-}
+mod tests;

@@ -1,0 +1,181 @@
+use super::*;
+
+fn spec(index: &str, credentials: Option<&str>) -> CargoSpec {
+    CargoSpec {
+        index: format!("sparse+{index}"),
+        lockfiles: Vec::new(),
+        crates: vec!["fx-gone".into()],
+        features: BTreeMap::new(),
+        dev: false,
+        credentials: credentials.map(str::to_owned),
+    }
+}
+
+/// Collects `fx-gone` from an index that has a `config.json` and answers
+/// every index file with `status`.
+async fn collect_answered(status: u16) -> Result<Collected, CollectError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}/", listener.local_addr().expect("address"));
+    let app = axum::Router::new()
+        .route(
+            "/config.json",
+            axum::routing::get(|| async { r#"{"dl":"http://127.0.0.1:9/dl"}"# }),
+        )
+        .fallback(move || async move { StatusCode::from_u16(status).expect("status") });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let home = tempfile::tempdir().expect("home");
+    let store = Store::open_embedded(home.path()).expect("store");
+    let fetcher = Fetcher::new(airlift_fetch::FetchOptions {
+        attempts: 1,
+        ..Default::default()
+    })
+    .expect("client");
+    let planned = plan(&spec(&base, None), home.path()).expect("plan");
+    collect(
+        &store,
+        &fetcher,
+        &planned,
+        2,
+        Arc::new(airlift_fetch::Quiet),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn gone_and_unavailable_for_legal_reasons_mean_not_found_as_for_cargo() {
+    for status in [404, 410, 451] {
+        let error = collect_answered(status)
+            .await
+            .expect_err("nothing to carry");
+        assert!(
+            matches!(error, CollectError::NotFound { .. }),
+            "{status}: {error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("fx-gone: not found in the upstream index"),
+            "{error}"
+        );
+    }
+    let error = collect_answered(403).await.expect_err("refused");
+    assert!(
+        error.to_string().ends_with(": answered 403 Forbidden"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_credentials_reference_names_a_token_variable() {
+    let base = Path::new(".");
+    let unset = plan(
+        &spec("http://127.0.0.1:9/", Some("AIRLIFT_TEST_UNSET_REFERENCE")),
+        base,
+    )
+    .expect_err("unset");
+    assert_eq!(
+        unset.to_string(),
+        "[cargo]: credentials = \"AIRLIFT_TEST_UNSET_REFERENCE\" but AIRLIFT_TEST_UNSET_REFERENCE_TOKEN is not set"
+    );
+    let bad = plan(&spec("http://127.0.0.1:9/", Some("my registry")), base).expect_err("bad");
+    assert!(
+        bad.to_string()
+            .contains("must name environment variables (letters, digits and _)"),
+        "{bad}"
+    );
+}
+
+#[test]
+fn download_urls_follow_the_template() {
+    let d = Digest::of(b"x");
+    assert_eq!(
+        download_url("https://dl.example.com/api/v1/crates", "serde", "1.0.0", &d),
+        "https://dl.example.com/api/v1/crates/serde/1.0.0/download"
+    );
+    assert_eq!(
+        download_url(
+            "https://dl.example.com/{prefix}/{crate}/{crate}-{version}.crate",
+            "Serde",
+            "1.0.0",
+            &d
+        ),
+        "https://dl.example.com/Se/rd/Serde/Serde-1.0.0.crate"
+    );
+    assert_eq!(
+        download_url(
+            "https://dl.example.com/{lowerprefix}/{sha256-checksum}",
+            "abc",
+            "1.0.0",
+            &d
+        ),
+        format!("https://dl.example.com/3/a/{}", d.hex())
+    );
+}
+
+fn release(line: &str) -> Release {
+    index::parse_file("x", line.as_bytes())
+        .expect("line")
+        .remove(0)
+}
+
+#[test]
+fn features_enable_optional_dependencies() {
+    let hex = "a".repeat(64);
+    let line = format!(
+        r#"{{"name":"x","vers":"1.0.0","cksum":"{hex}","deps":[
+          {{"name":"always","req":"^1","kind":"normal"}},
+          {{"name":"builder","req":"^1","kind":"build"}},
+          {{"name":"tester","req":"^1","kind":"dev"}},
+          {{"name":"opt-a","req":"^1","optional":true}},
+          {{"name":"opt-b","req":"^1","optional":true}},
+          {{"name":"opt-c","req":"^1","optional":true}},
+          {{"name":"renamed","package":"real-name","req":"^2","optional":true,"default_features":false}}
+        ],"features":{{"default":["a"],"a":["opt-a/extra"],"weak":["opt-b?/w"]}},"features2":{{"r":["dep:renamed","renamed/f"]}}}}"#
+    )
+    .replace('\n', "");
+    let r = release(&line);
+    let names = |needs: &[Need]| needs.iter().map(|n| n.name.clone()).collect::<Vec<_>>();
+    let mut notes = Vec::new();
+    let base = Activation {
+        features: BTreeSet::new(),
+        default: true,
+        dev: false,
+    };
+    let needs = expand(&r, &base, &["x".into()], &mut notes, &BTreeSet::new()).expect("expands");
+    assert_eq!(names(&needs), ["always", "builder", "opt-a"]);
+    assert!(needs[2].features.contains("extra"));
+    let more = Activation {
+        features: ["weak".to_owned(), "r".to_owned(), "opt-c".to_owned()].into(),
+        default: false,
+        dev: true,
+    };
+    let needs = expand(&r, &more, &["x".into()], &mut notes, &BTreeSet::new()).expect("expands");
+    // The weak `opt-b?/w` brings opt-b: cargo's lockfile resolver
+    // reaches it, so `cargo generate-lockfile` in the gap needs it.
+    assert_eq!(
+        names(&needs),
+        ["always", "builder", "tester", "opt-b", "opt-c", "real-name"]
+    );
+    assert!(needs[3].features.contains("w"));
+    assert!(!needs[5].default && needs[5].features.contains("f"));
+    let bad = Activation {
+        features: ["nope".to_owned()].into(),
+        ..base
+    };
+    let error = expand(
+        &r,
+        &bad,
+        &["x 1.0.0".into(), "root".into()],
+        &mut notes,
+        &bad.features,
+    )
+    .expect_err("unknown");
+    assert!(
+        error
+            .to_string()
+            .contains("x 1.0.0: has no feature \"nope\""),
+        "{error}"
+    );
+}

@@ -1,0 +1,49 @@
+//! How `[pypi]` reads its upstream index through the shared index reader:
+//! which statuses mean a project is missing, and how a credentials
+//! reference is read.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use airlift_fetch::{FetchOptions, Fetcher, Quiet};
+use airlift_pypi::collect::{CollectError, Collected, collect, plan};
+use airlift_pypi::spec::PypiSpec;
+use airlift_store::Store;
+
+fn spec(index: &str, credentials: Option<&str>) -> PypiSpec {
+    PypiSpec {
+        index: index.to_owned(),
+        python: vec!["3.12".into()],
+        platforms: vec!["any".into()],
+        packages: vec!["fx-gone".into()],
+        lockfiles: Vec::new(),
+        sdist: true,
+        prereleases: false,
+        credentials: credentials.map(str::to_owned),
+    }
+}
+
+/// Collects `fx-gone` from an index that answers every page with `status`.
+async fn collect_answered(status: u16) -> Result<Collected, CollectError> {
+    let base = format!("{}simple/", airlift_test_support::answering(status).await);
+    let home = tempfile::tempdir().unwrap();
+    let store = Store::open_embedded(home.path()).unwrap();
+    let fetcher = Fetcher::new(FetchOptions {
+        attempts: 1,
+        ..FetchOptions::default()
+    })
+    .unwrap();
+    let planned = plan(&spec(&base, None), home.path()).unwrap();
+    collect(&store, &fetcher, &planned, 2, Arc::new(Quiet)).await
+}
+
+#[tokio::test]
+async fn only_404_means_a_project_is_not_found() {
+    let error = collect_answered(404).await.unwrap_err();
+    assert!(matches!(error, CollectError::NotFound { .. }), "{error}");
+    let error = collect_answered(410).await.unwrap_err();
+    assert!(
+        error.to_string().ends_with(": answered 410 Gone"),
+        "{error}"
+    );
+}
