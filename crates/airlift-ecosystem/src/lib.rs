@@ -49,18 +49,29 @@ pub type AuditHook = Arc<dyn Fn(&str, serde_json::Value) -> Result<(), String> +
 
 /// What an ecosystem adapter implements. See the crate documentation.
 pub trait Ecosystem: Send + Sync + 'static {
+    /// Who it is: name, title, table and where it is served.
+    fn about(&self) -> About;
+
     /// Its name in index entries, bundles and `status` (`pypi`).
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.about().name
+    }
 
     /// What people call it (`Python packages`).
-    fn title(&self) -> &'static str;
+    fn title(&self) -> &'static str {
+        self.about().title
+    }
 
     /// Its table in `airlift.toml`.
-    fn table(&self) -> Table;
+    fn table(&self) -> Table {
+        self.about().table
+    }
 
     /// The path its clients start from, shown on the server's `/` page
     /// (`/pypi/simple/`).
-    fn served_at(&self) -> &'static str;
+    fn served_at(&self) -> &'static str {
+        self.about().served_at
+    }
 
     /// Parses its table of `declared` and plans what to collect; `None` when
     /// the table is absent (or declares nothing).
@@ -106,6 +117,19 @@ pub trait Ecosystem: Send + Sync + 'static {
     fn not_found(&self) -> &'static [u16] {
         &[404]
     }
+}
+
+/// Who an ecosystem is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct About {
+    /// Its name in index entries, bundles and `status` (`pypi`).
+    pub name: &'static str,
+    /// What people call it (`Python packages`).
+    pub title: &'static str,
+    /// Its table in `airlift.toml`.
+    pub table: Table,
+    /// The path its clients start from (`/pypi/simple/`).
+    pub served_at: &'static str,
 }
 
 /// An ecosystem's table in `airlift.toml`.
@@ -166,6 +190,67 @@ pub trait Plan: Send + Sync {
         &'a self,
         context: &'a CollectContext<'a>,
     ) -> BoxFuture<'a, Result<Collected, Error>>;
+}
+
+/// The collect of an ecosystem whose planning gives a value of its own type
+/// `P`: what most ecosystems need, so that none writes its own [`Plan`].
+pub type CollectFn<P> =
+    for<'a> fn(&'a P, &'a CollectContext<'a>) -> BoxFuture<'a, Result<Collected, Error>>;
+
+/// A [`Plan`] from an ecosystem's own plan value and collect function;
+/// without a value (nothing declared), collect returns `empty()`, so the
+/// summary still has the ecosystem's fields.
+pub struct Planned<P> {
+    planned: Option<P>,
+    collect: CollectFn<P>,
+    empty: fn() -> Collected,
+}
+
+impl Table {
+    /// A single table (`[pypi]`).
+    pub const fn one(key: &'static str) -> Self {
+        Self { key, many: false }
+    }
+
+    /// An array of tables (`[[oci]]`).
+    pub const fn many(key: &'static str) -> Self {
+        Self { key, many: true }
+    }
+}
+
+impl<P: Send + Sync + 'static> Planned<P> {
+    /// A plan of `planned` (`None`: nothing declared), collected by
+    /// `collect`.
+    pub fn boxed(
+        planned: Option<P>,
+        collect: CollectFn<P>,
+        empty: fn() -> Collected,
+    ) -> Option<Box<dyn Plan>> {
+        Some(Box::new(Self {
+            planned,
+            collect,
+            empty,
+        }))
+    }
+}
+
+impl<P: Send + Sync> Plan for Planned<P> {
+    fn is_empty(&self) -> bool {
+        self.planned.is_none()
+    }
+
+    fn collect<'a>(
+        &'a self,
+        context: &'a CollectContext<'a>,
+    ) -> BoxFuture<'a, Result<Collected, Error>> {
+        match &self.planned {
+            Some(planned) => (self.collect)(planned, context),
+            None => {
+                let empty = (self.empty)();
+                Box::pin(async move { Ok(empty) })
+            }
+        }
+    }
 }
 
 /// What one ecosystem's collect brought.
@@ -231,6 +316,12 @@ impl Error {
         Self::new(ErrorKind::Upstream, message)
     }
 
+    /// An error of an ecosystem's own type, of the kind `kind` says.
+    pub fn classify<E: std::fmt::Display>(error: E, kind: impl Fn(&E) -> ErrorKind) -> Self {
+        let kind = kind(&error);
+        Self::new(kind, error.to_string())
+    }
+
     /// Adds a hint.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
@@ -271,10 +362,12 @@ pub struct ClientRequest<'a> {
     pub tls: bool,
     /// The site CA certificate clients trust for HTTPS.
     pub ca: &'a Path,
-    /// The store, for configurations that depend on what is carried.
-    pub store: &'a Store,
-    /// The site's services (the apt signer).
-    pub extensions: &'a axum::http::Extensions,
+    /// Opens the store, for configurations that depend on what is carried
+    /// (the others never open it, so they create nothing in a new home).
+    pub store: &'a (dyn Fn() -> Result<Store, Error> + 'a),
+    /// Loads the site's services (the apt signer, made on first use), for
+    /// configurations that name them.
+    pub extensions: &'a (dyn Fn() -> Result<axum::http::Extensions, Error> + 'a),
     /// Where the client keeps the server's signing key (apt's
     /// `Signed-By`).
     pub signed_by: &'a Path,
@@ -307,6 +400,11 @@ pub struct Package {
     pub purl: String,
     /// The digest the upstream published for it (`sha256:…`), when known.
     pub digest: Option<String>,
+}
+
+/// The error for a client an ecosystem does not have.
+pub fn no_client(ecosystem: &str, tool: &str) -> Error {
+    Error::input(format!("{ecosystem} has no client named {tool:?}"))
 }
 
 /// The percent-encoding of a package URL component: everything but

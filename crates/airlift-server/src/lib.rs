@@ -120,7 +120,9 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
     for ecosystem in ecosystems.iter() {
         app = app.merge(ecosystem.routes(&context));
     }
-    app.layer(middleware::from_fn_with_state(state, count))
+    // A path no router knows gets a 404 that says so, not an empty body.
+    app.fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .layer(middleware::from_fn_with_state(state, count))
         .layer(middleware::map_response(protect))
 }
 
@@ -315,5 +317,39 @@ async fn metrics_handler(State(state): State<AppState>) -> Response {
             format!("metrics failed: {e}\n"),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    /// A route that sets its own policy (a page meant for browsers) keeps
+    /// it; every other answer gets the one that lets nothing load, and every
+    /// answer says nosniff.
+    #[tokio::test]
+    async fn a_route_that_sets_its_own_policy_keeps_it() {
+        const OWN: &str = "default-src 'self'";
+        let app = Router::new()
+            .route(
+                "/page",
+                get(|| async { ([(header::CONTENT_SECURITY_POLICY, OWN)], "page") }),
+            )
+            .route("/data", get(|| async { "data" }))
+            .layer(middleware::map_response(protect));
+        for (path, policy) in [("/page", OWN), ("/data", NO_CONTENT_POLICY)] {
+            let request = Request::get(path)
+                .body(axum::body::Body::empty())
+                .expect("ok");
+            let response = app.clone().oneshot(request).await.expect("ok");
+            let headers = response.headers();
+            let policies: Vec<_> = headers
+                .get_all(header::CONTENT_SECURITY_POLICY)
+                .iter()
+                .collect();
+            assert_eq!(policies, [policy], "{path}");
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        }
     }
 }

@@ -6,21 +6,36 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use airlift_server::{Limits, NO_CONTENT_POLICY, app, serve_listener};
+use std::sync::Arc;
+
+use airlift_ecosystem::Ecosystem;
+use airlift_server::{Limits, NO_CONTENT_POLICY, Services, app_with, serve_listener};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 struct Running {
     address: SocketAddr,
-    _home: tempfile::TempDir,
+    home: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Every ecosystem, mounted as the binary mounts them.
+fn ecosystems() -> Vec<Arc<dyn Ecosystem>> {
+    vec![
+        Arc::new(airlift_files::ecosystem::Files),
+        Arc::new(airlift_oci::ecosystem::Oci),
+        Arc::new(airlift_pypi::ecosystem::Pypi),
+        Arc::new(airlift_cargo::ecosystem::Cargo),
+        Arc::new(airlift_npm::ecosystem::Npm),
+        Arc::new(airlift_apt::ecosystem::Apt),
+    ]
 }
 
 async fn start(limits: Limits) -> Running {
     start_with(limits, None).await
 }
 
-async fn start_with(limits: Limits, tls: Option<std::sync::Arc<rustls::ServerConfig>>) -> Running {
+async fn start_with(limits: Limits, tls: Option<Arc<rustls::ServerConfig>>) -> Running {
     let home = tempfile::tempdir().unwrap();
     let store = airlift_store::Store::open_embedded(home.path()).unwrap();
     let uploads = home.path().join("uploads");
@@ -30,7 +45,14 @@ async fn start_with(limits: Limits, tls: Option<std::sync::Arc<rustls::ServerCon
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(serve_listener(
         listener,
-        app(store, uploads),
+        app_with(
+            store,
+            uploads,
+            Services {
+                ecosystems: Arc::from(ecosystems()),
+                ..Default::default()
+            },
+        ),
         limits,
         tls,
         async move {
@@ -39,7 +61,7 @@ async fn start_with(limits: Limits, tls: Option<std::sync::Arc<rustls::ServerCon
     ));
     Running {
         address,
-        _home: home,
+        home,
         _stop: stop,
     }
 }
@@ -343,4 +365,73 @@ fn the_connection_limit_fits_the_open_files_limit() {
         4096
     );
     assert_eq!(airlift_server::fit_to_open_files(wanted, None), wanted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_that_goes_silent_gets_the_header_timeout_and_a_silent_connection_the_idle_one() {
+    // The header timeout is the shorter, so each connection shows which
+    // clock it was given.
+    let server = start(limits(500, 2_500, 10_000, 100)).await;
+    let mut silent = TcpStream::connect(server.address).await.unwrap();
+    let mut started = TcpStream::connect(server.address).await.unwrap();
+    // Part of a request line, and then nothing: no header line ever comes.
+    started.write_all(b"GET /healthz HT").await.unwrap();
+    let (head_closed, idle_closed) = tokio::join!(
+        read_until_closed(&mut started, Duration::from_secs(5)),
+        read_until_closed(&mut silent, Duration::from_secs(6)),
+    );
+    let (seen, after) = head_closed;
+    assert!(seen.is_empty(), "{:?}", String::from_utf8_lossy(&seen));
+    assert!(
+        after >= Duration::from_millis(400) && after < Duration::from_millis(1_800),
+        "the started head was closed after {after:?}, not about 0.5s"
+    );
+    let (seen, after) = idle_closed;
+    assert!(seen.is_empty(), "{:?}", String::from_utf8_lossy(&seen));
+    assert!(
+        after >= Duration::from_millis(2_300) && after < Duration::from_secs(5),
+        "the silent connection was closed after {after:?}, not about 2.5s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_body_that_stalls_is_cut_at_the_body_timeout_and_stores_nothing() {
+    let server = start(limits(10_000, 10_000, 1_000, 100)).await;
+    let digest = format!("sha256:{}", airlift_core::Digest::of(b"0123456789").hex());
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    // No Content-Length: the body's end is only known from its last chunk,
+    // which never comes.
+    stream
+        .write_all(
+            format!(
+                "POST /v2/team/app/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\n01234\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (answer, after) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    assert!(
+        after >= Duration::from_millis(900) && started.elapsed() < Duration::from_secs(3),
+        "closed after {after:?}, not about 1s"
+    );
+    if !answer.is_empty() {
+        let (status, _) = parse_head(&answer);
+        assert!(status >= 400, "{}", String::from_utf8_lossy(&answer));
+    }
+    // The session the request opened is gone with its half of the data.
+    let uploads = server.home.path().join("uploads");
+    let left: Vec<_> = std::fs::read_dir(&uploads)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in {}: {left:?}", uploads.display());
+    let (status, _) = ask(
+        server.address,
+        &get(&format!("/v2/team/app/blobs/{digest}")),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(status, 404);
 }

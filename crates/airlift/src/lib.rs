@@ -11,4 +11,4 @@ mod failure;
 mod progress;
 
 pub use commands::{Output, run};
-pub use failure::Failure;
+pub use failure::{Exit, Failure};

@@ -5,71 +5,8 @@
 
 mod common;
 
-use std::collections::HashMap;
-
-use common::{Behaviour, Home, Server, Upstream, http, noise, sha256_hex};
-
-struct Archive {
-    routes: HashMap<String, Behaviour>,
-    debs: HashMap<String, Vec<u8>>,
-}
-
-/// A signed upstream archive: `Release` for suite `test`, one Packages.
-fn archive(key: &airlift_pgp::SigningKey, tamper: impl Fn(&mut String)) -> Archive {
-    let specs = [
-        (
-            "app",
-            "1.0",
-            "amd64",
-            "Pre-Depends: base\nDepends: lib (>= 2) | other-lib, mail-transport-agent",
-        ),
-        ("lib", "1.0", "amd64", ""),
-        ("lib", "2.0", "amd64", ""),
-        ("base", "1:0.9~rc1", "all", ""),
-        (
-            "postfix-mock",
-            "3.0",
-            "amd64",
-            "Provides: mail-transport-agent",
-        ),
-        ("unrelated", "1.0", "amd64", ""),
-    ];
-    let mut packages = String::new();
-    let mut routes = HashMap::new();
-    let mut debs = HashMap::new();
-    for (i, (name, version, arch, extra)) in specs.iter().enumerate() {
-        let data = noise(i as u64 + 40, 2_000 + i * 100);
-        let file = format!(
-            "pool/main/{}/{name}/{name}_{}_{arch}.deb",
-            &name[..1],
-            version.split_once(':').map_or(*version, |(_, v)| v)
-        );
-        packages.push_str(&format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: {arch}\n{extra}{}Filename: {file}\nSize: {}\nMD5sum: 00\nSHA256: {}\nDescription: mock {name}\n with a second line\n .\n\tand a tab\n\n",
-            if extra.is_empty() { "" } else { "\n" },
-            data.len(),
-            sha256_hex(&data)
-        ));
-        routes.insert(format!("deb/{file}"), Behaviour::Serve(data.clone()));
-        debs.insert(file, data);
-    }
-    let mut release = format!(
-        "Origin: Mock\nLabel: Mock\nSuite: stable\nCodename: test\nDate: Sat, 01 Jan 2026 00:00:00 UTC\nArchitectures: amd64\nComponents: main\nSHA256:\n {} {} main/binary-amd64/Packages\n",
-        sha256_hex(packages.as_bytes()),
-        packages.len()
-    );
-    tamper(&mut release);
-    let signed = key.sign_cleartext(&release, 1_767_225_600);
-    routes.insert(
-        "deb/dists/test/InRelease".into(),
-        Behaviour::Serve(signed.into_bytes()),
-    );
-    routes.insert(
-        "deb/dists/test/main/binary-amd64/Packages".into(),
-        Behaviour::Serve(packages.into_bytes()),
-    );
-    Archive { routes, debs }
-}
+use airlift_test_support::apt::archive;
+use common::{Behaviour, Home, Server, Upstream, http, sha256_hex};
 
 fn config(home: &Home, upstream: &Upstream, packages: &str) -> std::path::PathBuf {
     let path = home.path().join("airlift.toml");

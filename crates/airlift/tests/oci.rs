@@ -5,9 +5,9 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use airlift_test_support::oci::{self, image_manifest};
 use common::{Connected, Home, Server, sha256_hex};
 
 fn push_blob(address: SocketAddr, repository: &str, data: &[u8]) -> String {
@@ -21,13 +21,6 @@ fn push_blob(address: SocketAddr, repository: &str, data: &[u8]) -> String {
     );
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
     digest
-}
-
-fn image_manifest(config: &str, config_size: usize, layer: &str, layer_size: usize) -> Vec<u8> {
-    format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer}","size":{layer_size}}}]}}"#
-    )
-    .into_bytes()
 }
 
 fn error_code(body: &[u8]) -> String {
@@ -387,25 +380,12 @@ fn collect_answers_a_bearer_challenge_and_refuses_wrong_blobs() {
     let layer_digest = format!("sha256:{}", sha256_hex(&layer));
     let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len());
     let token = "s3cr3t-token";
-    let mut routes = HashMap::new();
-    routes.insert(
-        "token?service=test&scope=repository%3Ateam%2Fapp%3Apull".to_string(),
-        common::Behaviour::Serve(format!("{{\"token\":\"{token}\"}}").into_bytes()),
-    );
-    routes.insert(
-        "v2/team/app/manifests/1.0".to_string(),
-        common::Behaviour::Protected(manifest.clone(), token.into()),
-    );
-    routes.insert(
-        format!("v2/team/app/blobs/{config_digest}"),
-        common::Behaviour::Protected(config.clone(), token.into()),
-    );
-    // The registry serves the wrong bytes for the layer.
-    routes.insert(
-        format!("v2/team/app/blobs/{layer_digest}"),
-        common::Behaviour::Protected(common::noise(10, 50_000), token.into()),
-    );
-    let upstream = common::Upstream::start(routes);
+    let upstream = oci::Registry::with_token(token)
+        .manifest("team/app", "1.0", manifest.clone())
+        .blob("team/app", &config_digest, config.clone())
+        // The registry serves the wrong bytes for the layer.
+        .blob("team/app", &layer_digest, common::noise(10, 50_000))
+        .start();
     let home = Home::new();
     let work = tempfile::tempdir().unwrap();
     let config_file = write_oci_config(

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use airlift::cli::Cli;
 use airlift_ecosystem::{
-    BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared, Ecosystem,
-    Error, Package, Plan, Services, Table,
+    About, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared,
+    Ecosystem, Error, Package, Plan, Services, Table,
 };
 use airlift_store::{Entry, Store};
 use axum::Router;
@@ -29,20 +29,13 @@ struct ToySpec {
 struct ToyPlan(Vec<String>);
 
 impl Ecosystem for Toy {
-    fn name(&self) -> &'static str {
-        "toy"
-    }
-    fn title(&self) -> &'static str {
-        "Toy things"
-    }
-    fn table(&self) -> Table {
-        Table {
-            key: "toy",
-            many: false,
+    fn about(&self) -> About {
+        About {
+            name: "toy",
+            title: "Toy things",
+            table: Table::one("toy"),
+            served_at: "/toy/",
         }
-    }
-    fn served_at(&self) -> &'static str {
-        "/toy/"
     }
     fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error> {
         Ok(declared
@@ -274,7 +267,7 @@ fn an_unknown_table_is_refused_with_the_registered_ones_named() {
     ])
     .expect("arguments");
     let failure = airlift::run(cli, registry(), Some(Arc::default())).expect_err("refused");
-    assert_eq!(failure.code, 2);
+    assert_eq!(failure.code, airlift::Exit::Input);
     assert!(
         failure.message.contains(":1:") && failure.message.contains("`toy`"),
         "{}",

@@ -11,8 +11,12 @@ pub(crate) fn apt_key(context: &Context, out: Option<&Path>, binary: bool) -> Re
     };
     match out {
         Some(path) => {
-            airlift_core::write_file_durably(path, &bytes)
-                .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
+            airlift_core::write_file_durably(path, &bytes).map_err(|e| {
+                Failure::new(
+                    Exit::Failed,
+                    format!("cannot write {}: {e}", path.display()),
+                )
+            })?;
             context.emit(
                 &serde_json::json!({"fingerprint": key.fingerprint(), "out": path}),
                 || {
@@ -28,7 +32,7 @@ pub(crate) fn apt_key(context: &Context, out: Option<&Path>, binary: bool) -> Re
             use std::io::Write as _;
             std::io::stdout()
                 .write_all(&bytes)
-                .map_err(|e| Failure::new(1, format!("cannot write the key: {e}")))
+                .map_err(|e| Failure::new(Exit::Failed, format!("cannot write the key: {e}")))
         }
         None => context.emit(
             &serde_json::json!({"fingerprint": key.fingerprint(), "key": key.public_key_armored()}),

@@ -20,7 +20,7 @@ pub(crate) fn audit_reset(context: &Context, reason: &str) -> Result<(), Failure
         )));
     }
     // The old log is evidence: kept aside, never deleted.
-    let dir = context.layout.home().join("audit");
+    let dir = context.layout.audit_dir();
     let kept = context
         .layout
         .home()
@@ -30,7 +30,7 @@ pub(crate) fn audit_reset(context: &Context, reason: &str) -> Result<(), Failure
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
             return Err(Failure::new(
-                1,
+                Exit::Failed,
                 format!("cannot move {} to {}: {e}", dir.display(), kept.display()),
             ));
         }
@@ -61,12 +61,12 @@ pub(crate) fn audit(context: &Context, command: AuditCommand) -> Result<(), Fail
         match e {
         // Not tampering: the signed history is intact and the next append
         // repairs the log, so it is not reported with the tampering code.
-        airlift_audit::AuditError::Interrupted { .. } => Failure::new(1, e.to_string()).hint(
+        airlift_audit::AuditError::Interrupted { .. } => Failure::new(Exit::Failed, e.to_string()).hint(
             "not tampering: an append was cut short (a full disk, a crash); the next recorded event repairs the log after an `audit-recovered` entry",
         ),
-        airlift_audit::AuditError::Witness { .. } => Failure::new(1, e.to_string())
+        airlift_audit::AuditError::Witness { .. } => Failure::new(Exit::Failed, e.to_string())
             .hint("the index database holds the audit log's head; check <home>/store/index.sqlite"),
-        e => Failure::new(3, e.to_string()).hint(
+        e => Failure::new(Exit::Refused, e.to_string()).hint(
             "the audit log does not match its signed checkpoints or the index's record of it; keep the home as it is for investigation",
         ),
     }
@@ -128,12 +128,9 @@ pub(crate) fn audit(context: &Context, command: AuditCommand) -> Result<(), Fail
 /// The site's apt signing key, made (and audited) on first use.
 pub(crate) fn apt_signing_key(context: &Context) -> Result<airlift_pgp::SigningKey, Failure> {
     let trust = context.layout.trust_dir();
-    let site = std::fs::read_to_string(trust.join("site-id"))
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty());
+    let site = context.layout.site_id().ok().flatten();
     let (key, created) = airlift_apt::key::load_or_create(&trust, site.as_deref())
-        .map_err(|e| Failure::new(1, e.to_string()))?;
+        .map_err(|e| Failure::new(Exit::Failed, e.to_string()))?;
     if created {
         context.audit(
             "apt-key-created",

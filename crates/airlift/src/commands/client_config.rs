@@ -31,9 +31,16 @@ pub(crate) fn client_config(context: &Context, args: ClientConfigArgs) -> Result
         })?;
     let base = url.as_str().trim_end_matches('/').to_owned();
     let ca = context.layout.tls_dir().join("ca.crt");
-    let store = context.store()?;
+    let open_store = || {
+        context
+            .store()
+            .map_err(|f| airlift_ecosystem::Error::store(f.message))
+    };
     // Only the services' keys matter here, not how long signatures last.
-    let extensions = site_extensions(context, Some(ecosystem.name()), 1)?;
+    let extensions = || {
+        site_extensions(context, Some(ecosystem.name()), 1)
+            .map_err(|f| airlift_ecosystem::Error::store(f.message))
+    };
     let config = ecosystem
         .client_config(
             &args.tool,
@@ -41,7 +48,7 @@ pub(crate) fn client_config(context: &Context, args: ClientConfigArgs) -> Result
                 base: &base,
                 tls: url.scheme() == "https",
                 ca: &ca,
-                store: &store,
+                store: &open_store,
                 extensions: &extensions,
                 signed_by: &args.signed_by,
             },

@@ -9,10 +9,11 @@ use super::*;
 pub(crate) fn ecosystem_failure(error: airlift_ecosystem::Error) -> Failure {
     let mut failure = match error.kind {
         airlift_ecosystem::ErrorKind::Input => Failure::input(error.message),
-        airlift_ecosystem::ErrorKind::Store => Failure::new(1, error.message),
-        airlift_ecosystem::ErrorKind::Upstream => {
-            Failure::new(4, format!("{}; the index is unchanged", error.message))
-        }
+        airlift_ecosystem::ErrorKind::Store => Failure::new(Exit::Failed, error.message),
+        airlift_ecosystem::ErrorKind::Upstream => Failure::new(
+            Exit::Upstream,
+            format!("{}; the index is unchanged", error.message),
+        ),
     };
     for hint in error.hints {
         failure = failure.hint(hint);
@@ -49,7 +50,7 @@ pub(crate) fn collect(context: &Context, args: CollectArgs) -> Result<(), Failur
         attempts: config.collect.attempts,
         ..FetchOptions::default()
     })
-    .map_err(|e| Failure::new(1, format!("cannot start the HTTP client: {e}")))?;
+    .map_err(|e| Failure::new(Exit::Failed, format!("cannot start the HTTP client: {e}")))?;
     let bar = Arc::new(context.bar());
     let runtime = runtime()?;
     let collect_context = airlift_ecosystem::CollectContext {

@@ -13,38 +13,23 @@ pub(crate) fn custody_sign(
     let key = airlift_trust::KeyPair::load(key)?;
     let id = airlift_bundle::bundle_id(bundle)?;
     let chain = airlift_bundle::custody_chain_path(bundle);
-    let existing = match std::fs::read_to_string(&chain) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(Failure::new(
-                1,
-                format!("cannot read {}: {e}", chain.display()),
-            ));
-        }
-    };
-    let last = existing.lines().rfind(|l| !l.trim().is_empty());
-    let handoff = airlift_trust::custody::Handoff {
-        from: name.to_owned(),
-        to: to.to_owned(),
-        time: now()?.to_string(),
-        note: note.to_owned(),
-        previous: last.map(airlift_trust::custody::line_digest),
-    };
     let subject_name = bundle
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let line = airlift_trust::custody::sign(&key, &subject_name, &id.hex(), &handoff)?;
-    let mut text = existing;
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str(&line);
-    text.push('\n');
-    airlift_core::write_file_durably(&chain, text.as_bytes())
-        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", chain.display())))?;
-    let count = text.lines().filter(|l| !l.trim().is_empty()).count();
+    let count = airlift_trust::custody::append(
+        &chain,
+        &key,
+        &subject_name,
+        &id.hex(),
+        airlift_trust::custody::Handoff {
+            from: name.to_owned(),
+            to: to.to_owned(),
+            time: now()?.to_string(),
+            note: note.to_owned(),
+            previous: None,
+        },
+    )?;
     let summary = serde_json::json!({
         "bundle_id": id.to_string(),
         "chain": chain,
@@ -63,53 +48,20 @@ pub(crate) fn custody_sign(
     })
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(crate) struct CustodyPolicyFile {
-    signers: std::collections::BTreeMap<String, PathBuf>,
-    #[serde(default)]
-    required: Vec<String>,
-    #[serde(default)]
-    min_handoffs: usize,
-    #[serde(default = "yes")]
-    continuity: bool,
-}
-
-pub(crate) fn yes() -> bool {
-    true
-}
-
 pub(crate) fn custody_policy(context: &Context, file: &Path) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Failure::input(format!("cannot read {}: {e}", file.display())))?;
-    let parsed: CustodyPolicyFile =
-        toml::from_str(&text).map_err(|e| Failure::input(format!("{}: {e}", file.display())))?;
-    let base = file.parent().unwrap_or(Path::new("."));
-    let mut signers = std::collections::BTreeMap::new();
-    for (name, path) in &parsed.signers {
-        let path = base.join(path);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| Failure::input(format!("cannot read {}: {e}", path.display())))?;
-        let key: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
-        signers.insert(name.clone(), key);
-    }
-    let policy = airlift_trust::custody::Policy {
-        signers,
-        required: parsed.required,
-        min_handoffs: parsed.min_handoffs,
-        continuity: parsed.continuity,
-    };
-    policy
-        .validate()
-        .map_err(|e| Failure::input(format!("{}: {e}", file.display())))?;
+    let policy =
+        airlift_trust::policy::load_custody(file).map_err(|e| Failure::input(e.to_string()))?;
     let path = context
         .layout
         .trust_dir()
         .join(airlift_bundle::CUSTODY_POLICY);
     let bytes = serde_json::to_vec_pretty(&policy).unwrap_or_default();
-    airlift_core::write_file_durably(&path, &bytes)
-        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
+    airlift_core::write_file_durably(&path, &bytes).map_err(|e| {
+        Failure::new(
+            Exit::Failed,
+            format!("cannot write {}: {e}", path.display()),
+        )
+    })?;
     let summary = serde_json::json!({
         "policy": path,
         "signers": policy.signers.keys().collect::<Vec<_>>(),
@@ -192,8 +144,12 @@ pub(crate) fn approve(context: &Context, args: &ApproveArgs) -> Result<(), Failu
         )));
     };
     let text = serde_json::to_vec_pretty(&document).unwrap_or_default();
-    airlift_core::write_file_durably(&args.file, &text)
-        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", args.file.display())))?;
+    airlift_core::write_file_durably(&args.file, &text).map_err(|e| {
+        Failure::new(
+            Exit::Failed,
+            format!("cannot write {}: {e}", args.file.display()),
+        )
+    })?;
     let summary = serde_json::json!({"file": args.file, "signer": who, "keyid": key.keyid(), "kind": what, "what": detail});
     context.audit("approve", &summary)?;
     context.emit(&summary, || {

@@ -40,7 +40,7 @@ pub(crate) fn fsck(context: &Context, args: FsckArgs) -> Result<(), Failure> {
     if report.is_clean() {
         return Ok(());
     }
-    let failure = Failure::new(5, "the store is damaged");
+    let failure = Failure::new(Exit::Damaged, "the store is damaged");
     let failure = if args.repair {
         failure.hint("the corrupt blobs were removed")
     } else {
@@ -55,10 +55,7 @@ pub(crate) fn fsck(context: &Context, args: FsckArgs) -> Result<(), Failure> {
         .state(airlift_store::state_keys::LAST_BUNDLE_ID)?
         .is_some();
     Err(if imported {
-        let site = std::fs::read_to_string(context.layout.trust_dir().join("site-id"))
-            .ok()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty());
+        let site = context.layout.site_id().ok().flatten();
         let destination = site
             .map(|s| format!(" --destination {s}"))
             .unwrap_or_default();

@@ -28,20 +28,31 @@ pub(crate) fn init(context: &Context, args: InitArgs) -> Result<(), Failure> {
                 .hint("roots normally rotate through bundles; pass --force only to re-anchor trust deliberately"));
         }
         // The TUF client state (and any copy left by a crash) belongs to the old anchor.
-        let stale_copy = context.layout.trust_dir().join("tuf.old");
+        let stale_copy = context.layout.tuf_state_backup();
         if stale_copy.exists() {
             std::fs::remove_dir_all(&stale_copy).map_err(|e| {
-                Failure::new(1, format!("cannot reset {}: {e}", stale_copy.display()))
+                Failure::new(
+                    Exit::Failed,
+                    format!("cannot reset {}: {e}", stale_copy.display()),
+                )
             })?;
         }
         let state = context.layout.tuf_state_dir();
         if state.exists() {
-            std::fs::remove_dir_all(&state)
-                .map_err(|e| Failure::new(1, format!("cannot reset {}: {e}", state.display())))?;
+            std::fs::remove_dir_all(&state).map_err(|e| {
+                Failure::new(
+                    Exit::Failed,
+                    format!("cannot reset {}: {e}", state.display()),
+                )
+            })?;
         }
     }
-    airlift_core::write_file_durably(&target, &bytes)
-        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", target.display())))?;
+    airlift_core::write_file_durably(&target, &bytes).map_err(|e| {
+        Failure::new(
+            Exit::Failed,
+            format!("cannot write {}: {e}", target.display()),
+        )
+    })?;
     context.store()?;
     let detail = serde_json::json!({"trusted_root": target, "version": version, "changed": true});
     context.audit("trust-init", &detail)?;
@@ -59,27 +70,25 @@ pub(crate) fn name_site(context: &Context, args: &InitArgs) -> Result<(), Failur
     let Some(site) = &args.site else {
         return Ok(());
     };
-    let path = context.layout.trust_dir().join("site-id");
-    match std::fs::read_to_string(&path) {
-        Ok(existing) if existing.trim() == site => return Ok(()),
-        Ok(existing) if !args.force => {
+    let path = context.layout.site_id_file();
+    let existing = context
+        .layout
+        .site_id()
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot read {}: {e}", path.display())))?;
+    match existing {
+        Some(existing) if existing == *site => return Ok(()),
+        Some(existing) if !args.force => {
             return Err(Failure::input(format!(
-                "this site is already named {:?}; use --force to rename it",
-                existing.trim()
+                "this site is already named {existing:?}; use --force to rename it"
             )));
         }
         _ => {}
     }
-    std::fs::create_dir_all(context.layout.trust_dir()).map_err(|e| {
+    context.layout.write_site_id(site).map_err(|e| {
         Failure::new(
-            1,
-            format!(
-                "cannot create {}: {e}",
-                context.layout.trust_dir().display()
-            ),
+            Exit::Failed,
+            format!("cannot write {}: {e}", path.display()),
         )
     })?;
-    airlift_core::write_file_durably(&path, format!("{site}\n").as_bytes())
-        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
     context.audit("site-name", &serde_json::json!({"site": site}))
 }

@@ -79,25 +79,6 @@ pub(crate) fn keys_list(context: &Context) -> Result<(), Failure> {
     })
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(crate) struct RolesPolicy {
-    #[serde(default = "default_root_days")]
-    expires_days: i64,
-    roles: std::collections::BTreeMap<String, RolePolicyFile>,
-}
-
-pub(crate) fn default_root_days() -> i64 {
-    365
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RolePolicyFile {
-    threshold: usize,
-    keys: Vec<PathBuf>,
-}
-
 pub(crate) fn keys_rotate(
     context: &Context,
     policy: Option<&Path>,
@@ -111,45 +92,9 @@ pub(crate) fn keys_rotate(
         let Some(path) = policy else {
             return Err(Failure::input("give --policy FILE (or --finish)"));
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Failure::input(format!("cannot read {}: {e}", path.display())))?;
-        let parsed: RolesPolicy = toml::from_str(&text)
-            .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let mut roles = std::collections::BTreeMap::new();
-        for (name, role) in parsed.roles {
-            if !["root", "targets", "snapshot", "timestamp"].contains(&name.as_str()) {
-                return Err(Failure::input(format!(
-                    "{}: unknown role {name:?} (root, targets, snapshot, timestamp)",
-                    path.display()
-                )));
-            }
-            let mut objects = Vec::new();
-            for key in &role.keys {
-                let file = base.join(key);
-                let bytes = std::fs::read(&file)
-                    .map_err(|e| Failure::input(format!("cannot read {}: {e}", file.display())))?;
-                let value: serde_json::Value = serde_json::from_slice(&bytes)
-                    .map_err(|e| Failure::input(format!("{}: {e}", file.display())))?;
-                if value["keytype"] != "ed25519" || value["keyval"]["public"].as_str().is_none() {
-                    return Err(Failure::input(format!(
-                        "{}: not an ed25519 public key object (make one with `airlift keys new`)",
-                        file.display()
-                    )));
-                }
-                objects.push(value);
-            }
-            roles.insert(
-                name,
-                airlift_trust::RolePolicy {
-                    keys: objects,
-                    threshold: role.threshold,
-                },
-            );
-        }
-        if parsed.expires_days < 1 {
-            return Err(Failure::input("expires-days must be at least 1"));
-        }
+        let parsed =
+            airlift_trust::policy::load_roles(path).map_err(|e| Failure::input(e.to_string()))?;
+        let roles = parsed.roles;
         let expires = now()?
             .checked_add(jiff::SignedDuration::from_hours(24 * parsed.expires_days))
             .map_err(|e| Failure::input(e.to_string()))?;
@@ -186,7 +131,7 @@ pub(crate) fn keys_rotate(
                 .as_ref()
                 .map_or_else(String::new, |r| new.describe(r));
             Err(Failure::new(
-                6,
+                Exit::AwaitingSignatures,
                 format!(
                     "root version {version} needs more signatures: old root {}; new root {}",
                     old.describe(&old_root),

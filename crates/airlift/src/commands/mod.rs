@@ -19,7 +19,7 @@ use crate::cli::{
     CustodyCommand, FsckArgs, ImportArgs, InitArgs, KeysCommand, PackArgs, ReceiptCommand,
     ServeArgs, TlsCommand, VerifyArgs,
 };
-use crate::failure::Failure;
+use crate::failure::{Exit, Failure};
 use crate::progress::Bar;
 
 mod apt;
@@ -72,7 +72,7 @@ struct Context {
 impl Context {
     fn store(&self) -> Result<Store, Failure> {
         Store::open_embedded(self.layout.home()).map_err(|e| {
-            Failure::new(1, e.to_string()).hint(format!(
+            Failure::new(Exit::Failed, e.to_string()).hint(format!(
                 "is {} a writable airlift home?",
                 self.layout.home().display()
             ))
@@ -91,7 +91,7 @@ impl Context {
     fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> Result<(), Failure> {
         if self.json {
             let text = serde_json::to_string_pretty(value)
-                .map_err(|e| Failure::new(1, format!("cannot encode JSON: {e}")))?;
+                .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode JSON: {e}")))?;
             self.print_line(&text)?;
         } else {
             let text = human();
@@ -110,7 +110,7 @@ impl Context {
         if let Some(buffer) = &self.out {
             let mut buffer = buffer
                 .lock()
-                .map_err(|_| Failure::new(1, "the output buffer is poisoned"))?;
+                .map_err(|_| Failure::new(Exit::Failed, "the output buffer is poisoned"))?;
             buffer.extend_from_slice(text.as_bytes());
             buffer.push(b'\n');
             return Ok(());
@@ -120,7 +120,7 @@ impl Context {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
             Err(e) => Err(Failure::new(
-                1,
+                Exit::Failed,
                 format!("cannot write to standard output: {e}"),
             )),
         }
@@ -131,14 +131,15 @@ impl Context {
     /// Appends an event to the home's audit log. The action it records has
     /// already happened; a failure here says so.
     fn audit<T: Serialize>(&self, event: &str, detail: &T) -> Result<(), Failure> {
-        let detail = serde_json::to_value(detail)
-            .map_err(|e| Failure::new(1, format!("cannot encode the audit entry: {e}")))?;
+        let detail = serde_json::to_value(detail).map_err(|e| {
+            Failure::new(Exit::Failed, format!("cannot encode the audit entry: {e}"))
+        })?;
         self.audit_log(None)
             .append(event, detail)
             .map(|_| ())
             .map_err(|e| {
                 Failure::new(
-                    1,
+                    Exit::Failed,
                     format!("{event} completed, but the audit log was not written: {e}"),
                 )
                 .hint("check the home's audit/ directory, then `airlift audit verify`")
@@ -300,5 +301,5 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::new(1, format!("cannot start the async runtime: {e}")))
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot start the async runtime: {e}")))
 }

@@ -74,40 +74,16 @@ pub(crate) fn media_size(media: &str) -> Result<u64, Failure> {
 }
 
 pub(crate) fn ledger_path(context: &Context, destination: &str) -> Result<PathBuf, Failure> {
-    if destination.is_empty()
-        || destination.len() > 100
-        || !destination
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        || destination.starts_with('.')
-    {
-        return Err(Failure::input(format!(
+    context.layout.ledger(destination).ok_or_else(|| {
+        Failure::input(format!(
             "--destination {destination:?}: use letters, digits, '-', '_' and '.'"
-        )));
-    }
-    Ok(context
-        .layout
-        .home()
-        .join("ledger")
-        .join(format!("{destination}.json")))
+        ))
+    })
 }
 
-/// Blob digests in a ledger or receipt file.
-pub(crate) fn read_digests(
-    value: &serde_json::Value,
-    what: &Path,
-) -> Result<std::collections::BTreeSet<airlift_core::Digest>, Failure> {
-    value
-        .get("blobs")
-        .and_then(|b| b.as_array())
-        .ok_or_else(|| Failure::input(format!("{}: no \"blobs\" list", what.display())))?
-        .iter()
-        .map(|v| {
-            v.as_str()
-                .and_then(|h| airlift_core::Digest::from_hex(h).ok())
-                .ok_or_else(|| Failure::input(format!("{}: {v} is not a SHA-256", what.display())))
-        })
-        .collect()
+/// A ledger or last-pack record that cannot be used: the operation fails.
+fn ledger_failure(error: airlift_bundle::LedgerError) -> Failure {
+    Failure::new(Exit::Failed, error.to_string())
 }
 
 /// The version of the next bundle: the pack time in seconds (ADR 0005), but
@@ -119,28 +95,21 @@ pub(crate) fn read_digests(
 pub(crate) fn pack_version(
     context: &Context,
     store: &Store,
-    ledger: Option<&Path>,
+    ledger: Option<&airlift_bundle::Ledger>,
 ) -> Result<u64, Failure> {
     let clock = now()?.as_second().max(1) as u64;
-    let read = |path: &Path| -> Option<serde_json::Value> {
-        std::fs::read(path)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-    };
     let mut floor = 1;
-    if let Some(last) = read(&context.layout.last_pack()) {
-        let version = last["version"].as_u64().unwrap_or(0);
+    if let Some(last) = airlift_bundle::LastPack::read(&context.layout.last_pack()) {
         let generation = store.meta.current()?.map(|g| g.id);
-        let same = generation.is_some()
-            && last["generation"].as_u64() == generation
-            && last["clock"].as_u64() == Some(clock);
+        let same =
+            generation.is_some() && last.generation == generation && last.clock == Some(clock);
         floor = floor.max(if same && ledger.is_none() {
-            version
+            last.version
         } else {
-            version + 1
+            last.version + 1
         });
     }
-    if let Some(version) = ledger.and_then(read).and_then(|l| l["version"].as_u64()) {
+    if let Some(version) = ledger.and_then(|l| l.version) {
         floor = floor.max(version + 1);
     }
     Ok(clock.max(floor))
@@ -148,16 +117,13 @@ pub(crate) fn pack_version(
 
 /// Records the version, generation and clock of the bundle just packed.
 pub(crate) fn record_pack(context: &Context, store: &Store, version: u64) -> Result<(), Failure> {
-    let path = context.layout.last_pack();
-    let generation = store.meta.current()?.map(|g| g.id);
-    let clock = now()?.as_second().max(1) as u64;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Failure::new(1, format!("cannot create {}: {e}", parent.display())))?;
+    airlift_bundle::LastPack {
+        version,
+        generation: store.meta.current()?.map(|g| g.id),
+        clock: Some(now()?.as_second().max(1) as u64),
     }
-    let value = serde_json::json!({"version": version, "generation": generation, "clock": clock});
-    airlift_core::write_file_durably(&path, value.to_string().as_bytes())
-        .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))
+    .write(&context.layout.last_pack())
+    .map_err(ledger_failure)
 }
 
 pub(crate) fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
@@ -179,58 +145,40 @@ pub(crate) fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
         .as_deref()
         .map(|d| ledger_path(context, d))
         .transpose()?;
+    let previous = match &ledger {
+        Some(path) => airlift_bundle::Ledger::read(path).map_err(ledger_failure)?,
+        None => None,
+    };
     let mut omit = std::collections::BTreeSet::new();
     let mut delta_from = None;
     // The signed pack statement: which site, which number in its sequence,
     // which bundle it follows.
-    let statement = match (&args.destination, &ledger) {
-        (Some(destination), Some(path)) => {
-            let previous: serde_json::Value = match std::fs::read(path) {
-                Ok(bytes) => serde_json::from_slice(&bytes)
-                    .map_err(|e| Failure::new(1, format!("{}: {e}", path.display())))?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::Value::Null,
-                Err(e) => {
-                    return Err(Failure::new(
-                        1,
-                        format!("cannot read {}: {e}", path.display()),
+    let statement = match &args.destination {
+        Some(destination) => {
+            let (sequence, follows) = previous
+                .clone()
+                .unwrap_or_default()
+                .next(args.sequence)
+                .map_err(|reason| {
+                    let failure = Failure::input(format!(
+                        "--sequence {}: for {destination:?}, {reason}",
+                        args.sequence.unwrap_or_default()
                     ));
-                }
-            };
-            let last = previous
-                .get("sequence")
-                .and_then(|s| s.as_u64())
-                .unwrap_or(0);
-            let (sequence, follows) = match args.sequence {
-                None => (last + 1, previous.get("last_bundle").cloned()),
-                Some(n) if n > last + 1 => {
-                    return Err(Failure::input(format!(
-                        "--sequence {n}: the ledger for {destination:?} is at {last}; only numbers up to {} can be packed",
-                        last + 1
-                    )));
-                }
-                Some(1) => (1, None),
-                Some(n) => {
-                    // The bundle that was number n-1 is the one the site
-                    // last imported; the new bundle follows it.
-                    let follows = previous["bundles"][(n - 1).to_string()].clone();
-                    if follows.is_null() {
-                        return Err(Failure::input(format!(
-                            "--sequence {n}: the ledger for {destination:?} does not record which bundle was number {}",
-                            n - 1
-                        ))
-                        .hint("pack it with `--full` and no --sequence for a new site, or re-initialize the site"));
+                    match reason {
+                        airlift_bundle::SequenceError::Unrecorded { .. } => failure.hint(
+                            "pack it with `--full` and no --sequence for a new site, or re-initialize the site",
+                        ),
+                        airlift_bundle::SequenceError::Beyond { .. } => failure,
                     }
-                    (n, Some(follows))
-                }
-            };
-            Some(serde_json::json!({
-                "destination": destination,
-                "sequence": sequence,
-                "previous": follows,
-                "created": now()?.to_string(),
-            }))
+                })?;
+            Some(airlift_bundle::PackStatement {
+                destination: destination.clone(),
+                sequence,
+                previous: follows,
+                created: now()?.to_string(),
+            })
         }
-        _ => None,
+        None => None,
     };
     if let Some(receipt) = &args.receipt {
         let text = std::fs::read(receipt)
@@ -239,23 +187,17 @@ pub(crate) fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
             Failure::input(format!("{}: {e}", receipt.display()))
                 .hint("make it with `airlift receipt export` on the isolated side")
         })?;
-        if payload.get("format").and_then(|f| f.as_str()) != Some("airlift-receipt/1") {
-            return Err(Failure::input(format!(
-                "{}: not an airlift receipt (format airlift-receipt/1)",
-                receipt.display()
-            )));
-        }
-        omit = read_digests(&payload, receipt)?;
+        omit = airlift_bundle::Receipt::from_payload(payload, receipt)
+            .and_then(|r| r.digests(receipt))
+            .map_err(|e| Failure::input(e.to_string()))?;
         delta_from = Some(format!("receipt {}", receipt.display()));
-    } else if let Some(path) = ledger
-        .as_ref()
-        .filter(|p| p.exists() && !args.full && args.sequence.is_none())
+    } else if let (Some(path), Some(previous)) = (&ledger, &previous)
+        && !args.full
+        && args.sequence.is_none()
     {
-        let text = std::fs::read(path)
-            .map_err(|e| Failure::new(1, format!("cannot read {}: {e}", path.display())))?;
-        let value: serde_json::Value = serde_json::from_slice(&text)
-            .map_err(|e| Failure::new(1, format!("{}: {e}", path.display())))?;
-        omit = read_digests(&value, path)?;
+        omit = previous
+            .digests(path)
+            .map_err(|e| Failure::input(e.to_string()))?;
         delta_from = Some(format!("ledger {}", path.display()));
     }
     let mut approvals = Vec::new();
@@ -291,7 +233,7 @@ pub(crate) fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
     let store = context.store()?;
     let version = match args.bundle_version {
         Some(version) => Some(version),
-        None => Some(pack_version(context, &store, ledger.as_deref())?),
+        None => Some(pack_version(context, &store, previous.as_ref())?),
     };
     let options = PackOptions {
         approvals,
@@ -321,39 +263,18 @@ pub(crate) fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
                     .map(|e| e.digest),
             );
         }
-        let sequence = report
-            .statement
-            .as_ref()
-            .and_then(|s| s.get("sequence"))
-            .and_then(|s| s.as_u64());
+        let sequence = report.statement.as_ref().map(|s| s.sequence);
+        let mut written = previous.unwrap_or_default();
         // Which bundle had which number: a re-pack of number N follows the
         // bundle that was N-1. Numbers after a re-packed one are forgotten.
-        let mut bundles = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("bundles").and_then(|b| b.as_object().cloned()))
-                .unwrap_or_default(),
-            Err(_) => serde_json::Map::new(),
-        };
-        if let Some(n) = sequence {
-            bundles.retain(|k, _| k.parse::<u64>().is_ok_and(|k| k < n));
-            bundles.insert(n.to_string(), serde_json::json!(report.bundle_id));
-        }
-        let value = serde_json::json!({
-            "destination": args.destination,
-            "updated": now()?.to_string(),
-            "last_bundle": report.bundle_id,
-            "version": report.version,
-            "sequence": sequence,
-            "bundles": bundles,
-            "blobs": shipped.iter().map(airlift_core::Digest::hex).collect::<Vec<_>>(),
-        });
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Failure::new(1, format!("cannot create {}: {e}", parent.display())))?;
-        }
-        airlift_core::write_file_durably(path, value.to_string().as_bytes())
-            .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
+        written.record(sequence, &report.bundle_id.to_string());
+        written.destination = args.destination.clone();
+        written.updated = Some(now()?.to_string());
+        written.last_bundle = Some(report.bundle_id.to_string());
+        written.version = Some(report.version);
+        written.sequence = sequence;
+        written.blobs = shipped.iter().map(airlift_core::Digest::hex).collect();
+        written.write(path).map_err(ledger_failure)?;
     }
     context.audit(
         "pack",
@@ -387,7 +308,7 @@ pub(crate) fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
         }
     };
     let mut shown = serde_json::to_value(&report)
-        .map_err(|e| Failure::new(1, format!("cannot encode JSON: {e}")))?;
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode JSON: {e}")))?;
     shown["dropped_entries"] = serde_json::json!(dropped);
     context.emit(&shown, || {
         let mut text = format!(

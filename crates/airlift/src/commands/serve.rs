@@ -48,7 +48,7 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
             |address| announce(context, &format!("http://{address}")),
         ))
     };
-    result.map_err(|e| Failure::new(1, e.to_string()))
+    result.map_err(|e| Failure::new(Exit::Failed, e.to_string()))
 }
 
 /// Says where the server listens, once it does: on stderr, or with

@@ -64,10 +64,7 @@ pub(crate) fn status(context: &Context) -> Result<(), Failure> {
     });
     let last_bundle_expires = read_json(&context.layout.tuf_state_dir().join("timestamp.json"))
         .and_then(|t| t["signed"]["expires"].as_str().map(str::to_owned));
-    let site = std::fs::read_to_string(context.layout.trust_dir().join("site-id"))
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty());
+    let site = context.layout.site_id().ok().flatten();
     let disk = rustix::fs::statvfs(context.layout.home()).ok().map(|v| {
         serde_json::json!({
             "free_bytes": v.f_bavail.saturating_mul(v.f_frsize),
@@ -96,9 +93,23 @@ pub(crate) fn status(context: &Context) -> Result<(), Failure> {
                     "generation {} ({}), {} entries",
                     g.id, g.source, g.entries
                 ));
-                for (name, counted) in &report.ecosystems {
+                // In the order of the registry, named by their titles; an
+                // ecosystem this build does not know (a newer site's) last.
+                let mut listed: Vec<(&str, String)> = context
+                    .ecosystems
+                    .iter()
+                    .filter(|e| report.ecosystems.contains_key(e.name()))
+                    .map(|e| (e.name(), format!("{} ({})", e.name(), e.title())))
+                    .collect();
+                for name in report.ecosystems.keys() {
+                    if !listed.iter().any(|(n, _)| n == name) {
+                        listed.push((name, name.clone()));
+                    }
+                }
+                for (name, label) in listed {
+                    let counted = &report.ecosystems[name];
                     lines.push(format!(
-                        "  {name}: {} entries, {} bytes",
+                        "  {label}: {} entries, {} bytes",
                         counted.entries, counted.bytes
                     ));
                 }

@@ -15,7 +15,7 @@ pub(crate) fn tls_init(context: &Context, names: &[String]) -> Result<(), Failur
             airlift_tls::TlsError::Exists(_) | airlift_tls::TlsError::BadName(_) => {
                 Failure::input(e.to_string())
             }
-            _ => Failure::new(1, e.to_string()),
+            _ => Failure::new(Exit::Failed, e.to_string()),
         })?;
     let summary = TlsSummary {
         ca_certificate: created.ca_certificate,
