@@ -23,6 +23,7 @@ ROOT=$(dirname "$HERE")
 AIRLIFT=${AIRLIFT:-$ROOT/target/release/airlift}
 RUNS=${APT_BENCH_RUNS:-3}
 SET=${APT_BENCH_SET:-curl git nginx-light python3}
+read -ra PACKAGES <<<"$SET"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/airlift-apt-bench.XXXXXX")
 server=
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -33,7 +34,7 @@ done
 source "$ROOT/tests/apt/lib.sh"
 [ -n "$MIRROR" ] || { echo "no Debian mirror for $CODENAME in this machine's apt sources" >&2; exit 1; }
 
-quoted=$(printf '"%s", ' $SET)
+quoted=$(printf '"%s", ' "${PACKAGES[@]}")
 cat >"$WORK/airlift.toml" <<TOML
 [[apt]]
 name = "debian"
@@ -49,7 +50,7 @@ apt_get() {
     apt_root "$WORK/apt"
     printf 'deb [signed-by=%s] %s %s main\n' "$DEBIAN_KEYRING" "$MIRROR" "$CODENAME" >"$WORK/apt/etc/sources.list"
     APT_CONFIG=$WORK/apt/apt.conf apt-get update -qq &&
-        APT_CONFIG=$WORK/apt/apt.conf apt-get install -qq -y --download-only --no-install-recommends $SET
+        APT_CONFIG=$WORK/apt/apt.conf apt-get install -qq -y --download-only --no-install-recommends "${PACKAGES[@]}"
 }
 aptly_conf() { # dir
     printf '{"rootDir": "%s", "architectures": ["amd64"], "gpgProvider": "gpg"}\n' "$1" >"$1.conf"
@@ -57,7 +58,8 @@ aptly_conf() { # dir
 aptly_mirror() {
     rm -rf "$WORK/aptly" && mkdir -p "$WORK/aptly" && aptly_conf "$WORK/aptly"
     local filter
-    filter=$(echo $SET | sed 's/ / | /g')
+    filter=${PACKAGES[*]}
+    filter=${filter// / | }
     aptly -config="$WORK/aptly.conf" mirror create -keyring="$DEBIAN_KEYRING" -architectures=amd64 \
         -filter="$filter" -filter-with-deps bench "$MIRROR" "$CODENAME" main &&
         aptly -config="$WORK/aptly.conf" mirror update -keyring="$DEBIAN_KEYRING" bench
@@ -68,7 +70,7 @@ source "$HERE/lib.sh"
 
 # A gpg key for the peers' publishing.
 export GNUPGHOME=$WORK/gnupg
-mkdir -p -m 700 "$GNUPGHOME"
+install -d -m 700 "$GNUPGHOME"
 gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
     --quick-gen-key "bench <bench@example.com>" ed25519 sign never 2>/dev/null
 FPR=$(gpg --batch --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}')
@@ -76,14 +78,14 @@ FPR=$(gpg --batch --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}'
 a=() g=() m=()
 for run in $(seq 1 "$RUNS"); do
     echo "bench: collect, run $run of $RUNS" >&2
-    rm -rf "$WORK/home"
+    rm -rf "${WORK:?}/home"
     a+=("$(seconds "$AIRLIFT" --home "$WORK/home" collect --config "$WORK/airlift.toml")")
     g+=("$(seconds apt_get)")
     m+=("$(seconds aptly_mirror)")
 done
 read -r count bytes < <("$AIRLIFT" --home "$WORK/home" --json collect --config "$WORK/airlift.toml" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["debian_packages"], d["debian_bytes"])')
-apt_count=$(ls "$WORK/apt/cache/archives/"*.deb | wc -l)
+apt_count=$(find "$WORK/apt/cache/archives" -maxdepth 1 -name '*.deb' | wc -l)
 aptly_count=$(find "$WORK/aptly/pool" -name '*.deb' | wc -l)
 
 # Publishing: the same .debs.

@@ -35,7 +35,7 @@ source "$HERE/lib.sh"
 a=() f=() v=()
 for run in $(seq 1 "$RUNS"); do
     echo "bench: run $run of $RUNS" >&2
-    rm -rf "$WORK/home" "$WORK/cargo-home" "$WORK/vendor-home" "$WORK/vendor"
+    rm -rf "${WORK:?}/home" "$WORK/cargo-home" "$WORK/vendor-home" "$WORK/vendor"
     a+=("$(seconds "$AIRLIFT" --home "$WORK/home" collect --config "$WORK/airlift.toml")")
     f+=("$(seconds env CARGO_HOME="$WORK/cargo-home" cargo fetch --locked --manifest-path "$WORK/ws/Cargo.toml")")
     v+=("$(seconds env CARGO_HOME="$WORK/vendor-home" cargo vendor --locked --manifest-path "$WORK/ws/Cargo.toml" "$WORK/vendor")")

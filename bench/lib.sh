@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the bench scripts (sourced; they set WORK first).
 #
 #   seconds COMMAND...   run COMMAND with its output in $WORK/last.log

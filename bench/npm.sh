@@ -59,7 +59,7 @@ npm_ci() {
 a=() n=()
 for run in $(seq 1 "$RUNS"); do
     echo "bench: collect run $run of $RUNS" >&2
-    rm -rf "$WORK/home"
+    rm -rf "${WORK:?}/home"
     a+=("$(seconds "$AIRLIFT" --home "$WORK/home" collect --config "$WORK/airlift.toml")")
     n+=("$(seconds npm_ci)")
 done

@@ -56,7 +56,7 @@ airlift_times=()
 pip_times=()
 for run in $(seq 1 "$RUNS"); do
     echo "bench: collect run $run of $RUNS" >&2
-    rm -rf "$WORK/home" "$WORK/pip-out"
+    rm -rf "${WORK:?}/home" "$WORK/pip-out"
     airlift_times+=("$(seconds "$AIRLIFT" --home "$WORK/home" collect --config "$WORK/airlift.toml")")
     pip_times+=("$(seconds "$VENV/bin/pip" download --no-cache-dir --only-binary :all: -d "$WORK/pip-out" -r "$WORK/requirements.in")")
 done

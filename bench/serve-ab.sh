@@ -91,5 +91,5 @@ for n in "${ORDER[@]}"; do
   awk -F'\t' -v n="$n" '$1==n {printf "%.0f\n", $2/1048576}' "$W/rows.tsv" | sort -n | awk -v n="$n" '{a[NR]=$1} END {printf "%-11s median %5d  best %5d  runs:", n, a[int((NR+1)/2)], a[NR]; for(i=1;i<=NR;i++) printf " %d", a[i]; printf "\n"}'
 done
 for p in before:$PB after:$PA before-tls:$PBT after-tls:$PAT ${NPID:+nginx:$NPID}; do
-  printf '%-11s VmHWM %s\n' "${p%%:*}" "$(awk '/VmHWM/ {print $2, $3}' /proc/${p#*:}/status)"
+  printf '%-11s VmHWM %s\n' "${p%%:*}" "$(awk '/VmHWM/ {print $2, $3}' "/proc/${p#*:}/status")"
 done

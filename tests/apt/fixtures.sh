@@ -18,7 +18,7 @@ set -euo pipefail
 OUT=$1
 mkdir -p "$OUT/build" "$OUT/debs" "$OUT/repo/conf"
 export GNUPGHOME=$OUT/gnupg
-mkdir -p -m 700 "$GNUPGHOME"
+install -d -m 700 "$GNUPGHOME"
 gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
     --quick-gen-key "fixture archive <fixtures@example.com>" ed25519 sign never 2>/dev/null
 FPR=$(gpg --batch --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}')
@@ -43,6 +43,8 @@ deb() { # name version arch [control lines...]
     echo "$name $version" >"$dir/usr/share/doc/$name/fixture.txt"
     if [ "$name" = hello-app ]; then
         mkdir -p "$dir/usr/bin"
+        # The $(cat …) is for the packaged script to run, not for this one.
+        # shellcheck disable=SC2016
         printf '#!/bin/sh\necho "hello from airlift: $(cat /usr/share/doc/libgreet/fixture.txt)"\n' >"$dir/usr/bin/hello-app"
         chmod 755 "$dir/usr/bin/hello-app"
     fi

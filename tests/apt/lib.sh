@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by tests/apt/run.sh and bench/apt.sh.
 #
 # Sets CODENAME (this machine's Debian release), MIRROR (the archive root its
@@ -19,8 +20,14 @@ if [ -z "$MIRROR" ]; then
     MIRROR=$(grep -hE "^deb +(\[[^]]*\] +)?[a-z]+://[^ ]+ +$CODENAME( |$)" /etc/apt/sources.list 2>/dev/null \
         | sed -E 's/^deb +(\[[^]]*\] +)?//' | awk '{print $1; exit}')
 fi
+# For the scripts that source this file.
+# shellcheck disable=SC2034
 DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
+# The tests run as root with state under a private (0700) work directory,
+# which apt's download sandbox user `_apt` cannot enter; apt would then
+# fall back to downloading as root with a warning that the checks count as
+# a failure, so the sandbox user is root from the start.
 apt_root() {
     local A=$1
     rm -rf "$A"
@@ -35,5 +42,6 @@ Dir::Cache "$A/cache";
 Debug::NoLocking "true";
 APT::Architecture "amd64";
 Acquire::Languages "none";
+APT::Sandbox::User "root";
 CONF
 }

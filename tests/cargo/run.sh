@@ -9,6 +9,12 @@
 # `airlift client-config cargo`, then builds the locked project
 # (`--locked`) and locks and builds a project that was not locked. Bad
 # upstream input is refused with the crate named and the index unchanged.
+# The oldest supported Debian stable's own cargo (Debian 12: cargo 0.66 with
+# rustc 1.63, unpacked from its .debs into a cache outside the clone and run
+# by path, so rustup's newest cargo stays the `cargo` on PATH) builds from
+# the same server too: sparse registries are unstable before cargo 1.68, so
+# it needs `[unstable] sparse-registry = true` next to the client-config
+# output, and without it cargo refuses the registry.
 # Live smoke test: a real project's Cargo.lock is collected from cargo's own
 # default registry (its sparse index URL read from cargo's network log at run
 # time, never written here), carried, and built inside the namespace.
@@ -18,20 +24,74 @@ set -euo pipefail
 
 AIRLIFT=$(realpath "${AIRLIFT:?set AIRLIFT to the airlift binary}")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/airlift-cargo.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-LIB=$ROOT/tests/lib.sh
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
+work_dir airlift-cargo
 CHECK_LOG=$WORK/cargo.log
 HERE=$ROOT/tests/cargo
-export AIRLIFT WORK LIB CHECK_LOG HERE
+export AIRLIFT WORK CHECK_LOG HERE
 unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR
-# shellcheck source=../lib.sh
-source "$LIB"
 
 project() { # dir name deps-toml
     mkdir -p "$1/src"
     printf '[package]\nname = "%s"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n%s\n' "$2" "$3" >"$1/Cargo.toml"
 }
+
+# --- connected side, with network: Debian 12's cargo ------------------------
+# Debian 12 (bookworm) is the oldest supported Debian stable. Its cargo and
+# rustc, at these exact versions, are fetched with `apt-get download` and
+# unpacked (never installed) into a cache keyed by the versions, with the
+# libraries cargo loads that a Debian 12 machine without cargo lacks
+# (libgit2 and what it needs, and rustc's libllvm14 with libz3, which only
+# a machine with PostgreSQL or LLVM has); the ldd check says so if any
+# other library is missing. If they cannot be
+# fetched, the checks that use them fail: nothing is skipped.
+DEB_CARGO_VERSION=0.66.0+ds1-1
+DEB_RUSTC_VERSION=1.63.0+dfsg1-2
+DEB_ROOT=${XDG_CACHE_HOME:-${HOME:?}/.cache}/airlift/debian-cargo/$DEB_CARGO_VERSION-$DEB_RUSTC_VERSION-llvm
+OLD_CARGO=$WORK/debian12/cargo
+export DEB_ROOT OLD_CARGO
+fetch_debian_cargo() {
+    [ -f "$DEB_ROOT/.complete" ] && return 0
+    local debs=$WORK/debian12-debs
+    mkdir -p "$debs"
+    (cd "$debs" && apt-get download "cargo=$DEB_CARGO_VERSION" "rustc=$DEB_RUSTC_VERSION" \
+        "libstd-rust-1.63=$DEB_RUSTC_VERSION" "libstd-rust-dev=$DEB_RUSTC_VERSION" \
+        libgit2-1.5 libhttp-parser2.9 libmbedtls14 libmbedcrypto7 libmbedx509-1 \
+        libllvm14 libz3-4) || return 1
+    rm -rf "$DEB_ROOT.partial"
+    mkdir -p "$DEB_ROOT.partial"
+    for deb in "$debs"/*.deb; do
+        dpkg-deb -x "$deb" "$DEB_ROOT.partial" || return 1
+    done
+    touch "$DEB_ROOT.partial/.complete"
+    rm -rf "$DEB_ROOT"
+    mv "$DEB_ROOT.partial" "$DEB_ROOT"
+}
+deb_libdir() { find "$DEB_ROOT/usr/lib" -maxdepth 1 -name '*-linux-gnu*' -print -quit; }
+check "Debian 12's cargo $DEB_CARGO_VERSION and rustc $DEB_RUSTC_VERSION are in the cache (apt-get download, unpacked, not installed)" \
+    fetch_debian_cargo
+libs_resolve() {
+    local out
+    out=$(LD_LIBRARY_PATH=$(deb_libdir) ldd "$DEB_ROOT/usr/bin/cargo" "$DEB_ROOT/usr/bin/rustc" "$(deb_libdir)"/*.so*) || return 1
+    ! grep 'not found' <<<"$out"
+}
+check "  ... every shared library they load resolves" libs_resolve
+# Run by path through this wrapper only: its rustc, its libraries, and no
+# rustc wrapper from the caller's environment.
+mkdir -p "$(dirname "$OLD_CARGO")"
+cat >"$OLD_CARGO" <<SH
+#!/bin/sh
+exec env -u RUSTC_WRAPPER -u CARGO_BUILD_RUSTC_WRAPPER -u RUSTUP_TOOLCHAIN \\
+    LD_LIBRARY_PATH="$(deb_libdir)" RUSTC="$DEB_ROOT/usr/bin/rustc" RUSTDOC="$DEB_ROOT/usr/bin/rustdoc" \\
+    "$DEB_ROOT/usr/bin/cargo" "\$@"
+SH
+chmod +x "$OLD_CARGO"
+check "  ... they run: cargo 1.65.0 (Debian's 0.66) and rustc 1.63.0" \
+    sh -c "test \"\$('$OLD_CARGO' --version)\" = 'cargo 1.65.0' &&
+        test \"\$(LD_LIBRARY_PATH='$(deb_libdir)' '$DEB_ROOT/usr/bin/rustc' --version)\" = 'rustc 1.63.0'"
+check "  ... and rustup's newest cargo is still the cargo on PATH ($(cargo --version))" \
+    sh -c "test \"\$(command -v cargo)\" != '$DEB_ROOT/usr/bin/cargo' && ! cargo --version | grep -q '^cargo 1\.65\.'"
 
 # --- connected side, with network: the live set -----------------------------
 python3 "$HERE/fixtures.py" "$WORK/upstream" 5040
@@ -114,22 +174,11 @@ if missing:
 PY
 done
 
-output=$(unshare --net -- bash -s 2>&1 <<'INNER' || true
-set -euo pipefail
-ip link set lo up
-# shellcheck source=../lib.sh
-source "$LIB"
-# Servers started here end with this script, not with the namespace's last process.
-trap 'kill $(jobs -p) 2>/dev/null' EXIT
-interfaces=$(ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
-check "only loopback exists (interfaces: $interfaces)" test "$interfaces" = "lo "
+hermetic_part() {
+check_only_loopback
 python3 -m http.server -d "$WORK/upstream" -b 127.0.0.1 5040 >>"$WORK/upstream.log" 2>&1 &
 upstream=$!
 wait_for http://127.0.0.1:5040/index/config.json
-project() {
-    mkdir -p "$1/src"
-    printf '[package]\nname = "%s"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n%s\n' "$2" "$3" >"$1/Cargo.toml"
-}
 app_main='fn main() { println!("{}", fx_core::describe()); }'
 
 # A project locked against the upstream, as a team would commit it.
@@ -138,6 +187,13 @@ printf '[source.crates-io]\nreplace-with = "up"\n[source.up]\nregistry = "sparse
 project "$WORK/app" app 'fx-core = { version = "0.3", features = ["extra"] }'
 echo "$app_main" >"$WORK/app/src/main.rs"
 check "lock the app against the upstream" sh -c "cd '$WORK/app' && CARGO_HOME='$WORK/upstream-home' cargo generate-lockfile -q"
+# The same project for Debian 12's cargo: with `rust-version = "1.63"` the
+# newest cargo writes a version 3 lockfile, the newest that cargo 0.66 reads.
+project "$WORK/app-msrv" app-msrv 'fx-core = { version = "0.3", features = ["extra"] }'
+sed -i 's/^edition = "2021"$/&\nrust-version = "1.63"/' "$WORK/app-msrv/Cargo.toml"
+echo "$app_main" >"$WORK/app-msrv/src/main.rs"
+check "lock it with rust-version 1.63: the newest cargo writes lockfile version 3" \
+    sh -c "cd '$WORK/app-msrv' && CARGO_HOME='$WORK/upstream-home' cargo generate-lockfile -q && grep -qx 'version = 3' Cargo.lock"
 
 cat >"$WORK/airlift.toml" <<TOML
 [cargo]
@@ -183,8 +239,7 @@ kill "$upstream" 2>/dev/null || true
 GAP=$WORK/gap
 check "[gap] init trust" "$AIRLIFT" --home "$GAP" init --trust "$HI/keys/roots/1.root.json"
 check "[gap] import" "$AIRLIFT" --home "$GAP" import "$WORK/media/crates.tar.zst"
-"$AIRLIFT" --home "$GAP" serve --listen 127.0.0.1:5041 >>"$WORK/serve.log" 2>&1 &
-wait_for http://127.0.0.1:5041/readyz
+start_server "$GAP" 5041
 I=http://127.0.0.1:5041/cargo/index
 check "[gap] config.json names this server" test "$(curl -sf "$I/config.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["dl"])')" = "http://127.0.0.1:5041/cargo/api/v1/crates"
 check "[gap] index lines are the upstream's, byte for byte" \
@@ -224,12 +279,39 @@ echo 'fn main() {}' >"$WORK/missing/src/main.rs"
 check "[gap] a crate that was not carried is not found (nothing leaks in)" \
     sh -c "cd '$WORK/missing' && ! CARGO_HOME='$CH' cargo generate-lockfile -q 2>/dev/null"
 
+# Debian 12's cargo 0.66 with rustc 1.63 (the oldest supported Debian
+# stable), run by path, with a fresh CARGO_HOME: the client-config output
+# alone is refused, because sparse registries are unstable in cargo 0.66;
+# with `[unstable] sparse-registry = true` added (Debian builds cargo
+# without a release channel, so it takes unstable switches as they are)
+# it locks, fetches and builds from airlift alone.
+OCH=$WORK/debian12-cargo-home
+mkdir -p "$OCH"
+"$AIRLIFT" --home "$GAP" client-config cargo --url http://127.0.0.1:5041 >"$OCH/config.toml"
+project "$WORK/old" old 'fx-core = { version = "0.3", features = ["extra"] }
+fx-util = "=1.0.0"'
+echo "$app_main" >"$WORK/old/src/main.rs"
+check "[gap] Debian 12 cargo 0.66: the client-config output alone is refused (sparse registries need -Z sparse-registry)" \
+    sh -c "cd '$WORK/old' && ! CARGO_HOME='$OCH' '$OLD_CARGO' generate-lockfile 2>'$WORK/old.err' && grep -q 'usage of sparse registries requires .-Z sparse-registry.' '$WORK/old.err'"
+printf '\n[unstable]\nsparse-registry = true\n' >>"$OCH/config.toml"
+check "[gap] Debian 12 cargo 0.66: cargo generate-lockfile of a project that was not locked, with [unstable] sparse-registry" \
+    sh -c "cd '$WORK/old' && rm -f Cargo.lock && CARGO_HOME='$OCH' '$OLD_CARGO' generate-lockfile -q"
+check "[gap] Debian 12 cargo 0.66: cargo build of it with rustc 1.63" \
+    sh -c "cd '$WORK/old' && CARGO_HOME='$OCH' '$OLD_CARGO' build -q"
+check "[gap] Debian 12 cargo 0.66:   ... runs, with fx-util unified to the pinned 1.0.0" \
+    test "$("$WORK/old/target/debug/old")" = "fx-util 1.0.0 + fx-extra 0.1.0 (built)"
+check "[gap] Debian 12 cargo 0.66: cargo build --locked of the project the newest cargo locked with rust-version 1.63" \
+    sh -c "cd '$WORK/app-msrv' && CARGO_HOME='$OCH' '$OLD_CARGO' build -q --locked"
+check "[gap] Debian 12 cargo 0.66:   ... runs, with the optional feature and the build script" \
+    test "$("$WORK/app-msrv/target/debug/app-msrv")" = "fx-util 1.1.0 + fx-extra 0.1.0 (built)"
+check "[gap] Debian 12 cargo 0.66: fetched over HTTP from airlift (the crates are in its sparse cache)" \
+    sh -c "ls -d '$OCH'/registry/cache/*/fx-core-0.3.0.crate"
+
 # The live set, carried and built.
 LGAP=$WORK/live-gap
 check "[gap] live: init trust" "$AIRLIFT" --home "$LGAP" init --trust "$WORK/live-root.json"
 check "[gap] live: import" "$AIRLIFT" --home "$LGAP" import "$WORK/live.tar"
-"$AIRLIFT" --home "$LGAP" serve --listen 127.0.0.1:5042 >>"$WORK/serve-live.log" 2>&1 &
-wait_for http://127.0.0.1:5042/readyz
+start_server "$LGAP" 5042
 LCH=$WORK/live-cargo-home
 mkdir -p "$LCH"
 "$AIRLIFT" --home "$LGAP" client-config cargo --url http://127.0.0.1:5042 >"$LCH/config.toml"
@@ -242,8 +324,7 @@ check "[gap] live:   ... runs" test "$("$WORK/live/target/debug/live")" = "7 liv
 SGAP=$WORK/sets-gap
 check "[gap] sets: init trust" "$AIRLIFT" --home "$SGAP" init --trust "$WORK/sets-root.json"
 check "[gap] sets: import" "$AIRLIFT" --home "$SGAP" import "$WORK/sets.tar"
-"$AIRLIFT" --home "$SGAP" serve --listen 127.0.0.1:5043 >>"$WORK/serve-sets.log" 2>&1 &
-wait_for http://127.0.0.1:5043/readyz
+start_server "$SGAP" 5043
 for set in reqwest tokio clap axum; do
     SCH=$WORK/sets-cargo-home-$set
     mkdir -p "$SCH"
@@ -253,7 +334,6 @@ for set in reqwest tokio clap axum; do
 done
 check "[gap] sets: clap: cargo build --offline" \
     sh -c "cd '$WORK/sets/clap' && CARGO_HOME='$WORK/sets-cargo-home-clap' cargo build -q --offline"
-echo "RESULT $passed $failed"
-INNER
-)
+}
+output=$(in_gap hermetic_part 2>&1) || true
 finish cargo "$output"

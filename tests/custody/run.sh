@@ -16,12 +16,10 @@ set -euo pipefail
 AIRLIFT=$(realpath "${AIRLIFT:?set AIRLIFT to the airlift binary}")
 PYTHON=${PYTHON:?set PYTHON to a python with tests/interop/requirements.txt installed}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/airlift-custody.XXXXXX)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
-LIB=$ROOT/tests/lib.sh
-CHECK_LOG=$WORK/custody.log
 # shellcheck source=../lib.sh
-source "$LIB"
+source "$ROOT/tests/lib.sh"
+work_dir airlift-custody
+CHECK_LOG=$WORK/custody.log
 
 MODULE=$(dpkg -L softhsm2-common softhsm2 libsofthsm2 2>/dev/null | grep -m1 '/libsofthsm2\.so$' || true)
 check "SoftHSM2's PKCS#11 module is installed ($MODULE)" test -f "$MODULE"
@@ -90,6 +88,4 @@ check "an unknown token is a clear error" \
 check "a missing key is a clear error" \
     sh -c "! '$AIRLIFT' --home '$H' approve '$WORK/none.json' --key 'pkcs11:token=airlift;object=nosuch?module-path=$MODULE&pin-value=1234' 2>'$WORK/err' && grep -q 'holds no key pair labelled \"nosuch\"' '$WORK/err'"
 
-if [ "$failed" -ne 0 ]; then echo "--- $CHECK_LOG (last 30 lines)"; tail -30 "$CHECK_LOG"; fi
-echo "custody: $passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+summary custody

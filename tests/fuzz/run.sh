@@ -27,7 +27,6 @@
 #                                                 directory is printed at the end)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
 CARGO_FUZZ_VERSION=0.13.2
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 # The fuzz build (every crate with coverage instrumentation, minutes on two

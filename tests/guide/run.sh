@@ -20,12 +20,11 @@ set -euo pipefail
 AIRLIFT=$(realpath "${AIRLIFT:?set AIRLIFT to the airlift binary}")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 GUIDE=$ROOT/docs/first-mission.md
-WORK=$(mktemp -d /tmp/airlift-guide.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-LIB=$ROOT/tests/lib.sh
-CHECK_LOG=$WORK/guide.log
 # shellcheck source=../lib.sh
-source "$LIB"
+source "$ROOT/tests/lib.sh"
+work_dir airlift-guide
+CHECK_LOG=$WORK/guide.log
+export WORK CHECK_LOG
 # shellcheck source=../apt/lib.sh
 source "$ROOT/tests/apt/lib.sh"
 unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL
@@ -71,28 +70,23 @@ localize() { # the guide's example upstreams become this machine's
         -e "s|/media/usb|$WORK/media|g" "$1"
 }
 
-# One isolated phase: its blocks, in one namespace with only loopback.
+# One isolated phase: its blocks (checks written below), in one namespace
+# with only loopback.
+isolated_phase() {
+    # Not -e: a block that fails is a failed check, and the next blocks run.
+    set +e
+    export AIRLIFT_HOME=$WORK/isolated PIP_CONFIG_FILE=/dev/null
+    # Fresh client caches: nothing may come from an earlier run's cache.
+    export PIP_CACHE_DIR=$WORK/pip-cache npm_config_cache=$WORK/npm-cache
+    cd "$WORK/isolated-work"
+    # The body is written at run time, from the guide: nothing to follow here.
+    # shellcheck source=/dev/null
+    source "$1"
+}
 run_isolated() {
-    local script=$WORK/phase-$1.sh
-    {
-        echo 'set -uo pipefail'
-        echo 'ip link set lo up'
-        echo "source '$LIB'"
-        echo "trap 'kill \$(jobs -p) 2>/dev/null' EXIT"
-        echo "export PATH='$PATH' AIRLIFT_HOME='$WORK/isolated' CHECK_LOG='$CHECK_LOG' PIP_CONFIG_FILE=/dev/null"
-        # Fresh client caches: nothing may come from an earlier run's cache.
-        echo "export PIP_CACHE_DIR='$WORK/pip-cache' npm_config_cache='$WORK/npm-cache'"
-        echo "cd '$WORK/isolated-work'"
-        cat "$WORK/phase-$1.body"
-        echo 'echo "RESULT $passed $failed"'
-    } >"$script"
-    finish_output=$(unshare --net -- bash "$script" 2>&1 || true)
-    printf '%s\n' "$finish_output" | grep -v '^RESULT' || true
-    local result
-    result=$(printf '%s\n' "$finish_output" | grep '^RESULT' || echo "RESULT 0 1")
-    read -r _ p f <<<"$result"
-    passed=$((passed + p))
-    failed=$((failed + f))
+    local output
+    output=$(in_gap isolated_phase "$WORK/phase-$1.body" 2>&1) || true
+    add_result "$output"
 }
 
 mkdir -p "$WORK/connected-work" "$WORK/isolated-work"
@@ -157,6 +151,4 @@ for kind_file in "$WORK"/blocks/*.kind; do
 done
 flush
 
-if [ "$failed" -ne 0 ]; then echo "--- $CHECK_LOG (last 40 lines)"; tail -40 "$CHECK_LOG"; fi
-echo "guide: $passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+summary guide

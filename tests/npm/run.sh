@@ -20,17 +20,15 @@ set -euo pipefail
 
 AIRLIFT=$(realpath "${AIRLIFT:?set AIRLIFT to the airlift binary}")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/airlift-npm.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-LIB=$ROOT/tests/lib.sh
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
+work_dir airlift-npm
 CHECK_LOG=$WORK/npm.log
 HERE=$ROOT/tests/npm
 # Only the configuration each step names: no machine-wide npmrc.
 : >"$WORK/empty.npmrc"
 export npm_config_globalconfig=$WORK/empty.npmrc npm_config_update_notifier=false npm_config_fund=false
-export AIRLIFT WORK LIB CHECK_LOG HERE
-# shellcheck source=../lib.sh
-source "$LIB"
+export AIRLIFT WORK CHECK_LOG HERE
 
 # --- connected side, with network: fixtures and the live set ----------------
 python3 "$HERE/fixtures.py" "$WORK/upstream" >"$WORK/fixtures.txt"
@@ -52,146 +50,136 @@ check "live: keys init" "$AIRLIFT" --home "$LH" keys init
 check "live: pack" "$AIRLIFT" --home "$LH" pack --out "$WORK/live.tar"
 cp "$LH/keys/roots/1.root.json" "$WORK/live-root.json"
 
-output=$(unshare --net -- bash -s 2>&1 <<'INNER' || true
-set -euo pipefail
-ip link set lo up
-# shellcheck source=../lib.sh
-source "$LIB"
-# Servers started here end with this script, not with the namespace's last process.
-trap 'kill $(jobs -p) 2>/dev/null' EXIT
-interfaces=$(ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
-check "only loopback exists (interfaces: $interfaces)" test "$interfaces" = "lo "
-python3 "$HERE/upstream.py" "$WORK/upstream" 5050 >>"$WORK/upstream.log" 2>&1 &
-upstream=$!
-wait_for http://127.0.0.1:5050/fx-left
-printf 'registry=http://127.0.0.1:5050/\nomit-lockfile-registry-resolved=false\naudit=false\n' >"$WORK/upstream.npmrc"
+hermetic_part() {
+    check_only_loopback
+    python3 "$HERE/upstream.py" "$WORK/upstream" 5050 >>"$WORK/upstream.log" 2>&1 &
+    upstream=$!
+    wait_for http://127.0.0.1:5050/fx-left
+    printf 'registry=http://127.0.0.1:5050/\nomit-lockfile-registry-resolved=false\naudit=false\n' >"$WORK/upstream.npmrc"
 
-# The project, locked against the upstream as a team would commit it.
-mkdir -p "$WORK/app"
-cat >"$WORK/app/package.json" <<'JSON'
+    # The project, locked against the upstream as a team would commit it.
+    mkdir -p "$WORK/app"
+    cat >"$WORK/app/package.json" <<'JSON'
 {"name": "app", "version": "1.0.0", "private": true,
  "dependencies": {"@fx/scoped": "^1", "fx-left": "^2", "fx-mid": "^1", "fx-script": "1.0.0",
                   "fx-peer-host": "^1", "fx-opt": "^1"}}
 JSON
-check "lock the project against the upstream (npm install --package-lock-only)" \
-    sh -c "cd '$WORK/app' && npm install -s --package-lock-only --userconfig '$WORK/upstream.npmrc' --cache '$WORK/cache-lock'"
-check "  ... its resolved URLs name the upstream" grep -q '"resolved": "http://127.0.0.1:5050/fx-left/-/fx-left-2.0.0.tgz"' "$WORK/app/package-lock.json"
+    check "lock the project against the upstream (npm install --package-lock-only)" \
+        sh -c "cd '$WORK/app' && npm install -s --package-lock-only --userconfig '$WORK/upstream.npmrc' --cache '$WORK/cache-lock'"
+    check "  ... its resolved URLs name the upstream" grep -q '"resolved": "http://127.0.0.1:5050/fx-left/-/fx-left-2.0.0.tgz"' "$WORK/app/package-lock.json"
 
-cat >"$WORK/airlift.toml" <<TOML
+    cat >"$WORK/airlift.toml" <<TOML
 [npm]
 registry = "http://127.0.0.1:5050/"
 lockfiles = ["app/package-lock.json"]
 packages = ["fx-mid@^1", "@fx/scoped"]
 TOML
-HI=$WORK/connected
-check "collect the lockfile and the closure of declared packages" \
-    sh -c "'$AIRLIFT' --home '$HI' --json collect --config '$WORK/airlift.toml' >'$WORK/collect.json'"
-check "collect carries 9 versions of 8 packages" \
-    python3 -c "import json,sys; d=json.load(open('$WORK/collect.json')); sys.exit((d['npm_packages'], d['npm_versions']) != (8, 9))"
+    HI=$WORK/connected
+    check "collect the lockfile and the closure of declared packages" \
+        sh -c "'$AIRLIFT' --home '$HI' --json collect --config '$WORK/airlift.toml' >'$WORK/collect.json'"
+    check "collect carries 9 versions of 8 packages" \
+        python3 -c "import json,sys; d=json.load(open('$WORK/collect.json')); sys.exit((d['npm_packages'], d['npm_versions']) != (8, 9))"
 
-before=$(generations "$HI")
-bad_collect() {
-    local label=$1 packages=$2 expect=$3
-    printf '[npm]\nregistry = "http://127.0.0.1:5050/"\npackages = [%s]\n' "$packages" >"$WORK/bad.toml"
-    check "bad input refused: $label" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
-    check "  ... the message names it: $expect" grep -q -- "$expect" "$WORK/bad.err"
-    check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
-}
-bad_collect "an integrity mismatch" '"fx-bad"' "fx-bad@1.0.0: integrity mismatch"
-bad_collect "an unsatisfiable dependency" '"fx-zeta"' 'fx-left: no version matches "^9"; available: 1.0.0, 1.1.0, 2.0.0 (needed by: fx-zeta@1.0.0'
-bad_collect "a malformed packument" '"fx-broken"' "fx-broken: .*malformed packument"
-bad_collect "a missing package" '"fx-nosuch"' "fx-nosuch: not found at the upstream registry"
-bad_collect "a missing version" '"fx-left@3"' 'fx-left: no version matches "3"'
-python3 - "$WORK/app/package-lock.json" "$WORK/tampered-lock.json" <<'PY'
+    before=$(generations "$HI")
+    bad_collect() {
+        local label=$1 packages=$2 expect=$3
+        printf '[npm]\nregistry = "http://127.0.0.1:5050/"\npackages = [%s]\n' "$packages" >"$WORK/bad.toml"
+        check "bad input refused: $label" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
+        check "  ... the message names it: $expect" grep -q -- "$expect" "$WORK/bad.err"
+        check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
+    }
+    bad_collect "an integrity mismatch" '"fx-bad"' "fx-bad@1.0.0: integrity mismatch"
+    bad_collect "an unsatisfiable dependency" '"fx-zeta"' 'fx-left: no version matches "^9"; available: 1.0.0, 1.1.0, 2.0.0 (needed by: fx-zeta@1.0.0'
+    bad_collect "a malformed packument" '"fx-broken"' "fx-broken: .*malformed packument"
+    bad_collect "a missing package" '"fx-nosuch"' "fx-nosuch: not found at the upstream registry"
+    bad_collect "a missing version" '"fx-left@3"' 'fx-left: no version matches "3"'
+    python3 - "$WORK/app/package-lock.json" "$WORK/tampered-lock.json" <<'PY'
 import json, sys
 lock = json.load(open(sys.argv[1]))
 lock["packages"]["node_modules/fx-left"]["integrity"] = "sha512-" + "A" * 86 + "=="
 json.dump(lock, open(sys.argv[2], "w"))
 PY
-printf '[npm]\nregistry = "http://127.0.0.1:5050/"\nlockfiles = ["tampered-lock.json"]\n' >"$WORK/bad.toml"
-check "bad input refused: a lockfile integrity that differs from the registry's" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
-check "  ... the message names it" grep -q "fx-left@2.0.0: integrity mismatch" "$WORK/bad.err"
-check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
+    printf '[npm]\nregistry = "http://127.0.0.1:5050/"\nlockfiles = ["tampered-lock.json"]\n' >"$WORK/bad.toml"
+    check "bad input refused: a lockfile integrity that differs from the registry's" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
+    check "  ... the message names it" grep -q "fx-left@2.0.0: integrity mismatch" "$WORK/bad.err"
+    check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
 
-# Platform targets: fx-opt's optional fx-win-only (os win32) is left out for
-# linux, and the collect says so; fx-linux-only is carried.
-printf '[npm]\nregistry = "http://127.0.0.1:5050/"\npackages = ["fx-opt"]\nos = ["linux"]\ncpu = ["x64"]\n' >"$WORK/targets.toml"
-check "[npm] os/cpu targets: collect fx-opt for linux x64" \
-    sh -c "'$AIRLIFT' --home '$WORK/targets-home' --json collect --config '$WORK/targets.toml' >'$WORK/targets.json'"
-check "  ... fx-win-only is left out and named, fx-linux-only is carried" \
-    python3 -c "import json,sys; d=json.load(open('$WORK/targets.json')); n=d['npm_notes']; sys.exit(not (d['npm_versions'] == 2 and any('fx-win-only@1.0.0 (os [\"win32\"]' in x for x in n) and any('left out 1 versions' in x for x in n)))"
-printf '[npm]\nregistry = "http://127.0.0.1:5050/"\npackages = ["fx-opt"]\nos = ["windows"]\n' >"$WORK/bad.toml"
-check "  ... an os name npm does not know is refused" \
-    sh -c "! '$AIRLIFT' --home '$WORK/targets-home' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err' && grep -q '\"windows\" is not one of npm' '$WORK/bad.err'"
+    # Platform targets: fx-opt's optional fx-win-only (os win32) is left out for
+    # linux, and the collect says so; fx-linux-only is carried.
+    printf '[npm]\nregistry = "http://127.0.0.1:5050/"\npackages = ["fx-opt"]\nos = ["linux"]\ncpu = ["x64"]\n' >"$WORK/targets.toml"
+    check "[npm] os/cpu targets: collect fx-opt for linux x64" \
+        sh -c "'$AIRLIFT' --home '$WORK/targets-home' --json collect --config '$WORK/targets.toml' >'$WORK/targets.json'"
+    check "  ... fx-win-only is left out and named, fx-linux-only is carried" \
+        python3 -c "import json,sys; d=json.load(open('$WORK/targets.json')); n=d['npm_notes']; sys.exit(not (d['npm_versions'] == 2 and any('fx-win-only@1.0.0 (os [\"win32\"]' in x for x in n) and any('left out 1 versions' in x for x in n)))"
+    printf '[npm]\nregistry = "http://127.0.0.1:5050/"\npackages = ["fx-opt"]\nos = ["windows"]\n' >"$WORK/bad.toml"
+    check "  ... an os name npm does not know is refused" \
+        sh -c "! '$AIRLIFT' --home '$WORK/targets-home' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err' && grep -q '\"windows\" is not one of npm' '$WORK/bad.err'"
 
-check "keys init" "$AIRLIFT" --home "$HI" keys init
-check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/npm.tar.zst"
-kill "$upstream" 2>/dev/null || true
+    check "keys init" "$AIRLIFT" --home "$HI" keys init
+    check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/npm.tar.zst"
+    kill "$upstream" 2>/dev/null || true
 
-# --- isolated side --------------------------------------------------------
-GAP=$WORK/gap
-check "[gap] init trust" "$AIRLIFT" --home "$GAP" init --trust "$HI/keys/roots/1.root.json"
-check "[gap] import" "$AIRLIFT" --home "$GAP" import "$WORK/media/npm.tar.zst"
-"$AIRLIFT" --home "$GAP" serve --listen 127.0.0.1:5051 >>"$WORK/serve.log" 2>&1 &
-wait_for http://127.0.0.1:5051/readyz
-R=http://127.0.0.1:5051/npm
-field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-check "[gap] full packument: versions, time, dist-tags" \
-    test "$(curl -sf "$R/fx-left" | field "sorted(d['versions']), d['dist-tags']['latest'], '2.0.0' in d['time'], d['description']")" = "['1.1.0', '2.0.0'] 2.0.0 True fixture fx-left"
-check "[gap] dist.tarball points at this server" \
-    test "$(curl -sf "$R/fx-left" | field "d['versions']['2.0.0']['dist']['tarball']")" = "http://127.0.0.1:5051/npm/fx-left/-/fx-left-2.0.0.tgz"
-check "[gap] abbreviated packument for the install Accept type" \
-    sh -c "curl -sfi -H 'Accept: application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*' '$R/fx-script' | tr -d '\r' | grep -qi '^content-type: application/vnd.npm.install-v1+json'"
-check "[gap]   ... with hasInstallScript and without time" \
-    test "$(curl -sf -H 'Accept: application/vnd.npm.install-v1+json' "$R/fx-script" | field "d['versions']['1.0.0']['hasInstallScript'], 'time' in d")" = "True False"
-check "[gap] scoped name, encoded (@fx%2fscoped)" test "$(curl -sf "$R/@fx%2fscoped" | field "d['name']")" = "@fx/scoped"
-check "[gap] scoped name, plain (@fx/scoped)" test "$(curl -sf "$R/@fx/scoped" | field "d['name']")" = "@fx/scoped"
-check "[gap] the win32-only optional package was carried" test "$(curl -s -o /dev/null -w '%{http_code}' "$R/fx-win-only")" = 200
-check "[gap] tarball bytes exactly as upstream" \
-    sh -c "curl -sf '$R/@fx/scoped/-/scoped-1.0.0.tgz' | cmp - '$WORK/upstream/tarballs/fx-scoped-1.0.0.tgz'"
-etag=$(curl -sfI "$R/fx-left" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
-check "[gap] If-None-Match answers 304" test "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$R/fx-left")" = 304
-check "[gap] audit endpoint answers" test "$(curl -sf -X POST -H 'Content-Type: application/json' -d '{"fx-left":["2.0.0"]}' "$R/-/npm/v1/security/advisories/bulk")" = "{}"
-check "[gap] the registry is read-only" test "$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$R/fx-left")" = 405
+    # --- isolated side --------------------------------------------------------
+    GAP=$WORK/gap
+    check "[gap] init trust" "$AIRLIFT" --home "$GAP" init --trust "$HI/keys/roots/1.root.json"
+    check "[gap] import" "$AIRLIFT" --home "$GAP" import "$WORK/media/npm.tar.zst"
+    start_server "$GAP" 5051
+    R=http://127.0.0.1:5051/npm
+    field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+    check "[gap] full packument: versions, time, dist-tags" \
+        test "$(curl -sf "$R/fx-left" | field "sorted(d['versions']), d['dist-tags']['latest'], '2.0.0' in d['time'], d['description']")" = "['1.1.0', '2.0.0'] 2.0.0 True fixture fx-left"
+    check "[gap] dist.tarball points at this server" \
+        test "$(curl -sf "$R/fx-left" | field "d['versions']['2.0.0']['dist']['tarball']")" = "http://127.0.0.1:5051/npm/fx-left/-/fx-left-2.0.0.tgz"
+    check "[gap] abbreviated packument for the install Accept type" \
+        sh -c "curl -sfi -H 'Accept: application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*' '$R/fx-script' | tr -d '\r' | grep -qi '^content-type: application/vnd.npm.install-v1+json'"
+    check "[gap]   ... with hasInstallScript and without time" \
+        test "$(curl -sf -H 'Accept: application/vnd.npm.install-v1+json' "$R/fx-script" | field "d['versions']['1.0.0']['hasInstallScript'], 'time' in d")" = "True False"
+    check "[gap] scoped name, encoded (@fx%2fscoped)" test "$(curl -sf "$R/@fx%2fscoped" | field "d['name']")" = "@fx/scoped"
+    check "[gap] scoped name, plain (@fx/scoped)" test "$(curl -sf "$R/@fx/scoped" | field "d['name']")" = "@fx/scoped"
+    check "[gap] the win32-only optional package was carried" test "$(curl -s -o /dev/null -w '%{http_code}' "$R/fx-win-only")" = 200
+    check "[gap] tarball bytes exactly as upstream" \
+        sh -c "curl -sf '$R/@fx/scoped/-/scoped-1.0.0.tgz' | cmp - '$WORK/upstream/tarballs/fx-scoped-1.0.0.tgz'"
+    etag=$(curl -sfI "$R/fx-left" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
+    check "[gap] If-None-Match answers 304" test "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$R/fx-left")" = 304
+    check "[gap] audit endpoint answers" test "$(curl -sf -X POST -H 'Content-Type: application/json' -d '{"fx-left":["2.0.0"]}' "$R/-/npm/v1/security/advisories/bulk")" = "{}"
+    check "[gap] the registry is read-only" test "$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$R/fx-left")" = 405
 
-"$AIRLIFT" --home "$GAP" client-config npm --url http://127.0.0.1:5051 >"$WORK/gap.npmrc"
-check "[gap] npm ci of the locked project, configured only by airlift client-config npm" \
-    sh -c "cd '$WORK/app' && npm ci --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-gap' >'$WORK/ci.out' 2>&1"
-check "[gap]   ... audit ran and found nothing" grep -q "found 0 vulnerabilities" "$WORK/ci.out"
-check "[gap]   ... fx-left 2.0.0 at the top, 1.1.0 nested under fx-mid" \
-    test "$(cd "$WORK/app" && node -p "require('fx-left') + ' / ' + require('./node_modules/fx-mid/node_modules/fx-left')")" = "fx-left 2.0.0 / fx-left 1.1.0"
-check "[gap]   ... the install script ran" test -f "$WORK/app/node_modules/fx-script/installed.txt"
-check "[gap]   ... the scoped package is there" test "$(cd "$WORK/app" && node -p "require('@fx/scoped')")" = "@fx/scoped 1.0.0"
-check "[gap]   ... the linux-only optional package is there, the win32-only one is not" \
-    sh -c "test -d '$WORK/app/node_modules/fx-linux-only' && ! test -d '$WORK/app/node_modules/fx-win-only'"
-mkdir -p "$WORK/app-old"
-cp "$WORK/app/package.json" "$WORK/app/package-lock.json" "$WORK/app-old/"
-check "[gap] npm $OLD_NPM_VERSION (Debian 12's) ci of the locked project" \
-    sh -c "cd '$WORK/app-old' && node '$OLD_NPM/node_modules/npm/bin/npm-cli.js' ci -s --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-old'"
-check "[gap]   ... npm $OLD_NPM_VERSION's tree: fx-left 2.0.0 at the top, 1.1.0 nested" \
-    test "$(cd "$WORK/app-old" && node -p "require('fx-left') + ' / ' + require('./node_modules/fx-mid/node_modules/fx-left')")" = "fx-left 2.0.0 / fx-left 1.1.0"
-mkdir -p "$WORK/plain"
-echo '{"name": "plain", "version": "1.0.0", "private": true}' >"$WORK/plain/package.json"
-check "[gap] npm install of a plain list (no lockfile)" \
-    sh -c "cd '$WORK/plain' && npm install -s --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-plain' fx-mid @fx/scoped"
-check "[gap]   ... resolved from airlift" \
-    test "$(cd "$WORK/plain" && node -p "require('fx-mid') + ' / ' + require('fx-left')")" = "fx-mid 1.0.0 / fx-left 1.1.0"
-check "[gap] a package that was not carried is not found (nothing leaks in)" \
-    sh -c "cd '$WORK/plain' && ! npm install -s --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-plain' fx-zeta 2>/dev/null"
+    "$AIRLIFT" --home "$GAP" client-config npm --url http://127.0.0.1:5051 >"$WORK/gap.npmrc"
+    check "[gap] npm ci of the locked project, configured only by airlift client-config npm" \
+        sh -c "cd '$WORK/app' && npm ci --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-gap' >'$WORK/ci.out' 2>&1"
+    check "[gap]   ... audit ran and found nothing" grep -q "found 0 vulnerabilities" "$WORK/ci.out"
+    check "[gap]   ... fx-left 2.0.0 at the top, 1.1.0 nested under fx-mid" \
+        test "$(cd "$WORK/app" && node -p "require('fx-left') + ' / ' + require('./node_modules/fx-mid/node_modules/fx-left')")" = "fx-left 2.0.0 / fx-left 1.1.0"
+    check "[gap]   ... the install script ran" test -f "$WORK/app/node_modules/fx-script/installed.txt"
+    check "[gap]   ... the scoped package is there" test "$(cd "$WORK/app" && node -p "require('@fx/scoped')")" = "@fx/scoped 1.0.0"
+    check "[gap]   ... the linux-only optional package is there, the win32-only one is not" \
+        sh -c "test -d '$WORK/app/node_modules/fx-linux-only' && ! test -d '$WORK/app/node_modules/fx-win-only'"
+    mkdir -p "$WORK/app-old"
+    cp "$WORK/app/package.json" "$WORK/app/package-lock.json" "$WORK/app-old/"
+    check "[gap] npm $OLD_NPM_VERSION (Debian 12's) ci of the locked project" \
+        sh -c "cd '$WORK/app-old' && node '$OLD_NPM/node_modules/npm/bin/npm-cli.js' ci -s --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-old'"
+    check "[gap]   ... npm $OLD_NPM_VERSION's tree: fx-left 2.0.0 at the top, 1.1.0 nested" \
+        test "$(cd "$WORK/app-old" && node -p "require('fx-left') + ' / ' + require('./node_modules/fx-mid/node_modules/fx-left')")" = "fx-left 2.0.0 / fx-left 1.1.0"
+    mkdir -p "$WORK/plain"
+    echo '{"name": "plain", "version": "1.0.0", "private": true}' >"$WORK/plain/package.json"
+    check "[gap] npm install of a plain list (no lockfile)" \
+        sh -c "cd '$WORK/plain' && npm install -s --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-plain' fx-mid @fx/scoped"
+    check "[gap]   ... resolved from airlift" \
+        test "$(cd "$WORK/plain" && node -p "require('fx-mid') + ' / ' + require('fx-left')")" = "fx-mid 1.0.0 / fx-left 1.1.0"
+    check "[gap] a package that was not carried is not found (nothing leaks in)" \
+        sh -c "cd '$WORK/plain' && ! npm install -s --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-plain' fx-zeta 2>/dev/null"
 
-# The live set, carried and installed.
-LGAP=$WORK/live-gap
-check "[gap] live: init trust" "$AIRLIFT" --home "$LGAP" init --trust "$WORK/live-root.json"
-check "[gap] live: import" "$AIRLIFT" --home "$LGAP" import "$WORK/live.tar"
-"$AIRLIFT" --home "$LGAP" serve --listen 127.0.0.1:5052 >>"$WORK/serve-live.log" 2>&1 &
-wait_for http://127.0.0.1:5052/readyz
-"$AIRLIFT" --home "$LGAP" client-config npm --url http://127.0.0.1:5052 >"$WORK/live.npmrc"
-mkdir -p "$WORK/live-app"
-echo '{"name": "live-app", "version": "1.0.0", "private": true}' >"$WORK/live-app/package.json"
-check "[gap] live: npm install chalk@4 @types/node@20 from airlift alone" \
-    sh -c "cd '$WORK/live-app' && npm install -s --userconfig '$WORK/live.npmrc' --cache '$WORK/cache-live' chalk@4 @types/node@20"
-check "[gap] live:   ... chalk works" test "$(cd "$WORK/live-app" && node -p "typeof require('chalk').green")" = "function"
-echo "RESULT $passed $failed"
-INNER
-)
+    # The live set, carried and installed.
+    LGAP=$WORK/live-gap
+    check "[gap] live: init trust" "$AIRLIFT" --home "$LGAP" init --trust "$WORK/live-root.json"
+    check "[gap] live: import" "$AIRLIFT" --home "$LGAP" import "$WORK/live.tar"
+    start_server "$LGAP" 5052
+    "$AIRLIFT" --home "$LGAP" client-config npm --url http://127.0.0.1:5052 >"$WORK/live.npmrc"
+    mkdir -p "$WORK/live-app"
+    echo '{"name": "live-app", "version": "1.0.0", "private": true}' >"$WORK/live-app/package.json"
+    check "[gap] live: npm install chalk@4 @types/node@20 from airlift alone" \
+        sh -c "cd '$WORK/live-app' && npm install -s --userconfig '$WORK/live.npmrc' --cache '$WORK/cache-live' chalk@4 @types/node@20"
+    check "[gap] live:   ... chalk works" test "$(cd "$WORK/live-app" && node -p "typeof require('chalk').green")" = "function"
+}
+output=$(in_gap hermetic_part 2>&1) || true
 finish npm "$output"

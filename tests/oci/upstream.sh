@@ -28,20 +28,14 @@ if [ -z "$REGISTRY" ]; then
     apt-get update -qq && apt-get install -y -qq docker-registry >/dev/null
     REGISTRY=$(command -v docker-registry)
 fi
-WORK=$(mktemp -d /tmp/airlift-oci-upstream.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-LIB=$ROOT/tests/lib.sh
-CHECK_LOG=$WORK/upstream.log
-export AIRLIFT CRANE ORAS REGISTRY WORK LIB CHECK_LOG
-
-output=$(unshare --net -- bash -s 2>&1 <<'INNER' || true
-set -euo pipefail
-ip link set lo up
 # shellcheck source=../lib.sh
-source "$LIB"
-# Servers started here end with this script, not with the namespace's last process.
-trap 'kill $(jobs -p) 2>/dev/null' EXIT
-cat >"$WORK/registry.yml" <<YAML
+source "$ROOT/tests/lib.sh"
+work_dir airlift-oci-upstream
+CHECK_LOG=$WORK/upstream.log
+export AIRLIFT CRANE ORAS REGISTRY WORK CHECK_LOG
+
+in_namespace() {
+    cat >"$WORK/registry.yml" <<YAML
 version: 0.1
 storage:
   filesystem:
@@ -51,59 +45,54 @@ storage:
 http:
   addr: 127.0.0.1:5010
 YAML
-"$REGISTRY" serve "$WORK/registry.yml" >>"$WORK/registry.log" 2>&1 &
-registry=$!
-wait_for http://127.0.0.1:5010/v2/
-U=127.0.0.1:5010
-for arch in amd64 arm64; do
-    head -c 500000 /dev/urandom >"$WORK/$arch.bin"
-    tar -C "$WORK" -cf "$WORK/$arch.tar" "$arch.bin"
-    check "build the $arch image in the CNCF registry" "$CRANE" append --insecure -f "$WORK/$arch.tar" -t "$U/team/app:$arch"
-    check "set its platform" sh -c "'$CRANE' mutate --insecure --set-platform linux/$arch $U/team/app:$arch >/dev/null"
-done
-check "build a multi-platform index" "$CRANE" index append --insecure -m "$U/team/app:amd64" -m "$U/team/app:arm64" -t "$U/team/app:1.0"
-check "save the index" sh -c "'$CRANE' manifest --insecure $U/team/app:1.0 >'$WORK/index.json'"
-check "save the arm64 digest" sh -c "'$CRANE' digest --insecure --platform linux/arm64 $U/team/app:1.0 >'$WORK/arm64.digest'"
-check "save the index digest" sh -c "'$CRANE' digest --insecure $U/team/app:1.0 >'$WORK/index.digest'"
-# A signature in cosign's tag convention, and an SBOM attached with oras:
-# this registry has no referrers API, so oras keeps the OCI 1.1 fallback tag.
-printf '{"critical":{"image":{"docker-manifest-digest":"%s"}}}' "$(cat "$WORK/index.digest")" >"$WORK/sig.json"
-printf 'sbom\n' >"$WORK/sbom.spdx"
-signature_tag="sha256-$(cut -c8- "$WORK/index.digest").sig"
-check "push a cosign-style signature tag" sh -c "cd '$WORK' && '$ORAS' push --plain-http $U/team/app:$signature_tag --artifact-type application/vnd.dev.cosign.simplesigning.v1+json sig.json"
-check "attach an SBOM (referrers fallback tag)" sh -c "cd '$WORK' && '$ORAS' attach --plain-http --artifact-type application/spdx+json $U/team/app:1.0 sbom.spdx"
+    "$REGISTRY" serve "$WORK/registry.yml" >>"$WORK/registry.log" 2>&1 &
+    registry=$!
+    wait_for http://127.0.0.1:5010/v2/
+    U=127.0.0.1:5010
+    for arch in amd64 arm64; do
+        head -c 500000 /dev/urandom >"$WORK/$arch.bin"
+        tar -C "$WORK" -cf "$WORK/$arch.tar" "$arch.bin"
+        check "build the $arch image in the CNCF registry" "$CRANE" append --insecure -f "$WORK/$arch.tar" -t "$U/team/app:$arch"
+        check "set its platform" sh -c "'$CRANE' mutate --insecure --set-platform linux/$arch $U/team/app:$arch >/dev/null"
+    done
+    check "build a multi-platform index" "$CRANE" index append --insecure -m "$U/team/app:amd64" -m "$U/team/app:arm64" -t "$U/team/app:1.0"
+    check "save the index" sh -c "'$CRANE' manifest --insecure $U/team/app:1.0 >'$WORK/index.json'"
+    check "save the arm64 digest" sh -c "'$CRANE' digest --insecure --platform linux/arm64 $U/team/app:1.0 >'$WORK/arm64.digest'"
+    check "save the index digest" sh -c "'$CRANE' digest --insecure $U/team/app:1.0 >'$WORK/index.digest'"
+    # A signature in cosign's tag convention, and an SBOM attached with oras:
+    # this registry has no referrers API, so oras keeps the OCI 1.1 fallback tag.
+    printf '{"critical":{"image":{"docker-manifest-digest":"%s"}}}' "$(cat "$WORK/index.digest")" >"$WORK/sig.json"
+    printf 'sbom\n' >"$WORK/sbom.spdx"
+    signature_tag="sha256-$(cut -c8- "$WORK/index.digest").sig"
+    check "push a cosign-style signature tag" sh -c "cd '$WORK' && '$ORAS' push --plain-http $U/team/app:$signature_tag --artifact-type application/vnd.dev.cosign.simplesigning.v1+json sig.json"
+    check "attach an SBOM (referrers fallback tag)" sh -c "cd '$WORK' && '$ORAS' attach --plain-http --artifact-type application/spdx+json $U/team/app:1.0 sbom.spdx"
 
-cat >"$WORK/airlift.toml" <<TOML
+    cat >"$WORK/airlift.toml" <<TOML
 [[oci]]
 image = "$U/team/app:1.0"
 platforms = ["linux/arm64"]
 plain_http = true
 TOML
-HI=$WORK/connected
-check "collect from the CNCF registry" sh -c "'$AIRLIFT' --home '$HI' --json collect --config '$WORK/airlift.toml' >'$WORK/collect.json'"
-check "the amd64 image was left out, and said so" grep -q 'linux/amd64' "$WORK/collect.json"
-kill "$registry"; wait "$registry" 2>/dev/null || true
-"$AIRLIFT" --home "$HI" keys init >/dev/null
-check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/images.tar.zst"
-LO=$WORK/isolated
-check "init trust" "$AIRLIFT" --home "$LO" init --trust "$HI/keys/roots/1.root.json"
-check "plan shows the images" sh -c "'$AIRLIFT' --home '$LO' plan '$WORK/images.tar.zst' | grep -q 'oci/t:team/app:1.0'"
-check "plan says which platforms were left out" sh -c "'$AIRLIFT' --home '$LO' plan '$WORK/images.tar.zst' | grep -q 'platforms left out: linux/amd64'"
-check "import" "$AIRLIFT" --home "$LO" import "$WORK/images.tar.zst"
-"$AIRLIFT" --home "$LO" serve --listen 127.0.0.1:5011 2>>"$WORK/serve.log" &
-server=$!
-wait_for http://127.0.0.1:5011/v2/
-I=127.0.0.1:5011
-check "the index is byte-identical inside the gap" sh -c "'$CRANE' manifest --insecure $I/team/app:1.0 | cmp - '$WORK/index.json'"
-check "the arm64 image resolves to the same digest" sh -c "[ \"\$('$CRANE' digest --insecure --platform linux/arm64 $I/team/app:1.0)\" = \"\$(cat '$WORK/arm64.digest')\" ]"
-check "the arm64 image pulls" "$CRANE" pull --insecure --platform linux/arm64 "$I/team/app:1.0" "$WORK/arm64-pulled.tar"
-check "the amd64 image was not carried" sh -c "! '$CRANE' pull --insecure --platform linux/amd64 $I/team/app:1.0 '$WORK/amd64-pulled.tar'"
-check "the signature tag crossed" sh -c "'$CRANE' manifest --insecure $I/team/app:$signature_tag >/dev/null"
-check "the SBOM is a referrer inside the gap" sh -c "'$ORAS' discover --plain-http $I/team/app:1.0 | grep -q 'application/spdx+json'"
-kill "$server"; wait "$server" 2>/dev/null || true
-echo "RESULT $passed $failed"
-INNER
-)
-# shellcheck source=../lib.sh
-source "$LIB"
+    HI=$WORK/connected
+    check "collect from the CNCF registry" sh -c "'$AIRLIFT' --home '$HI' --json collect --config '$WORK/airlift.toml' >'$WORK/collect.json'"
+    check "the amd64 image was left out, and said so" grep -q 'linux/amd64' "$WORK/collect.json"
+    kill "$registry"; wait "$registry" 2>/dev/null || true
+    "$AIRLIFT" --home "$HI" keys init >/dev/null
+    check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/images.tar.zst"
+    LO=$WORK/isolated
+    check "init trust" "$AIRLIFT" --home "$LO" init --trust "$HI/keys/roots/1.root.json"
+    check "plan shows the images" sh -c "'$AIRLIFT' --home '$LO' plan '$WORK/images.tar.zst' | grep -q 'oci/t:team/app:1.0'"
+    check "plan says which platforms were left out" sh -c "'$AIRLIFT' --home '$LO' plan '$WORK/images.tar.zst' | grep -q 'platforms left out: linux/amd64'"
+    check "import" "$AIRLIFT" --home "$LO" import "$WORK/images.tar.zst"
+    start_server "$LO" 5011
+    I=127.0.0.1:5011
+    check "the index is byte-identical inside the gap" sh -c "'$CRANE' manifest --insecure $I/team/app:1.0 | cmp - '$WORK/index.json'"
+    check "the arm64 image resolves to the same digest" sh -c "[ \"\$('$CRANE' digest --insecure --platform linux/arm64 $I/team/app:1.0)\" = \"\$(cat '$WORK/arm64.digest')\" ]"
+    check "the arm64 image pulls" "$CRANE" pull --insecure --platform linux/arm64 "$I/team/app:1.0" "$WORK/arm64-pulled.tar"
+    check "the amd64 image was not carried" sh -c "! '$CRANE' pull --insecure --platform linux/amd64 $I/team/app:1.0 '$WORK/amd64-pulled.tar'"
+    check "the signature tag crossed" sh -c "'$CRANE' manifest --insecure $I/team/app:$signature_tag >/dev/null"
+    check "the SBOM is a referrer inside the gap" sh -c "'$ORAS' discover --plain-http $I/team/app:1.0 | grep -q 'application/spdx+json'"
+    stop_server "$SERVER"
+}
+output=$(in_gap in_namespace 2>&1) || true
 finish oci-upstream "$output"

@@ -21,18 +21,16 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 VENV=$("$ROOT/tests/pypi/venv.sh")
 PY=$VENV/bin/python
 UV=$VENV/bin/uv
-WORK=$(mktemp -d /tmp/airlift-pypi.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-LIB=$ROOT/tests/lib.sh
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
+work_dir airlift-pypi
 CHECK_LOG=$WORK/pypi.log
 HERE=$ROOT/tests/pypi
 # The machine's pip configuration (find-links, indexes) must not leak in.
 unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL
 export PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1
 export UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1
-export AIRLIFT PY UV WORK LIB CHECK_LOG HERE
-# shellcheck source=../lib.sh
-source "$LIB"
+export AIRLIFT PY UV WORK CHECK_LOG HERE
 
 # --- connected side, with network: fixtures and the live collect ------------
 "$PY" "$HERE/fixtures.py" "$WORK/upstream" >"$WORK/fixtures.txt"
@@ -71,40 +69,33 @@ check "live: keys init" "$AIRLIFT" --home "$LH" keys init
 check "live: pack" "$AIRLIFT" --home "$LH" pack --out "$WORK/live.tar"
 cp "$LH/keys/roots/1.root.json" "$WORK/live-root.json"
 
-output=$(unshare --net -- bash -s 2>&1 <<'INNER' || true
-set -euo pipefail
-ip link set lo up
-# shellcheck source=../lib.sh
-source "$LIB"
-# Servers started here end with this script, not with the namespace's last process.
-trap 'kill $(jobs -p) 2>/dev/null' EXIT
-interfaces=$(ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
-check "only loopback exists (interfaces: $interfaces)" test "$interfaces" = "lo "
-"$PY" "$HERE/upstream.py" "$WORK/upstream" 5020 >>"$WORK/upstream.log" 2>&1 &
-upstream=$!
-wait_for http://127.0.0.1:5020/simple/alpha/
-U=http://127.0.0.1:5020/simple/
-export UV_CACHE_DIR=$WORK/uv-cache-connected
+hermetic_part() {
+    check_only_loopback
+    "$PY" "$HERE/upstream.py" "$WORK/upstream" 5020 >>"$WORK/upstream.log" 2>&1 &
+    upstream=$!
+    wait_for http://127.0.0.1:5020/simple/alpha/
+    U=http://127.0.0.1:5020/simple/
+    export UV_CACHE_DIR=$WORK/uv-cache-connected
 
-# Lockfiles as a team makes them, against the upstream.
-mkdir -p "$WORK/lock/proj"
-echo 'alpha[fast]==2.0' >"$WORK/lock/req.in"
-check "uv pip compile --generate-hashes (requirements.txt)" \
-    "$UV" pip compile -q --default-index "$U" --generate-hashes --python-version 3.11 \
-    --python-platform x86_64-manylinux_2_28 "$WORK/lock/req.in" -o "$WORK/lock/requirements.txt"
-check "uv pip compile (pylock.toml)" \
-    "$UV" pip compile -q --default-index "$U" --python-version 3.11 \
-    --python-platform x86_64-manylinux_2_28 "$WORK/lock/req.in" -o "$WORK/lock/pylock.toml"
-cat >"$WORK/lock/proj/pyproject.toml" <<'TOML'
+    # Lockfiles as a team makes them, against the upstream.
+    mkdir -p "$WORK/lock/proj"
+    echo 'alpha[fast]==2.0' >"$WORK/lock/req.in"
+    check "uv pip compile --generate-hashes (requirements.txt)" \
+        "$UV" pip compile -q --default-index "$U" --generate-hashes --python-version 3.11 \
+        --python-platform x86_64-manylinux_2_28 "$WORK/lock/req.in" -o "$WORK/lock/requirements.txt"
+    check "uv pip compile (pylock.toml)" \
+        "$UV" pip compile -q --default-index "$U" --python-version 3.11 \
+        --python-platform x86_64-manylinux_2_28 "$WORK/lock/req.in" -o "$WORK/lock/pylock.toml"
+    cat >"$WORK/lock/proj/pyproject.toml" <<'TOML'
 [project]
 name = "app"
 version = "0.1.0"
 requires-python = ">=3.11"
 dependencies = ["beta==1.1", "delta"]
 TOML
-check "uv lock (uv.lock)" sh -c "cd '$WORK/lock/proj' && '$UV' lock -q --default-index '$U'"
+    check "uv lock (uv.lock)" sh -c "cd '$WORK/lock/proj' && '$UV' lock -q --default-index '$U'"
 
-cat >"$WORK/airlift.toml" <<TOML
+    cat >"$WORK/airlift.toml" <<TOML
 [pypi]
 index = "$U"
 python = ["3.11", "3.12"]
@@ -112,121 +103,118 @@ platforms = ["manylinux_2_28_x86_64", "any"]
 packages = ["alpha[fast]>=1", "epsilon==1.0"]
 lockfiles = ["lock/requirements.txt", "lock/pylock.toml", "lock/proj/uv.lock"]
 TOML
-HI=$WORK/connected
-check "collect lockfiles and the closure of plain requirements" \
-    sh -c "'$AIRLIFT' --home '$HI' --json collect --config '$WORK/airlift.toml' >'$WORK/collect.json'"
-check "collect reports 6 projects" "$PY" -c "import json,sys; d=json.load(open('$WORK/collect.json')); sys.exit(d['python_projects'] != 6)"
-check "the sdist-only gamma's build requirement (setuptools) is carried" \
-    grep -q "gamma: gamma-0.5.tar.gz is built from source in the gap; its build requirement setuptools>=61 is carried" "$WORK/collect.json"
+    HI=$WORK/connected
+    check "collect lockfiles and the closure of plain requirements" \
+        sh -c "'$AIRLIFT' --home '$HI' --json collect --config '$WORK/airlift.toml' >'$WORK/collect.json'"
+    check "collect reports 6 projects" "$PY" -c "import json,sys; d=json.load(open('$WORK/collect.json')); sys.exit(d['python_projects'] != 6)"
+    check "the sdist-only gamma's build requirement (setuptools) is carried" \
+        grep -q "gamma: gamma-0.5.tar.gz is built from source in the gap; its build requirement setuptools>=61 is carried" "$WORK/collect.json"
 
-before=$(generations "$HI")
-bad_collect() {
-    local label=$1 requirement=$2 expect=$3
-    printf '[pypi]\nindex = "%s"\npython = ["3.11"]\npackages = [%s]\n' "$U" "$requirement" >"$WORK/bad.toml"
-    check "bad input refused: $label" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
-    check "  ... the message names it: $expect" grep -q -- "$expect" "$WORK/bad.err"
+    before=$(generations "$HI")
+    bad_collect() {
+        local label=$1 requirement=$2 expect=$3
+        printf '[pypi]\nindex = "%s"\npython = ["3.11"]\npackages = [%s]\n' "$U" "$requirement" >"$WORK/bad.toml"
+        check "bad input refused: $label" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
+        check "  ... the message names it: $expect" grep -q -- "$expect" "$WORK/bad.err"
+        check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
+    }
+    bad_collect "hash mismatch from the upstream" '"badhash"' "badhash: badhash-1.0-py3-none-any.whl: hash mismatch"
+    bad_collect "a yanked-only requirement" '"beta>=1.2"' "beta: every release that satisfies beta>=1.2 is yanked"
+    bad_collect "an unsatisfiable closure" '"zeta"' "beta: no release satisfies beta>=5 .* required by zeta 1.0"
+    bad_collect "a malformed metadata file" '"broken"' "broken: broken-1.0-py3-none-any.whl: malformed metadata"
+    bad_collect "a project the upstream lacks" '"nosuch"' "nosuch: not found at the upstream index"
+    # A lockfile whose hash disagrees with the upstream's.
+    sed 's/^\(    --hash=sha256:\)[0-9a-f]\{8\}/\1deadbeef/' "$WORK/lock/requirements.txt" >"$WORK/lock/tampered.txt"
+    printf '[pypi]\nindex = "%s"\npython = ["3.11"]\nlockfiles = ["lock/tampered.txt"]\n' "$U" >"$WORK/bad.toml"
+    check "bad input refused: a lockfile hash that matches no upstream file" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
+    check "  ... the message names the package" grep -q "alpha 2.0: no file at the upstream has a hash the lockfile allows" "$WORK/bad.err"
     check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
+
+    check "keys init" "$AIRLIFT" --home "$HI" keys init
+    check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/python.tar.zst"
+    kill "$upstream" 2>/dev/null || true
+
+    # --- isolated side --------------------------------------------------------
+    GAP=$WORK/gap
+    check "[gap] init trust" "$AIRLIFT" --home "$GAP" init --trust "$HI/keys/roots/1.root.json"
+    check "[gap] import" "$AIRLIFT" --home "$GAP" import "$WORK/media/python.tar.zst"
+    start_server "$GAP" 5021
+    A=http://127.0.0.1:5021/pypi/simple/
+    J='Accept: application/vnd.pypi.simple.v1+json'
+    page() { curl -sf -H "$J" "$A$1/" >"$WORK/$1.json"; }
+    field() { "$PY" -c "import json,sys; d=json.load(open('$WORK/$1.json')); print($2)"; }
+    check "[gap] project list" sh -c "curl -sf '$A' | grep -q '<a href=\"alpha/\">alpha</a>'"
+    check "[gap] JSON page for alpha" page alpha
+    check "[gap] alpha: api-version 1.1 and versions" test "$(field alpha "d['meta']['api-version'], d['versions']")" = "1.1 ['2.0']"
+    check "[gap] alpha: core-metadata, size, upload-time, requires-python on the wheel" test "$(field alpha "[(f['core-metadata'] is not False, f['size'] > 0, f['upload-time'], f['requires-python']) for f in d['files'] if f['filename'].endswith('.whl')]")" = "[(True, True, '2026-01-02T03:04:05.000000Z', '>=3.8')]"
+    check "[gap] beta: the yanked 1.2 was not carried" test "$(page beta && field beta "d['versions']")" = "['1.1']"
+    check "[gap] beta: metadata extracted from the wheel (the upstream had none)" test "$(field beta "[f['core-metadata'] is not False for f in d['files'] if f['filename'].endswith('.whl')]")" = "[True]"
+    check "[gap] delta: cp311 and cp312 manylinux wheels and the sdist, not win_amd64" test "$(page delta && field delta "sorted(f['filename'] for f in d['files'])")" = "['delta-1.0-cp311-cp311-manylinux_2_17_x86_64.whl', 'delta-1.0-cp312-cp312-manylinux_2_17_x86_64.whl', 'delta-1.0.tar.gz']"
+    check "[gap] gamma: sdist only" test "$(page gamma && field gamma "[f['filename'] for f in d['files']]")" = "['gamma-0.5.tar.gz']"
+    check "[gap] epsilon: the yanked reason is kept (JSON)" test "$(page epsilon && field epsilon "d['files'][0]['yanked']")" = "broken build"
+    check "[gap] epsilon: the yanked reason is kept (HTML)" sh -c "curl -sf -H 'Accept: text/html' '${A}epsilon/' | grep -q 'data-yanked=\"broken build\"'"
+    check "[gap] HTML carries hashes and metadata attributes" sh -c "curl -sf '${A}alpha/' | grep -q 'data-core-metadata=\"sha256=[0-9a-f]\{64\}\" data-dist-info-metadata'"
+    check "[gap] HTML escapes data-requires-python" sh -c "curl -sf '${A}alpha/' | grep -q 'data-requires-python=\"&gt;=3.8\"'"
+    check "[gap] HTML content type for text/html" sh -c "curl -sfI -H 'Accept: text/html' '${A}alpha/' | grep -qi '^content-type: text/html'"
+    check "[gap] q-values honoured (HTML preferred)" sh -c "curl -sfI -H 'Accept: application/vnd.pypi.simple.v1+json;q=0.1, application/vnd.pypi.simple.v1+html' '${A}alpha/' | grep -qi '^content-type: application/vnd.pypi.simple.v1+html'"
+    check "[gap] 406 for an unsupported type" test "$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/xml' "${A}alpha/")" = 406
+    check "[gap] non-normalized name redirects" test "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "${A}Alpha/")" = "301 http://127.0.0.1:5021/pypi/simple/alpha/"
+    check "[gap] slash-less URL redirects" test "$(curl -s -o /dev/null -w '%{http_code}' "${A}alpha")" = 301
+    check "[gap] unknown project is 404" test "$(curl -s -o /dev/null -w '%{http_code}' "${A}nosuch/")" = 404
+    etag=$(curl -sfI -H "$J" "${A}alpha/" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
+    check "[gap] If-None-Match answers 304" test "$(curl -s -o /dev/null -w '%{http_code}' -H "$J" -H "If-None-Match: $etag" "${A}alpha/")" = 304
+    wheel_url=$(field alpha "[f['url'] for f in d['files'] if f['filename'].endswith('.whl')][0]")
+    check "[gap] wheel bytes exactly as upstream" sh -c "curl -sf '${A}alpha/$wheel_url' | cmp - '$WORK/upstream/files/alpha-2.0-py3-none-any.whl'"
+    check "[gap] metadata file has the advertised hash" test "$(curl -sf "${A}alpha/$wheel_url.metadata" | sha256sum | cut -c1-64)" = "$(field alpha "[f['core-metadata']['sha256'] for f in d['files'] if f['filename'].endswith('.whl')][0]")"
+    check "[gap] Range on a wheel answers 206" test "$(curl -s -o /dev/null -w '%{http_code}' -r 0-9 "${A}alpha/$wheel_url")" = 206
+
+    # Real clients, fresh virtualenvs, airlift as the only index.
+    python3 -m venv "$WORK/v-locked"
+    check "[gap] pip install --require-hashes -r requirements.txt" \
+        "$WORK/v-locked/bin/pip" install -q --isolated --index-url "$A" --require-hashes -r "$WORK/lock/requirements.txt"
+    check "[gap]   ... imports alpha 2.0, beta 1.1, gamma (built from sdist), delta" \
+        test "$("$WORK/v-locked/bin/python" -c 'import alpha,beta,gamma,delta; print(alpha.VERSION, beta.VERSION, gamma.VERSION, delta.VERSION)')" = "2.0 1.1 0.5 1.0"
+    "$AIRLIFT" --home "$GAP" client-config pip --url http://127.0.0.1:5021 >"$WORK/pip.conf"
+    python3 -m venv "$WORK/v-pip"
+    check "[gap] pip install 'alpha[fast]' configured by airlift client-config pip" \
+        env PIP_CONFIG_FILE="$WORK/pip.conf" "$WORK/v-pip/bin/pip" install -q 'alpha[fast]' 'epsilon==1.0'
+    check "[gap]   ... imports the resolved set" \
+        test "$("$WORK/v-pip/bin/python" -c 'import alpha,beta,gamma,delta,epsilon; print(alpha.VERSION, beta.VERSION, delta.VERSION, epsilon.VERSION)')" = "2.0 1.1 1.0 1.0"
+    "$AIRLIFT" --home "$GAP" client-config uv --url http://127.0.0.1:5021 >"$WORK/uv.toml"
+    export UV_CACHE_DIR=$WORK/uv-cache-gap
+    check "[gap] uv venv" "$UV" venv -q --python python3 "$WORK/v-uv"
+    check "[gap] uv pip install 'alpha[fast]' configured by airlift client-config uv" \
+        env -u UV_NO_CONFIG VIRTUAL_ENV="$WORK/v-uv" "$UV" pip install -q --config-file "$WORK/uv.toml" 'alpha[fast]'
+    check "[gap]   ... imports the resolved set" \
+        test "$("$WORK/v-uv/bin/python" -c 'import alpha,beta,gamma,delta; print(alpha.VERSION, beta.VERSION, gamma.VERSION, delta.VERSION)')" = "2.0 1.1 0.5 1.0"
+    check "[gap] uv pip install --require-hashes -r requirements.txt" \
+        env VIRTUAL_ENV="$WORK/v-uv" "$UV" pip install -q --reinstall --default-index "$A" --require-hashes -r "$WORK/lock/requirements.txt"
+    # The pip of the oldest supported distributions (pip 22.3, Debian 12's
+    # 23.0.1, 23.1), each configured by client-config: pip 22.3 to 23.0 crash on
+    # a JSON page that carries the old `dist-info-metadata` key as a dict (PEP 714).
+    for version in $OLD_PIPS; do
+        # Installed into a directory of this run's own; the cached virtualenv
+        # stays clean.
+        old=$ROOT/target/old-pip/$version/bin/python
+        check "[gap] pip $version installs 'alpha[fast]' configured by client-config pip" \
+            env PIP_CONFIG_FILE="$WORK/pip.conf" "$old" -m pip install -q --target "$WORK/old-$version" 'alpha[fast]' 'epsilon==1.0'
+        check "[gap]   ... pip $version's set imports" \
+            test "$(PYTHONPATH="$WORK/old-$version" "$old" -c 'import alpha,beta,delta,epsilon; print(alpha.VERSION, beta.VERSION, delta.VERSION, epsilon.VERSION)')" = "2.0 1.1 1.0 1.0"
+    done
+    python3 -m venv "$WORK/v-missing"
+    check "[gap] a package that was not carried is not found (nothing leaks in)" \
+        sh -c "! '$WORK/v-missing/bin/pip' install -q --isolated --index-url '$A' zeta 2>/dev/null"
+
+    # The live set, carried and installed.
+    LGAP=$WORK/live-gap
+    check "[gap] live: init trust" "$AIRLIFT" --home "$LGAP" init --trust "$WORK/live-root.json"
+    check "[gap] live: import" "$AIRLIFT" --home "$LGAP" import "$WORK/live.tar"
+    start_server "$LGAP" 5022
+    python3 -m venv "$WORK/v-live"
+    check "[gap] live: pip install requests from airlift alone" \
+        "$WORK/v-live/bin/pip" install -q --isolated --index-url http://127.0.0.1:5022/pypi/simple/ requests
+    check "[gap] live: import requests, idna, urllib3, certifi, charset_normalizer" \
+        "$WORK/v-live/bin/python" -c 'import requests, idna, urllib3, certifi, charset_normalizer'
 }
-bad_collect "hash mismatch from the upstream" '"badhash"' "badhash: badhash-1.0-py3-none-any.whl: hash mismatch"
-bad_collect "a yanked-only requirement" '"beta>=1.2"' "beta: every release that satisfies beta>=1.2 is yanked"
-bad_collect "an unsatisfiable closure" '"zeta"' "beta: no release satisfies beta>=5 .* required by zeta 1.0"
-bad_collect "a malformed metadata file" '"broken"' "broken: broken-1.0-py3-none-any.whl: malformed metadata"
-bad_collect "a project the upstream lacks" '"nosuch"' "nosuch: not found at the upstream index"
-# A lockfile whose hash disagrees with the upstream's.
-sed 's/^\(    --hash=sha256:\)[0-9a-f]\{8\}/\1deadbeef/' "$WORK/lock/requirements.txt" >"$WORK/lock/tampered.txt"
-printf '[pypi]\nindex = "%s"\npython = ["3.11"]\nlockfiles = ["lock/tampered.txt"]\n' "$U" >"$WORK/bad.toml"
-check "bad input refused: a lockfile hash that matches no upstream file" sh -c "! '$AIRLIFT' --home '$HI' collect --config '$WORK/bad.toml' 2>'$WORK/bad.err'"
-check "  ... the message names the package" grep -q "alpha 2.0: no file at the upstream has a hash the lockfile allows" "$WORK/bad.err"
-check "  ... and the index is unchanged" test "$(generations "$HI")" = "$before"
-
-check "keys init" "$AIRLIFT" --home "$HI" keys init
-check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/python.tar.zst"
-kill "$upstream" 2>/dev/null || true
-
-# --- isolated side --------------------------------------------------------
-GAP=$WORK/gap
-check "[gap] init trust" "$AIRLIFT" --home "$GAP" init --trust "$HI/keys/roots/1.root.json"
-check "[gap] import" "$AIRLIFT" --home "$GAP" import "$WORK/media/python.tar.zst"
-"$AIRLIFT" --home "$GAP" serve --listen 127.0.0.1:5021 >>"$WORK/serve.log" 2>&1 &
-wait_for http://127.0.0.1:5021/readyz
-A=http://127.0.0.1:5021/pypi/simple/
-J='Accept: application/vnd.pypi.simple.v1+json'
-page() { curl -sf -H "$J" "$A$1/" >"$WORK/$1.json"; }
-field() { "$PY" -c "import json,sys; d=json.load(open('$WORK/$1.json')); print($2)"; }
-check "[gap] project list" sh -c "curl -sf '$A' | grep -q '<a href=\"alpha/\">alpha</a>'"
-check "[gap] JSON page for alpha" page alpha
-check "[gap] alpha: api-version 1.1 and versions" test "$(field alpha "d['meta']['api-version'], d['versions']")" = "1.1 ['2.0']"
-check "[gap] alpha: core-metadata, size, upload-time, requires-python on the wheel" test "$(field alpha "[(f['core-metadata'] is not False, f['size'] > 0, f['upload-time'], f['requires-python']) for f in d['files'] if f['filename'].endswith('.whl')]")" = "[(True, True, '2026-01-02T03:04:05.000000Z', '>=3.8')]"
-check "[gap] beta: the yanked 1.2 was not carried" test "$(page beta && field beta "d['versions']")" = "['1.1']"
-check "[gap] beta: metadata extracted from the wheel (the upstream had none)" test "$(field beta "[f['core-metadata'] is not False for f in d['files'] if f['filename'].endswith('.whl')]")" = "[True]"
-check "[gap] delta: cp311 and cp312 manylinux wheels and the sdist, not win_amd64" test "$(page delta && field delta "sorted(f['filename'] for f in d['files'])")" = "['delta-1.0-cp311-cp311-manylinux_2_17_x86_64.whl', 'delta-1.0-cp312-cp312-manylinux_2_17_x86_64.whl', 'delta-1.0.tar.gz']"
-check "[gap] gamma: sdist only" test "$(page gamma && field gamma "[f['filename'] for f in d['files']]")" = "['gamma-0.5.tar.gz']"
-check "[gap] epsilon: the yanked reason is kept (JSON)" test "$(page epsilon && field epsilon "d['files'][0]['yanked']")" = "broken build"
-check "[gap] epsilon: the yanked reason is kept (HTML)" sh -c "curl -sf -H 'Accept: text/html' '${A}epsilon/' | grep -q 'data-yanked=\"broken build\"'"
-check "[gap] HTML carries hashes and metadata attributes" sh -c "curl -sf '${A}alpha/' | grep -q 'data-core-metadata=\"sha256=[0-9a-f]\{64\}\" data-dist-info-metadata'"
-check "[gap] HTML escapes data-requires-python" sh -c "curl -sf '${A}alpha/' | grep -q 'data-requires-python=\"&gt;=3.8\"'"
-check "[gap] HTML content type for text/html" sh -c "curl -sfI -H 'Accept: text/html' '${A}alpha/' | grep -qi '^content-type: text/html'"
-check "[gap] q-values honoured (HTML preferred)" sh -c "curl -sfI -H 'Accept: application/vnd.pypi.simple.v1+json;q=0.1, application/vnd.pypi.simple.v1+html' '${A}alpha/' | grep -qi '^content-type: application/vnd.pypi.simple.v1+html'"
-check "[gap] 406 for an unsupported type" test "$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/xml' "${A}alpha/")" = 406
-check "[gap] non-normalized name redirects" test "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "${A}Alpha/")" = "301 http://127.0.0.1:5021/pypi/simple/alpha/"
-check "[gap] slash-less URL redirects" test "$(curl -s -o /dev/null -w '%{http_code}' "${A}alpha")" = 301
-check "[gap] unknown project is 404" test "$(curl -s -o /dev/null -w '%{http_code}' "${A}nosuch/")" = 404
-etag=$(curl -sfI -H "$J" "${A}alpha/" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
-check "[gap] If-None-Match answers 304" test "$(curl -s -o /dev/null -w '%{http_code}' -H "$J" -H "If-None-Match: $etag" "${A}alpha/")" = 304
-wheel_url=$(field alpha "[f['url'] for f in d['files'] if f['filename'].endswith('.whl')][0]")
-check "[gap] wheel bytes exactly as upstream" sh -c "curl -sf '${A}alpha/$wheel_url' | cmp - '$WORK/upstream/files/alpha-2.0-py3-none-any.whl'"
-check "[gap] metadata file has the advertised hash" test "$(curl -sf "${A}alpha/$wheel_url.metadata" | sha256sum | cut -c1-64)" = "$(field alpha "[f['core-metadata']['sha256'] for f in d['files'] if f['filename'].endswith('.whl')][0]")"
-check "[gap] Range on a wheel answers 206" test "$(curl -s -o /dev/null -w '%{http_code}' -r 0-9 "${A}alpha/$wheel_url")" = 206
-
-# Real clients, fresh virtualenvs, airlift as the only index.
-python3 -m venv "$WORK/v-locked"
-check "[gap] pip install --require-hashes -r requirements.txt" \
-    "$WORK/v-locked/bin/pip" install -q --isolated --index-url "$A" --require-hashes -r "$WORK/lock/requirements.txt"
-check "[gap]   ... imports alpha 2.0, beta 1.1, gamma (built from sdist), delta" \
-    test "$("$WORK/v-locked/bin/python" -c 'import alpha,beta,gamma,delta; print(alpha.VERSION, beta.VERSION, gamma.VERSION, delta.VERSION)')" = "2.0 1.1 0.5 1.0"
-"$AIRLIFT" --home "$GAP" client-config pip --url http://127.0.0.1:5021 >"$WORK/pip.conf"
-python3 -m venv "$WORK/v-pip"
-check "[gap] pip install 'alpha[fast]' configured by airlift client-config pip" \
-    env PIP_CONFIG_FILE="$WORK/pip.conf" "$WORK/v-pip/bin/pip" install -q 'alpha[fast]' 'epsilon==1.0'
-check "[gap]   ... imports the resolved set" \
-    test "$("$WORK/v-pip/bin/python" -c 'import alpha,beta,gamma,delta,epsilon; print(alpha.VERSION, beta.VERSION, delta.VERSION, epsilon.VERSION)')" = "2.0 1.1 1.0 1.0"
-"$AIRLIFT" --home "$GAP" client-config uv --url http://127.0.0.1:5021 >"$WORK/uv.toml"
-export UV_CACHE_DIR=$WORK/uv-cache-gap
-check "[gap] uv venv" "$UV" venv -q --python python3 "$WORK/v-uv"
-check "[gap] uv pip install 'alpha[fast]' configured by airlift client-config uv" \
-    env -u UV_NO_CONFIG VIRTUAL_ENV="$WORK/v-uv" "$UV" pip install -q --config-file "$WORK/uv.toml" 'alpha[fast]'
-check "[gap]   ... imports the resolved set" \
-    test "$("$WORK/v-uv/bin/python" -c 'import alpha,beta,gamma,delta; print(alpha.VERSION, beta.VERSION, gamma.VERSION, delta.VERSION)')" = "2.0 1.1 0.5 1.0"
-check "[gap] uv pip install --require-hashes -r requirements.txt" \
-    env VIRTUAL_ENV="$WORK/v-uv" "$UV" pip install -q --reinstall --default-index "$A" --require-hashes -r "$WORK/lock/requirements.txt"
-# The pip of the oldest supported distributions (pip 22.3, Debian 12's
-# 23.0.1, 23.1), each configured by client-config: pip 22.3 to 23.0 crash on
-# a JSON page that carries the old `dist-info-metadata` key as a dict (PEP 714).
-for version in $OLD_PIPS; do
-    # Installed into a directory of this run's own; the cached virtualenv
-    # stays clean.
-    old=$ROOT/target/old-pip/$version/bin/python
-    check "[gap] pip $version installs 'alpha[fast]' configured by client-config pip" \
-        env PIP_CONFIG_FILE="$WORK/pip.conf" "$old" -m pip install -q --target "$WORK/old-$version" 'alpha[fast]' 'epsilon==1.0'
-    check "[gap]   ... pip $version's set imports" \
-        test "$(PYTHONPATH="$WORK/old-$version" "$old" -c 'import alpha,beta,delta,epsilon; print(alpha.VERSION, beta.VERSION, delta.VERSION, epsilon.VERSION)')" = "2.0 1.1 1.0 1.0"
-done
-python3 -m venv "$WORK/v-missing"
-check "[gap] a package that was not carried is not found (nothing leaks in)" \
-    sh -c "! '$WORK/v-missing/bin/pip' install -q --isolated --index-url '$A' zeta 2>/dev/null"
-
-# The live set, carried and installed.
-LGAP=$WORK/live-gap
-check "[gap] live: init trust" "$AIRLIFT" --home "$LGAP" init --trust "$WORK/live-root.json"
-check "[gap] live: import" "$AIRLIFT" --home "$LGAP" import "$WORK/live.tar"
-"$AIRLIFT" --home "$LGAP" serve --listen 127.0.0.1:5022 >>"$WORK/serve-live.log" 2>&1 &
-wait_for http://127.0.0.1:5022/readyz
-python3 -m venv "$WORK/v-live"
-check "[gap] live: pip install requests from airlift alone" \
-    "$WORK/v-live/bin/pip" install -q --isolated --index-url http://127.0.0.1:5022/pypi/simple/ requests
-check "[gap] live: import requests, idna, urllib3, certifi, charset_normalizer" \
-    "$WORK/v-live/bin/python" -c 'import requests, idna, urllib3, certifi, charset_normalizer'
-echo "RESULT $passed $failed"
-INNER
-)
+output=$(in_gap hermetic_part 2>&1) || true
 finish pypi "$output"
