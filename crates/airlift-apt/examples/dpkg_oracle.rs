@@ -8,29 +8,17 @@
 //! - `V <version>`: `valid` or `invalid`;
 //! - `C <a> <b>`: `-1`, `0` or `1`.
 
-use std::cmp::Ordering;
-use std::io::{BufRead, Write};
-
 use airlift_apt::version::{compare, valid};
 
 fn answer(line: &str) -> String {
     let fields: Vec<&str> = line.split('\t').collect();
     match fields.as_slice() {
         ["V", text] => if valid(text) { "valid" } else { "invalid" }.into(),
-        ["C", a, b] => match compare(a, b) {
-            Ordering::Less => "-1".into(),
-            Ordering::Equal => "0".into(),
-            Ordering::Greater => "1".into(),
-        },
+        ["C", a, b] => airlift_test_support::ordering(compare(a, b)),
         _ => format!("unknown case {line:?}"),
     }
 }
 
 fn main() -> std::io::Result<()> {
-    let stdin = std::io::stdin();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for line in stdin.lock().lines() {
-        writeln!(out, "{}", answer(&line?))?;
-    }
-    out.flush()
+    airlift_test_support::answer_lines(answer)
 }

@@ -158,6 +158,21 @@ impl Declared<'_> {
         airlift_config::table(self.path, self.text, key).map_err(|e| Error::input(e.to_string()))
     }
 
+    /// Reads the table `key` and, when it is there, plans it with `plan`
+    /// (relative paths from [`Self::base`]); `None` when it is absent.
+    pub fn plan_with<S: DeserializeOwned, P, E: std::fmt::Display>(
+        &self,
+        key: &str,
+        plan: impl FnOnce(&S, &Path) -> Result<P, E>,
+    ) -> Result<Option<P>, Error> {
+        match self.table::<S>(key)? {
+            Some(spec) => plan(&spec, self.base)
+                .map(Some)
+                .map_err(|e| self.invalid(e)),
+            None => Ok(None),
+        }
+    }
+
     /// A planning error about this file: bad input, prefixed with its path.
     pub fn invalid(&self, error: impl std::fmt::Display) -> Error {
         Error::input(format!("{}: {error}", self.path.display()))
@@ -276,6 +291,20 @@ pub enum ErrorKind {
     Store,
     /// An upstream or the network failed, or sent something wrong.
     Upstream,
+}
+
+impl ErrorKind {
+    /// Bad input when `input`, else the store's when `store`, else the
+    /// upstream's: how most ecosystems' errors divide.
+    pub fn of(input: bool, store: bool) -> Self {
+        if input {
+            Self::Input
+        } else if store {
+            Self::Store
+        } else {
+            Self::Upstream
+        }
+    }
 }
 
 /// An ecosystem failure: a kind, a message that names what is involved

@@ -11,8 +11,6 @@
 //! - `S <range> <version>`: `1` or `0` (does the version satisfy the
 //!   range, with npm's default options), or `invalid`.
 
-use std::io::{BufRead, Write};
-
 use airlift_npm::range::{Range, parse_version};
 
 fn answer(line: &str) -> String {
@@ -36,10 +34,5 @@ fn answer(line: &str) -> String {
 }
 
 fn main() -> std::io::Result<()> {
-    let stdin = std::io::stdin();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for line in stdin.lock().lines() {
-        writeln!(out, "{}", answer(&line?))?;
-    }
-    out.flush()
+    airlift_test_support::answer_lines(answer)
 }

@@ -2,12 +2,8 @@
 //! (airlift-test-support's `npm::Registry`).
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
-use airlift_fetch::{FetchOptions, Fetcher, Quiet};
 use airlift_npm::collect::{CollectError, Collected, collect, plan};
 use airlift_npm::spec::NpmSpec;
-use airlift_store::Store;
 use airlift_test_support::npm::Registry;
 use serde_json::{Value, json};
 
@@ -18,13 +14,7 @@ async fn run(
     packages: &[&str],
 ) -> Result<Collected, CollectError> {
     let base = Registry::serve(versions, latest, bad).await;
-    let home = tempfile::tempdir().unwrap();
-    let store = Store::open_embedded(home.path()).unwrap();
-    let fetcher = Fetcher::new(FetchOptions {
-        attempts: 1,
-        ..FetchOptions::default()
-    })
-    .unwrap();
+    let collecting = airlift_test_support::Collecting::new();
     let spec = NpmSpec {
         registry: format!("{base}/"),
         lockfiles: Vec::new(),
@@ -36,8 +26,8 @@ async fn run(
         cpu: Vec::new(),
         libc: Vec::new(),
     };
-    let planned = plan(&spec, home.path()).unwrap();
-    collect(&store, &fetcher, &planned, 4, Arc::new(Quiet)).await
+    let planned = plan(&spec, collecting.home.path()).unwrap();
+    collect(&planned, &collecting.context()).await
 }
 
 fn carried(collected: &Collected) -> Vec<String> {

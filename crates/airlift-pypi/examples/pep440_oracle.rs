@@ -12,9 +12,6 @@
 //!   `<contains> <admits-prereleases>` (1 or 0), where contains ignores the
 //!   pre-release policy, as `packaging`'s `contains(v, prereleases=True)`.
 
-use std::cmp::Ordering;
-use std::io::{BufRead, Write};
-
 use airlift_pypi::version::{Specifiers, Version};
 
 fn answer(line: &str) -> String {
@@ -29,11 +26,7 @@ fn answer(line: &str) -> String {
             ),
         },
         ["C", a, b] => match (Version::parse(a), Version::parse(b)) {
-            (Some(a), Some(b)) => match a.cmp(&b) {
-                Ordering::Less => "-1".into(),
-                Ordering::Equal => "0".into(),
-                Ordering::Greater => "1".into(),
-            },
+            (Some(a), Some(b)) => airlift_test_support::ordering(a.cmp(&b)),
             _ => "invalid".into(),
         },
         ["S", spec, version] => match (Specifiers::parse(spec), Version::parse(version)) {
@@ -50,10 +43,5 @@ fn answer(line: &str) -> String {
 }
 
 fn main() -> std::io::Result<()> {
-    let stdin = std::io::stdin();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for line in stdin.lock().lines() {
-        writeln!(out, "{}", answer(&line?))?;
-    }
-    out.flush()
+    airlift_test_support::answer_lines(answer)
 }

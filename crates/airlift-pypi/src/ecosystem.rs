@@ -10,11 +10,22 @@ use airlift_ecosystem::{
 use airlift_store::Entry;
 use axum::Router;
 
-use crate::collect::{CollectError, Planned};
+use crate::collect::Planned;
 use crate::spec::PypiSpec;
 
 /// Python packages: `[pypi]`, the Simple API at `/pypi/simple/`.
 pub struct Pypi;
+
+/// How the CLI reports a failed collect: bad input (the spec or a
+/// lockfile), the store, or the upstream.
+fn failed(error: crate::collect::CollectError) -> Error {
+    use crate::collect::CollectError::{Lock, Spec, Store};
+    let input = matches!(error, Spec(_) | Lock(_));
+    Error::new(
+        ErrorKind::of(input, matches!(error, Store(_))),
+        error.to_string(),
+    )
+}
 
 impl Ecosystem for Pypi {
     fn about(&self) -> About {
@@ -29,12 +40,7 @@ impl Ecosystem for Pypi {
     fn plan(&self, declared: &Declared<'_>) -> Result<Option<Box<dyn Plan>>, Error> {
         // A plan even when nothing is declared, so that the collect
         // summary always has this ecosystem's fields.
-        let planned = match declared.table::<PypiSpec>("pypi")? {
-            Some(spec) => {
-                Some(crate::collect::plan(&spec, declared.base).map_err(|e| declared.invalid(e))?)
-            }
-            None => None,
-        };
+        let planned = declared.plan_with::<PypiSpec, _, _>("pypi", crate::collect::plan)?;
         Ok(airlift_ecosystem::Planned::boxed(planned, collect, || {
             summarize(crate::collect::Collected::default())
         }))
@@ -130,26 +136,9 @@ fn collect<'a>(
     context: &'a CollectContext<'a>,
 ) -> BoxFuture<'a, Result<Collected, Error>> {
     Box::pin(async move {
-        let pypi = crate::collect::collect(
-            context.store,
-            context.fetcher,
-            planned,
-            context.concurrency,
-            context.progress.clone(),
-        )
-        .await
-        .map_err(|e| Error::classify(e, kind))?;
-        Ok(summarize(pypi))
+        let pypi = crate::collect::collect(planned, context).await;
+        Ok(summarize(pypi.map_err(failed)?))
     })
-}
-
-/// Bad input, the store, or the upstream.
-fn kind(error: &CollectError) -> ErrorKind {
-    match error {
-        CollectError::Spec(_) | CollectError::Lock(_) => ErrorKind::Input,
-        CollectError::Store(_) => ErrorKind::Store,
-        _ => ErrorKind::Upstream,
-    }
 }
 
 fn summarize(pypi: crate::collect::Collected) -> Collected {

@@ -4,12 +4,8 @@
 //! arbitrary bytes.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
-use airlift_fetch::{FetchOptions, Fetcher, Quiet};
 use airlift_pypi::collect::{CollectError, Collected, collect, plan};
 use airlift_pypi::spec::PypiSpec;
-use airlift_store::Store;
 use airlift_test_support::pypi::{Index, release};
 
 fn spec(index: &str, packages: &[&str]) -> PypiSpec {
@@ -30,16 +26,10 @@ async fn run(
     spec_fn: impl FnOnce(&str) -> PypiSpec,
 ) -> (Result<Collected, CollectError>, tempfile::TempDir) {
     let index = up.serve().await;
-    let home = tempfile::tempdir().unwrap();
-    let store = Store::open_embedded(home.path()).unwrap();
-    let fetcher = Fetcher::new(FetchOptions {
-        attempts: 1,
-        ..FetchOptions::default()
-    })
-    .unwrap();
-    let planned = plan(&spec_fn(&index), home.path()).unwrap();
-    let result = collect(&store, &fetcher, &planned, 4, Arc::new(Quiet)).await;
-    (result, home)
+    let collecting = airlift_test_support::Collecting::new();
+    let planned = plan(&spec_fn(&index), collecting.home.path()).unwrap();
+    let result = collect(&planned, &collecting.context()).await;
+    (result, collecting.home)
 }
 
 fn carried(collected: &Collected) -> Vec<String> {

@@ -3,12 +3,8 @@
 //! reference is read.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
-use airlift_fetch::{FetchOptions, Fetcher, Quiet};
 use airlift_pypi::collect::{CollectError, Collected, collect, plan};
 use airlift_pypi::spec::PypiSpec;
-use airlift_store::Store;
 
 fn spec(index: &str, credentials: Option<&str>) -> PypiSpec {
     PypiSpec {
@@ -26,15 +22,9 @@ fn spec(index: &str, credentials: Option<&str>) -> PypiSpec {
 /// Collects `fx-gone` from an index that answers every page with `status`.
 async fn collect_answered(status: u16) -> Result<Collected, CollectError> {
     let base = format!("{}simple/", airlift_test_support::answering(status).await);
-    let home = tempfile::tempdir().unwrap();
-    let store = Store::open_embedded(home.path()).unwrap();
-    let fetcher = Fetcher::new(FetchOptions {
-        attempts: 1,
-        ..FetchOptions::default()
-    })
-    .unwrap();
-    let planned = plan(&spec(&base, None), home.path()).unwrap();
-    collect(&store, &fetcher, &planned, 2, Arc::new(Quiet)).await
+    let collecting = airlift_test_support::Collecting::new();
+    let planned = plan(&spec(&base, None), collecting.home.path()).unwrap();
+    collect(&planned, &collecting.context()).await
 }
 
 #[tokio::test]

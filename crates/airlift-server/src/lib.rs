@@ -191,16 +191,8 @@ pub async fn serve_tls(
     tls: std::sync::Arc<rustls::ServerConfig>,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
-    let limits = fit_to_open_files(limits, raise_open_files_limit());
-    let listener = bind(address, ready).await?;
-    serve_listener(
-        listener,
-        app_with(store, uploads, services),
-        limits,
-        Some(tls),
-        shutdown_signal(),
-    )
-    .await
+    let app = app_with(store, uploads, services);
+    serve_until_signal(app, address, limits, Some(tls), ready).await
 }
 
 /// Serves plain HTTP/1.1 until Ctrl-C or SIGTERM, within `limits` (see
@@ -213,16 +205,21 @@ pub async fn serve(
     limits: Limits,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
+    let app = app_with(store, uploads, services);
+    serve_until_signal(app, address, limits, None, ready).await
+}
+
+/// Binds, raises the open-files limit and serves `app` until a signal.
+async fn serve_until_signal(
+    app: Router,
+    address: SocketAddr,
+    limits: Limits,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServerError> {
     let limits = fit_to_open_files(limits, raise_open_files_limit());
     let listener = bind(address, ready).await?;
-    serve_listener(
-        listener,
-        app_with(store, uploads, services),
-        limits,
-        None,
-        shutdown_signal(),
-    )
-    .await
+    serve_listener(listener, app, limits, tls, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use airlift_core::Digest;
-use airlift_ecosystem::Ecosystem;
 use airlift_server::{NO_CONTENT_POLICY, Services};
 use airlift_store::{
     AuditHead, Change, Entry, Generation, MetaStore, NewGeneration, Store, StoreError,
@@ -21,17 +20,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use tower::ServiceExt;
 
-/// Every ecosystem, in the order the binary lists them.
-fn ecosystems() -> Vec<Arc<dyn Ecosystem>> {
-    vec![
-        Arc::new(airlift_files::ecosystem::Files),
-        Arc::new(airlift_oci::ecosystem::Oci),
-        Arc::new(airlift_pypi::ecosystem::Pypi),
-        Arc::new(airlift_cargo::ecosystem::Cargo),
-        Arc::new(airlift_npm::ecosystem::Npm),
-        Arc::new(airlift_apt::ecosystem::Apt),
-    ]
-}
+mod common;
+use common::ecosystems;
 
 /// The app over `store`, with every ecosystem mounted.
 fn app(store: Store, home: &std::path::Path) -> Router {

@@ -8,27 +8,17 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use airlift_ecosystem::Ecosystem;
 use airlift_server::{Limits, NO_CONTENT_POLICY, Services, app_with, serve_listener};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+mod common;
+use common::ecosystems;
 
 struct Running {
     address: SocketAddr,
     home: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-/// Every ecosystem, mounted as the binary mounts them.
-fn ecosystems() -> Vec<Arc<dyn Ecosystem>> {
-    vec![
-        Arc::new(airlift_files::ecosystem::Files),
-        Arc::new(airlift_oci::ecosystem::Oci),
-        Arc::new(airlift_pypi::ecosystem::Pypi),
-        Arc::new(airlift_cargo::ecosystem::Cargo),
-        Arc::new(airlift_npm::ecosystem::Npm),
-        Arc::new(airlift_apt::ecosystem::Apt),
-    ]
 }
 
 async fn start(limits: Limits) -> Running {

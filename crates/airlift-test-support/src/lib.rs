@@ -79,3 +79,67 @@ pub async fn answering(status: u16) -> String {
     let app = axum::Router::new().fallback(move || async move { status });
     format!("http://{}/", serve(app).await)
 }
+
+/// What a collect in a test needs: a store in a temporary home and an HTTP
+/// client that tries each request once (a test's upstream answers at once,
+/// so a retry would only hide what it answered).
+pub struct Collecting {
+    /// The home, removed when this is dropped.
+    pub home: tempfile::TempDir,
+    /// The store in it.
+    pub store: airlift_store::Store,
+    /// The client.
+    pub fetcher: airlift_fetch::Fetcher,
+}
+
+impl Collecting {
+    /// A new home, store and client.
+    pub fn new() -> Self {
+        let home = tempfile::tempdir().expect("a temporary home");
+        let store = airlift_store::Store::open_embedded(home.path()).expect("a store");
+        let fetcher = airlift_fetch::Fetcher::new(airlift_fetch::FetchOptions {
+            attempts: 1,
+            ..Default::default()
+        })
+        .expect("an HTTP client");
+        Self {
+            home,
+            store,
+            fetcher,
+        }
+    }
+
+    /// The collect context over them: two downloads at once, no progress.
+    pub fn context(&self) -> airlift_ecosystem::CollectContext<'_> {
+        airlift_ecosystem::CollectContext {
+            store: &self.store,
+            fetcher: &self.fetcher,
+            concurrency: 2,
+            progress: std::sync::Arc::new(airlift_fetch::Quiet),
+        }
+    }
+}
+
+impl Default for Collecting {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The loop of a differential-test oracle (`tests/diff/run.sh`): reads one
+/// case per line on standard input and prints `answer`'s reply to each on
+/// standard output, one line each.
+pub fn answer_lines(answer: impl Fn(&str) -> String) -> std::io::Result<()> {
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in stdin.lock().lines() {
+        writeln!(out, "{}", answer(&line?))?;
+    }
+    out.flush()
+}
+
+/// An ordering as the oracles print it: `-1`, `0` or `1`.
+pub fn ordering(order: std::cmp::Ordering) -> String {
+    (order as i8).to_string()
+}

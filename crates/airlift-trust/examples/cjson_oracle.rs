@@ -6,8 +6,6 @@
 //! the hex of its canonical form, or `error` when it has none (a float, or
 //! text that is not JSON).
 
-use std::io::{BufRead, Write};
-
 use airlift_trust::metadata::canonical_json;
 
 fn answer(line: &str) -> String {
@@ -21,10 +19,5 @@ fn answer(line: &str) -> String {
 }
 
 fn main() -> std::io::Result<()> {
-    let stdin = std::io::stdin();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for line in stdin.lock().lines() {
-        writeln!(out, "{}", answer(&line?))?;
-    }
-    out.flush()
+    airlift_test_support::answer_lines(answer)
 }

@@ -29,10 +29,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use airlift_core::{Digest, SafeUrl};
+use airlift_ecosystem::CollectContext;
 use airlift_fetch::credentials::{self, AuthScheme};
 use airlift_fetch::index::{Index, IndexError, IndexProfile};
-use airlift_fetch::{FetchError, FetchProgress, Fetcher, Request, Secret, StatusCode};
-use airlift_store::{Entry, Store, StoreError};
+use airlift_fetch::{FetchError, Request, Secret, StatusCode};
+use airlift_store::{Entry, StoreError};
 use futures_util::StreamExt;
 
 use crate::index::{self, Release};
@@ -276,12 +277,11 @@ pub struct Collected {
 
 /// Collects everything `[cargo]` declares.
 pub async fn collect(
-    store: &Store,
-    fetcher: &Fetcher,
     planned: &Planned,
-    concurrency: usize,
-    progress: Arc<dyn FetchProgress>,
+    context: &CollectContext<'_>,
 ) -> Result<Collected, CollectError> {
+    let (store, fetcher, concurrency) = (context.store, context.fetcher, context.concurrency);
+    let progress = context.progress.clone();
     let mut up = Upstream {
         index: Index::new(
             fetcher,

@@ -14,33 +14,17 @@ fn spec(index: &str, credentials: Option<&str>) -> CargoSpec {
 /// Collects `fx-gone` from an index that has a `config.json` and answers
 /// every index file with `status`.
 async fn collect_answered(status: u16) -> Result<Collected, CollectError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}/", listener.local_addr().expect("address"));
+    let status = StatusCode::from_u16(status).expect("status");
     let app = axum::Router::new()
         .route(
             "/config.json",
             axum::routing::get(|| async { r#"{"dl":"http://127.0.0.1:9/dl"}"# }),
         )
-        .fallback(move || async move { StatusCode::from_u16(status).expect("status") });
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let home = tempfile::tempdir().expect("home");
-    let store = Store::open_embedded(home.path()).expect("store");
-    let fetcher = Fetcher::new(airlift_fetch::FetchOptions {
-        attempts: 1,
-        ..Default::default()
-    })
-    .expect("client");
-    let planned = plan(&spec(&base, None), home.path()).expect("plan");
-    collect(
-        &store,
-        &fetcher,
-        &planned,
-        2,
-        Arc::new(airlift_fetch::Quiet),
-    )
-    .await
+        .fallback(move || async move { status });
+    let base = format!("http://{}/", airlift_test_support::serve(app).await);
+    let run = airlift_test_support::Collecting::new();
+    let planned = plan(&spec(&base, None), run.home.path()).expect("plan");
+    collect(&planned, &run.context()).await
 }
 
 #[tokio::test]

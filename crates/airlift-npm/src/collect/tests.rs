@@ -17,29 +17,10 @@ fn spec(registry: &str, credentials: Option<&str>) -> NpmSpec {
 /// Collects `fx-gone` from a registry that answers every packument
 /// request with `status`.
 async fn collect_answered(status: u16) -> Result<Collected, CollectError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}/", listener.local_addr().expect("address"));
-    let app = axum::Router::new()
-        .fallback(move || async move { StatusCode::from_u16(status).expect("status") });
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let home = tempfile::tempdir().expect("home");
-    let store = Store::open_embedded(home.path()).expect("store");
-    let fetcher = Fetcher::new(airlift_fetch::FetchOptions {
-        attempts: 1,
-        ..Default::default()
-    })
-    .expect("client");
-    let planned = plan(&spec(&base, None), home.path()).expect("plan");
-    collect(
-        &store,
-        &fetcher,
-        &planned,
-        2,
-        Arc::new(airlift_fetch::Quiet),
-    )
-    .await
+    let base = airlift_test_support::answering(status).await;
+    let run = airlift_test_support::Collecting::new();
+    let planned = plan(&spec(&base, None), run.home.path()).expect("plan");
+    collect(&planned, &run.context()).await
 }
 
 #[tokio::test]

@@ -28,11 +28,11 @@ mod resolve;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::Arc;
 
 use airlift_core::{Digest, SafeUrl};
-use airlift_fetch::{FetchError, FetchProgress, Fetcher, Request, Secret};
-use airlift_store::{Entry, Store, StoreError};
+use airlift_ecosystem::CollectContext;
+use airlift_fetch::{FetchError, Request, Secret};
+use airlift_store::{Entry, StoreError};
 use base64::Engine;
 
 use crate::lockfile::{self, LockError, Pin};
@@ -319,12 +319,11 @@ struct Chosen {
 
 /// Collects everything `[pypi]` declares.
 pub async fn collect(
-    store: &Store,
-    fetcher: &Fetcher,
     planned: &Planned,
-    concurrency: usize,
-    progress: Arc<dyn FetchProgress>,
+    context: &CollectContext<'_>,
 ) -> Result<Collected, CollectError> {
+    let (store, fetcher, concurrency) = (context.store, context.fetcher, context.concurrency);
+    let progress = context.progress.clone();
     let mut up = Upstream {
         fetcher,
         store,
