@@ -10,6 +10,8 @@
 //!   trust/tuf/                           TUF client state: last trusted metadata
 //!   trust/tuf.old/                       the TUF state kept aside while an import replaces it
 //!   trust/site-id                        the site's name (`init --site`), which pack statements name
+//!   trust/custody-policy.json            the custody policy (`custody policy`)
+//!   audit.reset-<unix time>/             a lost audit log's remains, kept by `audit reset`
 //!   ledger/<destination>.json            what was packed for each destination (connected side)
 //!   ledger/.last-pack.json               the version of the last bundle packed here
 //!   audit/                               the audit log
@@ -125,6 +127,21 @@ impl Layout {
     /// 100 characters): site names follow the same rule.
     pub fn ledger(&self, destination: &str) -> Option<PathBuf> {
         valid_site_name(destination).then(|| self.ledger_dir().join(format!("{destination}.json")))
+    }
+
+    /// Where `audit reset` keeps a lost log's remains, by the reset's time.
+    pub fn audit_reset_dir(&self, unix_seconds: i64) -> PathBuf {
+        self.home.join(format!("audit.reset-{unix_seconds}"))
+    }
+
+    /// The site's custody policy (`airlift custody policy`).
+    pub fn custody_policy(&self) -> PathBuf {
+        self.trust_dir().join("custody-policy.json")
+    }
+
+    /// The site CA certificate that clients trust (`airlift tls init`).
+    pub fn tls_ca_certificate(&self) -> PathBuf {
+        self.tls_dir().join("ca.crt")
     }
 
     /// The audit log's directory.

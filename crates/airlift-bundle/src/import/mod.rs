@@ -625,9 +625,6 @@ fn read_chain(path: &Path) -> io::Result<String> {
     Ok(text)
 }
 
-/// The custody policy file in the trust directory.
-pub const CUSTODY_POLICY: &str = "custody-policy.json";
-
 /// Where the hand-off statements of `bundle` live: next to it, named after
 /// the bundle however it is given (`b` or `b/` for a directory; `x.tar.zst`
 /// or `x.tar.zst.toc.json` for a split archive).

@@ -62,7 +62,7 @@ struct Pipeline<'a> {
     index_documents: BTreeMap<String, Vec<u8>>,
     quarantined: Vec<(Digest, PathBuf, u64)>,
     bytes: u64,
-    trust_dir: PathBuf,
+    custody_policy: PathBuf,
 }
 
 impl<'a> Pipeline<'a> {
@@ -128,7 +128,7 @@ impl<'a> Pipeline<'a> {
                 .site_id()
                 .map_err(BundleError::io("read", &options.layout.site_id_file()))?,
             site_checks: options.trusted_root.is_none(),
-            trust_dir: options.layout.trust_dir(),
+            custody_policy: options.layout.custody_policy(),
             last_sequence: store
                 .meta
                 .state(state_keys::LAST_SEQUENCE)?
@@ -496,7 +496,7 @@ impl<'a> Pipeline<'a> {
         let mut handoffs = Vec::new();
         let mut handoffs_verified = false;
         if self.site_checks && !already {
-            let policy_path = self.trust_dir.join(CUSTODY_POLICY);
+            let policy_path = self.custody_policy.clone();
             let chain_path = custody_chain_path(&self.bundle);
             let subject = |bundle_id_hex| airlift_trust::custody::Subject {
                 bundle_id_hex,

@@ -21,10 +21,7 @@ pub(crate) fn audit_reset(context: &Context, reason: &str) -> Result<(), Failure
     }
     // The old log is evidence: kept aside, never deleted.
     let dir = context.layout.audit_dir();
-    let kept = context
-        .layout
-        .home()
-        .join(format!("audit.reset-{}", now()?.as_second()));
+    let kept = context.layout.audit_reset_dir(now()?.as_second());
     let moved = match std::fs::rename(&dir, &kept) {
         Ok(()) => Some(kept),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

@@ -30,7 +30,7 @@ pub(crate) fn client_config(context: &Context, args: ClientConfigArgs) -> Result
             ))
         })?;
     let base = url.as_str().trim_end_matches('/').to_owned();
-    let ca = context.layout.tls_dir().join("ca.crt");
+    let ca = context.layout.tls_ca_certificate();
     let open_store = || {
         context
             .store()

@@ -51,10 +51,7 @@ pub(crate) fn custody_sign(
 pub(crate) fn custody_policy(context: &Context, file: &Path) -> Result<(), Failure> {
     let policy =
         airlift_trust::policy::load_custody(file).map_err(|e| Failure::input(e.to_string()))?;
-    let path = context
-        .layout
-        .trust_dir()
-        .join(airlift_bundle::CUSTODY_POLICY);
+    let path = context.layout.custody_policy();
     let bytes = serde_json::to_vec_pretty(&policy).unwrap_or_default();
     airlift_core::write_file_durably(&path, &bytes).map_err(|e| {
         Failure::new(
