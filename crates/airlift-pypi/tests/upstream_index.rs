@@ -37,3 +37,19 @@ async fn only_404_means_a_project_is_not_found() {
         "{error}"
     );
 }
+
+#[test]
+fn a_credentials_reference_names_a_user_and_a_password() {
+    let unset = plan(
+        &spec(
+            "http://127.0.0.1:9/simple/",
+            Some("AIRLIFT_TEST_UNSET_REFERENCE"),
+        ),
+        std::path::Path::new("."),
+    )
+    .unwrap_err();
+    assert_eq!(
+        unset.to_string(),
+        "[pypi]: credentials = \"AIRLIFT_TEST_UNSET_REFERENCE\" but AIRLIFT_TEST_UNSET_REFERENCE_USERNAME is not set"
+    );
+}

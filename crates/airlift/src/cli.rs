@@ -52,6 +52,9 @@ pub enum Command {
     Status,
     /// Print a commented airlift.toml that shows every table (connected side).
     Template,
+    /// Write a software bill of materials (CycloneDX or SPDX JSON) of every
+    /// package in the current generation.
+    Sbom(SbomArgs),
     /// Re-hash every blob and check every entry of the current generation.
     Fsck(FsckArgs),
     /// Print the configuration that points a client tool at this server.
@@ -71,6 +74,25 @@ pub enum Command {
     /// and the isolated side's policy for them.
     #[command(subcommand)]
     Custody(CustodyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// The document format.
+    #[arg(long, value_enum, default_value_t = SbomFormat::Cyclonedx)]
+    pub format: SbomFormat,
+    /// Write it to this file (and print a summary) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// The formats `airlift sbom` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SbomFormat {
+    /// CycloneDX 1.6 JSON.
+    Cyclonedx,
+    /// SPDX 2.3 JSON.
+    Spdx,
 }
 
 #[derive(Debug, Subcommand)]

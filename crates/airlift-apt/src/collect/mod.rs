@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use airlift_core::{Digest, SafeUrl};
+use airlift_fetch::credentials::{self, AuthScheme};
 use airlift_fetch::{FetchError, FetchProgress, Fetcher, Request, Secret};
 use airlift_pgp::Keyring;
 use airlift_store::{Entry, Store, StoreError};
@@ -209,16 +210,9 @@ pub fn plan(specs: &[AptSpec], base: &Path) -> Result<Vec<Planned>, CollectError
             }
             roots.extend(groups);
         }
-        let authorization = match &spec.credentials {
-            None => None,
-            Some(name) => Some(Secret(std::env::var(format!("{name}_TOKEN")).map_err(
-                |_| {
-                    fail(format!(
-                        "credentials = {name:?} but {name}_TOKEN is not set"
-                    ))
-                },
-            )?)),
-        };
+        let authorization =
+            credentials::resolve_optional(spec.credentials.as_deref(), AuthScheme::Token)
+                .map_err(|e| fail(e.to_string()))?;
         out.push(Planned {
             spec: spec.clone(),
             base: url,

@@ -8,20 +8,22 @@ use std::io::Read;
 use std::sync::Arc;
 
 use airlift_core::{Digest, SafeUrl};
+use airlift_fetch::index::{Index, IndexError};
 use airlift_fetch::{FetchError, Fetcher, Quiet, Request, Secret};
 use airlift_store::Store;
 use futures_util::StreamExt;
 
-use super::{Chosen, CollectError, Planned};
+use super::{Chosen, CollectError};
 use crate::metadata::{self, Metadata};
 use crate::requirement::{Requirement, normalize};
 use crate::upstream::{self, Project, UpFile};
 
 /// The upstream index as one collect sees it: what was read so far.
 pub(super) struct Upstream<'a> {
+    /// The index's project pages, and the credential for its origin.
+    pub(super) index: Index<'a>,
     pub(super) fetcher: &'a Fetcher,
     pub(super) store: &'a Store,
-    pub(super) planned: &'a Planned,
     pub(super) concurrency: usize,
     pub(super) projects: HashMap<String, Arc<Project>>,
     /// (project, filename) → metadata blob digest and parsed metadata.
@@ -31,9 +33,7 @@ pub(super) struct Upstream<'a> {
 
 impl Upstream<'_> {
     pub(super) fn authorization_for(&self, url: &url::Url) -> Option<Secret> {
-        airlift_fetch::same_origin(url, self.planned.index.expose())
-            .then(|| self.planned.authorization.clone())
-            .flatten()
+        self.index.authorization_for(url)
     }
 
     /// Fetches the pages of every name not yet read, concurrently.
@@ -45,44 +45,24 @@ impl Upstream<'_> {
             .into_iter()
             .filter(|(n, _)| !self.projects.contains_key(n))
             .collect();
-        let index = &self.planned.index;
-        let fetcher = self.fetcher;
-        let this = &*self;
+        let index = &self.index;
         let results: Vec<Result<Project, CollectError>> = futures_util::stream::iter(wanted)
             .map(|(name, chain)| async move {
                 let url = index
-                    .expose()
-                    .join(&format!("{name}/"))
-                    .ok()
-                    .and_then(|u| SafeUrl::parse(u.as_str()).ok())
-                    .ok_or_else(|| CollectError::Spec(format!("cannot form a URL for {name}")))?;
-                let page = fetcher
-                    .get_small(
-                        &url,
-                        &[("Accept", upstream::ACCEPT)],
-                        this.authorization_for(url.expose()).as_ref(),
-                        64 << 20,
-                    )
-                    .await
-                    .map_err(|e| CollectError::Upstream {
+                    .url(&format!("{name}/"))
+                    .map_err(|e| CollectError::Spec(e.to_string()))?;
+                let page = index.document(&url).await.map_err(|e| match e {
+                    IndexError::NotFound { .. } => CollectError::NotFound {
                         project: name.clone(),
                         url: url.redacted(),
-                        message: e.detail(),
-                    })?;
-                if page.status.as_u16() == 404 {
-                    return Err(CollectError::NotFound {
-                        project: name,
-                        url: url.redacted(),
                         chain,
-                    });
-                }
-                if !page.status.is_success() {
-                    return Err(CollectError::Upstream {
-                        project: name,
+                    },
+                    other => CollectError::Upstream {
+                        project: name.clone(),
                         url: url.redacted(),
-                        message: format!("answered {}", page.status),
-                    });
-                }
+                        message: other.detail(),
+                    },
+                })?;
                 let content_type = page
                     .headers
                     .get("content-type")

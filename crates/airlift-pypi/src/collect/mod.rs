@@ -31,9 +31,10 @@ use std::path::Path;
 
 use airlift_core::{Digest, SafeUrl};
 use airlift_ecosystem::CollectContext;
+use airlift_fetch::credentials::{self, AuthScheme};
+use airlift_fetch::index::Index;
 use airlift_fetch::{FetchError, Request, Secret};
 use airlift_store::{Entry, StoreError};
-use base64::Engine;
 
 use crate::lockfile::{self, LockError, Pin};
 use crate::requirement::Requirement;
@@ -261,24 +262,9 @@ pub fn plan(spec: &PypiSpec, base: &Path) -> Result<Planned, CollectError> {
         }
         pins.extend(read);
     }
-    let authorization = match &spec.credentials {
-        None => None,
-        Some(name) => {
-            let user = std::env::var(format!("{name}_USERNAME")).ok();
-            let password = std::env::var(format!("{name}_PASSWORD")).ok();
-            match (user, password) {
-                (Some(user), Some(password)) => Some(Secret(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-                ))),
-                _ => {
-                    return Err(CollectError::Spec(format!(
-                        "credentials = {name:?} but {name}_USERNAME and {name}_PASSWORD are not both set"
-                    )));
-                }
-            }
-        }
-    };
+    let authorization =
+        credentials::resolve_optional(spec.credentials.as_deref(), AuthScheme::Basic)
+            .map_err(|e| CollectError::Spec(e.to_string()))?;
     Ok(Planned {
         index,
         authorization,
@@ -325,9 +311,14 @@ pub async fn collect(
     let (store, fetcher, concurrency) = (context.store, context.fetcher, context.concurrency);
     let progress = context.progress.clone();
     let mut up = Upstream {
+        index: Index::new(
+            fetcher,
+            planned.index.clone(),
+            planned.authorization.clone(),
+            crate::upstream::PROFILE,
+        ),
         fetcher,
         store,
-        planned,
         concurrency: concurrency.max(1),
         projects: HashMap::new(),
         metadata: HashMap::new(),

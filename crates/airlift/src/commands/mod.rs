@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::cli::{
     ApproveArgs, AptCommand, AuditCommand, BundleArgs, Cli, ClientConfigArgs, CollectArgs, Command,
     CustodyCommand, FsckArgs, ImportArgs, InitArgs, KeysCommand, PackArgs, ReceiptCommand,
-    ServeArgs, TlsCommand, VerifyArgs,
+    SbomArgs, ServeArgs, TlsCommand, VerifyArgs,
 };
 use crate::failure::{Exit, Failure};
 use crate::progress::Bar;
@@ -34,6 +34,7 @@ mod init;
 mod keys;
 mod pack;
 mod receipt;
+mod sbom;
 mod serve;
 mod status;
 mod template;
@@ -52,6 +53,7 @@ use self::init::*;
 use self::keys::*;
 use self::pack::*;
 use self::receipt::*;
+use self::sbom::*;
 use self::serve::*;
 use self::status::*;
 use self::template::*;
@@ -272,6 +274,7 @@ pub fn run(cli: Cli, ecosystems: Arc<Registry>, out: Output) -> Result<(), Failu
         Command::Images => images(&context),
         Command::Status => status(&context),
         Command::Template => template(&context),
+        Command::Sbom(args) => sbom(&context, args),
         Command::Fsck(args) => fsck(&context, args),
         Command::ClientConfig(args) => client_config(&context, args),
         Command::Audit(command) => audit(&context, command),
