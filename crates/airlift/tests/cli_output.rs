@@ -19,21 +19,13 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-use airlift::cli::Cli;
-use clap::Parser;
 use common::{Behaviour, Upstream};
 
 /// Runs one command in-process; its output, or `error:` and `hint:` lines
 /// as the binary prints them on stderr.
 fn airlift(home: &Path, args: &[&str]) -> String {
-    let out = Arc::new(Mutex::new(Vec::new()));
-    let mut argv = vec!["airlift", "--home", home.to_str().unwrap()];
-    argv.extend_from_slice(args);
-    let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-    let result = airlift::run(cli, airlift::ecosystems::all(), Some(out.clone()));
-    let mut text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    let (mut text, result) = common::in_process(home, args, airlift::ecosystems::all());
     if let Err(failure) = result {
         text.push_str(&format!("error: {}\n", failure.message));
         for hint in &failure.hints {

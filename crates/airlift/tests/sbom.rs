@@ -6,16 +6,14 @@
 mod common;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use airlift::cli::Cli;
 use airlift_ecosystem::{
     About, BoxFuture, CollectContext, Collected, Declared, Ecosystem, Error, Package, Plan,
     Services, Table,
 };
 use airlift_store::Entry;
 use base64::Engine as _;
-use clap::Parser;
 use common::{Connected, Home, epoch, sha256_hex};
 
 fn sample() -> Connected {
@@ -198,27 +196,7 @@ impl Plan for ToyPlan {
         context: &'a CollectContext<'a>,
     ) -> BoxFuture<'a, Result<Collected, Error>> {
         Box::pin(async move {
-            let mut entries = Vec::new();
-            for name in &self.0 {
-                let digest = airlift_core::Digest::of(name.as_bytes());
-                let mut writer = context
-                    .store
-                    .blobs
-                    .writer()
-                    .map_err(|e| Error::store(e.to_string()))?;
-                std::io::Write::write_all(&mut writer, name.as_bytes())
-                    .map_err(|e| Error::store(e.to_string()))?;
-                writer
-                    .commit(Some(&digest))
-                    .map_err(|e| Error::store(e.to_string()))?;
-                entries.push(Entry {
-                    ecosystem: "toy".into(),
-                    key: name.clone(),
-                    digest,
-                    size: name.len() as u64,
-                    meta: serde_json::json!({}),
-                });
-            }
+            let entries = common::store_named(context.store, "toy", &self.0, str::to_owned)?;
             Ok(Collected {
                 entries,
                 ..Collected::default()
@@ -231,14 +209,7 @@ impl Plan for ToyPlan {
 fn airlift(home: &Path, args: &[&str]) -> String {
     let mut registry = airlift::ecosystems::all().to_vec();
     registry.push(Arc::new(Toy));
-    let out = Arc::new(Mutex::new(Vec::new()));
-    let mut argv = vec!["airlift", "--home", home.to_str().unwrap()];
-    argv.extend_from_slice(args);
-    let cli = Cli::try_parse_from(&argv).unwrap();
-    if let Err(failure) = airlift::run(cli, Arc::from(registry), Some(out.clone())) {
-        panic!("{argv:?} failed: {} {:?}", failure.message, failure.hints);
-    }
-    String::from_utf8(out.lock().unwrap().clone()).unwrap()
+    common::in_process_ok(home, args, Arc::from(registry))
 }
 
 #[test]

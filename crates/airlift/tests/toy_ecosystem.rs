@@ -3,9 +3,8 @@
 //! `serve` and `client-config` with no other edit anywhere.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use airlift::cli::Cli;
 use airlift_ecosystem::{
     About, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared,
     Ecosystem, Error, Package, Plan, Services, Table,
@@ -14,8 +13,9 @@ use airlift_store::{Entry, Store};
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
 use axum::response::IntoResponse;
-use clap::Parser;
 use tower::ServiceExt;
+
+mod common;
 
 /// `[toy] things = ["a", "b"]`: each thing is a blob holding `thing <name>`.
 struct Toy;
@@ -82,28 +82,9 @@ impl Plan for ToyPlan {
         context: &'a CollectContext<'a>,
     ) -> BoxFuture<'a, Result<Collected, Error>> {
         Box::pin(async move {
-            let mut entries = Vec::new();
-            for name in &self.0 {
-                let bytes = format!("thing {name}");
-                let digest = airlift_core::Digest::of(bytes.as_bytes());
-                let mut writer = context
-                    .store
-                    .blobs
-                    .writer()
-                    .map_err(|e| Error::store(e.to_string()))?;
-                std::io::Write::write_all(&mut writer, bytes.as_bytes())
-                    .map_err(|e| Error::store(e.to_string()))?;
-                writer
-                    .commit(Some(&digest))
-                    .map_err(|e| Error::store(e.to_string()))?;
-                entries.push(Entry {
-                    ecosystem: "toy".into(),
-                    key: name.clone(),
-                    digest,
-                    size: bytes.len() as u64,
-                    meta: serde_json::json!({}),
-                });
-            }
+            let entries = common::store_named(context.store, "toy", &self.0, |name| {
+                format!("thing {name}")
+            })?;
             Ok(Collected {
                 line: Some(format!("{} toy things", entries.len())),
                 summary: vec![("toy_things", entries.len().into())],
@@ -148,15 +129,7 @@ fn registry() -> Arc<[Arc<dyn Ecosystem>]> {
 
 /// Runs one airlift command in-process with the toy registered; its output.
 fn airlift(home: &Path, args: &[&str]) -> String {
-    let out = Arc::new(Mutex::new(Vec::new()));
-    let mut argv = vec!["airlift", "--home", home.to_str().expect("utf-8 path")];
-    argv.extend_from_slice(args);
-    let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-    if let Err(failure) = airlift::run(cli, registry(), Some(out.clone())) {
-        panic!("{argv:?} failed: {} {:?}", failure.message, failure.hints);
-    }
-    let bytes = out.lock().expect("output").clone();
-    String::from_utf8(bytes).expect("utf-8 output")
+    common::in_process_ok(home, args, registry())
 }
 
 #[test]
@@ -257,16 +230,12 @@ fn an_unknown_table_is_refused_with_the_registered_ones_named() {
     let work = tempfile::tempdir().expect("tempdir");
     let config = work.path().join("airlift.toml");
     std::fs::write(&config, "[toys]\nthings = [\"a\"]\n").expect("config");
-    let cli = Cli::try_parse_from([
-        "airlift",
-        "--home",
-        work.path().to_str().expect("utf-8"),
-        "collect",
-        "--config",
-        config.to_str().expect("utf-8"),
-    ])
-    .expect("arguments");
-    let failure = airlift::run(cli, registry(), Some(Arc::default())).expect_err("refused");
+    let (_, result) = common::in_process(
+        work.path(),
+        &["collect", "--config", config.to_str().expect("utf-8")],
+        registry(),
+    );
+    let failure = result.expect_err("refused");
     assert_eq!(failure.code, airlift::Exit::Input);
     assert!(
         failure.message.contains(":1:") && failure.message.contains("`toy`"),

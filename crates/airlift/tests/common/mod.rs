@@ -352,3 +352,61 @@ impl Connected {
         home
     }
 }
+
+/// Runs one airlift command in-process (`airlift::run`) with `registry`;
+/// its standard output and, on failure, the failure.
+pub fn in_process(
+    home: &Path,
+    args: &[&str],
+    registry: std::sync::Arc<airlift_ecosystem::Registry>,
+) -> (String, Result<(), airlift::Failure>) {
+    use clap::Parser as _;
+    let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut argv = vec!["airlift", "--home", home.to_str().expect("a UTF-8 path")];
+    argv.extend_from_slice(args);
+    let cli = airlift::cli::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    let result = airlift::run(cli, registry, Some(out.clone()));
+    let text = String::from_utf8(out.lock().expect("the output").clone()).expect("UTF-8 output");
+    (text, result)
+}
+
+/// [`in_process`] for a command that must succeed.
+pub fn in_process_ok(
+    home: &Path,
+    args: &[&str],
+    registry: std::sync::Arc<airlift_ecosystem::Registry>,
+) -> String {
+    let (text, result) = in_process(home, args, registry);
+    if let Err(failure) = result {
+        panic!("{args:?} failed: {} {:?}", failure.message, failure.hints);
+    }
+    text
+}
+
+/// Stores each of `names` as a blob of `content(name)` and returns an entry
+/// of `ecosystem` for each, keyed by the name: the collect of the tests'
+/// toy ecosystems.
+pub fn store_named(
+    store: &airlift_store::Store,
+    ecosystem: &str,
+    names: &[String],
+    content: impl Fn(&str) -> String,
+) -> Result<Vec<airlift_store::Entry>, airlift_ecosystem::Error> {
+    let failed = |e: &dyn std::fmt::Display| airlift_ecosystem::Error::store(e.to_string());
+    let mut entries = Vec::new();
+    for name in names {
+        let bytes = content(name);
+        let digest = airlift_core::Digest::of(bytes.as_bytes());
+        let mut writer = store.blobs.writer().map_err(|e| failed(&e))?;
+        writer.write_all(bytes.as_bytes()).map_err(|e| failed(&e))?;
+        writer.commit(Some(&digest)).map_err(|e| failed(&e))?;
+        entries.push(airlift_store::Entry {
+            ecosystem: ecosystem.into(),
+            key: name.clone(),
+            digest,
+            size: bytes.len() as u64,
+            meta: serde_json::json!({}),
+        });
+    }
+    Ok(entries)
+}
