@@ -103,24 +103,27 @@ isolated_side() {
     PUSH="$WORK/push"
     mkdir -p "$PUSH"
     mount -t tmpfs -o size=8M tmpfs "$PUSH"
+    # Pushes need a user: anonymous callers only read.
+    "$AIRLIFT" --home "$PUSH/home" user add ci >/dev/null
+    auth="Authorization: Bearer $("$AIRLIFT" --home "$PUSH/home" token create push --user ci)"
     start_server "$PUSH/home" 8081
     head -c 4000000 /dev/urandom >"$WORK/chunk.bin"
     head -c 1000000 /dev/urandom >"$WORK/small.bin"
-    location=$(curl -sf -D - -o /dev/null -X POST http://127.0.0.1:8081/v2/team/app/blobs/uploads/ |
+    location=$(curl -sf -D - -o /dev/null -H "$auth" -X POST http://127.0.0.1:8081/v2/team/app/blobs/uploads/ |
         tr -d '\r' | awk 'tolower($1) == "location:" {print $2}')
     available=$(df -k --output=avail "$PUSH" | tail -1)
     head -c $(((available - 3072) * 1024)) /dev/zero >"$PUSH/filler"
-    out=$(curl -s -w '\n%{http_code}' -X PATCH -H 'Content-Type: application/octet-stream' \
+    out=$(curl -s -w '\n%{http_code}' -H "$auth" -X PATCH -H 'Content-Type: application/octet-stream' \
         --data-binary @"$WORK/chunk.bin" "http://127.0.0.1:8081$location" 2>&1) || true
     code=${out##*$'\n'}
     check "full disk push: the chunk gets 507 ($code)" test "$code" = 507
     check "full disk push: the answer says the disk is full" sh -c "printf '%s' \"\$1\" | grep -q 'disk is full'" _ "$out"
     check "full disk push: the chunk was cut back off its session" test "$(stat -c %s "$PUSH/home/uploads/${location##*/}")" = 0
     digest=sha256:$(sha256sum "$WORK/small.bin" | cut -c1-64)
-    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/octet-stream' \
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" -X POST -H 'Content-Type: application/octet-stream' \
         --data-binary @"$WORK/small.bin" "http://127.0.0.1:8081/v2/team/app/blobs/uploads/?digest=$digest")
     check "full disk push: another blob still fits ($code)" test "$code" = 201
-    code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH -H 'Content-Type: application/octet-stream' \
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" -X PATCH -H 'Content-Type: application/octet-stream' \
         --data-binary 'more' "http://127.0.0.1:8081$location")
     check "full disk push: the session goes on ($code)" test "$code" = 202
     stop_server "$SERVER"

@@ -9,28 +9,16 @@
 # Usage: AIRLIFT=path/to/airlift tests/oci/clients.sh   (as root)
 set -euo pipefail
 
-CRANE_VERSION=v0.22.1
-ORAS_VERSION=v1.3.6
-
-AIRLIFT=$(realpath "${AIRLIFT:?set AIRLIFT to the airlift binary}")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TOOLS=$ROOT/target/oci-tools
-mkdir -p "$TOOLS"
-if [ ! -x "$TOOLS/crane-$CRANE_VERSION" ]; then
-    GOBIN=$TOOLS go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
-    mv "$TOOLS/crane" "$TOOLS/crane-$CRANE_VERSION"
-fi
-if [ ! -x "$TOOLS/oras-$ORAS_VERSION" ]; then
-    GOBIN=$TOOLS go install "oras.land/oras/cmd/oras@$ORAS_VERSION"
-    mv "$TOOLS/oras" "$TOOLS/oras-$ORAS_VERSION"
-fi
-command -v skopeo >/dev/null || { apt-get update -qq && apt-get install -y -qq skopeo >/dev/null; }
+AIRLIFT=$(realpath "${AIRLIFT:?set AIRLIFT to the airlift binary}")
+# shellcheck source=tools.sh
+source "$ROOT/tests/oci/tools.sh"
 
 # shellcheck source=../lib.sh
 source "$ROOT/tests/lib.sh"
 work_dir airlift-oci-clients
 CHECK_LOG=$WORK/clients.log
-export AIRLIFT WORK CHECK_LOG CRANE=$TOOLS/crane-$CRANE_VERSION ORAS=$TOOLS/oras-$ORAS_VERSION
+export AIRLIFT WORK CHECK_LOG CRANE ORAS
 
 # The newest Debian stable's skopeo too, alongside this machine's (the
 # oldest supported): a minimal root of that release, built once from the
@@ -45,8 +33,16 @@ export NEWEST_DIR NEWEST_SUITE
 mkdir -p /etc/docker
 in_namespace() {
     HI=$WORK/connected
+    # Anonymous callers only read: every client logs in with a write token
+    # (made before the server starts; a running one sees it within a second).
+    "$AIRLIFT" --home "$HI" user add ci >/dev/null
+    PUSH=$("$AIRLIFT" --home "$HI" token create push --user ci --scope 'oci:*:read,write')
+    export DOCKER_CONFIG=$WORK/docker REGISTRY_AUTH_FILE=$WORK/containers-auth.json
     start_server "$HI" 5001
     R=127.0.0.1:5001
+    check "crane auth login with a write token" "$CRANE" auth login "$R" -u ci -p "$PUSH"
+    check "oras login with a write token" "$ORAS" login --plain-http -u ci -p "$PUSH" "$R"
+    check "skopeo login with a write token" skopeo login --tls-verify=false -u ci -p "$PUSH" "$R"
 
     # crane: build a random image and push it, then pull it back as a tarball.
     check "crane push a random image" sh -c "'$CRANE' append --insecure -f /dev/null -t $R/team/base:1 >/dev/null"
@@ -80,16 +76,16 @@ in_namespace() {
     check "$NEWEST_SUITE's skopeo inspect" chroot "$N" skopeo inspect --tls-verify=false "docker://$R/team/app:1.0"
     check "$NEWEST_SUITE's skopeo copy out to an OCI layout" chroot "$N" skopeo copy --src-tls-verify=false "docker://$R/team/app:1.0" "oci:$WORK/layout-newest:app"
     check "  ... the layout holds the image's layers" sh -c "chroot '$N' skopeo inspect 'oci:$WORK/layout-newest:app' >'$WORK/newest-layout.json' && for layer in \$('$CRANE' manifest --insecure $R/team/app:1.0 | python3 -c 'import json,sys; print(\" \".join(l[\"digest\"] for l in json.load(sys.stdin)[\"layers\"]))'); do grep -q \"\$layer\" '$WORK/newest-layout.json' || exit 1; done"
-    check "$NEWEST_SUITE's skopeo copy in from the OCI layout" chroot "$N" skopeo copy --dest-tls-verify=false "oci:$WORK/layout-newest:app" "docker://$R/skopeo-newest/app:from-layout"
-    check "$NEWEST_SUITE's skopeo copy registry to registry, digests preserved" chroot "$N" skopeo copy --preserve-digests --src-tls-verify=false --dest-tls-verify=false "docker://$R/team/app:1.0" "docker://$R/skopeo-newest/app:copied"
+    check "$NEWEST_SUITE's skopeo copy in from the OCI layout" chroot "$N" skopeo copy --dest-tls-verify=false --dest-creds "ci:$PUSH" "oci:$WORK/layout-newest:app" "docker://$R/skopeo-newest/app:from-layout"
+    check "$NEWEST_SUITE's skopeo copy registry to registry, digests preserved" chroot "$N" skopeo copy --preserve-digests --src-tls-verify=false --dest-tls-verify=false --dest-creds "ci:$PUSH" "docker://$R/team/app:1.0" "docker://$R/skopeo-newest/app:copied"
     check "  ... the copy keeps the digest" sh -c "[ \"\$('$CRANE' digest --insecure $R/skopeo-newest/app:copied)\" = \"\$(cat '$WORK/app.digest')\" ]"
     check "save the manifest" sh -c "'$CRANE' manifest --insecure $R/team/app:1.0 >'$WORK/app.manifest'"
     stop_server "$SERVER"
 
     # Every push and delete went into the tamper-evident audit log.
     check "the audit log verifies after the pushes" "$AIRLIFT" --home "$HI" audit verify
-    check "the audit log records the push of the tag team/app:1.0" \
-        sh -c "'$AIRLIFT' --home '$HI' audit export | grep 'registry-change {\"change\":\"push team/app@sha256:' | grep -q '\"key\":\"t:team/app:1.0\"'"
+    check "the audit log records the push of the tag team/app:1.0, by ci with token push" \
+        sh -c "'$AIRLIFT' --home '$HI' audit export | grep 'registry-change ' | grep '\"change\":\"push team/app@sha256:' | grep '\"principal\":\"ci\"' | grep '\"token\":\"push\"' | grep -q '\"key\":\"t:team/app:1.0\"'"
 
     # Across the gap: pack the connected side, import on a second home, pull again.
     "$AIRLIFT" --home "$HI" keys init >/dev/null
@@ -110,8 +106,8 @@ in_namespace() {
     # TLS with the site's own CA: what docker and containerd need off loopback.
     check "tls init" "$AIRLIFT" --home "$LO" tls init --name registry.test
     start_server "$LO" 5443 --tls
-    check "curl verifies the server with the site CA" curl -sf --cacert "$LO/tls/ca.crt" https://127.0.0.1:5443/v2/
-    check "a client without the CA is refused" sh -c "! curl -sf https://127.0.0.1:5443/v2/"
+    check "curl verifies the server with the site CA" curl -sf --cacert "$LO/tls/ca.crt" https://127.0.0.1:5443/healthz
+    check "a client without the CA is refused" sh -c "! curl -sf https://127.0.0.1:5443/healthz"
     check "crane trusts it through SSL_CERT_FILE, no --insecure" sh -c "[ \"\$(SSL_CERT_FILE='$LO/tls/ca.crt' '$CRANE' digest 127.0.0.1:5443/team/app:1.0)\" = \"\$(cat '$WORK/app.digest')\" ]"
     # A private /etc/docker for this mount namespace only.
     mount -t tmpfs tmpfs /etc/docker

@@ -38,6 +38,11 @@ work_dir airlift-oci
 export AIRLIFT SUITE WORK
 
 run_suite() {
+    # The suite logs in (token authentication, as real clients do): a user
+    # with a token, made before the server starts.
+    "$AIRLIFT" --home "$WORK/home" user add conformance >/dev/null
+    OCI_PASSWORD=$("$AIRLIFT" --home "$WORK/home" token create conformance --user conformance)
+    export OCI_USERNAME=conformance OCI_PASSWORD
     start_server "$WORK/home" 5000
     export OCI_REGISTRY=127.0.0.1:5000 OCI_TLS=disabled OCI_VERSION=1.1 OCI_LOG=warn
     export OCI_REPO1=conformance/repo1 OCI_REPO2=conformance/repo2

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    About, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared,
-    Ecosystem, Error, ErrorKind, Package, Plan, Services, Table,
+    About, Access, Action, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext,
+    Collected, Declared, Ecosystem, Error, ErrorKind, Package, Plan, Services, Table,
 };
 use airlift_store::Entry;
 use axum::Router;
+use axum::http::Method;
 
 use crate::collect::{CollectError, Planned};
 use crate::serve::Signer;
@@ -70,6 +71,18 @@ impl Ecosystem for Apt {
 
     /// The repositories, signed by the [`Signer`] in the services; without
     /// one, packages but no Release.
+    /// The archive list and the signing key are the ecosystem; everything
+    /// else is its archive.
+    fn access(&self, method: &Method, path: &str) -> Option<Access> {
+        let rest = path.strip_prefix("/apt/")?;
+        let archive = rest.split('/').next().unwrap_or_default();
+        Some(if archive.is_empty() || archive == "airlift.asc" {
+            Access::any(Action::Read)
+        } else {
+            Access::by_method(method, archive)
+        })
+    }
+
     fn routes(&self, services: &Services) -> Router {
         let signer = services.extensions.get::<Arc<Signer>>().cloned();
         Router::new()

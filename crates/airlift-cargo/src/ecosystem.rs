@@ -4,11 +4,12 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    About, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared,
-    Ecosystem, Error, ErrorKind, Package, Plan, Services, Table,
+    About, Access, Action, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext,
+    Collected, Declared, Ecosystem, Error, ErrorKind, Package, Plan, Refusal, Services, Table,
 };
 use airlift_store::Entry;
 use axum::Router;
+use axum::http::Method;
 
 use crate::collect::Planned;
 use crate::spec::CargoSpec;
@@ -46,9 +47,55 @@ impl Ecosystem for Cargo {
         }))
     }
 
+    /// Refusals in the registry web API's shape (`{"errors":[{"detail"}]}`),
+    /// which cargo prints, with RFC 3139's `WWW-Authenticate: Cargo`.
+    fn refuse(&self, refusal: &Refusal) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let body = serde_json::json!({"errors": [{"detail": refusal.message}]});
+        let mut response = (
+            refusal.status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+        airlift_ecosystem::refusal_headers(refusal, &mut response, || "Cargo".to_owned());
+        response
+    }
+
+    /// `config.json` and the index root are the ecosystem; an index file
+    /// and a download are the crate (lowercase, as the index names it).
+    fn access(&self, method: &Method, path: &str) -> Option<Access> {
+        let rest = path.strip_prefix("/cargo/")?;
+        let name = if let Some(file) = rest.strip_prefix("index/") {
+            if file == "config.json" {
+                ""
+            } else {
+                file.rsplit('/').next().unwrap_or_default()
+            }
+        } else if let Some(download) = rest.strip_prefix("api/v1/crates/") {
+            download.split('/').next().unwrap_or_default()
+        } else {
+            ""
+        };
+        Some(if name.is_empty() {
+            Access::any(Action::Read)
+        } else {
+            Access::by_method(method, name.to_ascii_lowercase())
+        })
+    }
+
     fn routes(&self, services: &Services) -> Router {
+        let auth = crate::serve::AuthRequired(
+            services
+                .gatekeeper
+                .as_ref()
+                .is_some_and(|g| !g.anonymous_reads_all(crate::ECOSYSTEM)),
+        );
         Router::new()
-            .nest("/cargo", crate::serve::router(services.store.clone()))
+            .nest(
+                "/cargo",
+                crate::serve::router_with_auth(services.store.clone(), auth),
+            )
             .merge(crate::serve::root_routes(services.store.clone()))
     }
 

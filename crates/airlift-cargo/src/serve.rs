@@ -1,7 +1,9 @@
 //! The sparse registry under `/cargo`:
 //!
 //! - `GET /cargo/index/config.json`: `dl` and `api` as absolute URLs of
-//!   this server (scheme of the listener, `Host` of the request);
+//!   this server (scheme of the listener, `Host` of the request), and
+//!   `auth-required` (RFC 3139) when anonymous callers may not read every
+//!   crate, so that cargo sends its token with every request;
 //! - `GET /cargo/index/<bucket>/<name>`: the index file, one upstream line
 //!   per carried version, byte for byte, with an `ETag` (304 on
 //!   `If-None-Match`);
@@ -18,11 +20,23 @@ use axum::routing::get;
 
 use crate::index::{CRATE, path, valid_name};
 
+/// Whether the registry asks cargo for a token on every request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AuthRequired(pub bool);
+
 /// The cargo router, to be nested under `/cargo`.
 pub fn router(store: Store) -> Router {
+    router_with_auth(store, AuthRequired(false))
+}
+
+/// The cargo router; `config.json` says `auth-required` as `auth` does.
+pub fn router_with_auth(store: Store, auth: AuthRequired) -> Router {
     Router::new()
         .route("/index", get(root))
-        .route("/index/config.json", get(config))
+        .route(
+            "/index/config.json",
+            get(config).layer(axum::Extension(auth)),
+        )
         .route("/index/{*path}", get(index_file))
         .route("/api/v1/crates/{name}/{version}/download", get(download))
         .with_state(store)
@@ -55,15 +69,19 @@ pub async fn root(State(store): State<Store>) -> Response {
 
 async fn config(
     scheme: Option<axum::Extension<airlift_http::Scheme>>,
+    auth: Option<axum::Extension<AuthRequired>>,
     headers: HeaderMap,
 ) -> Response {
     let Some(base) = airlift_http::base_url(scheme.map(|s| s.0), &headers) else {
         return plain(StatusCode::BAD_REQUEST, "a Host header is required");
     };
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "dl": format!("{base}/cargo/api/v1/crates"),
         "api": format!("{base}/cargo"),
     });
+    if auth.is_some_and(|a| a.0.0) {
+        body["auth-required"] = serde_json::Value::Bool(true);
+    }
     (
         [
             (header::CONTENT_TYPE, "application/json"),

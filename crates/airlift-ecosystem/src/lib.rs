@@ -28,6 +28,14 @@
 //!   [`Ecosystem::not_found`]: the package identity of an entry (name,
 //!   version, package URL, upstream digest), the order of its versions, and
 //!   which upstream statuses mean "no such package".
+//! - [`Ecosystem::access`] and [`Ecosystem::refuse`]: what each request of
+//!   its protocol asks to do (an [`Action`] on a [`Scope`]), which the
+//!   server authorizes before any handler runs, and the refusal in its
+//!   clients' words (see [`access`]).
+
+pub mod access;
+
+pub use access::{Access, Action, Caller, Gatekeeper, Refusal, Scope};
 
 use std::cmp::Ordering;
 use std::future::Future;
@@ -116,6 +124,49 @@ pub trait Ecosystem: Send + Sync + 'static {
     /// The upstream HTTP statuses that mean "this package does not exist".
     fn not_found(&self) -> &'static [u16] {
         &[404]
+    }
+
+    /// What a request to the server asks of this ecosystem, when `path`
+    /// is one of its routes' (`None` otherwise). The server authenticates
+    /// the caller and authorizes this before any of the ecosystem's
+    /// handlers runs; a path it claims is never served without that.
+    fn access(&self, method: &axum::http::Method, path: &str) -> Option<Access>;
+
+    /// The answer to a refused request in the protocol's own words. The
+    /// default is plain text with an HTTP Basic challenge, which pip, uv,
+    /// apt and curl understand.
+    fn refuse(&self, refusal: &Refusal) -> axum::response::Response {
+        basic_refusal(refusal)
+    }
+}
+
+/// A refusal as plain text, with `WWW-Authenticate: Basic` on a 401 and
+/// `Retry-After` on a 429.
+pub fn basic_refusal(refusal: &Refusal) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = (refusal.status, format!("{}\n", refusal.message)).into_response();
+    refusal_headers(refusal, &mut response, || {
+        format!("Basic realm=\"{}\", charset=\"UTF-8\"", refusal.service)
+    });
+    response
+}
+
+/// Adds `WWW-Authenticate` (from `challenge`) to a 401 and `Retry-After`
+/// to a 429.
+pub fn refusal_headers(
+    refusal: &Refusal,
+    response: &mut axum::response::Response,
+    challenge: impl FnOnce() -> String,
+) {
+    use axum::http::{HeaderValue, StatusCode, header};
+    let headers = response.headers_mut();
+    if refusal.status == StatusCode::UNAUTHORIZED
+        && let Ok(value) = HeaderValue::from_str(&challenge())
+    {
+        headers.insert(header::WWW_AUTHENTICATE, value);
+    }
+    if let Some(seconds) = refusal.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
 }
 
@@ -372,6 +423,9 @@ pub struct Services {
     pub upload_expiry: Option<std::time::Duration>,
     /// Ecosystem-specific services by type (the apt signer).
     pub extensions: axum::http::Extensions,
+    /// The server's access decisions, when it controls access (for token
+    /// endpoints and metadata that says whether a login is needed).
+    pub gatekeeper: Option<Arc<dyn Gatekeeper>>,
 }
 
 /// One client of an ecosystem.

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    About, BoxFuture, CollectContext, Collected, Declared, Ecosystem, Error, Package, Plan,
-    Services, Table,
+    About, Access, Action, BoxFuture, CollectContext, Collected, Declared, Ecosystem, Error,
+    Package, Plan, Services, Table,
 };
 use airlift_store::Entry;
 use axum::Router;
+use axum::http::Method;
 
 use crate::collect::Planned;
 use crate::spec::FileSpec;
@@ -37,6 +38,16 @@ impl Ecosystem for Files {
         Router::new()
             .nest("/files", crate::serve::router(services.store.clone()))
             .merge(crate::serve::root_routes(services.store.clone()))
+    }
+
+    /// `/files/` is the listing; every other path is its file.
+    fn access(&self, method: &Method, path: &str) -> Option<Access> {
+        let rest = path.strip_prefix("/files/")?;
+        Some(if rest.is_empty() {
+            Access::any(Action::Read)
+        } else {
+            Access::by_method(method, rest)
+        })
     }
 
     fn package(&self, entry: &Entry) -> Option<Package> {

@@ -4,11 +4,12 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    About, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared,
-    Ecosystem, Error, ErrorKind, Package, Plan, Services, Table,
+    About, Access, Action, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext,
+    Collected, Declared, Ecosystem, Error, ErrorKind, Package, Plan, Refusal, Services, Table,
 };
 use airlift_store::Entry;
 use axum::Router;
+use axum::http::Method;
 
 use crate::collect::Planned;
 use crate::spec::NpmSpec;
@@ -48,6 +49,52 @@ impl Ecosystem for Npm {
 
     /// The registry under `/npm/`, and tarballs also at the server's root,
     /// where lockfiles written against another registry point.
+    /// Refusals as npm registries answer them (`{"error": …}`), with a
+    /// Basic challenge on a 401 (npm then says to log in).
+    fn refuse(&self, refusal: &Refusal) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let body = serde_json::json!({"error": refusal.message});
+        let mut response = (
+            refusal.status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+        airlift_ecosystem::refusal_headers(refusal, &mut response, || {
+            format!("Basic realm=\"{}\"", refusal.service)
+        });
+        response
+    }
+
+    /// The registry root and its `-/` endpoints (ping, audit) are the
+    /// ecosystem; a packument and a tarball are the package, with its
+    /// scope (`@team/tool`). Tarballs are also served from the root
+    /// (`/<name>/-/<file>`), as some lockfiles name them.
+    fn access(&self, method: &Method, path: &str) -> Option<Access> {
+        let rest = match path.strip_prefix("/npm/") {
+            Some(rest) => rest,
+            None => {
+                // Only the two root tarball routes: /<name>/-/<file> and
+                // /<scope>/<name>/-/<file>.
+                let segments: Vec<&str> = path.split('/').skip(1).collect();
+                let root_tarball = matches!(segments.as_slice(), [_, "-", _] | [_, _, "-", _]);
+                if !root_tarball {
+                    return None;
+                }
+                &path[1..]
+            }
+        };
+        let name = rest.split("/-/").next().unwrap_or_default();
+        let name = name.trim_end_matches('/');
+        Some(
+            if name.is_empty() || name.starts_with("-/") || name == "-" {
+                Access::any(Action::Read)
+            } else {
+                Access::by_method(method, name)
+            },
+        )
+    }
+
     fn routes(&self, services: &Services) -> Router {
         Router::new()
             .nest("/npm", crate::serve::router(services.store.clone()))

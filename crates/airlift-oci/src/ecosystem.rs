@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    About, BoxFuture, CollectContext, Collected, Declared, Ecosystem, Error, ErrorKind, Package,
-    Plan, Services, Table,
+    About, Access, Action, BoxFuture, CollectContext, Collected, Declared, Ecosystem, Error,
+    ErrorKind, Package, Plan, Refusal, Scope, Services, Table,
 };
 use airlift_store::Entry;
 use axum::Router;
+use axum::http::Method;
 
 use crate::collect::CollectError;
 use crate::index::Key;
@@ -39,14 +40,80 @@ impl Ecosystem for Oci {
     }
 
     fn routes(&self, services: &Services) -> Router {
-        crate::serve::router_with_expiry(
+        crate::serve::router_with_gatekeeper(
             services.store.clone(),
             services.uploads.clone(),
             services.audit.clone(),
             services
                 .upload_expiry
                 .unwrap_or(crate::serve::DEFAULT_UPLOAD_EXPIRY),
+            services.gatekeeper.clone(),
         )
+    }
+
+    /// `/v2/` is the base that clients probe for a challenge, `/v2/token`
+    /// the token endpoint, `/v2/_catalog` every repository; every other
+    /// path is its repository: GET and HEAD pull, DELETE of a manifest or
+    /// blob deletes, anything else pushes.
+    fn access(&self, method: &Method, path: &str) -> Option<Access> {
+        let rest = if path == "/v2" {
+            ""
+        } else {
+            path.strip_prefix("/v2/")?
+        };
+        let read = Access::any(Action::Read);
+        let scope = match rest.trim_end_matches('/') {
+            "" => Scope::Base,
+            "token" => Scope::Login,
+            "_catalog" => Scope::All,
+            _ => {
+                let Some((name, deletable)) = repository_of(rest) else {
+                    return Some(read);
+                };
+                let action = match *method {
+                    Method::GET | Method::HEAD => Action::Read,
+                    Method::DELETE if deletable => Action::Delete,
+                    _ => Action::Write,
+                };
+                return Some(Access::name(action, name));
+            }
+        };
+        Some(Access {
+            action: Action::Read,
+            scope,
+        })
+    }
+
+    /// The registry's token authentication: a 401 names the token
+    /// endpoint and the scope to ask for; errors are the specification's
+    /// `UNAUTHORIZED`, `DENIED` and `TOOMANYREQUESTS`.
+    fn refuse(&self, refusal: &Refusal) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let code = match refusal.status.as_u16() {
+            401 => crate::errors::Code::Unauthorized,
+            429 => crate::errors::Code::TooManyRequests,
+            _ => crate::errors::Code::Denied,
+        };
+        let mut response =
+            crate::errors::OciError::new(code, refusal.message.clone()).into_response();
+        airlift_ecosystem::refusal_headers(refusal, &mut response, || {
+            let mut challenge = format!(
+                "Bearer realm=\"{}/v2/token\",service=\"{}\"",
+                refusal.base, refusal.service
+            );
+            if let Some(Access {
+                action,
+                scope: Scope::Name(name),
+            }) = &refusal.access
+            {
+                challenge.push_str(&format!(
+                    ",scope=\"{}\"",
+                    crate::serve::challenge_scope(name, *action)
+                ));
+            }
+            challenge
+        });
+        response
     }
 
     /// A manifest is a package: its repository, at its digest.
@@ -122,4 +189,23 @@ fn summarize(oci: crate::collect::Collected) -> Collected {
 /// The ecosystem, for the registry.
 pub fn ecosystem() -> Arc<dyn Ecosystem> {
     Arc::new(Oci)
+}
+
+/// The repository a `/v2/<name>/…` path is about, and whether DELETE on it
+/// deletes content (a manifest or blob) rather than cancels an upload.
+fn repository_of(rest: &str) -> Option<(&str, bool)> {
+    if let Some((name, _)) = rest.rsplit_once("/manifests/") {
+        return Some((name, true));
+    }
+    if let Some((name, _)) = rest.rsplit_once("/blobs/uploads") {
+        return Some((name, false));
+    }
+    if let Some((name, _)) = rest.rsplit_once("/blobs/") {
+        return Some((name, true));
+    }
+    if let Some(name) = rest.strip_suffix("/tags/list") {
+        return Some((name, false));
+    }
+    rest.rsplit_once("/referrers/")
+        .map(|(name, _)| (name, false))
 }

@@ -30,6 +30,12 @@ pub enum Code {
     Unsupported,
     /// The range is not satisfiable.
     RangeInvalid,
+    /// Authentication is required.
+    Unauthorized,
+    /// The caller may not do this.
+    Denied,
+    /// Too many failed attempts.
+    TooManyRequests,
 }
 
 impl Code {
@@ -48,6 +54,9 @@ impl Code {
             Self::SizeInvalid => ("SIZE_INVALID", StatusCode::PAYLOAD_TOO_LARGE),
             Self::Unsupported => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
             Self::RangeInvalid => ("BLOB_UPLOAD_INVALID", StatusCode::RANGE_NOT_SATISFIABLE),
+            Self::Unauthorized => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
+            Self::Denied => ("DENIED", StatusCode::FORBIDDEN),
+            Self::TooManyRequests => ("TOOMANYREQUESTS", StatusCode::TOO_MANY_REQUESTS),
         }
     }
 }

@@ -4,11 +4,12 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    About, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext, Collected, Declared,
-    Ecosystem, Error, ErrorKind, Package, Plan, Services, Table,
+    About, Access, Action, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext,
+    Collected, Declared, Ecosystem, Error, ErrorKind, Package, Plan, Services, Table,
 };
 use airlift_store::Entry;
 use axum::Router;
+use axum::http::Method;
 
 use crate::collect::Planned;
 use crate::spec::PypiSpec;
@@ -44,6 +45,24 @@ impl Ecosystem for Pypi {
         Ok(airlift_ecosystem::Planned::boxed(planned, collect, || {
             summarize(crate::collect::Collected::default())
         }))
+    }
+
+    /// The project list is the ecosystem; a project's page and its files
+    /// are the project, by its normalized name.
+    fn access(&self, method: &Method, path: &str) -> Option<Access> {
+        let rest = path.strip_prefix("/pypi/")?;
+        let project = if let Some(page) = rest.strip_prefix("simple/") {
+            page.trim_end_matches('/')
+        } else if let Some(file) = rest.strip_prefix("files/") {
+            file.split('/').next().unwrap_or_default()
+        } else {
+            ""
+        };
+        Some(if project.is_empty() {
+            Access::any(Action::Read)
+        } else {
+            Access::by_method(method, crate::requirement::normalize(project))
+        })
     }
 
     fn routes(&self, services: &Services) -> Router {

@@ -14,6 +14,7 @@
 //! [`listener`] serves the app over HTTP/1.1, plain or TLS, with idle,
 //! header and body timeouts and a bound on open connections.
 
+mod guard;
 mod home;
 pub mod listener;
 mod metrics;
@@ -71,6 +72,10 @@ pub struct Services {
     pub extensions: axum::http::Extensions,
     /// The ecosystems to mount, in order; `/` lists them.
     pub ecosystems: Arc<Registry>,
+    /// Access control: every request to an ecosystem is authenticated and
+    /// authorized by it. `None` serves everyone everything (tests, and
+    /// embedding without access control).
+    pub gate: Option<Arc<airlift_access::Gate>>,
 }
 
 /// Builds the application with no ecosystem mounted: health, readiness,
@@ -88,6 +93,7 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
         upload_expiry,
         extensions,
         ecosystems,
+        gate,
     } = services;
     let metrics = Arc::new(Metrics::new());
     let state = AppState {
@@ -97,9 +103,12 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
     let context = airlift_ecosystem::Services {
         store: store.clone(),
         uploads,
-        audit,
+        audit: audit.clone(),
         upload_expiry,
         extensions,
+        gatekeeper: gate
+            .clone()
+            .map(|gate| gate as Arc<dyn airlift_ecosystem::Gatekeeper>),
     };
     let rows: Arc<Vec<home::Row>> = Arc::new(
         ecosystems
@@ -121,8 +130,17 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
         app = app.merge(ecosystem.routes(&context));
     }
     // A path no router knows gets a 404 that says so, not an empty body.
-    app.fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
-        .layer(middleware::from_fn_with_state(state, count))
+    let mut app = app.fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") });
+    if let Some(gate) = gate {
+        let guard = guard::Guard {
+            gate,
+            ecosystems: ecosystems.clone(),
+            metrics: metrics.clone(),
+            audit,
+        };
+        app = app.layer(middleware::from_fn_with_state(guard, guard::guard));
+    }
+    app.layer(middleware::from_fn_with_state(state, count))
         .layer(middleware::map_response(protect))
 }
 

@@ -256,6 +256,7 @@ async fn connection<IO>(
     let io = Watched::new(io, activity.clone(), limits);
     let service = ConnectionService {
         app,
+        peer,
         activity,
         body_timeout: limits.body_timeout,
     };
@@ -469,6 +470,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
 #[derive(Clone)]
 struct ConnectionService {
     app: Router,
+    peer: SocketAddr,
     activity: Arc<Activity>,
     body_timeout: Duration,
 }
@@ -483,7 +485,11 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         self.activity.request_started();
         let busy = BusyGuard(self.activity.clone());
-        let request = request.map(|body| Body::new(BodyTimeout::new(body, self.body_timeout)));
+        let mut request = request.map(|body| Body::new(BodyTimeout::new(body, self.body_timeout)));
+        // The client's address, for access decisions and the audit log.
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
         let response = tower_service::Service::call(&mut self.app.clone(), request);
         Box::pin(async move {
             let response = response.await?;

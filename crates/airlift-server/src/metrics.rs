@@ -27,11 +27,17 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
 /// Request counters and store gauges.
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     bytes: Family<RouteLabels, Counter>,
+    refusals: Family<ReasonLabels, Counter>,
     blobs: Gauge,
     stored_bytes: Gauge,
     generation: Gauge,
@@ -52,6 +58,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("airlift");
         let requests = Family::<RequestLabels, Counter>::default();
         let bytes = Family::<RouteLabels, Counter>::default();
+        let refusals = Family::<ReasonLabels, Counter>::default();
         let blobs = Gauge::default();
         let stored_bytes = Gauge::default();
         let generation = Gauge::default();
@@ -65,6 +72,14 @@ impl Metrics {
             "http_response_bytes",
             "Response body bytes announced, by route",
             bytes.clone(),
+        );
+        registry.register(
+            "auth_failures",
+            "Requests refused by access control, by reason: bad credentials \
+             (malformed, unknown_user, wrong_password, unknown_token, expired, revoked, \
+             bad_signature), rate_limited, unauthenticated (no credentials where they \
+             are needed) and denied (credentials that do not allow it)",
+            refusals.clone(),
         );
         registry.register(
             "store_blobs",
@@ -90,6 +105,7 @@ impl Metrics {
             registry,
             requests,
             bytes,
+            refusals,
             blobs,
             stored_bytes,
             generation,
@@ -111,6 +127,15 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .inc_by(bytes);
+    }
+
+    /// Counts one request refused by access control.
+    pub fn refused(&self, reason: &str) {
+        self.refusals
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
     }
 
     /// The distinct blobs and their bytes in generation `id`, scanned only
@@ -216,6 +241,21 @@ mod tests {
         }
         fn state(&self, key: &str) -> Result<Option<String>, StoreError> {
             self.inner.state(key)
+        }
+        fn records(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+            self.inner.records(kind)
+        }
+        fn put_record(
+            &self,
+            kind: &str,
+            name: &str,
+            value: Option<&str>,
+            create: bool,
+        ) -> Result<bool, StoreError> {
+            self.inner.put_record(kind, name, value, create)
+        }
+        fn records_version(&self) -> Result<u64, StoreError> {
+            self.inner.records_version()
         }
         fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
             self.inner.audit_head()

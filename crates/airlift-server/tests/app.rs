@@ -168,6 +168,15 @@ impl MetaStore for BrokenIndex {
     fn state(&self, _: &str) -> Result<Option<String>, StoreError> {
         Err(Self::error())
     }
+    fn records(&self, _: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Err(Self::error())
+    }
+    fn put_record(&self, _: &str, _: &str, _: Option<&str>, _: bool) -> Result<bool, StoreError> {
+        Err(Self::error())
+    }
+    fn records_version(&self) -> Result<u64, StoreError> {
+        Err(Self::error())
+    }
     fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
         Err(Self::error())
     }

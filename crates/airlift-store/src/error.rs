@@ -50,6 +50,14 @@ pub enum StoreError {
         "{0} was created by an earlier development version of airlift with another index layout; move it aside and import the last bundle again"
     )]
     OldLayout(PathBuf),
+    /// An access record of that name exists already.
+    #[error("{kind} {name:?} exists already")]
+    RecordExists {
+        /// The kind (user, token).
+        kind: String,
+        /// The name.
+        name: String,
+    },
     /// A new audit log head that would move the recorded one backwards.
     #[error(
         "the index records an audit log of {recorded} entries with root {recorded_root}; refusing to record {offered} entries with root {offered_root}"

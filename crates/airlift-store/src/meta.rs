@@ -174,6 +174,24 @@ pub trait MetaStore: Send + Sync {
     }
     /// A state value.
     fn state(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// The site's access records of one `kind` (users, tokens), as
+    /// (name, value) sorted by name. They are not part of any generation:
+    /// an import never changes them.
+    fn records(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// Writes one access record: `Some` sets it, `None` removes it. With
+    /// `create` set, refuses ([`StoreError::RecordExists`]) a name that is
+    /// taken. Returns whether anything changed. Every change moves
+    /// [`MetaStore::records_version`] on, in the same transaction.
+    fn put_record(
+        &self,
+        kind: &str,
+        name: &str,
+        value: Option<&str>,
+        create: bool,
+    ) -> Result<bool, StoreError>;
+    /// A number that changes whenever any access record does, so that a
+    /// server can keep them in memory and reload only when they changed.
+    fn records_version(&self) -> Result<u64, StoreError>;
     /// The audit log's head as last recorded, if any.
     fn audit_head(&self) -> Result<Option<AuditHead>, StoreError>;
     /// Records the audit log's head, atomically. Refuses a head with fewer

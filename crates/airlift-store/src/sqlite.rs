@@ -31,6 +31,13 @@ CREATE TABLE IF NOT EXISTS state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- Access records (users, tokens), outside every generation.
+CREATE TABLE IF NOT EXISTS records (
+    kind  TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+) WITHOUT ROWID;
 -- The audit log's head (one row): see MetaStore::record_audit_head.
 CREATE TABLE IF NOT EXISTS audit_head (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
@@ -286,6 +293,64 @@ impl MetaStore for SqliteMetaStore {
             )
             .optional()
         })
+    }
+
+    fn records(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.with(|c| {
+            let mut statement =
+                c.prepare_cached("SELECT name, value FROM records WHERE kind = ?1 ORDER BY name")?;
+            let rows = statement.query_map(params![kind], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn put_record(
+        &self,
+        kind: &str,
+        name: &str,
+        value: Option<&str>,
+        create: bool,
+    ) -> Result<bool, StoreError> {
+        let outcome = self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM records WHERE kind = ?1 AND name = ?2")?
+                .exists(params![kind, name])?;
+            if create && exists {
+                return Ok(None);
+            }
+            let changed = match value {
+                Some(value) => tx.execute(
+                    "INSERT INTO records (kind, name, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(kind, name) DO UPDATE SET value = excluded.value",
+                    params![kind, name, value],
+                )?,
+                None => tx.execute(
+                    "DELETE FROM records WHERE kind = ?1 AND name = ?2",
+                    params![kind, name],
+                )?,
+            };
+            if changed > 0 {
+                tx.execute(
+                    "INSERT INTO state (key, value) VALUES ('records_version', '1')
+                     ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+                    [],
+                )?;
+            }
+            tx.commit()?;
+            Ok(Some(changed > 0))
+        })?;
+        outcome.ok_or_else(|| StoreError::RecordExists {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    fn records_version(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .state("records_version")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
     }
 
     fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {

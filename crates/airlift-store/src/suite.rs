@@ -27,6 +27,59 @@ pub fn meta_store(make: &dyn Fn() -> Box<dyn MetaStore>) {
     meta_entries_filter_and_sort(make().as_ref());
     meta_changes_are_incremental_and_old_generations_stay(make().as_ref());
     meta_audit_head_only_grows(make().as_ref());
+    meta_records_are_outside_generations(make().as_ref());
+}
+
+fn meta_records_are_outside_generations(store: &dyn MetaStore) {
+    let start = store.records_version().unwrap();
+    assert!(
+        store.records("user").unwrap().is_empty(),
+        "a new index has users"
+    );
+    assert!(store.put_record("user", "bob", Some("{}"), true).unwrap());
+    assert!(
+        store
+            .put_record("user", "alice", Some("{\"a\":1}"), true)
+            .unwrap()
+    );
+    assert!(
+        matches!(
+            store.put_record("user", "bob", Some("{}"), true),
+            Err(StoreError::RecordExists { .. })
+        ),
+        "creating a taken name must be refused"
+    );
+    let after_puts = store.records_version().unwrap();
+    assert_ne!(after_puts, start, "a new record must move the version on");
+    assert_eq!(
+        store.records("user").unwrap(),
+        [
+            ("alice".to_owned(), "{\"a\":1}".to_owned()),
+            ("bob".to_owned(), "{}".to_owned())
+        ],
+        "records are sorted by name"
+    );
+    assert!(
+        store.records("token").unwrap().is_empty(),
+        "kinds are separate"
+    );
+    store.commit(NewGeneration::default()).unwrap();
+    assert_eq!(
+        store.records("user").unwrap().len(),
+        2,
+        "a generation changed records"
+    );
+    assert!(store.put_record("user", "bob", None, false).unwrap());
+    assert!(
+        !store.put_record("user", "bob", None, false).unwrap(),
+        "removing twice changed something"
+    );
+    assert_ne!(
+        store.records_version().unwrap(),
+        after_puts,
+        "a removal must move the version on"
+    );
+    assert_eq!(store.records("user").unwrap().len(), 1);
 }
 
 fn meta_audit_head_only_grows(store: &dyn MetaStore) {

@@ -55,6 +55,12 @@ pub enum Command {
     /// Write a software bill of materials (CycloneDX or SPDX JSON) of every
     /// package in the current generation.
     Sbom(SbomArgs),
+    /// The server's users (isolated side): who may log in, and their groups.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens for the server's users: scoped, expiring, revocable.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Re-hash every blob and check every entry of the current generation.
     Fsck(FsckArgs),
     /// Print the configuration that points a client tool at this server.
@@ -74,6 +80,91 @@ pub enum Command {
     /// and the isolated side's policy for them.
     #[command(subcommand)]
     Custody(CustodyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. Without `--password-stdin` it has no password and logs
+    /// in only with tokens (`airlift token create`).
+    Add {
+        /// Its name: letters, digits, '.', '_' or '-'.
+        name: String,
+        /// A group it belongs to (`@group` in access rules); repeatable.
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        /// Read its password (at least 12 characters) from the first line
+        /// of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password from the first line of standard input, or
+    /// remove it with `--none`.
+    Password {
+        /// The user.
+        name: String,
+        /// Remove the password: the user logs in only with tokens.
+        #[arg(long)]
+        none: bool,
+    },
+    /// Remove a user and revoke its tokens.
+    Remove {
+        /// The user.
+        name: String,
+    },
+    /// List the users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token and print it once; only its hash is kept.
+    Create {
+        /// Its name, for listing and revoking.
+        name: String,
+        /// The user it acts as.
+        #[arg(long, value_name = "USER")]
+        user: String,
+        /// What it is limited to, `ECOSYSTEM:NAMES:ACTIONS` (such as
+        /// `oci:team/*:read,write` or `*:*:read`); repeatable. Without
+        /// one it may do everything its user may.
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// When it stops working: an age with `h` or `d` (`90d`), or `never`.
+        #[arg(long, value_name = "AGE", default_value = "90d", value_parser = parse_token_expiry)]
+        expires: TokenExpiry,
+    },
+    /// Revoke a token: it stops working within a second on every server.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
+    /// List the tokens (never their secrets).
+    List,
+}
+
+/// A token's lifetime; `None` for one that never expires.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenExpiry(pub Option<std::time::Duration>);
+
+/// Parses a token lifetime: `never`, or a whole number of hours or days
+/// up to ten years.
+fn parse_token_expiry(text: &str) -> Result<TokenExpiry, String> {
+    if text == "never" {
+        return Ok(TokenExpiry(None));
+    }
+    let units = [("h", 3_600_000), ("d", 86_400_000)];
+    match duration_millis(text, &units) {
+        Ok(millis @ 3_600_000..=315_360_000_000) => {
+            Ok(TokenExpiry(Some(std::time::Duration::from_millis(millis))))
+        }
+        Err(DurationError::NoNumber) => {
+            Err(format!("{text:?} is neither `never` nor a whole number"))
+        }
+        Err(DurationError::Unit(other)) => Err(format!("unknown unit {other:?} (use h or d)")),
+        Ok(_) | Err(DurationError::TooLarge) => {
+            Err(format!("{text:?} is not between 1h and 3650d"))
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -413,6 +504,16 @@ pub struct ServeArgs {
     /// Serve HTTPS with the certificate from `airlift tls init`.
     #[arg(long)]
     pub tls: bool,
+    /// The access rules (default: the home's `access.toml`, if any).
+    /// Without rules, users may read, write and delete, and anonymous
+    /// callers may read only when the server listens on loopback.
+    #[arg(long, value_name = "FILE")]
+    pub access: Option<PathBuf>,
+    /// Let anonymous callers read everything, whatever the rules say
+    /// (needed to serve on a non-loopback address without rules).
+    /// Anonymous callers never write.
+    #[arg(long)]
+    pub anonymous_read: bool,
     /// Days a signed apt Release stays valid (`Valid-Until`); the server
     /// re-signs when half of it has passed.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]

@@ -5,18 +5,19 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
 use airlift_test_support::oci::{self, image_manifest};
 use common::{Connected, Home, Server, sha256_hex};
 
-fn push_blob(address: SocketAddr, repository: &str, data: &[u8]) -> String {
+fn push_blob(server: &Server, repository: &str, data: &[u8]) -> String {
     let digest = format!("sha256:{}", sha256_hex(data));
     let (status, _, body) = common::request(
-        address,
+        server.address,
         "POST",
         &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
-        &[("Content-Type", "application/octet-stream")],
+        &[
+            ("Content-Type", "application/octet-stream"),
+            ("Authorization", &server.auth),
+        ],
         data,
     );
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
@@ -37,16 +38,19 @@ struct Pushed {
 }
 
 /// Pushes a config, one layer and the manifest tying them, as `team/app:1.4`.
-fn push_image(address: SocketAddr, config: &[u8], layer: &[u8]) -> Pushed {
-    let config_digest = push_blob(address, "team/app", config);
-    let layer_digest = push_blob(address, "team/app", layer);
+fn push_image(server: &Server, config: &[u8], layer: &[u8]) -> Pushed {
+    let config_digest = push_blob(server, "team/app", config);
+    let layer_digest = push_blob(server, "team/app", layer);
     let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len());
     let manifest_digest = format!("sha256:{}", sha256_hex(&manifest));
     let (status, headers, _) = common::request(
-        address,
+        server.address,
         "PUT",
         "/v2/team/app/manifests/1.4",
-        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &[
+            ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+            ("Authorization", &server.auth),
+        ],
         &manifest,
     );
     assert_eq!(status, 201);
@@ -69,11 +73,7 @@ fn pushed_images_cross_the_gap_byte_exact() {
         manifest,
         manifest_digest,
         ..
-    } = push_image(
-        server.address,
-        br#"{"architecture":"amd64","os":"linux"}"#,
-        &layer,
-    );
+    } = push_image(&server, br#"{"architecture":"amd64","os":"linux"}"#, &layer);
     drop(server);
 
     let images = connected.home.run(&["--json", "images"]).ok().json();
@@ -218,6 +218,8 @@ fn bad_pushes_get_the_specification_error_and_store_nothing() {
         } else {
             "POST"
         };
+        let mut headers = headers;
+        headers.push(("Authorization", &server.auth));
         let (got, _, answer) = common::request(server.address, method, &path, &headers, &body);
         assert_eq!(
             (got, error_code(&answer).as_str()),
@@ -268,7 +270,7 @@ fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
         layer_digest,
         manifest,
         manifest_digest,
-    } = push_image(server.address, config, &layer);
+    } = push_image(&server, config, &layer);
     // A signature in the cosign tag convention, and an SBOM as an OCI 1.1 referrer.
     let signature = format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[]}}"#,
@@ -279,7 +281,7 @@ fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
         server.address,
         "PUT",
         &format!("/v2/team/app/manifests/{signature_tag}"),
-        &[],
+        &[("Authorization", &server.auth)],
         signature.as_bytes(),
     );
     assert_eq!(status, 201);
@@ -293,7 +295,7 @@ fn images_are_collected_from_a_registry_and_served_byte_exact_across_the_gap() {
         server.address,
         "PUT",
         &format!("/v2/team/app/manifests/{sbom_digest}"),
-        &[],
+        &[("Authorization", &server.auth)],
         sbom.as_bytes(),
     );
     assert_eq!(status, 201);
@@ -478,7 +480,7 @@ fn an_import_does_not_remove_images_pushed_inside_the_gap() {
     isolated.run(&["import", first.to_str().unwrap()]).ok();
     {
         let server = Server::start(&isolated);
-        push_image(server.address, b"{}", &common::noise(3, 1000));
+        push_image(&server, b"{}", &common::noise(3, 1000));
     }
     let before = isolated.snapshot();
     // A newer bundle of the same files, which knows nothing of the push.

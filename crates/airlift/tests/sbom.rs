@@ -162,6 +162,9 @@ impl Ecosystem for Toy {
     fn routes(&self, _services: &Services) -> axum::Router {
         axum::Router::new()
     }
+    fn access(&self, _: &axum::http::Method, _: &str) -> Option<airlift_ecosystem::Access> {
+        None
+    }
     fn package(&self, entry: &Entry) -> Option<Package> {
         (entry.key != "meta").then(|| Package {
             ecosystem: "toy",

@@ -27,7 +27,8 @@ fn serve_limited(home: &Home, extra: &[&str]) -> common::Server {
         .args(extra)
         .env_remove("AIRLIFT_FAILPOINT")
         .stdin(Stdio::null());
-    common::Server::spawn(command)
+    let auth = common::writer_auth(home);
+    common::Server::spawn(command).writable(auth)
 }
 
 /// One request with a deadline: the status, or why there was none.
@@ -199,7 +200,8 @@ fn manifests_with_a_media_type_a_browser_would_render_are_refused() {
             br#"{"schemaVersion":2,"layers":[]}"#.to_vec(),
         ),
     ];
-    for (label, headers, body) in cases {
+    for (label, mut headers, body) in cases {
+        headers.push(("Authorization", &server.auth));
         let (status, answer_headers, answer) = common::request(
             server.address,
             "PUT",
@@ -228,7 +230,7 @@ fn manifests_with_a_media_type_a_browser_would_render_are_refused() {
         server.address,
         "PUT",
         "/v2/team/app/manifests/thing",
-        &[("Content-Type", artifact)],
+        &[("Content-Type", artifact), ("Authorization", &server.auth)],
         &manifest(&format!("\"{artifact}\"")),
     );
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&answer));

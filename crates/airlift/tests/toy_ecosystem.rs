@@ -42,6 +42,10 @@ impl Ecosystem for Toy {
             .table::<ToySpec>("toy")?
             .map(|spec| Box::new(ToyPlan(spec.things)) as Box<dyn Plan>))
     }
+    fn access(&self, method: &axum::http::Method, path: &str) -> Option<airlift_ecosystem::Access> {
+        let name = path.strip_prefix("/toy/")?;
+        Some(airlift_ecosystem::Access::by_method(method, name))
+    }
     fn routes(&self, services: &Services) -> Router {
         Router::new()
             .route("/toy/{name}", axum::routing::get(serve_thing))

@@ -47,9 +47,10 @@ fn files_in(dir: &Path) -> usize {
 /// has streamed; returns the status.
 fn patch_chunked(address: SocketAddr, path: &str, content_range: &str, body: &[u8]) -> u16 {
     let mut stream = TcpStream::connect(address).unwrap();
+    let auth = common::writer_header(address).unwrap_or_default();
     write!(
         stream,
-        "PATCH {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Range: {content_range}\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+        "PATCH {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nAuthorization: {auth}\r\nContent-Range: {content_range}\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
         body.len()
     )
     .unwrap();

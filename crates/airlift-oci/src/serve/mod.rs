@@ -35,7 +35,10 @@ use crate::names::{self, DigestProblem};
 mod blobs;
 mod listings;
 mod manifests;
+mod token;
 mod uploads;
+
+pub(crate) use token::challenge_scope;
 
 pub use uploads::{DEFAULT_UPLOAD_EXPIRY, Swept, sweep_uploads};
 
@@ -62,6 +65,9 @@ pub struct Registry {
     audit: Option<AuditHook>,
     /// How long an upload session stays usable after it opens.
     upload_expiry: Duration,
+    /// The server's access decisions, for the token endpoint and for
+    /// cross-repository mounts (which read another repository).
+    gatekeeper: Option<std::sync::Arc<dyn airlift_ecosystem::Gatekeeper>>,
 }
 
 /// The `/v2/` router, to be merged at the server root.
@@ -85,6 +91,19 @@ pub fn router_with_expiry(
     audit: Option<AuditHook>,
     upload_expiry: Duration,
 ) -> Router {
+    router_with_gatekeeper(store, uploads, audit, upload_expiry, None)
+}
+
+/// The `/v2/` router of a server that controls access: `/v2/token` issues
+/// registry tokens through `gatekeeper`, and a cross-repository mount
+/// happens only when the caller may read the repository mounted from.
+pub fn router_with_gatekeeper(
+    store: Store,
+    uploads: PathBuf,
+    audit: Option<AuditHook>,
+    upload_expiry: Duration,
+    gatekeeper: Option<std::sync::Arc<dyn airlift_ecosystem::Gatekeeper>>,
+) -> Router {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(sweep_periodically(uploads.clone(), upload_expiry));
     }
@@ -93,6 +112,7 @@ pub fn router_with_expiry(
         uploads,
         audit,
         upload_expiry,
+        gatekeeper,
     };
     Router::new()
         .route("/v2", axum::routing::any(dispatch))
@@ -178,6 +198,9 @@ async fn route(registry: &Registry, method: &Method, rest: &str, request: Reques
             Err(oci(Code::Unsupported, "method not allowed"))
         };
     }
+    if rest == "token" && read {
+        return Ok(token::token(registry, &pairs).await);
+    }
     if rest == "_catalog" && read {
         return catalog(registry, &pairs).await;
     }
@@ -193,6 +216,9 @@ async fn route(registry: &Registry, method: &Method, rest: &str, request: Reques
     if let Some((name, tail)) = rest.rsplit_once("/blobs/uploads") {
         let name = repository(name)?;
         let id = tail.trim_start_matches('/');
+        if method == Method::POST && id.is_empty() {
+            mount_needs_wider_token(registry, &name, &pairs, &parts.extensions, &headers)?;
+        }
         return match (method.clone(), id.is_empty()) {
             (Method::POST, true) => start_upload(registry, &name, &pairs, body).await,
             (Method::PATCH, false) => patch_upload(registry, &name, id, &headers, body).await,
@@ -271,9 +297,11 @@ async fn change(
     upserts: Vec<Entry>,
     removals: Vec<String>,
 ) -> Result<(), Response> {
+    let caller = airlift_ecosystem::Caller::current();
     let detail = registry.audit.as_ref().map(|_| {
         serde_json::json!({
             "change": source,
+            "caller": caller.as_ref().map(airlift_ecosystem::Caller::audit),
             "upserts": upserts
                 .iter()
                 .map(|e| serde_json::json!({"key": e.key, "digest": e.digest, "size": e.size}))
@@ -325,4 +353,57 @@ fn created_headers(digest: &Digest, location: &str) -> HeaderMap {
     let mut headers = digest_headers(digest);
     airlift_http::set(&mut headers, header::LOCATION, location);
     headers
+}
+
+/// A cross-repository mount reads the repository it mounts from. When the
+/// caller's registry token does not cover that but the caller may read it,
+/// the answer is a challenge that names both scopes, as docker/distribution
+/// answers, so that the client comes back with a token for both and the
+/// blob is linked instead of uploaded again. A caller who may not read it
+/// gets a normal upload session (see `start_upload`), which says nothing of
+/// what the other repository holds.
+fn mount_needs_wider_token(
+    registry: &Registry,
+    name: &str,
+    pairs: &[(String, String)],
+    extensions: &axum::http::Extensions,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    use airlift_ecosystem::{Action, Caller, Scope};
+    let (Some(gatekeeper), Some(_), Some(from)) = (
+        &registry.gatekeeper,
+        query_value(pairs, "mount"),
+        query_value(pairs, "from"),
+    ) else {
+        return Ok(());
+    };
+    if !names::valid_repository(from) {
+        return Ok(());
+    }
+    let caller = Caller::current().unwrap_or_default();
+    let source = Scope::Name(from.to_owned());
+    let covered = !gatekeeper
+        .grant(&caller, crate::ECOSYSTEM, &source, &[Action::Read])
+        .is_empty();
+    if covered || !gatekeeper.principal_may(&caller, crate::ECOSYSTEM, &source, Action::Read) {
+        return Ok(());
+    }
+    let base = airlift_http::base_url(extensions.get::<airlift_http::Scheme>().copied(), headers)
+        .unwrap_or_default();
+    let mut response = oci(
+        Code::Unauthorized,
+        format!("mounting from {from} needs a token that may pull it"),
+    );
+    let challenge = format!(
+        "Bearer realm=\"{base}/v2/token\",service=\"{}\",scope=\"{} {}\"",
+        gatekeeper.service(),
+        token::challenge_scope(name, Action::Write),
+        token::challenge_scope(from, Action::Read),
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    Err(response)
 }

@@ -310,9 +310,14 @@ pub(super) async fn start_upload(
 ) -> Reply {
     if let (Some(mount), from) = (query_value(pairs, "mount"), query_value(pairs, "from")) {
         let digest = digest_param(mount)?;
+        // A mount reads the repository it mounts from: only a caller who
+        // may read it gets the blob linked; anyone else gets a normal
+        // upload session, as if the blob were not there.
         let source = match from {
-            Some(from) => lookup(registry, index::blob_key(&repository(from)?, &digest)).await?,
-            None => None,
+            Some(from) if may_read(registry, from) => {
+                lookup(registry, index::blob_key(&repository(from)?, &digest)).await?
+            }
+            _ => None,
         };
         if let Some(source) = source {
             return link_blob(registry, name, digest, source.size).await;
@@ -526,4 +531,22 @@ pub(super) async fn cancel_upload(registry: &Registry, name: &str, id: &str) -> 
     session(registry, name, id).await?;
     remove_session(registry, id).await;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Whether the caller of this request may read repository `name` (always,
+/// on a server that does not control access).
+fn may_read(registry: &Registry, name: &str) -> bool {
+    let Some(gatekeeper) = &registry.gatekeeper else {
+        return true;
+    };
+    let caller = airlift_ecosystem::Caller::current().unwrap_or_default();
+    let wanted = [airlift_ecosystem::Action::Read];
+    !gatekeeper
+        .grant(
+            &caller,
+            crate::ECOSYSTEM,
+            &airlift_ecosystem::Scope::Name(name.to_owned()),
+            &wanted,
+        )
+        .is_empty()
 }

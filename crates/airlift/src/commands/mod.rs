@@ -22,6 +22,7 @@ use crate::cli::{
 use crate::failure::{Exit, Failure};
 use crate::progress::Bar;
 
+mod access;
 mod apt;
 mod audit;
 mod client_config;
@@ -41,6 +42,7 @@ mod template;
 mod tls;
 mod verify;
 
+use self::access::*;
 use self::apt::*;
 use self::audit::*;
 use self::client_config::*;
@@ -275,6 +277,8 @@ pub fn run(cli: Cli, ecosystems: Arc<Registry>, out: Output) -> Result<(), Failu
         Command::Status => status(&context),
         Command::Template => template(&context),
         Command::Sbom(args) => sbom(&context, args),
+        Command::User(command) => user(&context, command),
+        Command::Token(command) => token(&context, command),
         Command::Fsck(args) => fsck(&context, args),
         Command::ClientConfig(args) => client_config(&context, args),
         Command::Audit(command) => audit(&context, command),

@@ -12,11 +12,16 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
             .map(|_| ())
             .map_err(|e| e.to_string())
     });
+    let policy = access_policy(context, &args)?;
+    tracing::info!("access rules: {}", policy.source);
+    let gate = airlift_access::Gate::new(store.meta.clone(), policy, "airlift")
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot load users and tokens: {e}")))?;
     let services = airlift_server::Services {
         audit: Some(audit),
         upload_expiry: Some(args.upload_expiry),
         extensions: site_extensions(context, None, args.apt_valid_days)?,
         ecosystems: context.ecosystems.clone(),
+        gate: Some(std::sync::Arc::new(gate)),
     };
     let limits = airlift_server::Limits {
         header_timeout: args.header_timeout,
@@ -49,6 +54,50 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         ))
     };
     result.map_err(|e| Failure::new(Exit::Failed, e.to_string()))
+}
+
+/// The access rules `serve` enforces: `--access`, else the home's
+/// `access.toml`, else the defaults. Serving beyond loopback without rules
+/// is refused unless `--anonymous-read` says that anyone who can reach the
+/// server may read; this is checked before anything listens.
+fn access_policy(context: &Context, args: &ServeArgs) -> Result<airlift_access::Policy, Failure> {
+    let default_file = context.layout.home().join("access.toml");
+    let file = match &args.access {
+        Some(file) => Some(file.clone()),
+        None => default_file.exists().then_some(default_file),
+    };
+    let names: Vec<&str> = context.ecosystems.iter().map(|e| e.name()).collect();
+    let mut policy = match file {
+        Some(file) => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                Failure::input(format!(
+                    "cannot read the access rules {}: {e}",
+                    file.display()
+                ))
+            })?;
+            airlift_access::Policy::parse(&file, &text, &names).map_err(|e| {
+                Failure::input(e.to_string()).hint("see `access.toml` in docs/reference/access.md")
+            })?
+        }
+        None => {
+            let loopback = args.listen.ip().is_loopback();
+            if !loopback && !args.anonymous_read {
+                return Err(Failure::input(format!(
+                    "refusing to serve on {} without access rules: anyone who can reach it could read everything",
+                    args.listen
+                ))
+                .hint(format!(
+                    "write access rules to {} (or give --access FILE), or pass --anonymous-read to allow anonymous reads on purpose",
+                    context.layout.home().join("access.toml").display()
+                )));
+            }
+            airlift_access::Policy::default_rules(loopback)
+        }
+    };
+    if args.anonymous_read {
+        policy = policy.with_anonymous_read();
+    }
+    Ok(policy)
 }
 
 /// Says where the server listens, once it does: on stderr, or with

@@ -170,6 +170,55 @@ fn index_state(home: &Path) -> String {
 pub struct Server {
     pub child: std::process::Child,
     pub address: SocketAddr,
+    /// An `Authorization` header value of a user who may write (pushes
+    /// need one: anonymous callers only read).
+    pub auth: String,
+}
+
+/// Makes user `writer` (once) and a new token for it in `home`; returns
+/// the `Authorization` header value that carries it.
+pub fn writer_auth(home: &Home) -> String {
+    let users = home.run(&["--json", "user", "list"]).ok().json();
+    if !users
+        .as_array()
+        .is_some_and(|u| u.iter().any(|u| u["name"] == "writer"))
+    {
+        home.run(&["user", "add", "writer"]).ok();
+    }
+    let name = format!(
+        "writer-{}",
+        TOKENS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let made = home
+        .run(&["--json", "token", "create", &name, "--user", "writer"])
+        .ok()
+        .json();
+    format!("Bearer {}", made["secret"].as_str().unwrap())
+}
+
+static TOKENS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The writer's `Authorization` of each server started here, by address:
+/// [`request`] sends it when a request names none, so that tests about
+/// pushes, uploads and limits push as a user (anonymous callers only
+/// read). Tests about access itself pass their own header.
+static WRITERS: std::sync::LazyLock<std::sync::Mutex<HashMap<SocketAddr, String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The writer's `Authorization` for the server at `address`, if any.
+pub fn writer_header(address: SocketAddr) -> Option<String> {
+    WRITERS.lock().unwrap().get(&address).cloned()
+}
+
+impl Server {
+    /// Lets [`request`] push to this server with `auth` (from
+    /// [`writer_auth`], made before the server started: a running server
+    /// sees new tokens only within a second).
+    pub fn writable(mut self, auth: String) -> Self {
+        WRITERS.lock().unwrap().insert(self.address, auth.clone());
+        self.auth = auth;
+        self
+    }
 }
 
 impl Server {
@@ -182,7 +231,8 @@ impl Server {
     pub fn start_with(home: &Home, extra: &[&str]) -> Self {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        Self::spawn(home.command(&args))
+        let auth = writer_auth(home);
+        Self::spawn(home.command(&args)).writable(auth)
     }
 
     /// Runs `command` (an `airlift … serve` command line) and waits until it
@@ -208,7 +258,11 @@ impl Server {
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        Self { child, address }
+        Self {
+            child,
+            address,
+            auth: String::new(),
+        }
     }
 }
 
@@ -244,6 +298,13 @@ pub fn request(
     }
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        && let Some(auth) = writer_header(address)
+    {
+        head.push_str(&format!("Authorization: {auth}\r\n"));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();

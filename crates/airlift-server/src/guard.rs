@@ -1,0 +1,209 @@
+//! Access control in front of every ecosystem's routes.
+//!
+//! For each request the ecosystem whose path it is says what the request
+//! asks ([`Ecosystem::access`]); the gate checks the caller's credentials
+//! (off the async workers when that hashes a password) and decides. An
+//! allowed request runs with its [`Caller`] in the request's extensions and
+//! as the task's current caller, so that audit events name who made a
+//! change. A refused one gets the ecosystem's own answer
+//! ([`Ecosystem::refuse`]), is counted in `airlift_auth_failures_total` by
+//! reason, and, when it would have changed something, recorded in the audit
+//! log. A path that no ecosystem claims and that is not one of the server's
+//! own pages gets a 404 without reaching any handler: nothing is served
+//! without a decision.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use airlift_access::{Credentials, Decision, Failure, Gate};
+use airlift_ecosystem::{Access, Action, Caller, Ecosystem, Refusal};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::metrics::Metrics;
+
+/// What the guard needs.
+#[derive(Clone)]
+pub(crate) struct Guard {
+    pub(crate) gate: Arc<Gate>,
+    pub(crate) ecosystems: Arc<airlift_ecosystem::Registry>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) audit: Option<airlift_ecosystem::AuditHook>,
+}
+
+/// The server's own paths, open to everyone: health, readiness, metrics
+/// and the `/` page.
+fn is_own(path: &str) -> bool {
+    matches!(path, "/" | "/healthz" | "/readyz" | "/metrics")
+}
+
+pub(crate) async fn guard(
+    State(guard): State<Guard>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let raw = request.uri().path().to_owned();
+    let path = percent_encoding::percent_decode_str(&raw)
+        .decode_utf8()
+        .map(|p| p.into_owned())
+        .unwrap_or(raw);
+    let method = request.method().clone();
+    let claimed = guard
+        .ecosystems
+        .iter()
+        .find_map(|e| e.access(&method, &path).map(|access| (e.clone(), access)));
+    let Some((ecosystem, access)) = claimed else {
+        if is_own(&path) {
+            return next.run(request).await;
+        }
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    };
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect::<String>());
+    let base = airlift_http::base_url(
+        request.extensions().get::<airlift_http::Scheme>().copied(),
+        request.headers(),
+    )
+    .unwrap_or_default();
+    let mut caller = Caller {
+        address,
+        user_agent,
+        ..Caller::default()
+    };
+    let refusal = |status: StatusCode, message: String, retry_after: Option<u64>| Refusal {
+        status,
+        message,
+        access: Some(access.clone()),
+        base: base.clone(),
+        service: guard.gate.service().to_owned(),
+        retry_after,
+    };
+    let credentials = Credentials::parse(
+        request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes()),
+    );
+    let authenticated = match credentials {
+        Err(failure) => Err(failure),
+        Ok(credentials) => {
+            let ip = address.map(|a| a.ip());
+            if guard.gate.is_slow(&credentials) {
+                let gate = guard.gate.clone();
+                tokio::task::spawn_blocking(move || gate.authenticate(&credentials, ip))
+                    .await
+                    .unwrap_or(Err(Failure::Malformed))
+            } else {
+                guard.gate.authenticate(&credentials, ip)
+            }
+        }
+    };
+    let identity = match authenticated {
+        Ok(identity) => identity,
+        Err(failure) => {
+            let (status, retry) = match failure {
+                Failure::Limited(seconds) => (StatusCode::TOO_MANY_REQUESTS, Some(seconds)),
+                _ => (StatusCode::UNAUTHORIZED, None),
+            };
+            guard.metrics.refused(failure.reason());
+            let refusal = refusal(status, failure.message(), retry);
+            refused(
+                &guard,
+                &caller,
+                &*ecosystem,
+                &access,
+                &method,
+                &path,
+                &refusal,
+            )
+            .await;
+            return ecosystem.refuse(&refusal);
+        }
+    };
+    caller.principal = identity.user.clone();
+    caller.token = identity.token.clone();
+    match guard
+        .gate
+        .decide(&identity, ecosystem.name(), &access.scope, access.action)
+    {
+        Decision::Allow => {
+            caller.identity = Some(Arc::new(identity));
+            request.extensions_mut().insert(caller.clone());
+            caller.scope(next.run(request)).await
+        }
+        Decision::Challenge(message) => {
+            guard.metrics.refused("unauthenticated");
+            let refusal = refusal(StatusCode::UNAUTHORIZED, message, None);
+            refused(
+                &guard,
+                &caller,
+                &*ecosystem,
+                &access,
+                &method,
+                &path,
+                &refusal,
+            )
+            .await;
+            ecosystem.refuse(&refusal)
+        }
+        Decision::Deny(message) => {
+            guard.metrics.refused("denied");
+            let refusal = refusal(StatusCode::FORBIDDEN, message, None);
+            refused(
+                &guard,
+                &caller,
+                &*ecosystem,
+                &access,
+                &method,
+                &path,
+                &refusal,
+            )
+            .await;
+            ecosystem.refuse(&refusal)
+        }
+    }
+}
+
+/// Records a refused request that would have changed something.
+async fn refused(
+    guard: &Guard,
+    caller: &Caller,
+    ecosystem: &dyn Ecosystem,
+    access: &Access,
+    method: &axum::http::Method,
+    path: &str,
+    refusal: &Refusal,
+) {
+    if access.action == Action::Read {
+        return;
+    }
+    let Some(hook) = guard.audit.clone() else {
+        return;
+    };
+    let detail = serde_json::json!({
+        "caller": caller.audit(),
+        "ecosystem": ecosystem.name(),
+        "action": access.action.as_str(),
+        "name": access.scope.to_string(),
+        "method": method.as_str(),
+        "path": path,
+        "status": refusal.status.as_u16(),
+        "reason": refusal.message,
+    });
+    let written = tokio::task::spawn_blocking(move || hook("access-refused", detail)).await;
+    if !matches!(written, Ok(Ok(()))) {
+        tracing::warn!(
+            "the audit log could not record a refused {} of {path}",
+            method
+        );
+    }
+}
