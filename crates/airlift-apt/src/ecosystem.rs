@@ -162,6 +162,18 @@ impl Ecosystem for Apt {
                 request.ca.display()
             ));
         }
+        if let Some(login) = request.login {
+            // apt reads credentials from auth.conf (netrc format), never
+            // from sources: the file stays readable by root only.
+            let machine = request
+                .base
+                .split_once("://")
+                .map_or(request.base, |(_, rest)| rest);
+            content.push_str(&format!(
+                "# credentials, in /etc/apt/auth.conf.d/airlift.conf (mode 0600):\n# machine {machine}/apt/ login {} password {}\n",
+                login.user, login.token
+            ));
+        }
         Ok(ClientConfig {
             tool: "apt",
             file: "/etc/apt/sources.list.d/airlift.sources",

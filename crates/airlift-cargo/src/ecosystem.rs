@@ -114,10 +114,24 @@ impl Ecosystem for Cargo {
         if tool != "cargo" {
             return Err(airlift_ecosystem::no_client(self.name(), tool));
         }
-        let mut content = format!(
-            "[source.crates-io]\nreplace-with = \"airlift\"\n\n[source.airlift]\nregistry = \"sparse+{}/cargo/index/\"\n",
-            request.base
-        );
+        let index = format!("sparse+{}/cargo/index/", request.base);
+        let mut environment = Vec::new();
+        let mut content = match request.login {
+            // A registry (not a plain source) so that cargo sends its token:
+            // the server says `auth-required` (RFC 3139).
+            Some(login) => {
+                environment.push((
+                    "CARGO_REGISTRIES_AIRLIFT_TOKEN".to_owned(),
+                    login.token.clone(),
+                ));
+                format!(
+                    "[source.crates-io]\nreplace-with = \"airlift\"\n\n[registries.airlift]\nindex = \"{index}\"\ncredential-provider = [\"cargo:token\"]\n# its token: CARGO_REGISTRIES_AIRLIFT_TOKEN, or `cargo login --registry airlift`\n"
+                )
+            }
+            None => format!(
+                "[source.crates-io]\nreplace-with = \"airlift\"\n\n[source.airlift]\nregistry = \"{index}\"\n"
+            ),
+        };
         if request.tls {
             content.push_str(&format!(
                 "\n[http]\ncainfo = \"{}\"\n",
@@ -128,7 +142,7 @@ impl Ecosystem for Cargo {
             tool: "cargo",
             file: "config.toml ($CARGO_HOME/config.toml, or .cargo/config.toml in a project)",
             content,
-            environment: Vec::new(),
+            environment,
         })
     }
 

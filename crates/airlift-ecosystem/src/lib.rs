@@ -454,6 +454,43 @@ pub struct ClientRequest<'a> {
     /// Where the client keeps the server's signing key (apt's
     /// `Signed-By`).
     pub signed_by: &'a Path,
+    /// The credentials the client should send, when the server needs them.
+    pub login: Option<&'a Login>,
+}
+
+/// A user and the API token (or password) a client logs in with.
+#[derive(Clone, Debug)]
+pub struct Login {
+    /// The user.
+    pub user: String,
+    /// The token.
+    pub token: String,
+}
+
+impl Login {
+    /// `base` (`http://host:port`) with the user and token in it
+    /// (`http://user:token@host:port`), percent-encoded, for clients that
+    /// read credentials from the index URL (pip, uv).
+    pub fn in_url(&self, base: &str) -> String {
+        let encode = |text: &str| {
+            text.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect::<String>()
+        };
+        match base.split_once("://") {
+            Some((scheme, rest)) => format!(
+                "{scheme}://{}:{}@{rest}",
+                encode(&self.user),
+                encode(&self.token)
+            ),
+            None => base.to_owned(),
+        }
+    }
 }
 
 /// A client configuration: a file's content and, where the client reads

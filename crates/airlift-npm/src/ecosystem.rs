@@ -125,6 +125,13 @@ impl Ecosystem for Npm {
         if request.tls {
             content.push_str(&format!("cafile={ca}\n"));
         }
+        if let Some(login) = request.login {
+            // npm sends this as `Authorization: Bearer` to URLs under it.
+            let scope = registry
+                .split_once("://")
+                .map_or(registry.as_str(), |(_, rest)| rest);
+            content.push_str(&format!("//{scope}:_authToken={}\n", login.token));
+        }
         let mut environment = vec![
             ("npm_config_registry".into(), registry),
             ("npm_config_replace_registry_host".into(), "always".into()),

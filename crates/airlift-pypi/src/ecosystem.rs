@@ -87,7 +87,12 @@ impl Ecosystem for Pypi {
         tool: &str,
         request: &ClientRequest<'_>,
     ) -> Result<ClientConfig, Error> {
-        let index = format!("{}/pypi/simple/", request.base);
+        // pip and uv take credentials from the index URL.
+        let base = match request.login {
+            Some(login) => login.in_url(request.base),
+            None => request.base.to_owned(),
+        };
+        let index = format!("{base}/pypi/simple/");
         let ca = request.ca.display();
         match tool {
             "pip" => {

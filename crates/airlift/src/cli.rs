@@ -278,6 +278,18 @@ pub struct ClientConfigArgs {
     /// The server's base URL as clients reach it.
     #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
     pub url: String,
+    /// Log in as this user (with --token-file): the configuration carries
+    /// the credentials in the form the client reads them.
+    #[arg(long, value_name = "USER", requires = "token_file")]
+    pub user: Option<String>,
+    /// A file whose first line is the user's token (from `airlift token
+    /// create`), so that the token never appears on a command line.
+    #[arg(long, value_name = "FILE", requires = "user")]
+    pub token_file: Option<PathBuf>,
+    /// Print a configuration with credentials even to a terminal (by
+    /// default it is only written to a pipe or a file).
+    #[arg(long)]
+    pub show_secrets: bool,
     /// apt: where the client keeps airlift's signing key (`Signed-By`).
     #[arg(
         long,

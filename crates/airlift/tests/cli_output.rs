@@ -122,6 +122,26 @@ fn the_human_output_of_a_carry_across_the_gap() {
                 airlift(&isolated, &["client-config", tool])
             );
         }
+        // With credentials, in the form each client reads them (apt's
+        // needs an archive, which this carry has none of).
+        let token = work.path().join("token");
+        std::fs::write(&token, "airlift_exampletoken\n").unwrap();
+        for tool in ["pip", "uv", "cargo", "npm"] {
+            insta::assert_snapshot!(
+                format!("client_config_{tool}_login"),
+                airlift(
+                    &isolated,
+                    &[
+                        "client-config",
+                        tool,
+                        "--user",
+                        "reader",
+                        "--token-file",
+                        token.to_str().unwrap()
+                    ]
+                )
+            );
+        }
     });
 }
 

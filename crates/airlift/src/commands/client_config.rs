@@ -41,6 +41,31 @@ pub(crate) fn client_config(context: &Context, args: ClientConfigArgs) -> Result
         site_extensions(context, Some(ecosystem.name()), 1)
             .map_err(|f| airlift_ecosystem::Error::store(f.message))
     };
+    let login = match (&args.user, &args.token_file) {
+        (Some(user), Some(file)) => {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                Failure::input(format!(
+                    "cannot read the token from {}: {e}",
+                    file.display()
+                ))
+            })?;
+            let token = text.lines().next().unwrap_or_default().trim().to_owned();
+            if token.is_empty() {
+                return Err(Failure::input(format!("{} holds no token", file.display())));
+            }
+            if context.out.is_none() && std::io::stdout().is_terminal() && !args.show_secrets {
+                return Err(Failure::input(
+                    "refusing to print a configuration with credentials to a terminal",
+                )
+                .hint("redirect it to a file (`> pip.conf`), or pass --show-secrets"));
+            }
+            Some(airlift_ecosystem::Login {
+                user: user.clone(),
+                token,
+            })
+        }
+        _ => None,
+    };
     let config = ecosystem
         .client_config(
             &args.tool,
@@ -51,6 +76,7 @@ pub(crate) fn client_config(context: &Context, args: ClientConfigArgs) -> Result
                 store: &open_store,
                 extensions: &extensions,
                 signed_by: &args.signed_by,
+                login: login.as_ref(),
             },
         )
         .map_err(ecosystem_failure)?;
