@@ -19,7 +19,10 @@
 # system of the machine's release from airlift alone, and inside that chroot
 # apt-get installs curl and hello-app, which run. The newest Debian stable's
 # apt-get (from a cached root, tests/newest-debian.sh) updates, installs
-# hello-app and refuses the repository under another key too.
+# hello-app and refuses the repository under another key too. A second
+# server on the same home requires credentials (`serve --access`): both
+# apts update and fetch with a login in auth.conf.d, and fail with 401
+# without one or with a revoked token.
 #
 # Usage: AIRLIFT=path/to/airlift tests/apt/run.sh   (as root)
 set -euo pipefail
@@ -275,6 +278,73 @@ isolated_side() {
     mkdir -p "$N/var/lib/apt/lists/partial"
     check "$NEWEST_SUITE's apt-get refuses the repository under another key" \
         sh -c "! chroot '$N' apt-get update -q >'$WORK/newest-refused.out' 2>&1 && grep -qE 'NO_PUBKEY|not signed|Missing key' '$WORK/newest-refused.out'"
+
+    # A second server on the same home that requires credentials: only the
+    # user `reader` may read apt, nobody reads anonymously. apt finds the
+    # login in an auth.conf.d file; for plain http its `machine` needs the
+    # `http://` prefix (an entry without a protocol matches only https).
+    cat >"$WORK/access-apt.toml" <<'TOML'
+[[rule]]
+ecosystems = ["apt"]
+read = ["reader"]
+write = []
+delete = []
+TOML
+    "$AIRLIFT" --home "$GAP" user add reader >/dev/null
+    TOKEN=$("$AIRLIFT" --home "$GAP" token create apt-read --user reader --scope 'apt:*:read')
+    check "auth: user add, token create" test -n "$TOKEN"
+    start_server "$GAP" 5063 --access "$WORK/access-apt.toml"
+    check "auth: an anonymous InRelease request is 401 with WWW-Authenticate: Basic" \
+        sh -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:5063/apt/fixtures/dists/fixtures/InRelease)\" = 401 && curl -s -o /dev/null -D - http://127.0.0.1:5063/apt/fixtures/dists/fixtures/InRelease | grep -qi '^www-authenticate: Basic realm=\"airlift\"'"
+    auth_conf() { # file machine: a 0600 netrc-style login for reader
+        mkdir -p "$(dirname "$1")"
+        printf 'machine %s\nlogin reader\npassword %s\n' "$2" "$TOKEN" >"$1"
+        chmod 0600 "$1"
+    }
+    # This host's apt, in an isolated configuration whose Dir::Etc holds
+    # auth.conf.d.
+    AA=$WORK/aptroot-auth
+    apt_root "$AA"
+    "$AIRLIFT" --home "$GAP" client-config apt --url http://127.0.0.1:5063 | sed "s|/etc/apt/keyrings/airlift.asc|$WORK/key.asc|" >"$AA/etc/sources.list.d/airlift.sources"
+    export APT_CONFIG=$AA/apt.conf
+    fresh_lists() { rm -rf "$AA/state/lists"; mkdir -p "$AA/state/lists/partial"; }
+    check "auth: apt-get update without credentials fails with 401" \
+        sh -c "! apt-get update -q >'$WORK/auth-none.out' 2>&1 && grep -q '401  Unauthorized' '$WORK/auth-none.out' && grep -q '^E: Failed to fetch http://127.0.0.1:5063/' '$WORK/auth-none.out'"
+    auth_conf "$AA/etc/auth.conf.d/airlift.conf" 127.0.0.1:5063
+    fresh_lists
+    check "auth: a machine entry without http:// is not used over http (apt says so), 401" \
+        sh -c "! apt-get update -q >'$WORK/auth-https-only.out' 2>&1 && grep -q 'Annotate with http:// to use' '$WORK/auth-https-only.out' && grep -q '401  Unauthorized' '$WORK/auth-https-only.out'"
+    auth_conf "$AA/etc/auth.conf.d/airlift.conf" http://127.0.0.1:5063
+    fresh_lists
+    check "auth: apt-get update with auth.conf.d/airlift.conf (machine http://127.0.0.1:5063, mode 0600)" \
+        sh -c "apt-get update -q >'$WORK/auth-update.out' 2>&1 && grep -q 'Reading package lists' '$WORK/auth-update.out' && ! grep -qE '^(W|E):' '$WORK/auth-update.out'"
+    check "auth:   ... apt-get downloads hello-app's closure" \
+        sh -c "apt-get install -y -q --download-only hello-app >/dev/null 2>&1 && ls '$AA/cache/archives/' | grep -c '\.deb\$' | grep -qx 5"
+    unset APT_CONFIG
+
+    # The newest Debian stable's apt, with /etc/apt/auth.conf.d in its root.
+    cp "$WORK/key.asc" "$N/etc/apt/keyrings/airlift.asc"
+    "$AIRLIFT" --home "$GAP" client-config apt --url http://127.0.0.1:5063 --signed-by /etc/apt/keyrings/airlift.asc \
+        >"$N/etc/apt/sources.list.d/airlift.sources"
+    rm -rf "$N/var/lib/apt/lists" "$N/etc/apt/auth.conf.d/airlift.conf"
+    mkdir -p "$N/var/lib/apt/lists/partial"
+    check "auth: $NEWEST_SUITE's apt-get update without credentials fails with 401" \
+        sh -c "! chroot '$N' apt-get update -q >'$WORK/newest-auth-none.out' 2>&1 && grep -q '401  Unauthorized' '$WORK/newest-auth-none.out' && grep -qE '^(E|Error): Failed to fetch http://127.0.0.1:5063/' '$WORK/newest-auth-none.out'"
+    auth_conf "$N/etc/apt/auth.conf.d/airlift.conf" http://127.0.0.1:5063
+    check "auth: $NEWEST_SUITE's apt-get update with /etc/apt/auth.conf.d/airlift.conf" \
+        sh -c "chroot '$N' apt-get update -q >'$WORK/newest-auth.out' 2>&1 && grep -q 'Reading package lists' '$WORK/newest-auth.out' && ! grep -qE '^(W|E|Warning|Error):' '$WORK/newest-auth.out'"
+    check "auth:   ... $NEWEST_SUITE's apt-get download hello-app" \
+        sh -c "chroot '$N' sh -c 'cd /tmp && apt-get download -q hello-app' >/dev/null 2>&1 && test -s '$N/tmp/hello-app_1.0_amd64.deb'"
+    check "auth:   ... $NEWEST_SUITE's apt-get install --reinstall hello-app" \
+        chroot "$N" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall hello-app
+
+    check "auth: token revoke" "$AIRLIFT" --home "$GAP" token revoke apt-read
+    sleep 1.5
+    export APT_CONFIG=$AA/apt.conf
+    fresh_lists
+    check "auth: apt-get update with the revoked token fails with 401" \
+        sh -c "! apt-get update -q >'$WORK/auth-revoked.out' 2>&1 && grep -q '401  Unauthorized' '$WORK/auth-revoked.out'"
+    unset APT_CONFIG
 
     # The full proof: a minimal system from airlift alone, then real installs.
     R=$WORK/rootfs

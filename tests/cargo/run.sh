@@ -9,6 +9,10 @@
 # `airlift client-config cargo`, then builds the locked project
 # (`--locked`) and locks and builds a project that was not locked. Bad
 # upstream input is refused with the crate named and the index unchanged.
+# A second server on the same home requires credentials (`serve --access`):
+# the newest cargo builds with a `[registries]` entry and
+# CARGO_REGISTRIES_AIRLIFT_TOKEN, and fails, naming the registry, without
+# the token or with a wrong or revoked one.
 # The oldest supported Debian stable's own cargo (Debian 12: cargo 0.66 with
 # rustc 1.63, unpacked from its .debs into a cache outside the clone and run
 # by path, so rustup's newest cargo stays the `cargo` on PATH) builds from
@@ -306,6 +310,81 @@ check "[gap] Debian 12 cargo 0.66:   ... runs, with the optional feature and the
     test "$("$WORK/app-msrv/target/debug/app-msrv")" = "fx-util 1.1.0 + fx-extra 0.1.0 (built)"
 check "[gap] Debian 12 cargo 0.66: fetched over HTTP from airlift (the crates are in its sparse cache)" \
     sh -c "ls -d '$OCH'/registry/cache/*/fx-core-0.3.0.crate"
+
+# A second server on the same home that requires credentials: only the
+# user `reader` may read crates, nobody reads anonymously. The newest cargo
+# replaces crates-io with a `[registries]` entry (a `[source]` entry cannot
+# carry a token) and reads the token from CARGO_REGISTRIES_AIRLIFT_TOKEN
+# through the `cargo:token` credential provider. Debian 12's cargo 0.66 is
+# not tried: registry authentication is stable only from cargo 1.74.
+cat >"$WORK/access-cargo.toml" <<'TOML'
+[[rule]]
+ecosystems = ["cargo"]
+read = ["reader"]
+write = []
+delete = []
+TOML
+"$AIRLIFT" --home "$GAP" user add reader >/dev/null
+TOKEN=$("$AIRLIFT" --home "$GAP" token create cargo-read --user reader --scope 'cargo:*:read') || true
+check "[gap] auth: user add, token create" test -n "$TOKEN"
+start_server "$GAP" 5044 --access "$WORK/access-cargo.toml"
+AI=http://127.0.0.1:5044/cargo/index
+check "[gap] auth: an anonymous config.json request is 401 with WWW-Authenticate: Cargo" \
+    sh -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' '$AI/config.json')\" = 401 && curl -s -o /dev/null -D - '$AI/config.json' | grep -qi '^www-authenticate: Cargo'"
+check "[gap] auth:   ... and a JSON error cargo shows" \
+    sh -c "curl -s '$AI/config.json' | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"errors\"][0][\"detail\"]'"
+check "[gap] auth: config.json (with the token) says auth-required" \
+    test "$(curl -sf -H "Authorization: $TOKEN" "$AI/config.json" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("auth-required"))')" = True
+ACH=$WORK/auth-cargo-home
+mkdir -p "$ACH"
+cat >"$ACH/config.toml" <<TOML
+[source.crates-io]
+replace-with = "airlift"
+
+[registries.airlift]
+index = "sparse+$AI/"
+
+[registry]
+global-credential-providers = ["cargo:token"]
+TOML
+auth_project() { # dir: a copy of the locked app, unbuilt
+    mkdir -p "$WORK/$1"
+    cp -r "$WORK/app/Cargo.toml" "$WORK/app/Cargo.lock" "$WORK/app/src" "$WORK/$1/"
+}
+auth_project auth-app
+check "[gap] auth: cargo $(cargo --version | cut -d' ' -f2) build --locked with CARGO_REGISTRIES_AIRLIFT_TOKEN" \
+    sh -c "cd '$WORK/auth-app' && CARGO_HOME='$ACH' CARGO_REGISTRIES_AIRLIFT_TOKEN='$TOKEN' cargo build -q --locked"
+check "[gap] auth:   ... runs, with the optional feature and the build script" \
+    test "$("$WORK/auth-app/target/debug/app")" = "fx-util 1.1.0 + fx-extra 0.1.0 (built)"
+check "[gap] auth:   ... its crates were downloaded from the auth server" \
+    sh -c "ls -d '$ACH'/registry/cache/*/fx-core-0.3.0.crate"
+# The client-config output as it is, plus a `[registries]` entry for the
+# same index: cargo finds the registry by its URL and sends the token.
+ACH2=$WORK/auth-cargo-home-client-config
+mkdir -p "$ACH2"
+{
+    "$AIRLIFT" --home "$GAP" client-config cargo --url http://127.0.0.1:5044
+    printf '\n[registries.airlift]\nindex = "sparse+%s/"\n\n[registry]\nglobal-credential-providers = ["cargo:token"]\n' "$AI"
+} >"$ACH2/config.toml"
+project "$WORK/auth-fresh" auth-fresh 'fx-core = { version = "0.3", features = ["extra"] }
+fx-util = "=1.0.0"'
+echo "$app_main" >"$WORK/auth-fresh/src/main.rs"
+check "[gap] auth: client-config output plus [registries.airlift]: cargo generate-lockfile and build of an unlocked project" \
+    sh -c "cd '$WORK/auth-fresh' && CARGO_HOME='$ACH2' CARGO_REGISTRIES_AIRLIFT_TOKEN='$TOKEN' cargo generate-lockfile -q && CARGO_HOME='$ACH2' CARGO_REGISTRIES_AIRLIFT_TOKEN='$TOKEN' cargo build -q"
+check "[gap] auth:   ... runs, with fx-util unified to the pinned 1.0.0" \
+    test "$("$WORK/auth-fresh/target/debug/auth-fresh")" = "fx-util 1.0.0 + fx-extra 0.1.0 (built)"
+auth_project auth-none
+ACH0=$WORK/auth-cargo-home-none
+mkdir -p "$ACH0"
+cp "$ACH/config.toml" "$ACH0/"
+check "[gap] auth: without the token cargo fails, and names the registry" \
+    sh -c "cd '$WORK/auth-none' && ! CARGO_HOME='$ACH0' cargo fetch >'$WORK/auth-none.out' 2>&1 && grep -q 'no token found for .airlift.' '$WORK/auth-none.out'"
+check "[gap] auth: with a wrong token cargo fails: token rejected, 401" \
+    sh -c "cd '$WORK/auth-none' && ! CARGO_HOME='$ACH0' CARGO_REGISTRIES_AIRLIFT_TOKEN=airlift_wrong cargo fetch >'$WORK/auth-wrong.out' 2>&1 && grep -q 'token rejected for .airlift.' '$WORK/auth-wrong.out' && grep -q 'got 401' '$WORK/auth-wrong.out'"
+check "[gap] auth: token revoke" "$AIRLIFT" --home "$GAP" token revoke cargo-read
+sleep 1.5
+check "[gap] auth: with the revoked token cargo fails: token rejected, 401" \
+    sh -c "cd '$WORK/auth-none' && ! CARGO_HOME='$ACH0' CARGO_REGISTRIES_AIRLIFT_TOKEN='$TOKEN' cargo fetch >'$WORK/auth-revoked.out' 2>&1 && grep -q 'token rejected for .airlift.' '$WORK/auth-revoked.out'"
 
 # The live set, carried and built.
 LGAP=$WORK/live-gap

@@ -10,7 +10,11 @@
 # as the only configuration, `npm ci` installs the locked project (scoped
 # package, install script, nested tree, peer and platform-optional packages,
 # audit) and `npm install` a plain list. Bad upstream input is refused with
-# the package named and the index unchanged.
+# the package named and the index unchanged. A second server on the same
+# home requires credentials (`serve --access`): the newest npm and Debian
+# 12's install with an `_authToken` line in the .npmrc, and fail (E401,
+# E403) without one, with a token confined to another scope or with a
+# revoked one.
 # Live smoke test: a small set is collected from npm's configured registry
 # (`npm config get registry` at run time, never written here), carried and
 # installed inside the namespace.
@@ -142,7 +146,14 @@ PY
     etag=$(curl -sfI "$R/fx-left" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
     check "[gap] If-None-Match answers 304" test "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$R/fx-left")" = 304
     check "[gap] audit endpoint answers" test "$(curl -sf -X POST -H 'Content-Type: application/json' -d '{"fx-left":["2.0.0"]}' "$R/-/npm/v1/security/advisories/bulk")" = "{}"
-    check "[gap] the registry is read-only" test "$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$R/fx-left")" = 405
+    # Writing needs a user (anonymous callers on loopback may only read);
+    # a user's write is refused too: the registry is read-only.
+    check "[gap] an anonymous write is refused (401)" test "$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$R/fx-left")" = 401
+    "$AIRLIFT" --home "$GAP" user add writer >/dev/null
+    WRITER_TOKEN=$("$AIRLIFT" --home "$GAP" token create npm-write --user writer --scope 'npm:*:read,write') || true
+    sleep 1.1 # the server reloads users and tokens at most once a second
+    check "[gap] the registry is read-only, to a user too (405)" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $WRITER_TOKEN" "$R/fx-left")" = 405
 
     "$AIRLIFT" --home "$GAP" client-config npm --url http://127.0.0.1:5051 >"$WORK/gap.npmrc"
     check "[gap] npm ci of the locked project, configured only by airlift client-config npm" \
@@ -168,6 +179,71 @@ PY
         test "$(cd "$WORK/plain" && node -p "require('fx-mid') + ' / ' + require('fx-left')")" = "fx-mid 1.0.0 / fx-left 1.1.0"
     check "[gap] a package that was not carried is not found (nothing leaks in)" \
         sh -c "cd '$WORK/plain' && ! npm install -s --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-plain' fx-zeta 2>/dev/null"
+
+    # A second server on the same home that requires credentials: only the
+    # user `reader` may read npm, nobody reads anonymously. npm (the newest
+    # and Debian 12's) installs with the client-config output plus the
+    # token line `npm login` would write; without it npm says E401, and a
+    # token confined to the @fx scope gets E403 for any other package.
+    cat >"$WORK/access-npm.toml" <<'TOML'
+[[rule]]
+ecosystems = ["npm"]
+read = ["reader"]
+write = []
+delete = []
+TOML
+    "$AIRLIFT" --home "$GAP" user add reader >/dev/null
+    TOKEN=$("$AIRLIFT" --home "$GAP" token create npm-read --user reader --scope 'npm:*:read') || true
+    SCOPE_TOKEN=$("$AIRLIFT" --home "$GAP" token create npm-fx --user reader --scope 'npm:@fx/*:read') || true
+    check "[gap] auth: user add, token create (one for npm, one for the @fx scope only)" test -n "$TOKEN" -a -n "$SCOPE_TOKEN"
+    start_server "$GAP" 5053 --access "$WORK/access-npm.toml"
+    AR=http://127.0.0.1:5053/npm
+    check "[gap] auth: the server answers an anonymous request 401 with a JSON error" \
+        sh -c "test \"\$(curl -s -o '$WORK/anon.json' -w '%{http_code}' '$AR/fx-left')\" = 401 && python3 -c \"import json; assert json.load(open('$WORK/anon.json'))['error']\""
+    # The locked project is installed with the client-config output plus
+    # the token line; plain lists with just `registry=` and the token line
+    # (npm 9.2.0 with replace-registry-host=always fetches a packument's
+    # tarball URL under a doubled path, /npm/npm/..., and gets 404 whether
+    # or not the server requires credentials).
+    { "$AIRLIFT" --home "$GAP" client-config npm --url http://127.0.0.1:5053; echo "//127.0.0.1:5053/npm/:_authToken=$TOKEN"; } >"$WORK/auth.npmrc"
+    echo "registry=$AR/" >"$WORK/none.npmrc"
+    printf 'registry=%s/\n//127.0.0.1:5053/npm/:_authToken=%s\n' "$AR" "$SCOPE_TOKEN" >"$WORK/scope.npmrc"
+    printf 'registry=%s/\n//127.0.0.1:5053/npm/:_authToken=%s\n' "$AR" "$TOKEN" >"$WORK/token.npmrc"
+    fresh() { # dir: an empty project
+        mkdir -p "$WORK/$1"
+        echo '{"name": "p", "version": "1.0.0", "private": true}' >"$WORK/$1/package.json"
+    }
+    NEW_NPM=$(command -v npm)
+    for which in newest old; do
+        if [ "$which" = newest ]; then
+            npm_cmd=("$NEW_NPM") version=$(npm --version)
+        else
+            npm_cmd=(node "$OLD_NPM/node_modules/npm/bin/npm-cli.js") version=$OLD_NPM_VERSION
+        fi
+        mkdir -p "$WORK/auth-ci-$which"
+        cp "$WORK/app/package.json" "$WORK/app/package-lock.json" "$WORK/auth-ci-$which/"
+        check "[gap] auth: npm $version ci of the locked project with _authToken in .npmrc" \
+            sh -c "cd '$WORK/auth-ci-$which' && $(printf '%q ' "${npm_cmd[@]}") ci -s --userconfig '$WORK/auth.npmrc' --cache '$WORK/cache-auth-$which'"
+        check "[gap] auth:   ... npm $version's tree: fx-left 2.0.0 at the top, 1.1.0 nested, the scoped package" \
+            test "$(cd "$WORK/auth-ci-$which" && node -p "require('fx-left') + ' / ' + require('./node_modules/fx-mid/node_modules/fx-left') + ' / ' + require('@fx/scoped')")" = "fx-left 2.0.0 / fx-left 1.1.0 / @fx/scoped 1.0.0"
+        fresh "auth-plain-$which"
+        check "[gap] auth: npm $version install of a plain list with registry= and _authToken" \
+            sh -c "cd '$WORK/auth-plain-$which' && $(printf '%q ' "${npm_cmd[@]}") install -s --userconfig '$WORK/token.npmrc' --cache '$WORK/cache-plain-$which' fx-mid @fx/scoped && test \"\$(node -p \"require('fx-mid') + ' / ' + require('@fx/scoped')\")\" = 'fx-mid 1.0.0 / @fx/scoped 1.0.0'"
+        fresh "auth-none-$which"
+        check "[gap] auth: npm $version without the token fails with E401" \
+            sh -c "cd '$WORK/auth-none-$which' && ! $(printf '%q ' "${npm_cmd[@]}") install --userconfig '$WORK/none.npmrc' --cache '$WORK/cache-none-$which' fx-mid >'$WORK/auth-none-$which.out' 2>&1 && grep -q 'E401' '$WORK/auth-none-$which.out'"
+        fresh "auth-scope-$which"
+        check "[gap] auth: npm $version with the @fx-scoped token installs @fx/scoped" \
+            sh -c "cd '$WORK/auth-scope-$which' && $(printf '%q ' "${npm_cmd[@]}") install -s --userconfig '$WORK/scope.npmrc' --cache '$WORK/cache-scope-$which' @fx/scoped && test \"\$(node -p \"require('@fx/scoped')\")\" = '@fx/scoped 1.0.0'"
+        fresh "auth-other-$which"
+        check "[gap] auth: npm $version with the @fx-scoped token cannot fetch fx-mid: E403" \
+            sh -c "cd '$WORK/auth-other-$which' && ! $(printf '%q ' "${npm_cmd[@]}") install --userconfig '$WORK/scope.npmrc' --cache '$WORK/cache-other-$which' fx-mid >'$WORK/auth-other-$which.out' 2>&1 && grep -q 'E403' '$WORK/auth-other-$which.out'"
+    done
+    check "[gap] auth: token revoke" "$AIRLIFT" --home "$GAP" token revoke npm-read
+    sleep 1.5
+    fresh auth-revoked
+    check "[gap] auth: npm with the revoked token fails with E401" \
+        sh -c "cd '$WORK/auth-revoked' && ! npm install --userconfig '$WORK/token.npmrc' --cache '$WORK/cache-revoked' fx-mid >'$WORK/auth-revoked.out' 2>&1 && grep -q 'E401' '$WORK/auth-revoked.out'"
 
     # The live set, carried and installed.
     LGAP=$WORK/live-gap

@@ -8,7 +8,10 @@
 #   uv.lock); airlift collects lockfiles and plain requirements (closure for
 #   Python 3.11 and 3.12), packs, and a second home imports and serves; pip
 #   and uv install into fresh virtualenvs from airlift alone. Bad upstream
-#   input is refused with the package named and the index unchanged.
+#   input is refused with the package named and the index unchanged. A
+#   second server on the same home requires credentials (`serve --access`):
+#   pip (newest and oldest) and uv install with a token in the index URL,
+#   and fail (401, 403) without one, as another user or with a revoked one.
 # Live smoke test: a small real set is collected from the machine's own pip
 #   default index (read at run time, never written here), carried, and
 #   installed inside the namespace.
@@ -204,6 +207,70 @@ TOML
     python3 -m venv "$WORK/v-missing"
     check "[gap] a package that was not carried is not found (nothing leaks in)" \
         sh -c "! '$WORK/v-missing/bin/pip' install -q --isolated --index-url '$A' zeta 2>/dev/null"
+
+    # A second server on the same home that requires credentials: only the
+    # user `reader` may read pypi, nobody reads anonymously. pip (the newest
+    # and the oldest supported) and uv authenticate with a token in the
+    # index URL, as `reader:TOKEN` and as `__token__:TOKEN`; without
+    # credentials, with a wrong or a revoked token the server answers 401,
+    # with the token of a user the rules do not name 403, and the client
+    # says so.
+    cat >"$WORK/access-pypi.toml" <<'TOML'
+[[rule]]
+ecosystems = ["pypi"]
+read = ["reader"]
+write = []
+delete = []
+TOML
+    check "[gap] auth: user add reader, and a user the rules do not name" \
+        sh -c "'$AIRLIFT' --home '$GAP' user add reader && '$AIRLIFT' --home '$GAP' user add other"
+    TOKEN=$("$AIRLIFT" --home "$GAP" token create pip-read --user reader --scope 'pypi:*:read') || true
+    OTHER_TOKEN=$("$AIRLIFT" --home "$GAP" token create other-read --user other) || true
+    check "[gap] auth: token create prints the secret" test -n "$TOKEN" -a -n "$OTHER_TOKEN"
+    start_server "$GAP" 5023 --access "$WORK/access-pypi.toml"
+    AUTH=127.0.0.1:5023/pypi/simple/
+    check "[gap] auth: the server answers an anonymous request 401" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' "http://$AUTH")" = 401
+    check "[gap] auth:   ... with WWW-Authenticate: Basic realm=\"airlift\"" \
+        sh -c "curl -s -o /dev/null -D - 'http://$AUTH' | grep -qi '^www-authenticate: Basic realm=\"airlift\"'"
+    # Each install goes into a directory of its own with no cache: every
+    # file comes from the server, through its access check.
+    auth_pip() { # label pip-python dir user
+        local label=$1 python=$2 dir=$3 user=$4
+        check "[gap] auth: $label installs alpha with $user:TOKEN in the index URL" \
+            "$python" -m pip install -q --no-cache-dir --no-input --target "$WORK/$dir" --index-url "http://$user:$TOKEN@$AUTH" alpha
+        check "[gap] auth:   ... $label's set imports" \
+            test "$(PYTHONPATH="$WORK/$dir" "$python" -c 'import alpha,beta,gamma; print(alpha.VERSION, beta.VERSION, gamma.VERSION)')" = "2.0 1.1 0.5"
+    }
+    auth_pip "pip $("$PY" -m pip --version | cut -d' ' -f2) (newest)" "$PY" auth-new reader
+    auth_pip "pip $("$PY" -m pip --version | cut -d' ' -f2) (newest)" "$PY" auth-new-token __token__
+    oldest=$(echo "$OLD_PIPS" | tr ' ' '\n' | grep -x 23.0.1 || echo "$OLD_PIPS" | cut -d' ' -f1)
+    auth_pip "pip $oldest" "$ROOT/target/old-pip/$oldest/bin/python" "auth-old-$oldest" reader
+    auth_pip "pip $oldest" "$ROOT/target/old-pip/$oldest/bin/python" "auth-old-$oldest-token" __token__
+    check "[gap] auth: uv pip install with reader:TOKEN in --default-index" \
+        sh -c "'$UV' venv -q --python python3 '$WORK/v-uv-auth' && VIRTUAL_ENV='$WORK/v-uv-auth' '$UV' pip install -q --no-cache --default-index 'http://reader:$TOKEN@$AUTH' alpha"
+    check "[gap] auth:   ... uv's set imports" \
+        test "$("$WORK/v-uv-auth/bin/python" -c 'import alpha,beta,gamma; print(alpha.VERSION, beta.VERSION, gamma.VERSION)')" = "2.0 1.1 0.5"
+    check "[gap] auth: uv pip install with __token__:TOKEN in UV_DEFAULT_INDEX" \
+        sh -c "'$UV' venv -q --python python3 '$WORK/v-uv-auth2' && VIRTUAL_ENV='$WORK/v-uv-auth2' UV_DEFAULT_INDEX='http://__token__:$TOKEN@$AUTH' '$UV' pip install -q --no-cache alpha && '$WORK/v-uv-auth2/bin/python' -c 'import alpha'"
+    # pip skips an index page it may not read and then finds no versions;
+    # the status itself shows at -vv. A caller who authenticated but may not
+    # read gets 403, any other refusal is 401.
+    refused_pip() { # label out-name index-url status [python]: pip fails, and says why
+        local python=${5:-$PY} reason=Unauthorized
+        [ "$4" = 401 ] || reason=Forbidden
+        check "[gap] auth: $1: pip $("$python" -m pip --version | cut -d' ' -f2) fails with $4" \
+            sh -c "! '$python' -m pip install -vv --no-cache-dir --no-input --target '$WORK/$2' --index-url '$3' alpha >'$WORK/$2.out' 2>&1 </dev/null && grep -q '$4 Client Error: $reason' '$WORK/$2.out'"
+    }
+    refused_pip "without credentials" auth-none "http://$AUTH" 401
+    refused_pip "without credentials" auth-none-old "http://$AUTH" 401 "$ROOT/target/old-pip/$oldest/bin/python"
+    refused_pip "a wrong token" auth-wrong "http://reader:airlift_wrong@$AUTH" 401
+    refused_pip "a user the rules do not name" auth-other "http://other:$OTHER_TOKEN@$AUTH" 403
+    check "[gap] auth: uv without credentials fails with 401" \
+        sh -c "! VIRTUAL_ENV='$WORK/v-uv-auth' '$UV' pip install --no-cache --reinstall --default-index 'http://$AUTH' alpha >'$WORK/uv-none.out' 2>&1 && grep -q '401' '$WORK/uv-none.out'"
+    check "[gap] auth: token revoke" "$AIRLIFT" --home "$GAP" token revoke pip-read
+    sleep 1.5
+    refused_pip "the revoked token" auth-revoked "http://reader:$TOKEN@$AUTH" 401
 
     # The live set, carried and installed.
     LGAP=$WORK/live-gap
