@@ -543,6 +543,19 @@ impl Gate {
                 Decision::Deny(message)
             };
         }
+        if let Scope::Name(name) = scope
+            && action != Action::Read
+            && self.policy.has_hosted()
+            && !self.policy.is_hosted(ecosystem, name)
+        {
+            return Decision::Deny(format!(
+                "{name} in {ecosystem} is imported content, which only bundles change; this site publishes under {}",
+                match self.policy.hosted_names(ecosystem).join(", ") {
+                    names if names.is_empty() => "no names of this ecosystem".to_owned(),
+                    names => names,
+                }
+            ));
+        }
         if let Some(grants) = &identity.grants {
             let granted = grants.iter().any(|(e, s, actions)| {
                 e == ecosystem

@@ -183,6 +183,7 @@ impl Rule {
 #[derive(Clone, Debug)]
 pub struct Policy {
     rules: Vec<Rule>,
+    hosted: Vec<Rule>,
     /// Where they come from (a path, or the default's description).
     pub source: String,
 }
@@ -192,6 +193,15 @@ pub struct Policy {
 struct RawPolicy {
     #[serde(default)]
     rule: Vec<RawRule>,
+    #[serde(default)]
+    hosted: Vec<RawHosted>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHosted {
+    ecosystems: Option<Vec<String>>,
+    names: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -234,6 +244,7 @@ impl Policy {
         }
         Self {
             rules: vec![Rule::new(None, vec![Pattern::new("*")], grants)],
+            hosted: Vec::new(),
             source: if anonymous_read {
                 "the default: anonymous read, users read, write and delete".to_owned()
             } else {
@@ -261,6 +272,25 @@ impl Policy {
             message,
         };
         let raw: RawPolicy = toml::from_str(text).map_err(|e| failed(e.to_string()))?;
+        let mut hosted = Vec::new();
+        for (index, rule) in raw.hosted.into_iter().enumerate() {
+            let in_rule = |message: String| failed(format!("hosted {}: {message}", index + 1));
+            if let Some(list) = &rule.ecosystems
+                && let Some(unknown) = list.iter().find(|e| !ecosystems.contains(&e.as_str()))
+            {
+                return Err(in_rule(format!("unknown ecosystem {unknown:?}")));
+            }
+            if rule.names.is_empty() {
+                return Err(in_rule(
+                    "`names` is empty: it would host nothing".to_owned(),
+                ));
+            }
+            hosted.push(Rule::new(
+                rule.ecosystems,
+                rule.names.into_iter().map(Pattern::new).collect(),
+                Vec::new(),
+            ));
+        }
         let mut rules = Vec::new();
         for (index, rule) in raw.rule.into_iter().enumerate() {
             let number = index + 1;
@@ -303,6 +333,7 @@ impl Policy {
         }
         Ok(Self {
             rules,
+            hosted,
             source: path.display().to_string(),
         })
     }
@@ -319,6 +350,29 @@ impl Policy {
         self.rules.iter().any(|rule| {
             rule.covers_ecosystem(ecosystem) && rule.covers(scope) && rule.grants(subject, action)
         })
+    }
+
+    /// Whether the site hosts any names (`[[hosted]]`).
+    pub fn has_hosted(&self) -> bool {
+        !self.hosted.is_empty()
+    }
+
+    /// Whether `name` in `ecosystem` is hosted: published inside this
+    /// site, kept by every import, refused in any bundle.
+    pub fn is_hosted(&self, ecosystem: &str, name: &str) -> bool {
+        let scope = Scope::Name(name.to_owned());
+        self.hosted
+            .iter()
+            .any(|rule| rule.covers_ecosystem(ecosystem) && rule.covers(&scope))
+    }
+
+    /// The hosted patterns of `ecosystem`, for messages.
+    pub fn hosted_names(&self, ecosystem: &str) -> Vec<&str> {
+        self.hosted
+            .iter()
+            .filter(|rule| rule.covers_ecosystem(ecosystem))
+            .flat_map(|rule| rule.names.iter().map(Pattern::as_str))
+            .collect()
     }
 
     /// Whether anonymous callers may read every name of `ecosystem`.

@@ -73,6 +73,11 @@ impl Ecosystem for Apt {
     /// one, packages but no Release.
     /// The archive list and the signing key are the ecosystem; everything
     /// else is its archive.
+    /// Everything is its archive's (the key's first segment).
+    fn entry_name(&self, entry: &Entry) -> Option<String> {
+        entry.key.split('/').next().map(str::to_owned)
+    }
+
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = path.strip_prefix("/apt/")?;
         let archive = rest.split('/').next().unwrap_or_default();
@@ -164,14 +169,11 @@ impl Ecosystem for Apt {
         }
         if let Some(login) = request.login {
             // apt reads credentials from auth.conf (netrc format), never
-            // from sources: the file stays readable by root only.
-            let machine = request
-                .base
-                .split_once("://")
-                .map_or(request.base, |(_, rest)| rest);
+            // from sources: the file stays readable by root only. A
+            // machine without `http://` is used for HTTPS only.
             content.push_str(&format!(
-                "# credentials, in /etc/apt/auth.conf.d/airlift.conf (mode 0600):\n# machine {machine}/apt/ login {} password {}\n",
-                login.user, login.token
+                "# credentials, in /etc/apt/auth.conf.d/airlift.conf (mode 0600):\n# machine {}/apt/ login {} password {}\n",
+                request.base, login.user, login.token
             ));
         }
         Ok(ClientConfig {

@@ -114,6 +114,7 @@ fn main() {
             statement: None,
             approvals: Vec::new(),
             approval_request: None,
+            leave_out: None,
         };
         let started = Instant::now();
         airlift_bundle::pack(&store, &keys, &options, &NoProgress).unwrap();
@@ -139,6 +140,7 @@ fn main() {
                 layout: &layout,
                 trusted_root: None,
                 removals: Default::default(),
+                hosted: None,
             },
             &NoProgress,
         )

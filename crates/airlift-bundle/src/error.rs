@@ -6,6 +6,14 @@ use airlift_core::Digest;
 /// names the file, part, entry or digest concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// The bundle brings entries under names this site hosts.
+    #[error("import refused before anything changed: {reason}")]
+    HostedConflict {
+        /// Why, naming the first conflicts.
+        reason: String,
+        /// How many entries conflict.
+        conflicts: u64,
+    },
     /// The import would remove more than the removal policy allows.
     #[error("import refused before anything changed: {reason}")]
     TooManyRemovals {

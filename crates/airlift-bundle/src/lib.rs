@@ -32,8 +32,8 @@ mod source;
 
 pub use error::BundleError;
 pub use import::{
-    DEFAULT_MAX_REMOVAL_PERCENT, ImportOptions, ImportOutcome, Plan, PlanChange, RemovalPolicy,
-    Removals, Verified, custody_chain_path, import, plan, verify,
+    DEFAULT_MAX_REMOVAL_PERCENT, Hosted, ImportOptions, ImportOutcome, Plan, PlanChange,
+    RemovalPolicy, Removals, Verified, custody_chain_path, import, plan, verify,
 };
 pub use ledger::{
     LastPack, Ledger, LedgerError, PackStatement, RECEIPT_FORMAT, Receipt, SequenceError,

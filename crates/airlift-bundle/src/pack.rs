@@ -47,6 +47,9 @@ pub struct PackOptions {
     /// Where to write the approval request when the targets threshold is
     /// not met by the keys at hand.
     pub approval_request: Option<PathBuf>,
+    /// Entries to leave out (a site's hosted content, unless
+    /// `pack --hosted`).
+    pub leave_out: Option<crate::Hosted>,
 }
 
 /// The format of an approval request.
@@ -126,7 +129,13 @@ pub fn pack(
     progress: &dyn Progress,
 ) -> Result<PackReport, BundleError> {
     let generation = store.meta.current()?.ok_or(BundleError::NothingToPack)?;
-    let entries = store.meta.entries(generation.id, None)?;
+    let mut entries = store.meta.entries(generation.id, None)?;
+    if let Some(leave_out) = &options.leave_out {
+        entries.retain(|entry| !leave_out.matches(entry));
+        if entries.is_empty() {
+            return Err(BundleError::NothingToPack);
+        }
+    }
     let form = Form::of(&options.out);
     if form == Form::Directory && options.max_part_size.is_some() {
         return Err(BundleError::Options(

@@ -64,6 +64,13 @@ impl Ecosystem for Cargo {
 
     /// `config.json` and the index root are the ecosystem; an index file
     /// and a download are the crate (lowercase, as the index names it).
+    /// A crate version is its crate's.
+    fn entry_name(&self, entry: &Entry) -> Option<String> {
+        let rest = entry.key.strip_prefix(crate::index::CRATE)?;
+        rest.split_once('/')
+            .map(|(name, _)| name.to_ascii_lowercase())
+    }
+
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = path.strip_prefix("/cargo/")?;
         let name = if let Some(file) = rest.strip_prefix("index/") {

@@ -126,6 +126,12 @@ pub trait Ecosystem: Send + Sync + 'static {
         &[404]
     }
 
+    /// The name an index entry is under, as [`Ecosystem::access`] names
+    /// requests (the image repository, project, crate, package, archive
+    /// or path): access rules and the site's hosted namespaces apply to
+    /// entries by it. `None` for an entry of no name (none today).
+    fn entry_name(&self, entry: &Entry) -> Option<String>;
+
     /// What a request to the server asks of this ecosystem, when `path`
     /// is one of its routes' (`None` otherwise). The server authenticates
     /// the caller and authorizes this before any of the ecosystem's

@@ -41,6 +41,11 @@ impl Ecosystem for Files {
     }
 
     /// `/files/` is the listing; every other path is its file.
+    /// A file is named by its path.
+    fn entry_name(&self, entry: &Entry) -> Option<String> {
+        Some(entry.key.clone())
+    }
+
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = path.strip_prefix("/files/")?;
         Some(if rest.is_empty() {

@@ -70,6 +70,17 @@ impl Ecosystem for Npm {
     /// ecosystem; a packument and a tarball are the package, with its
     /// scope (`@team/tool`). Tarballs are also served from the root
     /// (`/<name>/-/<file>`), as some lockfiles name them.
+    /// A version and a packument are their package's (with its scope).
+    fn entry_name(&self, entry: &Entry) -> Option<String> {
+        if let Some(rest) = entry.key.strip_prefix(crate::index::VERSION) {
+            return rest.rsplit_once('/').map(|(name, _)| name.to_owned());
+        }
+        entry
+            .key
+            .strip_prefix(crate::index::PACKAGE)
+            .map(str::to_owned)
+    }
+
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = match path.strip_prefix("/npm/") {
             Some(rest) => rest,

@@ -55,6 +55,11 @@ impl Ecosystem for Oci {
     /// the token endpoint, `/v2/_catalog` every repository; every other
     /// path is its repository: GET and HEAD pull, DELETE of a manifest or
     /// blob deletes, anything else pushes.
+    /// Every entry (manifest, tag, blob link) is its repository's.
+    fn entry_name(&self, entry: &Entry) -> Option<String> {
+        crate::index::repository_of(&entry.key).map(str::to_owned)
+    }
+
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = if path == "/v2" {
             ""

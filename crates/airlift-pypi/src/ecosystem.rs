@@ -49,6 +49,15 @@ impl Ecosystem for Pypi {
 
     /// The project list is the ecosystem; a project's page and its files
     /// are the project, by its normalized name.
+    /// Files and metadata files are their project's.
+    fn entry_name(&self, entry: &Entry) -> Option<String> {
+        let rest = entry
+            .key
+            .strip_prefix(crate::index::FILE)
+            .or_else(|| entry.key.strip_prefix(crate::index::METADATA))?;
+        rest.split_once('/').map(|(project, _)| project.to_owned())
+    }
+
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = path.strip_prefix("/pypi/")?;
         let project = if let Some(page) = rest.strip_prefix("simple/") {

@@ -378,6 +378,11 @@ pub struct PackArgs {
     /// Output: a directory, or a file ending in .tar or .tar.zst.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+    /// Carry the site's hosted content too (names its `[[hosted]]` rules
+    /// cover, published inside it), which a site packs only when asked; the
+    /// receiving site imports it as imported content.
+    #[arg(long)]
+    pub hosted: bool,
     /// Split the archive into parts of at most this size (e.g. 4G, 700M, 4480MiB).
     #[arg(long, value_name = "SIZE")]
     pub max_part_size: Option<String>,

@@ -71,6 +71,8 @@ impl From<BundleError> for Failure {
             BundleError::Rollback { .. } => Failure::new(Exit::Refused, message)
                 .hint("a newer bundle was already imported; ask the connected side for a fresh pack"),
             BundleError::NothingToPack => Failure::input(message),
+            BundleError::HostedConflict { .. } => Failure::new(Exit::Refused, message)
+                .hint("`airlift plan BUNDLE --json` lists them under removals.hosted_conflicts; see [[hosted]] in docs/reference/access.md"),
             BundleError::TooManyRemovals { .. } => Failure::new(Exit::Refused, message)
                 .hint("run `airlift plan BUNDLE` to see what it removes; pass --allow-removals if that is intended"),
             BundleError::NeedsApproval { request, .. } => Failure::new(Exit::AwaitingSignatures, message).hint(format!(

@@ -512,3 +512,101 @@ fn an_import_does_not_remove_images_pushed_inside_the_gap() {
         .run(&["import", second.to_str().unwrap(), "--allow-removals"])
         .ok();
 }
+
+/// A site that hosts `team/*`: what is pushed there survives every import,
+/// a push anywhere else is refused (that is imported content), a bundle
+/// that brings a hosted name is refused naming it, and `pack --hosted`
+/// carries hosted content out while a plain pack leaves it home.
+#[test]
+fn hosted_images_survive_imports_and_bundles_cannot_bring_hosted_names() {
+    let connected = Connected::sample();
+    let first = connected.pack("first", &[]);
+    let isolated = connected.isolated();
+    isolated.run(&["import", first.to_str().unwrap()]).ok();
+    std::fs::write(
+        isolated.path().join("access.toml"),
+        "[[rule]]\nread = [\"anonymous\"]\nwrite = [\"writer\"]\n\n[[hosted]]\necosystems = [\"oci\"]\nnames = [\"team/*\"]\n",
+    )
+    .unwrap();
+    let pushed = {
+        let server = Server::start(&isolated);
+        let pushed = push_image(&server, b"{}", &common::noise(3, 1000));
+        let (status, _, body) = common::request(
+            server.address,
+            "POST",
+            "/v2/mirror/app/blobs/uploads/",
+            &[("Authorization", &server.auth)],
+            b"",
+        );
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 403, "{body}");
+        assert!(
+            body.contains("mirror/app in oci is imported content"),
+            "{body}"
+        );
+        pushed
+    };
+
+    // A newer bundle that knows nothing of the push imports without
+    // --allow-removals, and the pushed image stays.
+    let second = connected.work.path().join("second");
+    connected
+        .home
+        .run_env(
+            &["pack", "--out", second.to_str().unwrap()],
+            &[("SOURCE_DATE_EPOCH", &common::epoch_plus(60))],
+        )
+        .ok();
+    let plan = isolated
+        .run(&["--json", "plan", second.to_str().unwrap()])
+        .ok()
+        .json();
+    assert!(
+        plan["removals"]["hosted_kept"].as_u64().unwrap() > 0,
+        "{plan}"
+    );
+    assert!(plan["removals"].get("refused").is_none(), "{plan}");
+    isolated.run(&["import", second.to_str().unwrap()]).ok();
+    let images = isolated.run(&["--json", "images"]).ok().json();
+    assert_eq!(images[0]["repository"], "team/app", "{images}");
+    assert_eq!(images[0]["digest"], pushed.manifest_digest.as_str());
+    isolated.run(&["fsck"]).ok();
+
+    // A bundle that brings team/app (pushed on the connected side) is
+    // refused before anything changes, naming the conflict.
+    {
+        let server = Server::start(&connected.home);
+        push_image(&server, b"{\"other\":1}", &common::noise(4, 1000));
+    }
+    let third = connected.work.path().join("third");
+    connected
+        .home
+        .run_env(
+            &["pack", "--out", third.to_str().unwrap()],
+            &[("SOURCE_DATE_EPOCH", &common::epoch_plus(120))],
+        )
+        .ok();
+    let before = isolated.snapshot();
+    isolated
+        .run(&["import", third.to_str().unwrap()])
+        .fails_with(3, "under names this site hosts (oci/");
+    assert_eq!(isolated.snapshot(), before);
+
+    // Packing on the hosting site: hosted content only with --hosted.
+    isolated.run(&["keys", "init"]).ok();
+    let plain = connected.work.path().join("plain");
+    isolated
+        .run(&["pack", "--out", plain.to_str().unwrap()])
+        .ok();
+    let with = connected.work.path().join("with-hosted");
+    isolated
+        .run(&["pack", "--hosted", "--out", with.to_str().unwrap()])
+        .ok();
+    let listed = |bundle: &std::path::Path| {
+        let index =
+            std::fs::read_to_string(bundle.join("targets/index/oci.json")).unwrap_or_default();
+        index.contains("t:team/app:1.4")
+    };
+    assert!(!listed(&plain), "a plain pack carried hosted content");
+    assert!(listed(&with), "pack --hosted left hosted content out");
+}

@@ -162,6 +162,9 @@ impl Ecosystem for Toy {
     fn routes(&self, _services: &Services) -> axum::Router {
         axum::Router::new()
     }
+    fn entry_name(&self, entry: &Entry) -> Option<String> {
+        Some(entry.key.clone())
+    }
     fn access(&self, _: &axum::http::Method, _: &str) -> Option<airlift_ecosystem::Access> {
         None
     }

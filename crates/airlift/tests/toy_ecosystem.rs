@@ -42,6 +42,9 @@ impl Ecosystem for Toy {
             .table::<ToySpec>("toy")?
             .map(|spec| Box::new(ToyPlan(spec.things)) as Box<dyn Plan>))
     }
+    fn entry_name(&self, entry: &Entry) -> Option<String> {
+        Some(entry.key.clone())
+    }
     fn access(&self, method: &axum::http::Method, path: &str) -> Option<airlift_ecosystem::Access> {
         let name = path.strip_prefix("/toy/")?;
         Some(airlift_ecosystem::Access::by_method(method, name))

@@ -38,6 +38,27 @@ pub struct ImportOptions<'a> {
     pub trusted_root: Option<&'a Path>,
     /// How much an import may remove without being told to.
     pub removals: RemovalPolicy,
+    /// Whether an entry is hosted content (published inside this site,
+    /// owned by no bundle): an import keeps every hosted entry it finds
+    /// and refuses a bundle that brings one.
+    pub hosted: Option<Hosted>,
+}
+
+/// Tells hosted entries (see [`ImportOptions::hosted`]).
+#[derive(Clone)]
+pub struct Hosted(pub std::sync::Arc<dyn Fn(&Entry) -> bool + Send + Sync>);
+
+impl Hosted {
+    /// Whether `entry` is hosted content.
+    pub fn matches(&self, entry: &Entry) -> bool {
+        (self.0)(entry)
+    }
+}
+
+impl std::fmt::Debug for Hosted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hosted(..)")
+    }
 }
 
 /// How many of the served entries an import may remove before it is
@@ -77,6 +98,15 @@ pub struct Removals {
     /// Why the import would be refused, when it would.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// Hosted entries served now, which the import keeps.
+    pub hosted_kept: u64,
+    /// Entries of the bundle that are hosted names here, as
+    /// `ecosystem/key`: an import that brings any is refused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosted_conflicts: Vec<String>,
+    /// The hosted entries themselves, for the commit.
+    #[serde(skip)]
+    pub kept: Vec<Entry>,
 }
 
 /// Compares the entries a bundle brings with those served now, under
@@ -85,13 +115,32 @@ fn removals(
     store: &Store,
     incoming: &[Entry],
     policy: RemovalPolicy,
+    hosted: Option<&Hosted>,
 ) -> Result<Removals, BundleError> {
+    let is_hosted = |entry: &Entry| hosted.is_some_and(|h| h.matches(entry));
+    let hosted_conflicts: Vec<String> = incoming
+        .iter()
+        .filter(|e| is_hosted(e))
+        .map(|e| format!("{}/{}", e.ecosystem, e.key))
+        .collect();
+    let conflict = (!hosted_conflicts.is_empty()).then(|| {
+        let shown: Vec<&str> = hosted_conflicts.iter().take(3).map(String::as_str).collect();
+        format!(
+            "it brings {} entries under names this site hosts ({}{}); a name is either imported or hosted, never both: rename them on one side, or change the site's [[hosted]] rules",
+            hosted_conflicts.len(),
+            shown.join(", "),
+            if hosted_conflicts.len() > shown.len() { ", …" } else { "" }
+        )
+    });
     let Some(current) = store.meta.current()? else {
         return Ok(Removals {
             removed: 0,
             current: 0,
             local: Vec::new(),
-            refused: None,
+            refused: conflict,
+            hosted_kept: 0,
+            hosted_conflicts,
+            kept: Vec::new(),
         });
     };
     let incoming: BTreeSet<(&str, &str)> = incoming
@@ -118,8 +167,13 @@ fn removals(
     };
     let mut removed = 0u64;
     let mut local = Vec::new();
+    let mut kept = Vec::new();
     for entry in &served {
         if incoming.contains(&(entry.ecosystem.as_str(), entry.key.as_str())) {
+            continue;
+        }
+        if is_hosted(entry) {
+            kept.push(entry.clone());
             continue;
         }
         removed += 1;
@@ -128,7 +182,9 @@ fn removals(
         }
     }
     let total = served.len() as u64;
-    let refused = if policy.allow {
+    let refused = if conflict.is_some() {
+        conflict
+    } else if policy.allow {
         None
     } else if !local.is_empty() {
         let shown: Vec<&str> = local.iter().take(3).map(String::as_str).collect();
@@ -156,6 +212,9 @@ fn removals(
         current: total,
         local,
         refused,
+        hosted_kept: kept.len() as u64,
+        hosted_conflicts,
+        kept,
     })
 }
 
@@ -335,7 +394,12 @@ pub fn plan(
             .collect(),
         None => BTreeMap::new(),
     };
-    let removal_check = removals(store, &checked.entries, options.removals)?;
+    let removal_check = removals(
+        store,
+        &checked.entries,
+        options.removals,
+        options.hosted.as_ref(),
+    )?;
     let mut plan = Plan {
         removals: removal_check,
         handoffs: checked.handoffs.clone(),
@@ -399,15 +463,32 @@ pub fn import(
     let _lock = ImportLock::acquire(options.layout)?;
     let checked = run(&form, store, options, Mode::Import, progress)?;
     crate::failpoint("import-before-commit");
+    let mut kept = Vec::new();
     if !checked.already_imported {
-        let check = removals(store, &checked.entries, options.removals);
+        let check = removals(
+            store,
+            &checked.entries,
+            options.removals,
+            options.hosted.as_ref(),
+        );
         let refusal = match check {
+            Ok(Removals {
+                refused: Some(reason),
+                hosted_conflicts,
+                ..
+            }) if !hosted_conflicts.is_empty() => Some(Err(BundleError::HostedConflict {
+                reason,
+                conflicts: hosted_conflicts.len() as u64,
+            })),
             Ok(Removals {
                 refused: Some(reason),
                 removed,
                 ..
             }) => Some(Err(BundleError::TooManyRemovals { reason, removed })),
-            Ok(_) => None,
+            Ok(check) => {
+                kept = check.kept;
+                None
+            }
             Err(e) => Some(Err(e)),
         };
         if let Some(refusal) = refusal {
@@ -418,7 +499,7 @@ pub fn import(
     let result = if checked.already_imported {
         repair(&checked, store, options.layout)
     } else {
-        commit(&checked, store, options.layout)
+        commit(&checked, kept, store, options.layout)
     };
     remove_work(&checked.work);
     result
@@ -452,13 +533,22 @@ fn repair(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOut
     })
 }
 
-fn commit(checked: &Checked, store: &Store, layout: &Layout) -> Result<ImportOutcome, BundleError> {
+/// Commits the bundle's entries and the hosted entries `kept` as the new
+/// generation.
+fn commit(
+    checked: &Checked,
+    kept: Vec<Entry>,
+    store: &Store,
+    layout: &Layout,
+) -> Result<ImportOutcome, BundleError> {
     let (blobs_added, bytes_added) = adopt_blobs(checked, store)?;
     let now = jiff::Timestamp::now().as_second();
+    let mut entries = checked.entries.clone();
+    entries.extend(kept);
     let generation = store.meta.commit(NewGeneration {
         source: format!("import {}", checked.bundle_id),
         created_at: now,
-        entries: checked.entries.clone(),
+        entries,
         state: vec![
             (
                 state_keys::LAST_BUNDLE_VERSION.into(),

@@ -7,7 +7,7 @@ pub(crate) fn import(context: &Context, args: ImportArgs) -> Result<(), Failure>
     let outcome = match airlift_bundle::import(
         &args.bundle,
         &store,
-        &import_options(context, None, args.removals.policy()),
+        &import_options(context, None, args.removals.policy())?,
         &context.bar(),
     ) {
         Ok(outcome) => outcome,
@@ -72,7 +72,7 @@ pub(crate) fn plan(context: &Context, args: BundleArgs) -> Result<(), Failure> {
     let plan = airlift_bundle::plan(
         &args.bundle,
         &store,
-        &import_options(context, args.trust.as_deref(), args.removals.policy()),
+        &import_options(context, args.trust.as_deref(), args.removals.policy())?,
         &context.bar(),
     )?;
     context.emit(&plan, || {

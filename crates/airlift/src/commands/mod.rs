@@ -132,6 +132,47 @@ impl Context {
 }
 
 impl Context {
+    /// The site's access rules file, `<home>/access.toml`, when it exists.
+    fn access_file(&self) -> std::path::PathBuf {
+        self.layout.home().join("access.toml")
+    }
+
+    /// Parses the access rules in `file`.
+    fn access_rules(&self, file: &Path) -> Result<airlift_access::Policy, Failure> {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            Failure::input(format!(
+                "cannot read the access rules {}: {e}",
+                file.display()
+            ))
+        })?;
+        let names: Vec<&str> = self.ecosystems.iter().map(|e| e.name()).collect();
+        airlift_access::Policy::parse(file, &text, &names)
+            .map_err(|e| Failure::input(e.to_string()).hint("see docs/reference/access.md"))
+    }
+
+    /// Which entries are hosted content, by the site's `[[hosted]]` rules
+    /// (none without an access file or without such rules).
+    fn hosted(&self) -> Result<Option<airlift_bundle::Hosted>, Failure> {
+        let file = self.access_file();
+        if !file.exists() {
+            return Ok(None);
+        }
+        let policy = self.access_rules(&file)?;
+        if !policy.has_hosted() {
+            return Ok(None);
+        }
+        let ecosystems = self.ecosystems.clone();
+        Ok(Some(airlift_bundle::Hosted(Arc::new(
+            move |entry: &airlift_store::Entry| {
+                ecosystems
+                    .iter()
+                    .find(|e| e.name() == entry.ecosystem)
+                    .and_then(|e| e.entry_name(entry))
+                    .is_some_and(|name| policy.is_hosted(&entry.ecosystem, &name))
+            },
+        ))))
+    }
+
     /// Appends an event to the home's audit log. The action it records has
     /// already happened; a failure here says so.
     fn audit<T: Serialize>(&self, event: &str, detail: &T) -> Result<(), Failure> {

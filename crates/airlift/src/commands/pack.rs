@@ -247,6 +247,7 @@ pub(crate) fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
         valid_for: parse_duration(&args.valid_for)?,
         zstd_level: args.zstd_level,
         zstd_threads: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        leave_out: if args.hosted { None } else { context.hosted()? },
     };
     let keys = SiteKeys::open(&context.layout.keys_dir())?;
     let report = airlift_bundle::pack(&store, &keys, &options, &context.bar())?;

@@ -61,24 +61,13 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
 /// is refused unless `--anonymous-read` says that anyone who can reach the
 /// server may read; this is checked before anything listens.
 fn access_policy(context: &Context, args: &ServeArgs) -> Result<airlift_access::Policy, Failure> {
-    let default_file = context.layout.home().join("access.toml");
+    let default_file = context.access_file();
     let file = match &args.access {
         Some(file) => Some(file.clone()),
         None => default_file.exists().then_some(default_file),
     };
-    let names: Vec<&str> = context.ecosystems.iter().map(|e| e.name()).collect();
     let mut policy = match file {
-        Some(file) => {
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                Failure::input(format!(
-                    "cannot read the access rules {}: {e}",
-                    file.display()
-                ))
-            })?;
-            airlift_access::Policy::parse(&file, &text, &names).map_err(|e| {
-                Failure::input(e.to_string()).hint("see `access.toml` in docs/reference/access.md")
-            })?
-        }
+        Some(file) => context.access_rules(&file)?,
         None => {
             let loopback = args.listen.ip().is_loopback();
             if !loopback && !args.anonymous_read {

@@ -6,12 +6,13 @@ pub(crate) fn import_options<'a>(
     context: &'a Context,
     trust: Option<&'a Path>,
     removals: airlift_bundle::RemovalPolicy,
-) -> ImportOptions<'a> {
-    ImportOptions {
+) -> Result<ImportOptions<'a>, Failure> {
+    Ok(ImportOptions {
         layout: &context.layout,
         trusted_root: trust,
         removals,
-    }
+        hosted: context.hosted()?,
+    })
 }
 
 pub(crate) fn verify(context: &Context, args: VerifyArgs) -> Result<(), Failure> {
@@ -76,7 +77,7 @@ pub(crate) fn verify(context: &Context, args: VerifyArgs) -> Result<(), Failure>
     let result = airlift_bundle::verify(
         &bundle,
         &store,
-        &import_options(context, args.trust.as_deref(), Default::default()),
+        &import_options(context, args.trust.as_deref(), Default::default())?,
         &context.bar(),
     )?;
     context.emit(&result, || {
