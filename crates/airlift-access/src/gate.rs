@@ -679,6 +679,20 @@ impl Gatekeeper for Gate {
         &self.service
     }
 
+    fn authorize(
+        &self,
+        caller: &Caller,
+        ecosystem: &str,
+        scope: &Scope,
+        action: Action,
+    ) -> Result<(), (axum::http::StatusCode, String)> {
+        match self.decide(&identity_of(caller), ecosystem, scope, action) {
+            Decision::Allow => Ok(()),
+            Decision::Challenge(message) => Err((axum::http::StatusCode::UNAUTHORIZED, message)),
+            Decision::Deny(message) => Err((axum::http::StatusCode::FORBIDDEN, message)),
+        }
+    }
+
     fn issue(
         &self,
         caller: &Caller,

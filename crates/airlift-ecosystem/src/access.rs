@@ -232,6 +232,19 @@ pub trait Gatekeeper: Send + Sync {
     /// The server's name in challenges (`service=`).
     fn service(&self) -> &str;
 
+    /// Decides `action` on `scope` for `caller` exactly as the server's
+    /// guard does (rules, token scopes, registry grants, hosted names), for
+    /// a handler that learns the name only from the request body (a
+    /// `twine upload`, a `cargo publish`): `Err` is the refusal's status
+    /// (401 or 403) and message.
+    fn authorize(
+        &self,
+        caller: &Caller,
+        ecosystem: &str,
+        scope: &Scope,
+        action: Action,
+    ) -> Result<(), (StatusCode, String)>;
+
     /// A short-lived signed token for `caller` that allows `grants` (name
     /// and actions) in `ecosystem`, and how many seconds it lives.
     fn issue(

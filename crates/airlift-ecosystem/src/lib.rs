@@ -34,6 +34,7 @@
 //!   clients' words (see [`access`]).
 
 pub mod access;
+pub mod publish;
 
 pub use access::{Access, Action, Caller, Gatekeeper, Refusal, Scope};
 
