@@ -197,6 +197,12 @@ pub async fn serve_listener(
                 }
             },
         };
+        // A response is a head and a body written separately; with Nagle's
+        // algorithm the body of a small answer waits for the client's
+        // delayed ACK of the head (milliseconds per request on loopback).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, "TCP_NODELAY: {e}");
+        }
         let app = app.clone();
         let acceptor = acceptor.clone();
         let stopping = stopping.clone();
