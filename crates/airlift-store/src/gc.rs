@@ -9,12 +9,12 @@
 //!    from inside the gap, and a delta bundle omits the blobs it carried).
 //!    Generations are row versions (ADR 0006), so keeping a generation keeps
 //!    every newer one too: everything older than the oldest kept generation
-//!    is pruned ([`MetaStore::prune_generations`]).
+//!    is pruned ([`MetaStore::prune_generations`](crate::MetaStore::prune_generations)).
 //! 2. **Mark and sweep.** The cutoff `now - grace` is taken, then the
 //!    digests referenced by the kept generations are read in one query
-//!    ([`MetaStore::referenced_digests`]: the mark), then every stored blob
+//!    ([`MetaStore::referenced_digests`](crate::MetaStore::referenced_digests): the mark), then every stored blob
 //!    outside that set is removed if it was committed before the cutoff
-//!    ([`BlobStore::remove_if_older`]: the sweep, which reads each blob's
+//!    ([`BlobStore::remove_if_older`](crate::BlobStore::remove_if_older): the sweep, which reads each blob's
 //!    time only when it comes to it).
 //!
 //! # Why a blob that is in use is never removed
@@ -33,8 +33,7 @@
 //! `C`. So `B` is lost only if `C - W > grace`: the writer took longer than
 //! the grace period between storing a blob and committing the entry that
 //! references it. The grace period is the bound on that gap, and with a
-//! grace of zero the race does lose blobs (the crate's `gc_race` test shows
-//! both).
+//! grace of zero the race does lose blobs (`tests/gc_race.rs` shows both).
 //!
 //! A writer that finds a blob already stored and does not commit it again
 //! (collect and import skip blobs they have) gets no fresh time: such a
