@@ -251,6 +251,24 @@ async fn built(state: &AppState, archive: &str, suite: &str) -> Result<Option<Su
         cache.entry(key).or_default().clone()
     };
     let mut entry = slot.lock().await;
+    // The built files are blobs no index entry references, so `airlift gc`
+    // removes them once its grace period has passed: a build whose files
+    // are gone is made again (the same bytes, stored fresh). A previous
+    // build is dropped, and made again on a by-hash miss.
+    if entry
+        .current
+        .as_ref()
+        .is_some_and(|b| !files_stored(&state.store, b))
+    {
+        entry.current = None;
+    }
+    if entry
+        .previous
+        .as_ref()
+        .is_some_and(|b| !files_stored(&state.store, b))
+    {
+        entry.previous = None;
+    }
     let now = jiff::Timestamp::now().as_second();
     let half = signer.valid_for.as_secs() / 2;
     match entry.current.clone() {
@@ -292,6 +310,14 @@ async fn built(state: &AppState, archive: &str, suite: &str) -> Result<Option<Su
         }
     }
     Ok(Some(entry.clone()))
+}
+
+/// Whether every file of a build is still in the store.
+fn files_stored(store: &Store, built: &Built) -> bool {
+    built
+        .files
+        .values()
+        .all(|(digest, _)| matches!(store.blobs.size(digest), Ok(Some(_))))
 }
 
 /// Builds the generation before `current` for a suite whose previous
@@ -645,6 +671,22 @@ mod tests {
             .expect("answers")
             .expect("suite");
         assert_eq!(kept.previous.expect("kept now").generation, 1);
+        // Garbage collection removes the built files (no entry references
+        // them): the next request builds them again.
+        let current = kept.current.expect("built");
+        for (digest, _) in current.files.values() {
+            store.blobs.remove(digest).expect("remove");
+        }
+        let again = built(&restarted, "arc", "s")
+            .await
+            .map_err(|_| ())
+            .expect("answers")
+            .expect("suite");
+        let again = again.current.expect("rebuilt");
+        assert_eq!(again.files, current.files, "the same files");
+        for (digest, size) in again.files.values() {
+            assert_eq!(store.blobs.size(digest).expect("size"), Some(*size));
+        }
         assert!(
             built(&state, "arc", "nosuch")
                 .await

@@ -4,6 +4,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use airlift_core::{Digest, Sha256, fsync_dir};
 
@@ -42,6 +43,54 @@ pub trait BlobStore: Send + Sync {
         writer.commit(Some(digest))?;
         Ok(())
     }
+    /// Calls `visit` with every stored digest, in no particular order,
+    /// without collecting them all first (garbage collection walks stores
+    /// of many blobs). The provided implementation goes through [`list`].
+    ///
+    /// [`list`]: BlobStore::list
+    fn for_each_blob(
+        &self,
+        visit: &mut dyn FnMut(Digest) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for digest in self.list()? {
+            visit(digest)?;
+        }
+        Ok(())
+    }
+    /// Removes a blob only if it was last committed before `cutoff`
+    /// (with `dry_run`, only says whether it would be). Committing a blob,
+    /// even one already stored, makes it fresh again: that is what lets
+    /// garbage collection run while blobs are written (ADR 0023).
+    ///
+    /// The provided implementation keeps everything: a backend that does
+    /// not know when a blob was committed must not guess.
+    fn remove_if_older(
+        &self,
+        digest: &Digest,
+        cutoff: SystemTime,
+        dry_run: bool,
+    ) -> Result<Swept, StoreError> {
+        let _ = (digest, cutoff, dry_run);
+        Ok(Swept::Fresh)
+    }
+    /// Removes staged writes (never visible) last written before `cutoff`
+    /// and returns how many files and bytes that was (with `dry_run`, would
+    /// be). The provided implementation has none.
+    fn sweep_staged(&self, cutoff: SystemTime, dry_run: bool) -> Result<(u64, u64), StoreError> {
+        let _ = (cutoff, dry_run);
+        Ok((0, 0))
+    }
+}
+
+/// What [`BlobStore::remove_if_older`] did with one blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Swept {
+    /// Removed (or, in a dry run, would be): it held this many bytes.
+    Removed(u64),
+    /// Kept: committed at or after the cutoff.
+    Fresh,
+    /// Already gone.
+    Gone,
 }
 
 /// A staged blob write.
@@ -83,15 +132,16 @@ impl FsBlobStore {
         self.root.join(blob_relative_path(digest))
     }
 
-    /// Moves a verified file into place by rename (same file system).
+    /// Moves a verified file into place by rename (same file system). The
+    /// staged file's modification time is the commit's (see [`commit_time`]),
+    /// and it replaces a copy already stored (the same bytes) instead of
+    /// being dropped: so the blob under a digest is always as fresh as its
+    /// last commit, and a garbage collection that claimed the old copy
+    /// (ADR 0023) cannot take the new one with it.
     fn install(&self, staged: &Path, digest: &Digest) -> Result<(), StoreError> {
         let target = self.path_of(digest);
         let parent = target.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&parent).map_err(StoreError::io("create directory", &parent))?;
-        if target.exists() {
-            fs::remove_file(staged).map_err(StoreError::io("remove", staged))?;
-            return Ok(());
-        }
         fs::rename(staged, &target).map_err(StoreError::io("rename into store", &target))?;
         fsync_dir(&parent).map_err(StoreError::io("fsync", &parent))?;
         Ok(())
@@ -99,6 +149,20 @@ impl FsBlobStore {
 }
 
 static STAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Sets a staged file's modification time to now, the time of its commit:
+/// garbage collection's grace period counts from it (ADR 0023). A file
+/// adopted from an upload can have been last written long before.
+fn commit_time(file: &File, path: &Path) -> Result<(), StoreError> {
+    file.set_modified(SystemTime::now())
+        .map_err(StoreError::io("set the commit time of", path))
+}
+
+/// Whether a file was last modified before `cutoff`. A time the file
+/// system cannot tell counts as fresh: when unsure, keep.
+fn older_than(metadata: &fs::Metadata, cutoff: SystemTime) -> bool {
+    metadata.modified().is_ok_and(|modified| modified < cutoff)
+}
 
 /// Staged names are `<kind>-<pid>-<counter>`; true when that process still runs.
 fn staged_by_live_process(name: &str) -> bool {
@@ -160,30 +224,101 @@ impl BlobStore for FsBlobStore {
 
     fn list(&self) -> Result<Vec<Digest>, StoreError> {
         let mut out = Vec::new();
-        let algo_dir = self.root.join("sha256");
-        let shards = match fs::read_dir(&algo_dir) {
-            Ok(shards) => shards,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(StoreError::io("list", &algo_dir)(e)),
-        };
-        for shard in shards {
-            let shard = shard.map_err(StoreError::io("list", &algo_dir))?;
-            let shard_path = shard.path();
-            for blob in fs::read_dir(&shard_path).map_err(StoreError::io("list", &shard_path))? {
-                let blob = blob.map_err(StoreError::io("list", &shard_path))?;
-                let name = blob.file_name();
-                let name = name.to_string_lossy();
-                let digest = Digest::from_hex(&name).map_err(|_| {
-                    StoreError::Corrupt(format!(
-                        "unexpected file in blob store: {}",
-                        blob.path().display()
-                    ))
-                })?;
-                out.push(digest);
-            }
+        for shard in self.shards()? {
+            out.extend(Self::shard_digests(&shard)?);
         }
         out.sort();
         Ok(out)
+    }
+
+    fn for_each_blob(
+        &self,
+        visit: &mut dyn FnMut(Digest) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // One shard (1/256 of the store) is read before its blobs are
+        // visited: a visit may remove a blob, and a directory is not
+        // changed while it is being read.
+        for shard in self.shards()? {
+            for digest in Self::shard_digests(&shard)? {
+                visit(digest)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_if_older(
+        &self,
+        digest: &Digest,
+        cutoff: SystemTime,
+        dry_run: bool,
+    ) -> Result<Swept, StoreError> {
+        let path = self.path_of(digest);
+        if dry_run {
+            return match fs::metadata(&path) {
+                Ok(metadata) if older_than(&metadata, cutoff) => Ok(Swept::Removed(metadata.len())),
+                Ok(_) => Ok(Swept::Fresh),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Swept::Gone),
+                Err(e) => Err(StoreError::io("stat", &path)(e)),
+            };
+        }
+        // Claim the file first, then look at its age: a rename takes the
+        // one file that is there at that instant, and a commit of the same
+        // digest after it installs a new file beside the claim, which stays
+        // (checking the age first and then removing could remove a copy
+        // committed in between).
+        let claimed = self.tmp.join(format!(
+            "gc-{}-{}",
+            std::process::id(),
+            STAGE_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        match fs::rename(&path, &claimed) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Swept::Gone),
+            Err(e) => return Err(StoreError::io("claim for removal", &path)(e)),
+        }
+        let metadata = fs::metadata(&claimed).map_err(StoreError::io("stat", &claimed))?;
+        if older_than(&metadata, cutoff) {
+            fs::remove_file(&claimed).map_err(StoreError::io("remove", &claimed))?;
+            return Ok(Swept::Removed(metadata.len()));
+        }
+        // Committed within the grace period: put it back. A copy committed
+        // meanwhile has the same bytes, so replacing it changes nothing.
+        fs::rename(&claimed, &path).map_err(StoreError::io("put back", &path))?;
+        Ok(Swept::Fresh)
+    }
+
+    fn sweep_staged(&self, cutoff: SystemTime, dry_run: bool) -> Result<(u64, u64), StoreError> {
+        let (mut files, mut bytes) = (0, 0);
+        for entry in fs::read_dir(&self.tmp).map_err(StoreError::io("list", &self.tmp))? {
+            let entry = entry.map_err(StoreError::io("list", &self.tmp))?;
+            let path = entry.path();
+            let metadata = match entry.metadata() {
+                Ok(metadata) => metadata,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io("stat", &path)(e)),
+            };
+            // A staged write (`blob-`) is written to as it goes: one
+            // untouched for the grace period was abandoned, whoever made it.
+            // An adoption (`adopt-`) keeps its upload's older time until it
+            // is committed, and a claim (`gc-`) is another collection's:
+            // those are left to their process while it runs.
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let abandoned = name.starts_with("blob-") || !staged_by_live_process(&name);
+            if !metadata.is_file() || !abandoned || !older_than(&metadata, cutoff) {
+                continue;
+            }
+            if !dry_run {
+                match fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::io("remove", &path)(e)),
+                }
+            }
+            files += 1;
+            bytes += metadata.len();
+        }
+        Ok((files, bytes))
     }
 
     fn remove(&self, digest: &Digest) -> Result<(), StoreError> {
@@ -206,9 +341,13 @@ impl BlobStore for FsBlobStore {
         ));
         match fs::rename(file, &staged) {
             Ok(()) => {
-                File::open(&staged)
-                    .and_then(|f| f.sync_all())
-                    .map_err(StoreError::io("fsync", &staged))?;
+                let file = File::options()
+                    .write(true)
+                    .open(&staged)
+                    .map_err(StoreError::io("open", &staged))?;
+                commit_time(&file, &staged)?;
+                file.sync_all().map_err(StoreError::io("fsync", &staged))?;
+                drop(file);
                 self.install(&staged, digest)
             }
             Err(_) => {
@@ -219,6 +358,40 @@ impl BlobStore for FsBlobStore {
                 Ok(())
             }
         }
+    }
+}
+
+impl FsBlobStore {
+    /// The shard directories, `<root>/sha256/<2 hex>`.
+    fn shards(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let algo_dir = self.root.join("sha256");
+        let shards = match fs::read_dir(&algo_dir) {
+            Ok(shards) => shards,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io("list", &algo_dir)(e)),
+        };
+        let mut out = Vec::new();
+        for shard in shards {
+            out.push(shard.map_err(StoreError::io("list", &algo_dir))?.path());
+        }
+        Ok(out)
+    }
+
+    /// The digests in one shard directory.
+    fn shard_digests(shard: &Path) -> Result<Vec<Digest>, StoreError> {
+        let mut out = Vec::new();
+        for blob in fs::read_dir(shard).map_err(StoreError::io("list", shard))? {
+            let blob = blob.map_err(StoreError::io("list", shard))?;
+            let name = blob.file_name();
+            let digest = Digest::from_hex(&name.to_string_lossy()).map_err(|_| {
+                StoreError::Corrupt(format!(
+                    "unexpected file in blob store: {}",
+                    blob.path().display()
+                ))
+            })?;
+            out.push(digest);
+        }
+        Ok(out)
     }
 }
 
@@ -272,6 +445,7 @@ impl BlobWriter for FsBlobWriter {
                 length: self.length,
             });
         }
+        commit_time(&file, &self.path)?;
         file.sync_all()
             .map_err(StoreError::io("fsync", &self.path))?;
         drop(file);

@@ -72,6 +72,10 @@ pub enum StoreError {
         /// Their root, hex.
         offered_root: String,
     },
+    /// The backend does not implement an operation (such as pruning
+    /// generations); nothing was changed.
+    #[error("this store backend cannot {0}")]
+    Unsupported(&'static str),
     /// A stored value could not be decoded.
     #[error("corrupt index row: {0}")]
     Corrupt(String),

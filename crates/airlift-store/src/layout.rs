@@ -3,7 +3,7 @@
 //! ```text
 //! <home>/
 //!   store/blobs/sha256/<2 hex>/<64 hex>   immutable blobs
-//!   store/tmp/                           staged blob writes (cleared on open)
+//!   store/tmp/                           staged blob writes and gc's claims (cleared on open)
 //!   store/index.sqlite                   the index (generations, entries, state, audit log head)
 //!   keys/                                private signing keys (connected side)
 //!   trust/root.json                      the trusted TUF root (isolated side)

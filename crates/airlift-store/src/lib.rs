@@ -16,15 +16,18 @@
 mod blob;
 mod error;
 mod fsck;
+pub mod gc;
 pub mod layout;
 mod meta;
 mod sqlite;
 pub mod suite;
 
-pub use blob::{BlobRead, BlobStore, BlobWriter, FsBlobStore};
+pub use blob::{BlobRead, BlobStore, BlobWriter, FsBlobStore, Swept};
 pub use error::StoreError;
 pub use fsck::{FsckReport, fsck};
-pub use meta::{AuditHead, Change, Entry, Generation, MetaStore, NewGeneration, state_keys};
+pub use meta::{
+    AuditHead, Change, Entry, Generation, MetaStore, NewGeneration, Pruned, state_keys,
+};
 pub use sqlite::SqliteMetaStore;
 
 use std::path::Path;

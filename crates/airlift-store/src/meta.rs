@@ -79,6 +79,16 @@ pub struct AuditHead {
     pub root: String,
 }
 
+/// What pruning old generations removed from the index (or would remove,
+/// when only counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    /// Generations removed.
+    pub generations: u64,
+    /// Entry row versions removed: rows no remaining generation can see.
+    pub rows: u64,
+}
+
 /// Well-known state keys.
 pub mod state_keys {
     /// Version of the last bundle imported (TUF timestamp version).
@@ -204,4 +214,37 @@ pub trait MetaStore: Send + Sync {
     /// audit log was really lost, taken by `airlift audit reset`, which
     /// records the reset as the new log's first event.
     fn clear_audit_head(&self, expected: &AuditHead) -> Result<(), StoreError>;
+    /// Every digest that generation `from_generation` or any later one
+    /// references: the mark of garbage collection, in one read.
+    ///
+    /// The provided implementation reads every such generation's entries;
+    /// a backend that can answer in one query should.
+    fn referenced_digests(
+        &self,
+        from_generation: u64,
+    ) -> Result<std::collections::BTreeSet<Digest>, StoreError> {
+        let mut referenced = std::collections::BTreeSet::new();
+        for generation in self.generations()? {
+            if generation.id >= from_generation {
+                referenced.extend(
+                    self.entries(generation.id, None)?
+                        .into_iter()
+                        .map(|e| e.digest),
+                );
+            }
+        }
+        Ok(referenced)
+    }
+    /// Removes every generation older than `oldest_kept`, and the entry
+    /// row versions that only those generations could see, atomically;
+    /// with `dry_run`, only counts them. Generations from `oldest_kept` on
+    /// read exactly as before. `oldest_kept` is lowered to the current
+    /// generation if it is newer, so the served generation is never pruned.
+    ///
+    /// The provided implementation refuses: a backend that keeps old
+    /// generations must say how to drop them.
+    fn prune_generations(&self, oldest_kept: u64, dry_run: bool) -> Result<Pruned, StoreError> {
+        let _ = (oldest_kept, dry_run);
+        Err(StoreError::Unsupported("prune generations"))
+    }
 }

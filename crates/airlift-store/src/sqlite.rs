@@ -1,12 +1,15 @@
 //! The embedded index: one SQLite file.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+use airlift_core::Digest;
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::StoreError;
-use crate::meta::{AuditHead, Change, Entry, Generation, MetaStore};
+use crate::meta::{AuditHead, Change, Entry, Generation, MetaStore, Pruned};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS generations (
@@ -395,6 +398,78 @@ impl MetaStore for SqliteMetaStore {
             Ok(None)
         })?;
         refused.map_or(Ok(()), |recorded| Err(head_refused(recorded, head)))
+    }
+
+    fn referenced_digests(&self, from_generation: u64) -> Result<BTreeSet<Digest>, StoreError> {
+        // A row is seen by some generation from `from_generation` on when it
+        // was not removed before it. Rows added later are seen by their own
+        // generation, so they count too.
+        let raw: Vec<String> = self.with(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT DISTINCT digest FROM entries WHERE removed_in IS NULL OR removed_in > ?1",
+            )?;
+            let from = i64::try_from(from_generation).unwrap_or(i64::MAX);
+            let rows = statement.query_map(params![from], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        raw.iter()
+            .map(|digest| {
+                digest
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("entry digest {digest}: {e}")))
+            })
+            .collect()
+    }
+
+    fn prune_generations(&self, oldest_kept: u64, dry_run: bool) -> Result<Pruned, StoreError> {
+        self.with(|c| {
+            // IMMEDIATE: no generation is committed while the rows are
+            // counted and removed, so the counts are what was removed.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<i64> = tx
+                .query_row(
+                    "SELECT CAST(value AS INTEGER) FROM state WHERE key = 'current_generation'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(current) = current else {
+                return Ok(Pruned::default());
+            };
+            let kept = i64::try_from(oldest_kept).unwrap_or(i64::MAX).min(current);
+            let generations: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM generations WHERE id < ?1",
+                params![kept],
+                |r| r.get(0),
+            )?;
+            let rows: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM entries WHERE removed_in IS NOT NULL AND removed_in <= ?1",
+                params![kept],
+                |r| r.get(0),
+            )?;
+            let pruned = Pruned {
+                generations: generations as u64,
+                rows: rows as u64,
+            };
+            if dry_run {
+                return Ok(pruned);
+            }
+            tx.execute(
+                "DELETE FROM entries WHERE removed_in IS NOT NULL AND removed_in <= ?1",
+                params![kept],
+            )?;
+            // The rows left that were added before `kept` are seen from
+            // `kept` on: say so, so that `added_in` names a generation that
+            // still exists (a foreign key). No two rows of one key collide:
+            // at most one row of a key is seen by `kept`.
+            tx.execute(
+                "UPDATE entries SET added_in = ?1 WHERE added_in < ?1",
+                params![kept],
+            )?;
+            tx.execute("DELETE FROM generations WHERE id < ?1", params![kept])?;
+            tx.commit()?;
+            Ok(pruned)
+        })
     }
 }
 

@@ -28,6 +28,7 @@ pub fn meta_store(make: &dyn Fn() -> Box<dyn MetaStore>) {
     meta_changes_are_incremental_and_old_generations_stay(make().as_ref());
     meta_audit_head_only_grows(make().as_ref());
     meta_records_are_outside_generations(make().as_ref());
+    meta_pruning_keeps_newer_generations_exactly(make().as_ref());
 }
 
 fn meta_records_are_outside_generations(store: &dyn MetaStore) {
@@ -355,4 +356,95 @@ fn meta_changes_are_incremental_and_old_generations_stay(store: &dyn MetaStore) 
         })
         .unwrap();
     assert_eq!(keys(third.id), keys(first.id));
+}
+
+fn meta_pruning_keeps_newer_generations_exactly(store: &dyn MetaStore) {
+    assert_eq!(
+        store.prune_generations(1, false).unwrap(),
+        crate::Pruned::default(),
+        "pruning an empty index removed something"
+    );
+    let mut ids = Vec::new();
+    for i in 0..5u8 {
+        // "a" changes every time, "b" never, "c" comes and goes.
+        let mut entries = vec![entry("a", &[i]), entry("b", b"b")];
+        if i % 2 == 0 {
+            entries.push(entry("c", &[b'c', i]));
+        }
+        ids.push(
+            store
+                .commit(NewGeneration {
+                    source: format!("g{i}"),
+                    created_at: i64::from(i),
+                    entries,
+                    state: vec![],
+                })
+                .unwrap()
+                .id,
+        );
+    }
+    let kept = ids[2];
+    let before: Vec<Vec<Entry>> = ids[2..]
+        .iter()
+        .map(|id| store.entries(*id, None).unwrap())
+        .collect();
+    let wanted: std::collections::BTreeSet<Digest> =
+        before.iter().flatten().map(|e| e.digest).collect();
+    assert_eq!(
+        store.referenced_digests(kept).unwrap(),
+        wanted,
+        "referenced digests are not those of the kept generations"
+    );
+    let counted = store.prune_generations(kept, true).unwrap();
+    assert_eq!(store.generations().unwrap().len(), 5, "a dry run pruned");
+    let pruned = store.prune_generations(kept, false).unwrap();
+    assert_eq!(counted, pruned, "the dry run counted otherwise");
+    assert_eq!(pruned.generations, 2);
+    // Rows seen only by the two pruned generations: a0, a1, c0.
+    assert_eq!(pruned.rows, 3);
+    let left: Vec<u64> = store.generations().unwrap().iter().map(|g| g.id).collect();
+    assert_eq!(left, ids[2..].to_vec());
+    for (id, entries) in ids[2..].iter().zip(&before) {
+        assert_eq!(
+            &store.entries(*id, None).unwrap(),
+            entries,
+            "kept generation {id} reads otherwise after pruning"
+        );
+        for e in entries {
+            assert_eq!(
+                store.entry(*id, &e.ecosystem, &e.key).unwrap().as_ref(),
+                Some(e)
+            );
+        }
+    }
+    assert_eq!(store.referenced_digests(kept).unwrap(), wanted);
+    // The next change still builds on the current generation.
+    let next = store
+        .apply(Change {
+            source: "after".into(),
+            created_at: 9,
+            upserts: vec![entry("d", b"d")],
+            removals: vec![("files".into(), "b".into())],
+            state: vec![],
+        })
+        .unwrap();
+    let keys: Vec<String> = store
+        .entries(next.id, None)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(keys, vec!["a", "c", "d"]);
+    // The current generation is never pruned, whatever is asked.
+    store.prune_generations(u64::MAX, false).unwrap();
+    assert_eq!(
+        store
+            .generations()
+            .unwrap()
+            .iter()
+            .map(|g| g.id)
+            .collect::<Vec<_>>(),
+        vec![next.id]
+    );
+    assert_eq!(store.entries(next.id, None).unwrap().len(), 3);
 }

@@ -63,6 +63,9 @@ pub enum Command {
     Token(TokenCommand),
     /// Re-hash every blob and check every entry of the current generation.
     Fsck(FsckArgs),
+    /// Remove old generations from the index, the blobs no kept generation
+    /// references, and expired upload sessions.
+    Gc(GcArgs),
     /// Print the configuration that points a client tool at this server.
     ClientConfig(ClientConfigArgs),
     /// Verify or export the tamper-evident audit log.
@@ -500,6 +503,28 @@ pub struct FsckArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Report what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep the newest N generations. The current generation and the newest
+    /// one an import made are always kept (and with them every newer one).
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+    /// Keep blobs nothing references if they were stored more recently than
+    /// this: a push or an import may not have committed its entry yet. A
+    /// whole number with `ms`, `s`, `m`, `h` or `d`, e.g. `1h`; `0s` keeps
+    /// none (safe only when nothing writes to the home meanwhile).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_grace)]
+    pub grace: std::time::Duration,
+    /// Remove OCI upload sessions opened this long ago or earlier, as
+    /// `serve --upload-expiry` does. A whole number with `s`, `m`, `h` or `d`.
+    #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_upload_expiry)]
+    pub upload_expiry: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
 pub struct InitArgs {
     /// The root.json to trust (from `airlift keys init` on the connected side).
     #[arg(long, value_name = "ROOT_JSON")]
@@ -605,6 +630,29 @@ fn parse_upload_expiry(text: &str) -> Result<std::time::Duration, String> {
             Err(format!("unknown unit {other:?} (use s, m, h or d)"))
         }
         Ok(_) | Err(DurationError::TooLarge) => Err(format!("{text:?} is not between 1s and 365d")),
+    }
+}
+
+/// Parses `gc --grace`: a whole number with `ms`, `s`, `m`, `h` or `d`,
+/// from zero to a year.
+fn parse_grace(text: &str) -> Result<std::time::Duration, String> {
+    let units = [
+        ("ms", 1),
+        ("s", 1000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+    ];
+    match duration_millis(text, &units) {
+        Ok(millis @ 0..=31_536_000_000) => Ok(std::time::Duration::from_millis(millis)),
+        Err(DurationError::NoNumber) => Err(format!("{text:?} does not start with a whole number")),
+        Err(DurationError::Unit(unit)) if unit.is_empty() => {
+            Err(format!("{text:?} needs a unit (ms, s, m, h or d)"))
+        }
+        Err(DurationError::Unit(other)) => {
+            Err(format!("unknown unit {other:?} (use ms, s, m, h or d)"))
+        }
+        Ok(_) | Err(DurationError::TooLarge) => Err(format!("{text:?} is not between 0s and 365d")),
     }
 }
 

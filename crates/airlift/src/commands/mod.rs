@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::cli::{
     ApproveArgs, AptCommand, AuditCommand, BundleArgs, Cli, ClientConfigArgs, CollectArgs, Command,
-    CustodyCommand, FsckArgs, ImportArgs, InitArgs, KeysCommand, PackArgs, ReceiptCommand,
+    CustodyCommand, FsckArgs, GcArgs, ImportArgs, InitArgs, KeysCommand, PackArgs, ReceiptCommand,
     SbomArgs, ServeArgs, TlsCommand, VerifyArgs,
 };
 use crate::failure::{Exit, Failure};
@@ -29,6 +29,7 @@ mod client_config;
 mod collect;
 mod custody;
 mod fsck;
+mod gc;
 mod images;
 mod import_;
 mod init;
@@ -49,6 +50,7 @@ use self::client_config::*;
 use self::collect::*;
 use self::custody::*;
 use self::fsck::*;
+use self::gc::*;
 use self::images::*;
 use self::import_::*;
 use self::init::*;
@@ -321,6 +323,7 @@ pub fn run(cli: Cli, ecosystems: Arc<Registry>, out: Output) -> Result<(), Failu
         Command::User(command) => user(&context, command),
         Command::Token(command) => token(&context, command),
         Command::Fsck(args) => fsck(&context, args),
+        Command::Gc(args) => gc(&context, args),
         Command::ClientConfig(args) => client_config(&context, args),
         Command::Audit(command) => audit(&context, command),
         Command::Receipt(ReceiptCommand::Export { out }) => receipt_export(&context, &out),

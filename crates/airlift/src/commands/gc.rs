@@ -1,0 +1,165 @@
+//! `airlift gc`: garbage collection of the home (ADR 0023).
+//!
+//! Old generations leave the index, blobs that no kept generation
+//! references leave the store once the grace period has passed since they
+//! were stored, and OCI upload sessions older than the upload expiry go,
+//! as `serve` sweeps them. The work is `airlift_store::gc`; this command
+//! holds the import lock while it runs, because an import checks which
+//! blobs the store already has and commits entries for them much later (a
+//! blob it found but did not store again has no fresh time for the grace
+//! period to protect). A real collection is recorded in the audit log; a
+//! dry run changes nothing and records nothing.
+
+use std::fs::File;
+use std::time::Duration;
+
+use airlift_store::gc::{self, Retention};
+
+use super::*;
+
+/// The import lock (`<quarantine>/.lock`, the file `import` and `verify`
+/// lock): held while collecting, so no import runs meanwhile.
+fn import_lock(layout: &Layout) -> Result<File, Failure> {
+    let dir = layout.quarantine_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Failure::new(
+            Exit::Failed,
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
+    let path = dir.join(".lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot open {}: {e}", path.display())))?;
+    file.try_lock().map_err(|_| {
+        Failure::new(
+            Exit::Failed,
+            format!(
+                "an import or verify holds {}: garbage collection waits for it",
+                path.display()
+            ),
+        )
+        .hint("run `airlift gc` again when the import is done")
+    })?;
+    Ok(file)
+}
+
+/// Bytes as a short human figure (powers of 1024).
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+pub(crate) fn gc(context: &Context, args: GcArgs) -> Result<(), Failure> {
+    let store = context.store()?;
+    let _lock = import_lock(&context.layout)?;
+    let retention = Retention {
+        keep_generations: args.keep as usize,
+        grace: args.grace,
+    };
+    let report = if args.dry_run {
+        gc::plan(&store, &retention)?
+    } else {
+        gc::run(&store, &retention)?
+    };
+    // Upload sessions have no dry run: a dry run leaves them and says so.
+    let uploads_dir = context.layout.uploads_dir();
+    let uploads = if args.dry_run {
+        None
+    } else {
+        Some(
+            airlift_oci::serve::sweep_uploads(&uploads_dir, args.upload_expiry).map_err(|e| {
+                Failure::new(
+                    Exit::Failed,
+                    format!("sweeping upload sessions in {}: {e}", uploads_dir.display()),
+                )
+            })?,
+        )
+    };
+    let mut shown = serde_json::to_value(&report)
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode JSON: {e}")))?;
+    shown["grace_seconds"] = serde_json::json!(args.grace.as_secs_f64());
+    shown["keep"] = serde_json::json!(args.keep);
+    shown["upload_sessions_removed"] = serde_json::json!(uploads.as_ref().map(|u| u.sessions));
+    shown["upload_bytes_reclaimed"] = serde_json::json!(uploads.as_ref().map(|u| u.bytes));
+    if !args.dry_run {
+        context.audit(
+            "gc",
+            &serde_json::json!({
+                "keep": args.keep,
+                "grace_seconds": args.grace.as_secs_f64(),
+                "oldest_kept": report.oldest_kept,
+                "generations_pruned": report.generations_pruned,
+                "rows_pruned": report.rows_pruned,
+                "blobs_removed": report.blobs_removed,
+                "bytes_reclaimed": report.bytes_reclaimed,
+                "blobs_kept": report.blobs_kept,
+                "staged_removed": report.staged_removed,
+                "upload_sessions_removed": uploads.as_ref().map(|u| u.sessions),
+                "upload_bytes_reclaimed": uploads.as_ref().map(|u| u.bytes),
+            }),
+        )?;
+    }
+    context.emit(&shown, || {
+        let verb = if args.dry_run { "would remove" } else { "removed" };
+        let mut text = format!(
+            "{verb} {} blobs ({}, {} bytes) and {} old generations ({} index rows); kept {} generations and {} blobs ({} only for the {} grace period)",
+            report.blobs_removed,
+            human_bytes(report.bytes_reclaimed),
+            report.bytes_reclaimed,
+            report.generations_pruned,
+            report.rows_pruned,
+            report.generations_kept,
+            report.blobs_kept,
+            report.blobs_in_grace,
+            grace_text(args.grace),
+        );
+        if report.staged_removed > 0 {
+            text.push_str(&format!(
+                "\n{verb} {} abandoned staged writes ({})",
+                report.staged_removed,
+                human_bytes(report.staged_bytes)
+            ));
+        }
+        match &uploads {
+            Some(swept) if swept.sessions > 0 => text.push_str(&format!(
+                "\nremoved {} expired upload sessions ({})",
+                swept.sessions,
+                human_bytes(swept.bytes)
+            )),
+            Some(_) => {}
+            None => text.push_str("\nupload sessions are not looked at in a dry run"),
+        }
+        text.push_str(&format!(
+            "\n{:.0} blobs/s, {:.2} s",
+            report.blobs_per_second, report.seconds
+        ));
+        text
+    })
+}
+
+/// A grace period as the user would write it.
+fn grace_text(grace: Duration) -> String {
+    let millis = grace.as_millis();
+    match millis {
+        0 => "0s".to_owned(),
+        m if m % 86_400_000 == 0 => format!("{}d", m / 86_400_000),
+        m if m % 3_600_000 == 0 => format!("{}h", m / 3_600_000),
+        m if m % 60_000 == 0 => format!("{}m", m / 60_000),
+        m if m % 1000 == 0 => format!("{}s", m / 1000),
+        m => format!("{m}ms"),
+    }
+}
