@@ -197,7 +197,15 @@ fn gc_refuses_bad_options_and_waits_for_an_import() {
     let lock = std::fs::File::create(quarantine.join(".lock")).unwrap();
     lock.lock().unwrap();
     home.run(&["gc"])
-        .fails_with(1, "garbage collection waits for it");
+        .fails_with(1, "garbage collection cannot run beside it");
+    // A collect holds the same lock while it downloads.
+    std::fs::write(home.path().join("empty.toml"), "").unwrap();
+    home.run(&[
+        "collect",
+        "--config",
+        home.path().join("empty.toml").to_str().unwrap(),
+    ])
+    .fails_with(1, "collect cannot run beside it");
     drop(lock);
     home.run(&["gc"]).ok();
 }

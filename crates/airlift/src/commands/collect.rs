@@ -22,6 +22,9 @@ pub(crate) fn ecosystem_failure(error: airlift_ecosystem::Error) -> Failure {
 }
 
 pub(crate) fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
+    // Blobs stored now are committed only when collect ends: no gc may
+    // sweep them meanwhile, however long the downloads take.
+    let _lock = home_lock(&context.layout, "collect")?;
     let tables: Vec<&'static str> = context.ecosystems.iter().map(|e| e.table().key).collect();
     let text = airlift_config::read(&args.config)?;
     let config = Config::parse(&args.config, &text, &tables)?;

@@ -4,48 +4,18 @@
 //! references leave the store once the grace period has passed since they
 //! were stored, and OCI upload sessions older than the upload expiry go,
 //! as `serve` sweeps them. The work is `airlift_store::gc`; this command
-//! holds the import lock while it runs, because an import checks which
+//! holds the home's writer lock while it runs, because an import (or a
+//! collect) checks which
 //! blobs the store already has and commits entries for them much later (a
 //! blob it found but did not store again has no fresh time for the grace
 //! period to protect). A real collection is recorded in the audit log; a
 //! dry run changes nothing and records nothing.
 
-use std::fs::File;
 use std::time::Duration;
 
 use airlift_store::gc::{self, Retention};
 
 use super::*;
-
-/// The import lock (`<quarantine>/.lock`, the file `import` and `verify`
-/// lock): held while collecting, so no import runs meanwhile.
-fn import_lock(layout: &Layout) -> Result<File, Failure> {
-    let dir = layout.quarantine_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        Failure::new(
-            Exit::Failed,
-            format!("cannot create {}: {e}", dir.display()),
-        )
-    })?;
-    let path = dir.join(".lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Failure::new(Exit::Failed, format!("cannot open {}: {e}", path.display())))?;
-    file.try_lock().map_err(|_| {
-        Failure::new(
-            Exit::Failed,
-            format!(
-                "an import or verify holds {}: garbage collection waits for it",
-                path.display()
-            ),
-        )
-        .hint("run `airlift gc` again when the import is done")
-    })?;
-    Ok(file)
-}
 
 /// Bytes as a short human figure (powers of 1024).
 fn human_bytes(bytes: u64) -> String {
@@ -65,7 +35,7 @@ fn human_bytes(bytes: u64) -> String {
 
 pub(crate) fn gc(context: &Context, args: GcArgs) -> Result<(), Failure> {
     let store = context.store()?;
-    let _lock = import_lock(&context.layout)?;
+    let _lock = home_lock(&context.layout, "garbage collection")?;
     let retention = Retention {
         keep_generations: args.keep as usize,
         grace: args.grace,

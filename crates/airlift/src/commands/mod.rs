@@ -331,6 +331,39 @@ pub fn run(cli: Cli, ecosystems: Arc<Registry>, out: Output) -> Result<(), Failu
     }
 }
 
+/// The home's writer lock (`<quarantine>/.lock`, the file `import` and
+/// `verify` lock too), taken without waiting: `collect` holds it while it
+/// runs and `gc` while it collects garbage, so that neither sweeps blobs
+/// the other has stored but not yet committed. `who` names the command in
+/// the refusal.
+fn home_lock(layout: &Layout, who: &str) -> Result<std::fs::File, Failure> {
+    let dir = layout.quarantine_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Failure::new(
+            Exit::Failed,
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
+    let path = dir.join(".lock");
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot open {}: {e}", path.display())))?;
+    file.try_lock().map_err(|_| {
+        Failure::new(
+            Exit::Failed,
+            format!(
+                "an import, verify, collect or gc holds {}: {who} cannot run beside it",
+                path.display()
+            ),
+        )
+        .hint("run it again when the other command is done")
+    })?;
+    Ok(file)
+}
+
 /// The clock: `SOURCE_DATE_EPOCH` when set (reproducible packs), else now.
 fn now() -> Result<jiff::Timestamp, Failure> {
     match std::env::var("SOURCE_DATE_EPOCH") {
