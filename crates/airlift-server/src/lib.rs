@@ -76,6 +76,9 @@ pub struct Services {
     /// authorized by it. `None` serves everyone everything (tests, and
     /// embedding without access control).
     pub gate: Option<Arc<airlift_access::Gate>>,
+    /// The metrics to serve, when the caller records into them too (the
+    /// CLI's scheduled garbage collection); new ones otherwise.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Builds the application with no ecosystem mounted: health, readiness,
@@ -94,8 +97,9 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
         extensions,
         ecosystems,
         gate,
+        metrics,
     } = services;
-    let metrics = Arc::new(Metrics::new());
+    let metrics = metrics.unwrap_or_else(|| Arc::new(Metrics::new()));
     let state = AppState {
         store: store.clone(),
         metrics: metrics.clone(),

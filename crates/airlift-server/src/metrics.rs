@@ -38,6 +38,10 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     bytes: Family<RouteLabels, Counter>,
     refusals: Family<ReasonLabels, Counter>,
+    gc_runs: Counter,
+    gc_reclaimed: Counter,
+    gc_reclaimable: Gauge,
+    gc_last: Gauge,
     blobs: Gauge,
     stored_bytes: Gauge,
     generation: Gauge,
@@ -59,6 +63,30 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let bytes = Family::<RouteLabels, Counter>::default();
         let refusals = Family::<ReasonLabels, Counter>::default();
+        let gc_runs = Counter::default();
+        let gc_reclaimed = Counter::default();
+        let gc_reclaimable = Gauge::default();
+        let gc_last = Gauge::default();
+        registry.register(
+            "gc_runs",
+            "Garbage collections the server ran (serve --gc-every)",
+            gc_runs.clone(),
+        );
+        registry.register(
+            "gc_reclaimed_bytes",
+            "Bytes of blobs and staged writes the server's garbage collections removed",
+            gc_reclaimed.clone(),
+        );
+        registry.register(
+            "gc_reclaimable_bytes",
+            "Bytes a garbage collection would remove now, from the last dry run (hourly)",
+            gc_reclaimable.clone(),
+        );
+        registry.register(
+            "gc_last_run_timestamp_seconds",
+            "Unix time of the last garbage collection the server ran (0 if none)",
+            gc_last.clone(),
+        );
         let blobs = Gauge::default();
         let stored_bytes = Gauge::default();
         let generation = Gauge::default();
@@ -106,6 +134,10 @@ impl Metrics {
             requests,
             bytes,
             refusals,
+            gc_runs,
+            gc_reclaimed,
+            gc_reclaimable,
+            gc_last,
             blobs,
             stored_bytes,
             generation,
@@ -127,6 +159,19 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .inc_by(bytes);
+    }
+
+    /// Records a garbage collection that removed `bytes`, at `unix` time.
+    pub fn collected(&self, bytes: u64, unix: i64) {
+        self.gc_runs.inc();
+        self.gc_reclaimed.inc_by(bytes);
+        self.gc_last.set(unix);
+    }
+
+    /// Sets what a garbage collection would remove now.
+    pub fn reclaimable(&self, bytes: u64) {
+        self.gc_reclaimable
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// Counts one request refused by access control.

@@ -551,6 +551,19 @@ pub struct ServeArgs {
     /// callers may read only when the server listens on loopback.
     #[arg(long, value_name = "FILE")]
     pub access: Option<PathBuf>,
+    /// Collect garbage this often while serving (`airlift gc` with
+    /// `--gc-keep` and `--gc-grace`), skipping a round when an import,
+    /// collect or gc holds the home: an age with `m`, `h` or `d`. Off by
+    /// default; `/metrics` shows reclaimable bytes either way.
+    #[arg(long, value_name = "AGE", value_parser = parse_upload_expiry)]
+    pub gc_every: Option<std::time::Duration>,
+    /// Generations the scheduled garbage collection keeps.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub gc_keep: u32,
+    /// How old an unreferenced blob must be before the scheduled garbage
+    /// collection removes it.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_grace)]
+    pub gc_grace: std::time::Duration,
     /// Let anonymous callers read everything, whatever the rules say
     /// (needed to serve on a non-loopback address without rules).
     /// Anonymous callers never write.

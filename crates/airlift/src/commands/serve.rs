@@ -16,7 +16,11 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     tracing::info!("access rules: {}", policy.source);
     let gate = airlift_access::Gate::new(store.meta.clone(), policy, "airlift")
         .map_err(|e| Failure::new(Exit::Failed, format!("cannot load users and tokens: {e}")))?;
+    let metrics = std::sync::Arc::new(airlift_server::Metrics::new());
+    let runtime = runtime()?;
+    collect_garbage_while_serving(context, &runtime, &store, &metrics, &audit, &args);
     let services = airlift_server::Services {
+        metrics: Some(metrics),
         audit: Some(audit),
         upload_expiry: Some(args.upload_expiry),
         extensions: site_extensions(context, None, args.apt_valid_days)?,
@@ -29,7 +33,6 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         body_timeout: args.body_timeout,
         max_connections: args.max_connections as usize,
     };
-    let runtime = runtime()?;
     let result = if args.tls {
         let config = airlift_tls::server_config(&context.layout.tls_dir()).map_err(|e| {
             Failure::input(e.to_string()).hint("run `airlift tls init --name <host>` first")
@@ -54,6 +57,94 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         ))
     };
     result.map_err(|e| Failure::new(Exit::Failed, e.to_string()))
+}
+
+/// How often the server measures what a garbage collection would reclaim.
+const RECLAIMABLE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Background work while serving: an hourly dry run for
+/// `airlift_gc_reclaimable_bytes` (the first a minute after start), and,
+/// with `--gc-every`, garbage collection on that schedule under the home's
+/// writer lock (a round is skipped while an import, collect or gc holds it),
+/// recorded in the audit log (`gc`, with `scheduled: true`) and in
+/// `airlift_gc_reclaimed_bytes_total`.
+fn collect_garbage_while_serving(
+    context: &Context,
+    runtime: &tokio::runtime::Runtime,
+    store: &airlift_store::Store,
+    metrics: &std::sync::Arc<airlift_server::Metrics>,
+    audit: &airlift_ecosystem::AuditHook,
+    args: &ServeArgs,
+) {
+    use airlift_store::gc::{self, Retention};
+    let retention = Retention {
+        keep_generations: args.gc_keep as usize,
+        grace: args.gc_grace,
+    };
+    {
+        let (store, metrics, retention) = (store.clone(), metrics.clone(), retention.clone());
+        runtime.spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            loop {
+                let (store, retention) = (store.clone(), retention.clone());
+                match tokio::task::spawn_blocking(move || gc::plan(&store, &retention)).await {
+                    Ok(Ok(report)) => {
+                        metrics.reclaimable(report.bytes_reclaimed + report.staged_bytes);
+                    }
+                    Ok(Err(e)) => tracing::warn!("measuring reclaimable space: {e}"),
+                    Err(e) => tracing::warn!("measuring reclaimable space: {e}"),
+                }
+                tokio::time::sleep(RECLAIMABLE_EVERY).await;
+            }
+        });
+    }
+    let Some(every) = args.gc_every else {
+        return;
+    };
+    let (store, metrics, audit) = (store.clone(), metrics.clone(), audit.clone());
+    let layout = context.layout.clone();
+    runtime.spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let (store, retention, layout) = (store.clone(), retention.clone(), layout.clone());
+            let ran = tokio::task::spawn_blocking(move || {
+                let _lock = home_lock(&layout, "the scheduled garbage collection")
+                    .map_err(|f| f.message)?;
+                gc::run(&store, &retention).map_err(|e| e.to_string())
+            })
+            .await;
+            match ran {
+                Ok(Ok(report)) => {
+                    let bytes = report.bytes_reclaimed + report.staged_bytes;
+                    metrics.collected(bytes, jiff::Timestamp::now().as_second());
+                    metrics.reclaimable(0);
+                    tracing::info!(
+                        "scheduled gc removed {} blobs ({bytes} bytes) and {} generations",
+                        report.blobs_removed,
+                        report.generations_pruned
+                    );
+                    let detail = serde_json::json!({
+                        "scheduled": true,
+                        "generations_kept": report.generations_kept,
+                        "generations_pruned": report.generations_pruned,
+                        "rows_pruned": report.rows_pruned,
+                        "blobs_removed": report.blobs_removed,
+                        "bytes_reclaimed": report.bytes_reclaimed,
+                        "staged_removed": report.staged_removed,
+                    });
+                    let audit = audit.clone();
+                    match tokio::task::spawn_blocking(move || audit("gc", detail)).await {
+                        Ok(Ok(())) => {}
+                        _ => tracing::error!(
+                            "the scheduled gc ran but the audit log did not record it"
+                        ),
+                    }
+                }
+                Ok(Err(message)) => tracing::warn!("scheduled gc skipped: {message}"),
+                Err(e) => tracing::warn!("scheduled gc failed: {e}"),
+            }
+        }
+    });
 }
 
 /// The access rules `serve` enforces: `--access`, else the home's
