@@ -20,7 +20,7 @@ pub mod policy;
 
 pub use directory::{Directory, Token, User};
 pub use gate::{Credentials, Decision, Failure, Gate, Identity};
-pub use policy::{Pattern, Policy, PolicyError, Subject, TokenScope, Who};
+pub use policy::{Pattern, Policy, PolicyError, Retention, Subject, TokenScope, Who};
 
 /// Whether `name` may name a user or a group: 1 to 64 of ASCII letters,
 /// digits, `.`, `_` and `-`, starting with a letter or digit.

@@ -184,6 +184,7 @@ impl Rule {
 pub struct Policy {
     rules: Vec<Rule>,
     hosted: Vec<Rule>,
+    retention: Vec<Retention>,
     /// Where they come from (a path, or the default's description).
     pub source: String,
 }
@@ -195,6 +196,29 @@ struct RawPolicy {
     rule: Vec<RawRule>,
     #[serde(default)]
     hosted: Vec<RawHosted>,
+    #[serde(default)]
+    retention: Vec<RawRetention>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    ecosystems: Vec<String>,
+    names: Vec<String>,
+    keep_tags: Option<usize>,
+    untagged_days: Option<u64>,
+}
+
+/// A retention rule for hosted repositories (`[[retention]]`; OCI only
+/// today): applied by `airlift gc`.
+#[derive(Clone, Debug)]
+pub struct Retention {
+    /// The repositories it applies to.
+    pub names: Vec<Pattern>,
+    /// Keep this many tags, the most recently pushed.
+    pub keep_tags: Option<usize>,
+    /// Remove manifests no kept tag reaches after this many days.
+    pub untagged_days: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -245,6 +269,7 @@ impl Policy {
         Self {
             rules: vec![Rule::new(None, vec![Pattern::new("*")], grants)],
             hosted: Vec::new(),
+            retention: Vec::new(),
             source: if anonymous_read {
                 "the default: anonymous read, users read, write and delete".to_owned()
             } else {
@@ -291,6 +316,29 @@ impl Policy {
                 Vec::new(),
             ));
         }
+        let mut retention = Vec::new();
+        for (index, rule) in raw.retention.into_iter().enumerate() {
+            let in_rule = |message: String| failed(format!("retention {}: {message}", index + 1));
+            if rule.ecosystems != ["oci"] {
+                return Err(in_rule(
+                    "retention rules apply to ecosystems = [\"oci\"] only".to_owned(),
+                ));
+            }
+            if rule.names.is_empty() {
+                return Err(in_rule("`names` is empty".to_owned()));
+            }
+            if rule.keep_tags.is_none() && rule.untagged_days.is_none() {
+                return Err(in_rule("give keep_tags, untagged_days or both".to_owned()));
+            }
+            if rule.keep_tags == Some(0) {
+                return Err(in_rule("keep_tags = 0 would remove every tag".to_owned()));
+            }
+            retention.push(Retention {
+                names: rule.names.into_iter().map(Pattern::new).collect(),
+                keep_tags: rule.keep_tags,
+                untagged_days: rule.untagged_days,
+            });
+        }
         let mut rules = Vec::new();
         for (index, rule) in raw.rule.into_iter().enumerate() {
             let number = index + 1;
@@ -334,6 +382,7 @@ impl Policy {
         Ok(Self {
             rules,
             hosted,
+            retention,
             source: path.display().to_string(),
         })
     }
@@ -350,6 +399,11 @@ impl Policy {
         self.rules.iter().any(|rule| {
             rule.covers_ecosystem(ecosystem) && rule.covers(scope) && rule.grants(subject, action)
         })
+    }
+
+    /// The retention rules (`[[retention]]`).
+    pub fn retention(&self) -> &[Retention] {
+        &self.retention
     }
 
     /// Whether the site hosts any names (`[[hosted]]`).

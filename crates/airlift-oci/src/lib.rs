@@ -15,6 +15,7 @@ pub mod ecosystem;
 pub mod errors;
 pub mod index;
 pub mod names;
+pub mod retention;
 pub mod serve;
 pub mod spec;
 

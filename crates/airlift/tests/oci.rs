@@ -610,3 +610,102 @@ fn hosted_images_survive_imports_and_bundles_cannot_bring_hosted_names() {
     assert!(!listed(&plain), "a plain pack carried hosted content");
     assert!(listed(&with), "pack --hosted left hosted content out");
 }
+
+/// Pushes an image with its own config and layer as `team/app:<tag>`;
+/// returns its manifest digest.
+fn push_tagged(server: &Server, tag: &str) -> String {
+    let config = format!("{{\"tag\":\"{tag}\"}}");
+    let config_digest = push_blob(server, "team/app", config.as_bytes());
+    let layer = common::noise(tag.len() as u64 * 31 + 7, 2000);
+    let layer_digest = push_blob(server, "team/app", &layer);
+    let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len());
+    let (status, headers, _) = common::request(
+        server.address,
+        "PUT",
+        &format!("/v2/team/app/manifests/{tag}"),
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &manifest,
+    );
+    assert_eq!(status, 201);
+    headers["docker-content-digest"].clone()
+}
+
+/// `[[retention]]` keeps the newest N tags of a hosted repository and
+/// removes manifests no kept tag reaches once they are old enough, but
+/// never a referrer of a kept image; `gc` then reclaims their blobs, and a
+/// dry run reports the same without changing anything.
+#[test]
+fn retention_rules_keep_the_newest_tags_and_referrers_of_kept_images() {
+    let home = Home::new();
+    std::fs::write(
+        home.path().join("access.toml"),
+        "[[rule]]\nread = [\"anonymous\"]\nwrite = [\"writer\"]\n\n[[retention]]\necosystems = [\"oci\"]\nnames = [\"team/*\"]\nkeep_tags = 2\nuntagged_days = 0\n",
+    )
+    .unwrap();
+    let server = Server::start(&home);
+    let mut digests = Vec::new();
+    for tag in ["one", "two", "three", "four"] {
+        digests.push(push_tagged(&server, tag));
+        // Push times are in seconds: the newest must be told apart.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    // An SBOM of the newest image, as an untagged referrer.
+    let config_digest = push_blob(&server, "team/app", b"{}");
+    let sbom = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/spdx+json","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{config_digest}","size":2}},"layers":[],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":1}}}}"#,
+        digests[3]
+    );
+    let sbom_digest = format!("sha256:{}", sha256_hex(sbom.as_bytes()));
+    let (status, _, _) = common::request(
+        server.address,
+        "PUT",
+        &format!("/v2/team/app/manifests/{sbom_digest}"),
+        &[],
+        sbom.as_bytes(),
+    );
+    assert_eq!(status, 201);
+    drop(server);
+
+    let planned = home
+        .run(&["--json", "gc", "--dry-run", "--grace", "0s", "--keep", "1"])
+        .ok()
+        .json();
+    assert_eq!(planned["retention"]["tags"], 2, "{planned}");
+    assert_eq!(planned["retention"]["manifests"], 2, "{planned}");
+    let served = |tag: &str| {
+        let server = Server::start(&home);
+        common::http(
+            server.address,
+            "GET",
+            &format!("/v2/team/app/manifests/{tag}"),
+            &[],
+        )
+        .0
+    };
+    assert_eq!(served("one"), 200, "a dry run removed a tag");
+
+    let done = home
+        .run(&["--json", "gc", "--grace", "0s", "--keep", "1"])
+        .ok()
+        .json();
+    assert_eq!(done["retention"], planned["retention"], "{done}");
+    // Two configs and the layer "one" and "two" share (same seed).
+    assert_eq!(done["retention"]["blob_links"], 3, "{done}");
+    assert!(done["bytes_reclaimed"].as_u64().unwrap() > 0, "{done}");
+    for (tag, status) in [("one", 404), ("two", 404), ("three", 200), ("four", 200)] {
+        assert_eq!(served(tag), status, "{tag}");
+    }
+    assert_eq!(
+        served(&digests[0]),
+        404,
+        "an expired manifest is still served"
+    );
+    assert_eq!(
+        served(&sbom_digest),
+        200,
+        "the referrer of a kept image went"
+    );
+    home.run(&["fsck"]).ok();
+    let audit = home.run(&["audit", "export"]).ok().stdout;
+    assert!(audit.contains(" retention {"), "{audit}");
+}

@@ -63,7 +63,7 @@ pub(super) async fn link_blob(registry: &Registry, name: &str, digest: Digest, s
             index::blob_key(name, &digest),
             digest,
             size,
-            json!({}),
+            json!({"pushed_at": super::unix_now()}),
         )],
         Vec::new(),
     )

@@ -324,7 +324,10 @@ pub(super) async fn put_manifest(
     .await
     .map_err(internal)?;
     stored.map_err(internal)?;
-    let meta = index::manifest_meta(&parsed, &media_type);
+    let mut meta = index::manifest_meta(&parsed, &media_type);
+    // When it was pushed, for retention rules (`airlift gc`).
+    let pushed_at = super::unix_now();
+    meta["pushed_at"] = json!(pushed_at);
     let size = body.len() as u64;
     let mut upserts = vec![index::entry(
         index::manifest_key(name, &digest),
@@ -337,7 +340,7 @@ pub(super) async fn put_manifest(
             index::tag_key(name, tag),
             digest,
             size,
-            json!({"media_type": media_type}),
+            json!({"media_type": media_type, "pushed_at": pushed_at}),
         ));
     }
     change(

@@ -259,6 +259,13 @@ async fn route(registry: &Registry, method: &Method, rest: &str, request: Reques
     Err(oci(Code::NameUnknown, "no such endpoint"))
 }
 
+/// The time now, in Unix seconds.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// Runs index work on the blocking pool.
 async fn blocking<T: Send + 'static>(
     registry: &Registry,

@@ -40,6 +40,21 @@ pub(crate) fn gc(context: &Context, args: GcArgs) -> Result<(), Failure> {
         keep_generations: args.keep as usize,
         grace: args.grace,
     };
+    let rules = match context.access_file() {
+        file if file.exists() => context.access_rules(&file)?.retention().to_vec(),
+        _ => Vec::new(),
+    };
+    let expired = apply_retention(&store, &rules, args.dry_run)?;
+    if !args.dry_run && !expired.keys.is_empty() {
+        context.audit(
+            "retention",
+            &serde_json::json!({
+                "tags": expired.tags,
+                "manifests": expired.manifests,
+                "blob_links": expired.blob_links,
+            }),
+        )?;
+    }
     let report = if args.dry_run {
         gc::plan(&store, &retention)?
     } else {
@@ -62,6 +77,11 @@ pub(crate) fn gc(context: &Context, args: GcArgs) -> Result<(), Failure> {
     let mut shown = serde_json::to_value(&report)
         .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode JSON: {e}")))?;
     shown["grace_seconds"] = serde_json::json!(args.grace.as_secs_f64());
+    shown["retention"] = serde_json::json!({
+        "tags": expired.tags,
+        "manifests": expired.manifests,
+        "blob_links": expired.blob_links,
+    });
     shown["keep"] = serde_json::json!(args.keep);
     shown["upload_sessions_removed"] = serde_json::json!(uploads.as_ref().map(|u| u.sessions));
     shown["upload_bytes_reclaimed"] = serde_json::json!(uploads.as_ref().map(|u| u.bytes));
@@ -85,7 +105,14 @@ pub(crate) fn gc(context: &Context, args: GcArgs) -> Result<(), Failure> {
     }
     context.emit(&shown, || {
         let verb = if args.dry_run { "would remove" } else { "removed" };
-        let mut text = format!(
+        let mut text = String::new();
+        if !expired.keys.is_empty() {
+            text.push_str(&format!(
+                "retention rules {verb} {} tags, {} manifests and {} blob links (their blobs go once no kept generation holds them)\n",
+                expired.tags, expired.manifests, expired.blob_links
+            ));
+        }
+        text += &format!(
             "{verb} {} blobs ({}, {} bytes) and {} old generations ({} index rows); kept {} generations and {} blobs ({} only for the {} grace period)",
             report.blobs_removed,
             human_bytes(report.bytes_reclaimed),
@@ -119,6 +146,66 @@ pub(crate) fn gc(context: &Context, args: GcArgs) -> Result<(), Failure> {
         ));
         text
     })
+}
+
+/// Applies the site's `[[retention]]` rules to the current generation's
+/// image repositories: one index change (`retention`) removing the tags,
+/// manifests and blob links they expire, unless `dry_run`. Returns what
+/// they remove.
+pub(crate) fn apply_retention(
+    store: &airlift_store::Store,
+    rules: &[airlift_access::Retention],
+    dry_run: bool,
+) -> Result<airlift_oci::retention::Removals, Failure> {
+    let mut all = airlift_oci::retention::Removals::default();
+    let Some(current) = store.meta.current()? else {
+        return Ok(all);
+    };
+    if rules.is_empty() {
+        return Ok(all);
+    }
+    let entries = store
+        .meta
+        .entries(current.id, Some(airlift_oci::ECOSYSTEM))?;
+    let now = jiff::Timestamp::now().as_second();
+    let mut seen = std::collections::BTreeSet::new();
+    for rule in rules {
+        let applies = |name: &str| rule.names.iter().any(|p| p.matches(name));
+        let removals = airlift_oci::retention::plan(
+            store,
+            &entries,
+            &applies,
+            airlift_oci::retention::Rule {
+                keep_tags: rule.keep_tags,
+                untagged_days: rule.untagged_days,
+            },
+            now,
+        )?;
+        for key in removals.keys {
+            if seen.insert(key.clone()) {
+                match key.get(..2) {
+                    Some("t:") => all.tags += 1,
+                    Some("m:") => all.manifests += 1,
+                    _ => all.blob_links += 1,
+                }
+                all.keys.push(key);
+            }
+        }
+    }
+    if !dry_run && !all.keys.is_empty() {
+        store.meta.apply(airlift_store::Change {
+            source: "retention".to_owned(),
+            created_at: jiff::Timestamp::now().as_second(),
+            upserts: Vec::new(),
+            removals: all
+                .keys
+                .iter()
+                .map(|k| (airlift_oci::ECOSYSTEM.to_owned(), k.clone()))
+                .collect(),
+            state: Vec::new(),
+        })?;
+    }
+    Ok(all)
 }
 
 /// A grace period as the user would write it.

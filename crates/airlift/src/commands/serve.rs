@@ -18,7 +18,7 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::new(Exit::Failed, format!("cannot load users and tokens: {e}")))?;
     let metrics = std::sync::Arc::new(airlift_server::Metrics::new());
     let runtime = runtime()?;
-    collect_garbage_while_serving(context, &runtime, &store, &metrics, &audit, &args);
+    collect_garbage_while_serving(context, &runtime, &store, &metrics, &audit, &args)?;
     let services = airlift_server::Services {
         metrics: Some(metrics),
         audit: Some(audit),
@@ -75,7 +75,7 @@ fn collect_garbage_while_serving(
     metrics: &std::sync::Arc<airlift_server::Metrics>,
     audit: &airlift_ecosystem::AuditHook,
     args: &ServeArgs,
-) {
+) -> Result<(), Failure> {
     use airlift_store::gc::{self, Retention};
     let retention = Retention {
         keep_generations: args.gc_keep as usize,
@@ -99,7 +99,11 @@ fn collect_garbage_while_serving(
         });
     }
     let Some(every) = args.gc_every else {
-        return;
+        return Ok(());
+    };
+    let rules = match context.access_file() {
+        file if file.exists() => context.access_rules(&file)?.retention().to_vec(),
+        _ => Vec::new(),
     };
     let (store, metrics, audit) = (store.clone(), metrics.clone(), audit.clone());
     let layout = context.layout.clone();
@@ -107,14 +111,18 @@ fn collect_garbage_while_serving(
         loop {
             tokio::time::sleep(every).await;
             let (store, retention, layout) = (store.clone(), retention.clone(), layout.clone());
+            let rules = rules.clone();
             let ran = tokio::task::spawn_blocking(move || {
                 let _lock = home_lock(&layout, "the scheduled garbage collection")
                     .map_err(|f| f.message)?;
-                gc::run(&store, &retention).map_err(|e| e.to_string())
+                let expired = apply_retention(&store, &rules, false).map_err(|f| f.message)?;
+                gc::run(&store, &retention)
+                    .map(|report| (expired, report))
+                    .map_err(|e| e.to_string())
             })
             .await;
             match ran {
-                Ok(Ok(report)) => {
+                Ok(Ok((expired, report))) => {
                     let bytes = report.bytes_reclaimed + report.staged_bytes;
                     metrics.collected(bytes, jiff::Timestamp::now().as_second());
                     metrics.reclaimable(0);
@@ -125,6 +133,11 @@ fn collect_garbage_while_serving(
                     );
                     let detail = serde_json::json!({
                         "scheduled": true,
+                        "retention": {
+                            "tags": expired.tags,
+                            "manifests": expired.manifests,
+                            "blob_links": expired.blob_links,
+                        },
                         "generations_kept": report.generations_kept,
                         "generations_pruned": report.generations_pruned,
                         "rows_pruned": report.rows_pruned,
@@ -145,6 +158,7 @@ fn collect_garbage_while_serving(
             }
         }
     });
+    Ok(())
 }
 
 /// The access rules `serve` enforces: `--access`, else the home's
