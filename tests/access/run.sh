@@ -101,7 +101,7 @@ TOML
     check "a read token cannot push (crane)" \
         refused "DENIED: user .reader. .token .reader.. may not write" as reader sh -c "'$CRANE' append --insecure -f /dev/null -t $R/team/app:2"
     check "a read token cannot push (skopeo)" \
-        refused "denied: user .reader" skopeo copy --src-tls-verify=false --dest-tls-verify=false --src-creds "reader:$READ" --dest-creds "reader:$READ" "docker://$R/team/app:1" "docker://$R/team/app:3"
+        refused "denied: user .*reader.* may not write team/app" skopeo copy --src-tls-verify=false --dest-tls-verify=false --src-creds "reader:$READ" --dest-creds "reader:$READ" "docker://$R/team/app:1" "docker://$R/team/app:3"
     check "a read token cannot delete" \
         refused "DENIED: .* may not delete team/app" as reader sh -c "'$CRANE' delete --insecure $R/team/app@\$('$CRANE' digest --insecure $R/team/app:1)"
     check "the image is still there" as reader "$CRANE" digest --insecure "$R/team/app:1"
@@ -110,8 +110,14 @@ TOML
     check "reader may not read other/*" \
         refused "DENIED: .* may not read other/thing" as reader "$CRANE" manifest --insecure "$R/other/thing:1"
     check "ci's team-only token may not read other/*, though ci may" \
-        refused "token .ci-team.. may not read other/thing" skopeo inspect --tls-verify=false --creds "ci:$TEAM" "docker://$R/other/thing:1"
+        refused "ci-team.* may not read other/thing" skopeo inspect --tls-verify=false --creds "ci:$TEAM" "docker://$R/other/thing:1"
     check "... while ci's write token may" skopeo inspect --raw --tls-verify=false --creds "ci:$WRITE" "docker://$R/other/thing:1"
+
+    # The catalog names only what the caller may read.
+    check "reader's catalog lists team/* and not other/*" as reader sh -c "
+        '$CRANE' catalog --insecure $R >'$WORK/catalog-reader' &&
+        grep -qx team/app '$WORK/catalog-reader' && ! grep -q '^other/' '$WORK/catalog-reader'"
+    check "ci's catalog lists both" as ci sh -c "'$CRANE' catalog --insecure $R | grep -qx other/thing"
 
     # Anonymous callers: nothing here.
     check "anonymous pull is refused" refused "UNAUTHORIZED|401" as anonymous "$CRANE" manifest --insecure "$R/team/app:1"

@@ -227,6 +227,7 @@ fn scope_text(scope: &Scope) -> Option<String> {
     match scope {
         Scope::Name(name) => Some(format!("n:{name}")),
         Scope::All => Some("*".to_owned()),
+        Scope::Any => Some("?".to_owned()),
         _ => None,
     }
 }
@@ -234,6 +235,7 @@ fn scope_text(scope: &Scope) -> Option<String> {
 fn scope_of(text: &str) -> Option<Scope> {
     match text {
         "*" => Some(Scope::All),
+        "?" => Some(Scope::Any),
         _ => text.strip_prefix("n:").map(|n| Scope::Name(n.to_owned())),
     }
 }

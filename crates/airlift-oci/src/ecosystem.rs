@@ -52,7 +52,8 @@ impl Ecosystem for Oci {
     }
 
     /// `/v2/` is the base that clients probe for a challenge, `/v2/token`
-    /// the token endpoint, `/v2/_catalog` every repository; every other
+    /// the token endpoint, `/v2/_catalog` the repositories the caller may
+    /// read; every other
     /// path is its repository: GET and HEAD pull, DELETE of a manifest or
     /// blob deletes, anything else pushes.
     /// Every entry (manifest, tag, blob link) is its repository's.
@@ -70,7 +71,8 @@ impl Ecosystem for Oci {
         let scope = match rest.trim_end_matches('/') {
             "" => Scope::Base,
             "token" => Scope::Login,
-            "_catalog" => Scope::All,
+            // Listed as far as the caller may read (see `catalog`).
+            "_catalog" => Scope::Any,
             _ => {
                 let Some((name, deletable)) = repository_of(rest) else {
                     return Some(read);

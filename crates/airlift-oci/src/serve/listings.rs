@@ -87,10 +87,24 @@ pub(super) async fn catalog(registry: &Registry, pairs: &[(String, String)]) -> 
         None => Ok(Vec::new()),
     })
     .await?;
+    // Only the repositories the caller may read (its user's rights, within
+    // its API token's scopes): a catalog never names what it may not pull.
+    let caller = airlift_ecosystem::Caller::current().unwrap_or_default();
+    let readable = |name: &str| {
+        registry.gatekeeper.as_ref().is_none_or(|gatekeeper| {
+            gatekeeper.principal_may(
+                &caller,
+                crate::ECOSYSTEM,
+                &airlift_ecosystem::Scope::Name(name.to_owned()),
+                airlift_ecosystem::Action::Read,
+            )
+        })
+    };
     let repositories: BTreeSet<String> = entries
         .iter()
         .filter(|e| e.key.starts_with("m:") || e.key.starts_with("t:"))
         .filter_map(|e| index::repository_of(&e.key).map(str::to_owned))
+        .filter(|name| readable(name))
         .collect();
     let (page, more) = paginate(repositories.into_iter().collect(), pairs)?;
     let next = if more {

@@ -45,7 +45,9 @@ fn parse_scope(text: &str) -> Option<(Scope, Vec<Action>)> {
         "repository" if crate::names::valid_repository(name) => {
             Some((Scope::Name(name.to_owned()), actions(wanted)))
         }
-        "registry" if name == "catalog" => Some((Scope::All, vec![Action::Read])),
+        // The catalog lists what the caller may read, so a token for it
+        // needs only that the caller may read something.
+        "registry" if name == "catalog" => Some((Scope::Any, vec![Action::Read])),
         _ => None,
     }
 }
@@ -123,7 +125,7 @@ mod tests {
         );
         assert_eq!(
             parse_scope("registry:catalog:*"),
-            Some((Scope::All, vec![Action::Read]))
+            Some((Scope::Any, vec![Action::Read]))
         );
         assert_eq!(parse_scope("repository:Bad Name:pull"), None);
         assert_eq!(parse_scope("plugin:x:pull"), None);
