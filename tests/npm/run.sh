@@ -121,6 +121,9 @@ PY
 
     check "keys init" "$AIRLIFT" --home "$HI" keys init
     check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/npm.tar.zst"
+    sleep 1.1 # a bundle's version is the second it was packed in
+    check "pack again: a newer bundle, imported over published packages" \
+        "$AIRLIFT" --home "$HI" pack --out "$WORK/media/npm-2.tar.zst"
     kill "$upstream" 2>/dev/null || true
 
     # --- isolated side --------------------------------------------------------
@@ -147,13 +150,13 @@ PY
     check "[gap] If-None-Match answers 304" test "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$R/fx-left")" = 304
     check "[gap] audit endpoint answers" test "$(curl -sf -X POST -H 'Content-Type: application/json' -d '{"fx-left":["2.0.0"]}' "$R/-/npm/v1/security/advisories/bulk")" = "{}"
     # Writing needs a user (anonymous callers on loopback may only read);
-    # a user's write is refused too: the registry is read-only.
+    # a user's PUT that is not a publish document is refused.
     check "[gap] an anonymous write is refused (401)" test "$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$R/fx-left")" = 401
     "$AIRLIFT" --home "$GAP" user add writer >/dev/null
     WRITER_TOKEN=$("$AIRLIFT" --home "$GAP" token create npm-write --user writer --scope 'npm:*:read,write') || true
     sleep 1.1 # the server reloads users and tokens at most once a second
-    check "[gap] the registry is read-only, to a user too (405)" \
-        test "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $WRITER_TOKEN" "$R/fx-left")" = 405
+    check "[gap] a user's PUT that is not a publish document is refused (400)" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $WRITER_TOKEN" "$R/fx-left")" = 400
 
     "$AIRLIFT" --home "$GAP" client-config npm --url http://127.0.0.1:5051 >"$WORK/gap.npmrc"
     check "[gap] npm ci of the locked project, configured only by airlift client-config npm" \
@@ -244,6 +247,72 @@ TOML
     fresh auth-revoked
     check "[gap] auth: npm with the revoked token fails with E401" \
         sh -c "cd '$WORK/auth-revoked' && ! npm install --userconfig '$WORK/token.npmrc' --cache '$WORK/cache-revoked' fx-mid >'$WORK/auth-revoked.out' 2>&1 && grep -q 'E401' '$WORK/auth-revoked.out'"
+
+    # Publishing inside the gap: a site that hosts @corp/* (its own
+    # access.toml, which imports read too), where user `publisher` may
+    # write. Both npms publish a version of @corp/tool; npm installs it;
+    # republishing a version (409: npm 9 says EPUBLISHCONFLICT, npm 11 the
+    # server's message) and publishing outside the hosted names are refused;
+    # a newer bundle imported afterwards leaves it installable.
+    PUB=$WORK/pub-gap
+    check "[gap] publish: init trust, import" sh -c "'$AIRLIFT' --home '$PUB' init --trust '$HI/keys/roots/1.root.json' && '$AIRLIFT' --home '$PUB' import '$WORK/media/npm.tar.zst'"
+    cat >"$PUB/access.toml" <<'TOML'
+[[hosted]]
+ecosystems = ["npm"]
+names = ["@corp/*"]
+
+[[rule]]
+ecosystems = ["npm"]
+read = ["publisher"]
+write = ["publisher"]
+delete = ["publisher"]
+TOML
+    "$AIRLIFT" --home "$PUB" user add publisher >/dev/null
+    PUB_TOKEN=$("$AIRLIFT" --home "$PUB" token create npm-publish --user publisher --scope 'npm:*:read,write,delete') || true
+    check "[gap] publish: a token for user publisher" test -n "$PUB_TOKEN"
+    start_server "$PUB" 5054
+    PR=http://127.0.0.1:5054/npm
+    printf 'registry=%s/\n//127.0.0.1:5054/npm/:_authToken=%s\n' "$PR" "$PUB_TOKEN" >"$WORK/pub.npmrc"
+    make_tool() { # dir name version
+        mkdir -p "$WORK/$1"
+        printf '{"name": "%s", "version": "%s", "main": "index.js", "description": "made inside"}\n' "$2" "$3" >"$WORK/$1/package.json"
+        printf 'module.exports = "%s %s";\n' "$2" "$3" >"$WORK/$1/index.js"
+    }
+    check "[gap] publish: npm whoami names the token's user" \
+        test "$(npm whoami --userconfig "$WORK/pub.npmrc" 2>/dev/null)" = publisher
+    for which in newest old; do
+        if [ "$which" = newest ]; then
+            npm_cmd=("$NEW_NPM") version=$(npm --version) tool_version=1.0.0
+        else
+            npm_cmd=(node "$OLD_NPM/node_modules/npm/bin/npm-cli.js") version=$OLD_NPM_VERSION tool_version=1.1.0
+        fi
+        make_tool "tool-$which" @corp/tool "$tool_version"
+        check "[gap] publish: npm $version publish of @corp/tool@$tool_version" \
+            sh -c "cd '$WORK/tool-$which' && $(printf '%q ' "${npm_cmd[@]}") publish --userconfig '$WORK/pub.npmrc' --cache '$WORK/cache-pub-$which' >'$WORK/pub-$which.out' 2>&1"
+        check "[gap] publish:   ... npm $version cannot publish it again" \
+            sh -c "cd '$WORK/tool-$which' && ! $(printf '%q ' "${npm_cmd[@]}") publish --userconfig '$WORK/pub.npmrc' --cache '$WORK/cache-pub-$which' >'$WORK/republish-$which.out' 2>&1 && grep -Eq 'cannot publish over the previously published version|EPUBLISHCONFLICT' '$WORK/republish-$which.out'"
+        make_tool "other-$which" other-name 1.0.0
+        check "[gap] publish:   ... npm $version cannot publish outside the hosted names (E403)" \
+            sh -c "cd '$WORK/other-$which' && ! $(printf '%q ' "${npm_cmd[@]}") publish --userconfig '$WORK/pub.npmrc' --cache '$WORK/cache-pub-$which' >'$WORK/other-$which.out' 2>&1 && grep -q 'E403' '$WORK/other-$which.out'"
+    done
+    check "[gap] publish: the packument has both versions, latest 1.1.0, tarballs on this server" \
+        python3 -c "import json,sys,urllib.request as u; r=u.Request('$PR/@corp%2ftool', headers={'Authorization': 'Bearer $PUB_TOKEN'}); d=json.load(u.urlopen(r)); sys.exit(not (sorted(d['versions']) == ['1.0.0', '1.1.0'] and d['dist-tags']['latest'] == '1.1.0' and d['versions']['1.0.0']['dist']['tarball'].startswith('$PR/@corp/tool/-/')))"
+    check "[gap] publish: the audit log names the publisher" \
+        sh -c "'$AIRLIFT' --home '$PUB' --json audit export | grep -q 'publish @corp/tool@1.1.0' && '$AIRLIFT' --home '$PUB' --json audit export | grep -q '\"principal\": *\"publisher\"'"
+    fresh pub-install
+    check "[gap] publish: npm install @corp/tool from another project gets 1.1.0" \
+        sh -c "cd '$WORK/pub-install' && npm install -s --userconfig '$WORK/pub.npmrc' --cache '$WORK/cache-pub-install' @corp/tool fx-mid && test \"\$(node -p \"require('@corp/tool')\")\" = '@corp/tool 1.1.0' && test -f node_modules/@corp/tool/package.json"
+    check "[gap] publish: npm dist-tag add @corp/tool@1.0.0 stable, then ls" \
+        sh -c "npm dist-tag add --userconfig '$WORK/pub.npmrc' --cache '$WORK/cache-pub-newest' @corp/tool@1.0.0 stable >/dev/null 2>&1 && npm dist-tag ls --userconfig '$WORK/pub.npmrc' --cache '$WORK/cache-pub-newest' @corp/tool 2>/dev/null | grep -qx 'stable: 1.0.0'"
+    check "[gap] publish: npm dist-tag rm @corp/tool stable" \
+        sh -c "npm dist-tag rm --userconfig '$WORK/pub.npmrc' --cache '$WORK/cache-pub-newest' @corp/tool stable >/dev/null 2>&1 && ! npm dist-tag ls --userconfig '$WORK/pub.npmrc' --cache '$WORK/cache-pub-newest' @corp/tool 2>/dev/null | grep -q stable"
+    check "[gap] publish: npm unpublish @corp/tool@1.0.0" \
+        sh -c "npm unpublish --userconfig '$WORK/pub.npmrc' --cache '$WORK/cache-pub-newest' @corp/tool@1.0.0 >'$WORK/unpublish.out' 2>&1 && ! curl -sf -H 'Authorization: Bearer $PUB_TOKEN' '$PR/@corp%2ftool' | grep -q '\"1.0.0\"'"
+    check "[gap] publish: import of a newer bundle keeps the published package" \
+        sh -c "'$AIRLIFT' --home '$PUB' import '$WORK/media/npm-2.tar.zst' 2>&1 | grep -q '^imported bundle'"
+    fresh pub-after
+    check "[gap] publish:   ... npm install @corp/tool@1.1.0 after the import" \
+        sh -c "cd '$WORK/pub-after' && npm install -s --userconfig '$WORK/pub.npmrc' --cache '$WORK/cache-pub-after' @corp/tool@1.1.0 fx-mid && test \"\$(node -p \"require('@corp/tool') + ' / ' + require('fx-mid')\")\" = '@corp/tool 1.1.0 / fx-mid 1.0.0'"
 
     # The live set, carried and installed.
     LGAP=$WORK/live-gap

@@ -36,7 +36,7 @@ impl Ecosystem for Files {
 
     fn routes(&self, services: &Services) -> Router {
         Router::new()
-            .nest("/files", crate::serve::router(services.store.clone()))
+            .nest("/files", crate::serve::writable_router(services))
             .merge(crate::serve::root_routes(services.store.clone()))
     }
 
@@ -50,6 +50,8 @@ impl Ecosystem for Files {
         let rest = path.strip_prefix("/files/")?;
         Some(if rest.is_empty() {
             Access::any(Action::Read)
+        } else if *method == Method::DELETE {
+            Access::name(Action::Delete, rest)
         } else {
             Access::by_method(method, rest)
         })
@@ -121,4 +123,26 @@ impl Plan for FilesPlan {
 /// The ecosystem, for the registry.
 pub fn ecosystem() -> Arc<dyn Ecosystem> {
     Arc::new(Files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delete_asks_to_delete_the_path() {
+        let asked = |method: Method| Files.access(&method, "/files/ci/app.bin");
+        assert_eq!(
+            asked(Method::GET),
+            Some(Access::name(Action::Read, "ci/app.bin"))
+        );
+        assert_eq!(
+            asked(Method::PUT),
+            Some(Access::name(Action::Write, "ci/app.bin"))
+        );
+        assert_eq!(
+            asked(Method::DELETE),
+            Some(Access::name(Action::Delete, "ci/app.bin"))
+        );
+    }
 }

@@ -1,11 +1,14 @@
-//! `GET/HEAD /files/<path>`: the bytes as collected.
+//! `GET/HEAD /files/<path>`: the bytes as collected (or uploaded:
+//! `PUT` and `DELETE` are [`crate::upload`]).
 //!
 //! Validators, conditional requests and ranges come from `airlift-http`;
 //! `Last-Modified` is when the serving generation was committed.
 
+use airlift_ecosystem::Services;
 use airlift_http::plain;
 use airlift_store::Store;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +20,27 @@ pub fn router(store: Store) -> Router {
         .route("/", get(root))
         .route("/{*path}", get(get_file))
         .with_state(store)
+}
+
+/// The files router that also takes `PUT` and `DELETE` ([`crate::upload`]),
+/// to be nested under `/files`.
+pub fn writable_router(services: &Services) -> Router {
+    let (put, delete) = (services.clone(), services.clone());
+    Router::new()
+        .route("/", get(root))
+        .route(
+            "/{*path}",
+            get(get_file)
+                .put(
+                    move |Path(path): Path<String>, headers: HeaderMap, body: Body| async move {
+                        crate::upload::put(&put, &path, &headers, body).await
+                    },
+                )
+                .delete(move |Path(path): Path<String>| async move {
+                    crate::upload::delete(&delete, &path).await
+                }),
+        )
+        .with_state(services.store.clone())
 }
 
 /// `GET /files/` (with its slash, which the nested router cannot see),

@@ -95,20 +95,44 @@ impl Ecosystem for Npm {
                 &path[1..]
             }
         };
+        let delete = *method == Method::DELETE;
+        // Unpublishing (`<name>/-rev/<rev>`, `<name>/-/<file>/-rev/<rev>`,
+        // by PUT or DELETE) deletes versions of the package.
+        if (*method == Method::PUT || delete)
+            && let Some((name, _)) = crate::publish::unpublish_target(rest)
+        {
+            return Some(Access::name(Action::Delete, name));
+        }
+        if let Some(endpoint) = rest.strip_prefix("-/") {
+            // dist-tags are the package's; the other `-/` endpoints (ping,
+            // whoami, audits) only read.
+            if let Some((name, _)) = endpoint
+                .strip_prefix("package/")
+                .and_then(|p| p.split_once("/dist-tags"))
+            {
+                return Some(Access::by_method(method, name));
+            }
+            let reads = matches!(*method, Method::GET | Method::HEAD | Method::POST);
+            return Some(Access::any(if reads {
+                Action::Read
+            } else {
+                Action::Write
+            }));
+        }
         let name = rest.split("/-/").next().unwrap_or_default();
         let name = name.trim_end_matches('/');
-        Some(
-            if name.is_empty() || name.starts_with("-/") || name == "-" {
-                Access::any(Action::Read)
-            } else {
-                Access::by_method(method, name)
-            },
-        )
+        Some(if name.is_empty() || name == "-" {
+            Access::any(Action::Read)
+        } else if delete {
+            Access::name(Action::Delete, name)
+        } else {
+            Access::by_method(method, name)
+        })
     }
 
     fn routes(&self, services: &Services) -> Router {
         Router::new()
-            .nest("/npm", crate::serve::router(services.store.clone()))
+            .nest("/npm", crate::serve::publishing_router(services))
             .merge(crate::serve::root_tarballs(services.store.clone()))
             .merge(crate::serve::root_routes(services.store.clone()))
     }
@@ -228,4 +252,58 @@ fn summarize(npm: crate::collect::Collected) -> Collected {
 /// The ecosystem, for the registry.
 pub fn ecosystem() -> Arc<dyn Ecosystem> {
     Arc::new(Npm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_names_the_package_and_the_action() {
+        let asked = |method: Method, path: &str| Npm.access(&method, path).expect("claimed");
+        assert_eq!(
+            asked(Method::PUT, "/npm/@corp/tool"),
+            Access::name(Action::Write, "@corp/tool")
+        );
+        assert_eq!(
+            asked(Method::GET, "/npm/@corp/tool/-/tool-1.0.0.tgz"),
+            Access::name(Action::Read, "@corp/tool")
+        );
+        for (method, path) in [
+            (Method::PUT, "/npm/@corp/tool/-rev/3-abc"),
+            (Method::DELETE, "/npm/@corp/tool/-rev/3-abc"),
+            (
+                Method::DELETE,
+                "/npm/@corp/tool/-/tool-1.0.0.tgz/-rev/4-def",
+            ),
+            // npm repeats the registry's path before a tarball it deletes.
+            (
+                Method::DELETE,
+                "/npm/npm/@corp/tool/-/tool-1.0.0.tgz/-rev/undefined",
+            ),
+            (Method::DELETE, "/npm/@corp/tool"),
+        ] {
+            assert_eq!(
+                asked(method, path),
+                Access::name(Action::Delete, "@corp/tool"),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            asked(Method::PUT, "/npm/-/package/@corp/tool/dist-tags/beta"),
+            Access::name(Action::Write, "@corp/tool")
+        );
+        assert_eq!(
+            asked(Method::GET, "/npm/-/whoami"),
+            Access::any(Action::Read)
+        );
+        assert_eq!(
+            asked(Method::POST, "/npm/-/npm/v1/security/audits/quick"),
+            Access::any(Action::Read)
+        );
+        assert_eq!(
+            asked(Method::PUT, "/npm/-/user/org.couchdb.user:x"),
+            Access::any(Action::Write)
+        );
+    }
 }

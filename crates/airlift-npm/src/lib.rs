@@ -8,12 +8,14 @@
 //!   checked against its `integrity` while it streams;
 //! - [`index`]: the entries versions and packuments become;
 //! - [`serve`]: packuments (full and abbreviated) and tarballs under `/npm/`,
-//!   plus the audit endpoints.
+//!   plus the audit endpoints;
+//! - [`publish`]: `npm publish` and `npm unpublish` of hosted packages.
 
 pub mod collect;
 pub mod ecosystem;
 pub mod index;
 pub mod lockfile;
+pub mod publish;
 pub mod range;
 pub mod serve;
 pub mod spec;

@@ -10,12 +10,14 @@
 //!   server root, for clients that drop the registry's path prefix when they
 //!   rewrite lockfile URLs);
 //! - `POST /npm/-/npm/v1/security/advisories/bulk` and `…/audits/quick`:
-//!   no advisories, until scan data exists; `GET /npm/-/ping`.
+//!   no advisories, until scan data exists; `GET /npm/-/ping`;
+//! - publishing (`PUT`, `DELETE`, `GET /npm/-/whoami`): [`crate::publish`].
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
 use airlift_core::Digest;
+use airlift_ecosystem::{Caller, Services};
 use airlift_store::{Entry, Store};
 use axum::Router;
 use axum::body::Body;
@@ -48,17 +50,34 @@ const CACHE_LIMIT: usize = 64 << 20;
 struct AppState {
     store: Store,
     cache: std::sync::Arc<std::sync::Mutex<Cache>>,
+    /// What publishing needs; `None` for a read-only registry.
+    services: Option<Services>,
 }
 
-/// The npm router, to be nested under `/npm`.
+/// The read-only npm router, to be nested under `/npm`.
 pub fn router(store: Store) -> Router {
+    with_state(AppState {
+        store,
+        cache: Default::default(),
+        services: None,
+    })
+}
+
+/// The npm router that also accepts publishing ([`crate::publish`]), to
+/// be nested under `/npm`.
+pub fn publishing_router(services: &Services) -> Router {
+    with_state(AppState {
+        store: services.store.clone(),
+        cache: Default::default(),
+        services: Some(services.clone()),
+    })
+}
+
+fn with_state(state: AppState) -> Router {
     Router::new()
-        .route("/", get(registry_root).with_state(store.clone()))
+        .route("/", get(registry_root).with_state(state.store.clone()))
         .route("/{*path}", any(dispatch))
-        .with_state(AppState {
-            store,
-            cache: Default::default(),
-        })
+        .with_state(state)
 }
 
 /// `GET /npm/`, merged at the server root.
@@ -137,16 +156,40 @@ fn json(body: String, content_type: &'static str) -> Response {
 async fn dispatch(
     State(state): State<AppState>,
     scheme: Option<axum::Extension<airlift_http::Scheme>>,
+    caller: Option<axum::Extension<Caller>>,
     method: Method,
     Path(path): Path<String>,
     headers: HeaderMap,
+    body: Body,
 ) -> Response {
-    match (method.as_str(), path.as_str()) {
-        ("GET" | "HEAD", "-/ping") => return json("{}".into(), "application/json"),
-        ("POST", "-/npm/v1/security/advisories/bulk") => {
+    match (method.as_str(), path.as_str(), &state.services) {
+        ("GET" | "HEAD", "-/ping", _) => return json("{}".into(), "application/json"),
+        ("GET", "-/whoami", _) => return crate::publish::whoami(caller.as_deref()),
+        ("GET" | "PUT" | "DELETE", _, Some(services))
+            if crate::publish::dist_tags_target(&path).is_some() =>
+        {
+            return crate::publish::dist_tags(services, &method, &path, &headers, body).await;
+        }
+        ("PUT" | "DELETE", _, Some(services))
+            if crate::publish::unpublish_target(&path).is_some() =>
+        {
+            return crate::publish::unpublish(
+                services,
+                &path,
+                method == Method::PUT,
+                &headers,
+                body,
+            )
+            .await;
+        }
+        ("PUT", _, Some(services)) if !path.starts_with("-/") && !path.contains("/-/") => {
+            let name = path.trim_end_matches('/');
+            return crate::publish::publish(services, name, &headers, body).await;
+        }
+        ("POST", "-/npm/v1/security/advisories/bulk", _) => {
             return json("{}".into(), "application/json");
         }
-        ("POST", "-/npm/v1/security/audits/quick") => {
+        ("POST", "-/npm/v1/security/audits/quick", _) => {
             let report = serde_json::json!({
                 "actions": [], "advisories": {}, "muted": [],
                 "metadata": {
@@ -156,13 +199,16 @@ async fn dispatch(
             });
             return json(report.to_string(), "application/json");
         }
-        ("GET" | "HEAD", _) => {}
-        _ => {
-            let mut response =
-                json_error(StatusCode::METHOD_NOT_ALLOWED, "this registry is read-only");
+        ("GET" | "HEAD", _, _) => {}
+        (_, _, services) => {
+            let (message, allow) = match services {
+                Some(_) => ("method not allowed here", "GET, HEAD, PUT, DELETE"),
+                None => ("this registry is read-only", "GET, HEAD"),
+            };
+            let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, message);
             response
                 .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
             return response;
         }
     }
@@ -314,7 +360,7 @@ const ABBREVIATED_FIELDS: &[&str] = &[
 /// Builds a packument from `generation`, or `None` when the package is not
 /// carried. The generation is the one the cache entry is filed under, so a
 /// generation committed meanwhile cannot end up cached as the older one.
-fn packument(
+pub(crate) fn packument(
     store: &Store,
     generation: &airlift_store::Generation,
     name: &str,
