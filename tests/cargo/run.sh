@@ -12,7 +12,9 @@
 # A second server on the same home requires credentials (`serve --access`):
 # the newest cargo builds with a `[registries]` entry and
 # CARGO_REGISTRIES_AIRLIFT_TOKEN, and fails, naming the registry, without
-# the token or with a wrong or revoked one.
+# the token or with a wrong or revoked one. A third server hosts `corp-*`:
+# cargo publishes a crate there, a dependent builds from it, a republish
+# and a crate outside the hosted names are refused, and yank works.
 # The oldest supported Debian stable's own cargo (Debian 12: cargo 0.66 with
 # rustc 1.63, unpacked from its .debs into a cache outside the clone and run
 # by path, so rustup's newest cargo stays the `cargo` on PATH) builds from
@@ -385,6 +387,69 @@ check "[gap] auth: token revoke" "$AIRLIFT" --home "$GAP" token revoke cargo-rea
 sleep 1.5
 check "[gap] auth: with the revoked token cargo fails: token rejected, 401" \
     sh -c "cd '$WORK/auth-none' && ! CARGO_HOME='$ACH0' CARGO_REGISTRIES_AIRLIFT_TOKEN='$TOKEN' cargo fetch >'$WORK/auth-revoked.out' 2>&1 && grep -q 'token rejected for .airlift.' '$WORK/auth-revoked.out'"
+
+# Publishing into the gap: the site hosts `corp-*` for cargo. `publisher`
+# may write every crate by rule, but only hosted names take publishes (the
+# rest is imported content); `reader` reads. cargo publishes corp-util
+# (which depends on the imported fx-core), a project depending on it builds
+# with the reader's token, the same version again is refused, other-util
+# (not hosted) is refused 403, `cargo owner --list` names the publisher,
+# and a yanked version is refused to a fresh lock until it is unyanked.
+cat >"$WORK/access-cargo-publish.toml" <<'TOML'
+[[rule]]
+ecosystems = ["cargo"]
+read = ["reader", "publisher"]
+write = ["publisher"]
+
+[[hosted]]
+ecosystems = ["cargo"]
+names = ["corp-*"]
+TOML
+"$AIRLIFT" --home "$GAP" user add publisher >/dev/null
+PUB_TOKEN=$("$AIRLIFT" --home "$GAP" token create cargo-publish --user publisher --scope 'cargo:*:read,write') || true
+READ_TOKEN=$("$AIRLIFT" --home "$GAP" token create cargo-read-2 --user reader --scope 'cargo:*:read') || true
+check "[gap] publish: user add publisher, token create" test -n "$PUB_TOKEN" -a -n "$READ_TOKEN"
+start_server "$GAP" 5045 --access "$WORK/access-cargo-publish.toml"
+PCH=$WORK/publish-cargo-home
+mkdir -p "$PCH"
+printf '[registries.airlift]\nindex = "sparse+http://127.0.0.1:5045/cargo/index/"\n\n[registry]\nglobal-credential-providers = ["cargo:token"]\n' >"$PCH/config.toml"
+publishable() { # dir name
+    mkdir -p "$1/src"
+    printf '[package]\nname = "%s"\nversion = "0.1.0"\nedition = "2021"\ndescription = "a crate made inside the gap"\nlicense = "MIT"\n\n[dependencies]\nfx-core = { version = "0.3", registry = "airlift" }\n' "$2" >"$1/Cargo.toml"
+    echo "pub fn hello() -> &'static str { \"$2 0.1.0\" }" >"$1/src/lib.rs"
+}
+publishable "$WORK/corp-util" corp-util
+publishable "$WORK/other-util" other-util
+cargo_as() { # token dir cargo-args...: cargo in dir with CARGO_HOME=$PCH and the token
+    local token=$1 dir=$2
+    shift 2
+    (cd "$dir" && CARGO_HOME=$PCH CARGO_REGISTRIES_AIRLIFT_TOKEN=$token cargo "$@")
+}
+check "[gap] publish: cargo publish corp-util 0.1.0 --registry airlift" \
+    cargo_as "$PUB_TOKEN" "$WORK/corp-util" publish -q --registry airlift --allow-dirty --no-verify
+project "$WORK/uses-corp" uses-corp 'corp-util = { version = "0.1", registry = "airlift" }'
+echo 'fn main() { println!("{}", corp_util::hello()); }' >"$WORK/uses-corp/src/main.rs"
+check "[gap] publish:   ... cargo build of a project depending on it, with the reader's token" \
+    cargo_as "$READ_TOKEN" "$WORK/uses-corp" build -q
+check "[gap] publish:   ... runs" test "$("$WORK/uses-corp/target/debug/uses-corp")" = "corp-util 0.1.0"
+check "[gap] publish:   ... its index line has the dependency on fx-core" \
+    sh -c "curl -sf -H 'Authorization: $READ_TOKEN' http://127.0.0.1:5045/cargo/index/co/rp/corp-util | python3 -c 'import json,sys; d=json.loads(sys.stdin.readline())[\"deps\"]; assert [(x[\"name\"], x[\"req\"], x[\"kind\"]) for x in d] == [(\"fx-core\", \"^0.3\", \"normal\")], d'"
+# cargo itself finds the version in the index and stops before sending it;
+# the server's own refusal is tested in crates/airlift/tests/cargo_publish.rs.
+check "[gap] publish: the same version again is refused (already exists)" \
+    sh -c "! (cd '$WORK/corp-util' && CARGO_HOME='$PCH' CARGO_REGISTRIES_AIRLIFT_TOKEN='$PUB_TOKEN' cargo publish --registry airlift --allow-dirty --no-verify) >'$WORK/republish.out' 2>&1 && grep -q 'already' '$WORK/republish.out'"
+check "[gap] publish: other-util (not a hosted name) is refused 403" \
+    sh -c "! (cd '$WORK/other-util' && CARGO_HOME='$PCH' CARGO_REGISTRIES_AIRLIFT_TOKEN='$PUB_TOKEN' cargo publish --registry airlift --allow-dirty --no-verify) >'$WORK/publish-other.out' 2>&1 && grep -q '403' '$WORK/publish-other.out'"
+check "[gap] publish: the reader's token cannot publish (403)" \
+    sh -c "! (cd '$WORK/corp-util' && sed -i 's/^version = \"0.1.0\"/version = \"0.1.1\"/' Cargo.toml && CARGO_HOME='$PCH' CARGO_REGISTRIES_AIRLIFT_TOKEN='$READ_TOKEN' cargo publish --registry airlift --allow-dirty --no-verify) >'$WORK/publish-reader.out' 2>&1 && grep -q '403' '$WORK/publish-reader.out'"
+check "[gap] publish: cargo owner --list names the publisher" \
+    sh -c "cd '$WORK/corp-util' && CARGO_HOME='$PCH' CARGO_REGISTRIES_AIRLIFT_TOKEN='$PUB_TOKEN' cargo owner --list --registry airlift corp-util 2>&1 | grep -qw publisher"
+check "[gap] publish: cargo yank --vers 0.1.0" \
+    cargo_as "$PUB_TOKEN" "$WORK/corp-util" yank -q --vers 0.1.0 --registry airlift corp-util
+check "[gap] publish:   ... a fresh lock refuses it" \
+    sh -c "cd '$WORK/uses-corp' && rm -f Cargo.lock && ! CARGO_HOME='$PCH' CARGO_REGISTRIES_AIRLIFT_TOKEN='$READ_TOKEN' cargo generate-lockfile >'$WORK/yanked.out' 2>&1 && grep -q 'yanked' '$WORK/yanked.out'"
+check "[gap] publish: cargo yank --undo, and a fresh lock takes it again" \
+    sh -c "cd '$WORK/corp-util' && CARGO_HOME='$PCH' CARGO_REGISTRIES_AIRLIFT_TOKEN='$PUB_TOKEN' cargo yank -q --undo --vers 0.1.0 --registry airlift corp-util && cd '$WORK/uses-corp' && CARGO_HOME='$PCH' CARGO_REGISTRIES_AIRLIFT_TOKEN='$READ_TOKEN' cargo generate-lockfile -q"
 
 # The live set, carried and built.
 LGAP=$WORK/live-gap

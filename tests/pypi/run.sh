@@ -12,6 +12,9 @@
 #   second server on the same home requires credentials (`serve --access`):
 #   pip (newest and oldest) and uv install with a token in the index URL,
 #   and fail (401, 403) without one, as another user or with a revoked one.
+#   A third server hosts `corp-*`: twine uploads a wheel and an sdist built
+#   there, pip installs them, re-uploads and names outside the hosted ones
+#   are refused, and uv publish uploads the next version.
 # Live smoke test: a small real set is collected from the machine's own pip
 #   default index (read at run time, never written here), carried, and
 #   installed inside the namespace.
@@ -271,6 +274,88 @@ TOML
     check "[gap] auth: token revoke" "$AIRLIFT" --home "$GAP" token revoke pip-read
     sleep 1.5
     refused_pip "the revoked token" auth-revoked "http://reader:$TOKEN@$AUTH" 401
+
+    # Publishing into the gap: the site hosts `corp-*` for pypi. `publisher`
+    # may write every project by rule, but only hosted names take uploads
+    # (the rest is imported content); `reader` reads. twine uploads a wheel
+    # and an sdist of corp-tool built here; pip installs it (the wheel, and
+    # the sdist built from source) next to the imported projects; the same
+    # files again are refused (and skipped by uv's --check-url); other-tool,
+    # not hosted, is refused 403; uv publish uploads the next version.
+    cat >"$WORK/access-publish.toml" <<'TOML'
+[[rule]]
+ecosystems = ["pypi"]
+read = ["reader", "publisher"]
+write = ["publisher"]
+
+[[hosted]]
+ecosystems = ["pypi"]
+names = ["corp-*"]
+TOML
+    check "[gap] publish: user add publisher" "$AIRLIFT" --home "$GAP" user add publisher
+    PUB_TOKEN=$("$AIRLIFT" --home "$GAP" token create twine --user publisher --scope 'pypi:*:read,write') || true
+    READ_TOKEN=$("$AIRLIFT" --home "$GAP" token create pip-read-2 --user reader --scope 'pypi:*:read') || true
+    check "[gap] publish: token create prints the secrets" test -n "$PUB_TOKEN" -a -n "$READ_TOKEN"
+    start_server "$GAP" 5024 --access "$WORK/access-publish.toml"
+    P=127.0.0.1:5024
+    TWINE=$(dirname "$PY")/twine
+    project() { # name version: a tiny setuptools project under $WORK/p-name-version, built
+        local dir=$WORK/p-$1-$2 module
+        module=$(echo "$1" | tr - _)
+        mkdir -p "$dir/src/$module"
+        printf '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "%s"\nversion = "%s"\nrequires-python = ">=3.8"\n' "$1" "$2" >"$dir/pyproject.toml"
+        echo "VERSION = '$2'" >"$dir/src/$module/__init__.py"
+        check "[gap] publish: python -m build $1 $2 (wheel and sdist)" \
+            "$PY" -m build --no-isolation --outdir "$dir/dist" "$dir"
+    }
+    project corp-tool 0.1.0
+    project other-tool 0.1.0
+    project corp-tool 0.2.0
+    twine_upload() { # out-name dir [twine args...]
+        local out=$1 dir=$2
+        shift 2
+        "$TWINE" upload --non-interactive --disable-progress-bar --verbose \
+            --repository-url "http://$P/pypi/legacy/" -u publisher -p "$PUB_TOKEN" "$@" "$dir/dist/"* >"$WORK/$out.out" 2>&1
+    }
+    upload_fails() { # out-name dir needle [twine args...]: refused, saying needle
+        local out=$1 dir=$2 needle=$3
+        shift 3
+        ! twine_upload "$out" "$dir" "$@" && grep -q -- "$needle" "$WORK/$out.out"
+    }
+    check "[gap] publish: twine upload corp-tool 0.1.0 (a wheel and an sdist)" \
+        twine_upload twine-1 "$WORK/p-corp-tool-0.1.0"
+    check "[gap] publish:   ... the project page lists both" \
+        sh -c "curl -sf -u 'reader:$READ_TOKEN' 'http://$P/pypi/simple/corp-tool/' | grep -c 'corp_tool-0.1.0' | grep -qx 2"
+    check "[gap] publish:   ... pip installs the wheel with the reader's token" \
+        "$PY" -m pip install -q --no-cache-dir --no-input --target "$WORK/pub-wheel" --index-url "http://reader:$READ_TOKEN@$P/pypi/simple/" corp-tool
+    check "[gap] publish:   ... and it imports" \
+        test "$(PYTHONPATH="$WORK/pub-wheel" "$PY" -c 'import corp_tool; print(corp_tool.VERSION)')" = 0.1.0
+    check "[gap] publish:   ... pip builds and installs the sdist (setuptools from the index)" \
+        "$PY" -m pip install -q --no-cache-dir --no-input --no-binary corp-tool --target "$WORK/pub-sdist" --index-url "http://reader:$READ_TOKEN@$P/pypi/simple/" corp-tool
+    check "[gap] publish:   ... and alpha, imported, is still there next to it" \
+        "$PY" -m pip install -q --no-cache-dir --no-input --target "$WORK/pub-alpha" --index-url "http://reader:$READ_TOKEN@$P/pypi/simple/" alpha corp-tool
+    check "[gap] publish: the same files again are refused (400 File already exists)" \
+        upload_fails twine-again "$WORK/p-corp-tool-0.1.0" 'File already exists'
+    check "[gap] publish:   ... with status 400" grep -q '400' "$WORK/twine-again.out"
+    # twine 7 allows --skip-existing only for the public index; what it
+    # looks for (400 and "already exist") is checked above. uv's equivalent
+    # asks the index whether each file is there, with the same hash.
+    check "[gap] publish: uv publish --check-url skips the files already there" \
+        sh -c "'$UV' publish --publish-url 'http://$P/pypi/legacy/' --check-url 'http://publisher:$PUB_TOKEN@$P/pypi/simple/' -u publisher -p '$PUB_TOKEN' '$WORK/p-corp-tool-0.1.0/dist/'* >'$WORK/uv-skip.out' 2>&1 && grep -qi 'skipping' '$WORK/uv-skip.out'"
+    check "[gap] publish: other-tool (not a hosted name) is refused 403" \
+        upload_fails twine-other "$WORK/p-other-tool-0.1.0" '403'
+    check "[gap] publish:   ... and nothing of it is listed" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' -u "reader:$READ_TOKEN" "http://$P/pypi/simple/other-tool/")" = 404
+    check "[gap] publish: the reader's token cannot upload (403)" \
+        sh -c "! '$TWINE' upload --non-interactive --disable-progress-bar --verbose --repository-url 'http://$P/pypi/legacy/' -u reader -p '$READ_TOKEN' '$WORK/p-corp-tool-0.2.0/dist/'* >'$WORK/twine-reader.out' 2>&1 && grep -q '403' '$WORK/twine-reader.out'"
+    check "[gap] publish: uv publish corp-tool 0.2.0" \
+        "$UV" publish --publish-url "http://$P/pypi/legacy/" -u publisher -p "$PUB_TOKEN" "$WORK/p-corp-tool-0.2.0/dist/"*
+    check "[gap] publish:   ... pip installs 0.2.0, the newest" \
+        "$PY" -m pip install -q --no-cache-dir --no-input --target "$WORK/pub-2" --index-url "http://reader:$READ_TOKEN@$P/pypi/simple/" corp-tool
+    check "[gap] publish:   ... and it imports" \
+        test "$(PYTHONPATH="$WORK/pub-2" "$PY" -c 'import corp_tool; print(corp_tool.VERSION)')" = 0.2.0
+    check "[gap] publish: each upload is in the audit log with its caller" \
+        sh -c "'$AIRLIFT' --home '$GAP' --json audit export | grep -o 'upload corp_tool[^\\\"]*' | sort -u | wc -l | grep -qx 4 && '$AIRLIFT' --home '$GAP' --json audit export | grep -q '\"publisher\"'"
 
     # The live set, carried and installed.
     LGAP=$WORK/live-gap

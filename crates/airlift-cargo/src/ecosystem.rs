@@ -73,6 +73,13 @@ impl Ecosystem for Cargo {
 
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = path.strip_prefix("/cargo/")?;
+        // A publish names its crate in the body: the guard checks that the
+        // caller may write something here, and the publish handler asks
+        // about the crate itself before it stores anything. Yanks and
+        // owners are on the crate in the path, as downloads are.
+        if rest == "api/v1/crates/new" && method == Method::PUT {
+            return Some(Access::any(Action::Write));
+        }
         let name = if let Some(file) = rest.strip_prefix("index/") {
             if file == "config.json" {
                 ""
@@ -101,7 +108,8 @@ impl Ecosystem for Cargo {
         Router::new()
             .nest(
                 "/cargo",
-                crate::serve::router_with_auth(services.store.clone(), auth),
+                crate::serve::router_with_auth(services.store.clone(), auth)
+                    .merge(crate::publish::router(services.clone())),
             )
             .merge(crate::serve::root_routes(services.store.clone()))
     }

@@ -9,12 +9,15 @@
 //! - [`index::entry`]: one index entry per crate version, holding the
 //!   upstream's index line byte for byte;
 //! - [`serve`]: `/cargo/index/` (`config.json` and the sharded index
-//!   files) and `/cargo/api/v1/crates/<name>/<version>/download`.
+//!   files) and `/cargo/api/v1/crates/<name>/<version>/download`;
+//! - [`publish`]: `cargo publish`, `cargo yank` and `cargo owner` into the
+//!   site, under `/cargo/api/v1/crates/`.
 
 pub mod collect;
 pub mod ecosystem;
 pub mod index;
 pub mod lockfile;
+pub mod publish;
 pub mod serve;
 pub mod spec;
 

@@ -60,6 +60,12 @@ impl Ecosystem for Pypi {
 
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = path.strip_prefix("/pypi/")?;
+        // An upload names its project in the body: the guard checks that
+        // the caller may write something here, and the upload handler asks
+        // about the project itself before it stores anything.
+        if rest == "legacy" || rest == "legacy/" {
+            return Some(Access::any(Action::Write));
+        }
         let project = if let Some(page) = rest.strip_prefix("simple/") {
             page.trim_end_matches('/')
         } else if let Some(file) = rest.strip_prefix("files/") {
@@ -75,7 +81,11 @@ impl Ecosystem for Pypi {
     }
 
     fn routes(&self, services: &Services) -> Router {
-        Router::new().nest("/pypi", crate::serve::router(services.store.clone()))
+        Router::new().nest(
+            "/pypi",
+            crate::serve::router(services.store.clone())
+                .merge(crate::upload::router(services.clone())),
+        )
     }
 
     fn clients(&self) -> &'static [Client] {

@@ -7,7 +7,8 @@
 //!   verified, with [`lockfile`], [`upstream`], [`metadata`], and the PEP
 //!   440/508 pieces in [`version`], [`requirement`] and [`tags`];
 //! - [`index`]: the entries files and metadata files become;
-//! - [`serve`]: `/pypi/simple/` and `/pypi/files/`.
+//! - [`serve`]: `/pypi/simple/` and `/pypi/files/`;
+//! - [`upload`]: `/pypi/legacy/`, where `twine upload` publishes.
 
 pub mod collect;
 pub mod ecosystem;
@@ -18,6 +19,7 @@ pub mod requirement;
 pub mod serve;
 pub mod spec;
 pub mod tags;
+pub mod upload;
 pub mod upstream;
 pub mod version;
 
