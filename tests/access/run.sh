@@ -138,6 +138,31 @@ TOML
     check "the eleventh guess gets 429 with Retry-After" sh -c "curl -s -D - -o /dev/null -u 'guess:wrong password' 'http://$R/v2/token?service=airlift' | tr -d '\r' | grep -qi '^retry-after: ' &&
         [ \"\$(curl -s -o /dev/null -w '%{http_code}' -u 'guess:wrong password' 'http://$R/v2/token?service=airlift')\" = 429 ]"
 
+    # Mutual TLS: a client certificate from the site CA logs in as its user.
+    check "tls init" "$AIRLIFT" --home "$H" tls init --name localhost
+    check "a client certificate for ci" "$AIRLIFT" --home "$H" tls client-cert ci-laptop --user ci --out "$WORK/certs"
+    mkdir -p "$WORK/certs.d"
+    cp "$H/tls/ca.crt" "$WORK/certs.d/ca.crt"
+    cp "$WORK/certs/ci-laptop.crt" "$WORK/certs.d/client.cert"
+    cp "$WORK/certs/ci-laptop.key" "$WORK/certs.d/client.key"
+    mkdir -p "$WORK/tls-ca-only"
+    cp "$H/tls/ca.crt" "$WORK/tls-ca-only/ca.crt"
+    PLAIN_SERVER=$SERVER
+    start_server "$H" 5092 --tls --access "$WORK/access.toml"
+    check "skopeo reads other/* with ci's client certificate alone" \
+        skopeo inspect --raw --cert-dir "$WORK/certs.d" "docker://localhost:5092/other/thing:1"
+    check "... and without it, is refused" \
+        refused "unauthorized|401" skopeo inspect --raw --authfile "$WORK/none.json" --cert-dir "$WORK/tls-ca-only" "docker://localhost:5092/other/thing:1"
+    check "curl pushes with the client certificate" sh -c "
+        [ \"\$(curl -s -o /dev/null -w '%{http_code}' --cacert '$H/tls/ca.crt' --cert '$WORK/certs/ci-laptop.crt' --key '$WORK/certs/ci-laptop.key' -X POST https://localhost:5092/v2/team/tls/blobs/uploads/)\" = 202 ]"
+    fingerprint=$("$AIRLIFT" --home "$H" --json audit export | python3 -c 'import json,sys; print([e for e in json.load(sys.stdin)["entries"] if e["event"] == "client-cert-issue"][0]["detail"]["fingerprint"])')
+    check "revoke the client certificate" "$AIRLIFT" --home "$H" tls revoke-client-cert "$fingerprint"
+    sleep 1.5
+    check "a revoked client certificate is refused" sh -c "
+        curl -s --cacert '$H/tls/ca.crt' --cert '$WORK/certs/ci-laptop.crt' --key '$WORK/certs/ci-laptop.key' -X POST https://localhost:5092/v2/team/tls/blobs/uploads/ | grep -q 'client certificate is not accepted'"
+    stop_server "$SERVER"
+    SERVER=$PLAIN_SERVER
+
     # What was recorded.
     check "/metrics counts denied requests" sh -c "curl -sf http://$R/metrics | grep -Eq '^airlift_auth_failures_total\{reason=\"denied\"\} [1-9]'"
     check "/metrics counts revoked tokens" sh -c "curl -sf http://$R/metrics | grep -Eq '^airlift_auth_failures_total\{reason=\"revoked\"\} [1-9]'"

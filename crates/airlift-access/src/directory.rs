@@ -10,7 +10,8 @@
 use std::sync::Arc;
 
 use airlift_store::{MetaStore, StoreError};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use serde::{Deserialize, Serialize};
 
 use crate::policy::TokenScope;
@@ -20,6 +21,8 @@ use crate::{AccessError, valid_name};
 pub const USER: &str = "user";
 /// The record kind of tokens.
 pub const TOKEN: &str = "token";
+/// The record kind of client certificates (by SHA-256 fingerprint).
+pub const CLIENT_CERT: &str = "client-cert";
 /// The record kind of server secrets (the registry token key).
 pub const SECRET: &str = "secret";
 /// What every token starts with, so that a leaked one is recognizable
@@ -67,6 +70,20 @@ pub struct Token {
     /// When it was revoked (Unix seconds).
     #[serde(default)]
     pub revoked_at: Option<i64>,
+}
+
+/// A client certificate the site CA issued for a user (mutual TLS).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCert {
+    /// The certificate's SHA-256 fingerprint, lowercase hex.
+    pub fingerprint: String,
+    /// The user it logs in as.
+    pub user: String,
+    /// When it was issued (Unix seconds).
+    pub created_at: i64,
+    /// When it expires (Unix seconds).
+    pub expires_at: i64,
 }
 
 impl Token {
@@ -118,12 +135,14 @@ pub fn hash_password(password: &str) -> Result<String, AccessError> {
     if password.chars().count() < MIN_PASSWORD {
         return Err(AccessError::ShortPassword(MIN_PASSWORD));
     }
-    let salt = SaltString::encode_b64(&random::<16>()?)
-        .map_err(|e| AccessError::Crypto(format!("salt: {e}")))?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| AccessError::Crypto(format!("hashing a password: {e}")))
+    let salt = random::<16>()?;
+    PasswordHasher::<PasswordHash>::hash_password_with_salt(
+        &argon2::Argon2::default(),
+        password.as_bytes(),
+        &salt,
+    )
+    .map(|hash| hash.to_string())
+    .map_err(|e| AccessError::Crypto(format!("hashing a password: {e}")))
 }
 
 /// Whether `password` matches the stored hash (a damaged hash never does).
@@ -287,6 +306,35 @@ impl Directory {
                 .put_record(TOKEN, name, Some(&encode(&token)?), false)?;
         }
         Ok(token)
+    }
+
+    /// Every client certificate, by fingerprint.
+    pub fn client_certs(&self) -> Result<Vec<ClientCert>, AccessError> {
+        self.meta
+            .records(CLIENT_CERT)?
+            .into_iter()
+            .map(|(name, value)| decode(CLIENT_CERT, &name, &value))
+            .collect()
+    }
+
+    /// Records a client certificate issued for `user`.
+    pub fn add_client_cert(&self, cert: &ClientCert) -> Result<(), AccessError> {
+        self.user(&cert.user)?;
+        self.meta
+            .put_record(CLIENT_CERT, &cert.fingerprint, Some(&encode(cert)?), true)?;
+        Ok(())
+    }
+
+    /// Forgets a client certificate: the server refuses it from then on.
+    pub fn revoke_client_cert(&self, fingerprint: &str) -> Result<ClientCert, AccessError> {
+        let cert = self
+            .client_certs()?
+            .into_iter()
+            .find(|c| c.fingerprint == fingerprint)
+            .ok_or_else(|| AccessError::UnknownToken(fingerprint.to_owned()))?;
+        self.meta
+            .put_record(CLIENT_CERT, fingerprint, None, false)?;
+        Ok(cert)
     }
 
     /// The key that signs registry tokens, made on first use.

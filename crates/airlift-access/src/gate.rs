@@ -61,6 +61,9 @@ pub enum Credentials {
     },
     /// `Bearer` or a bare token.
     Token(String),
+    /// A client certificate the TLS handshake verified against the site
+    /// CA, by its SHA-256 fingerprint (used when no header is sent).
+    Certificate(String),
 }
 
 impl Credentials {
@@ -117,6 +120,9 @@ pub enum Failure {
     Revoked,
     /// A registry token that this server did not sign.
     BadSignature,
+    /// A client certificate the site CA signed but that no user has (any
+    /// more): revoked, or issued by another home with the same CA.
+    UnknownCertificate,
     /// Too many failures: try again after this many seconds.
     Limited(u64),
 }
@@ -134,6 +140,7 @@ impl Failure {
             Self::Expired => "expired",
             Self::Revoked => "revoked",
             Self::BadSignature => "bad_signature",
+            Self::UnknownCertificate => "unknown_certificate",
             Self::Limited(_) => "rate_limited",
         }
     }
@@ -151,6 +158,10 @@ impl Failure {
             }
             Self::Revoked => "the token was revoked".to_owned(),
             Self::BadSignature => "the registry token is not valid here; log in again".to_owned(),
+            Self::UnknownCertificate => {
+                "the client certificate is not accepted (revoked, or not issued for a user here)"
+                    .to_owned()
+            }
             Self::Limited(seconds) => format!("too many failed attempts; try again in {seconds} s"),
         }
     }
@@ -190,6 +201,7 @@ struct Snapshot {
     users: HashMap<String, User>,
     tokens_by_hash: HashMap<String, Token>,
     tokens_by_name: HashMap<String, Token>,
+    certs: HashMap<String, crate::directory::ClientCert>,
 }
 
 struct Loaded {
@@ -293,6 +305,12 @@ impl Gate {
             users,
             tokens_by_hash: tokens.iter().map(|t| (t.hash.clone(), t.clone())).collect(),
             tokens_by_name: tokens.into_iter().map(|t| (t.name.clone(), t)).collect(),
+            certs: self
+                .directory
+                .client_certs()?
+                .into_iter()
+                .map(|c| (c.fingerprint.clone(), c))
+                .collect(),
         })
     }
 
@@ -395,6 +413,15 @@ impl Gate {
                 self.registry_token(&snapshot, token)
             }
             Credentials::Token(token) => self.api_token(&snapshot, token),
+            Credentials::Certificate(fingerprint) => match snapshot.certs.get(fingerprint) {
+                None => Err(Failure::UnknownCertificate),
+                Some(cert) if cert.expires_at <= now() as i64 => Err(Failure::Expired),
+                Some(cert) => snapshot
+                    .users
+                    .get(&cert.user)
+                    .map(Self::user_identity)
+                    .ok_or(Failure::Revoked),
+            },
         };
         result.map_err(|failure| self.fail(&keys, failure))
     }
@@ -629,6 +656,23 @@ fn password_key(user: &str, secret: &str) -> [u8; 32] {
     let mut key = [0u8; 32];
     key.copy_from_slice(digest.as_ref());
     key
+}
+
+/// The fingerprint of the client certificate a TLS connection presented
+/// (and the handshake verified against the site CA), which the listener
+/// puts in every request of that connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerCertificate(pub String);
+
+impl PeerCertificate {
+    /// The SHA-256 of a certificate's DER, lowercase hex, as `airlift tls
+    /// client-cert` records it.
+    pub fn of(der: &[u8]) -> Self {
+        Self(hex::encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            der,
+        )))
+    }
 }
 
 /// The identity a caller carries (anonymous when the server recorded none).

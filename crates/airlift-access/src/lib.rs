@@ -18,8 +18,8 @@ pub mod directory;
 pub mod gate;
 pub mod policy;
 
-pub use directory::{Directory, Token, User};
-pub use gate::{Credentials, Decision, Failure, Gate, Identity};
+pub use directory::{ClientCert, Directory, Token, User};
+pub use gate::{Credentials, Decision, Failure, Gate, Identity, PeerCertificate};
 pub use policy::{Pattern, Policy, PolicyError, Retention, Subject, TokenScope, Who};
 
 /// Whether `name` may name a user or a group: 1 to 64 of ASCII letters,

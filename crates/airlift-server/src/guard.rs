@@ -15,7 +15,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use airlift_access::{Credentials, Decision, Failure, Gate};
+use airlift_access::{Credentials, Decision, Failure, Gate, PeerCertificate};
 use airlift_ecosystem::{Access, Action, Caller, Ecosystem, Refusal};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{StatusCode, header};
@@ -87,11 +87,21 @@ pub(crate) async fn guard(
         service: guard.gate.service().to_owned(),
         retry_after,
     };
+    // Credentials from the header; without one, a client certificate the
+    // TLS handshake verified.
     let credentials = Credentials::parse(
         request
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| v.as_bytes()),
+    )
+    .map(
+        |credentials| match (credentials, request.extensions().get::<PeerCertificate>()) {
+            (Credentials::None, Some(certificate)) => {
+                Credentials::Certificate(certificate.0.clone())
+            }
+            (credentials, _) => credentials,
+        },
     );
     let authenticated = match credentials {
         Err(failure) => Err(failure),

@@ -209,12 +209,20 @@ pub async fn serve_listener(
         tokio::spawn(async move {
             let _slot = slot;
             match acceptor {
-                None => connection(stream, peer, app, limits, stopping).await,
+                None => connection(stream, peer, None, app, limits, stopping).await,
                 Some(acceptor) => {
                     let handshake =
                         tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await;
                     match handshake {
-                        Ok(Ok(stream)) => connection(stream, peer, app, limits, stopping).await,
+                        Ok(Ok(stream)) => {
+                            let certificate = stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|chain| chain.first())
+                                .map(|der| airlift_access::PeerCertificate::of(der));
+                            connection(stream, peer, certificate, app, limits, stopping).await;
+                        }
                         Ok(Err(e)) => tracing::info!(%peer, "TLS handshake failed: {e}"),
                         Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
                     }
@@ -252,6 +260,7 @@ fn transient(e: &io::Error) -> bool {
 async fn connection<IO>(
     io: IO,
     peer: SocketAddr,
+    certificate: Option<airlift_access::PeerCertificate>,
     app: Router,
     limits: Limits,
     mut stopping: watch::Receiver<bool>,
@@ -263,6 +272,7 @@ async fn connection<IO>(
     let service = ConnectionService {
         app,
         peer,
+        certificate,
         activity,
         body_timeout: limits.body_timeout,
     };
@@ -477,6 +487,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
 struct ConnectionService {
     app: Router,
     peer: SocketAddr,
+    certificate: Option<airlift_access::PeerCertificate>,
     activity: Arc<Activity>,
     body_timeout: Duration,
 }
@@ -496,6 +507,9 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
         request
             .extensions_mut()
             .insert(axum::extract::ConnectInfo(self.peer));
+        if let Some(certificate) = &self.certificate {
+            request.extensions_mut().insert(certificate.clone());
+        }
         let response = tower_service::Service::call(&mut self.app.clone(), request);
         Box::pin(async move {
             let response = response.await?;

@@ -125,19 +125,7 @@ pub fn init(dir: &Path, names: &[String], now: jiff::Timestamp) -> Result<Create
         let (year, month, day) = date(now, days)?;
         Ok(rcgen::date_time_ymd(year, month, day))
     };
-    let mut ca_params = CertificateParams::default();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "airlift site CA");
-    ca_params
-        .distinguished_name
-        .push(DnType::OrganizationName, "airlift");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    let mut ca_params = ca_params();
     ca_params.not_before = to_offset(-1)?;
     ca_params.not_after = to_offset(3650)?;
     let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(crypto)?;
@@ -196,6 +184,94 @@ pub fn init(dir: &Path, names: &[String], now: jiff::Timestamp) -> Result<Create
     })
 }
 
+/// The site CA's parameters: its distinguished name, constraints and
+/// usages (the validity is set by the caller). The issuer of every
+/// certificate it signs is rebuilt from these and its key, so they never
+/// change.
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "airlift site CA");
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "airlift");
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params
+}
+
+/// A client certificate the site CA issued.
+#[derive(Debug)]
+pub struct ClientCertificate {
+    /// The certificate, PEM, followed by the CA's.
+    pub certificate: String,
+    /// Its private key, PEM (PKCS#8).
+    pub key: String,
+    /// The SHA-256 of the certificate's DER, lowercase hex: how the
+    /// server recognises it.
+    pub fingerprint: String,
+}
+
+/// Issues a client certificate for `name` (its common name), valid for
+/// `days` from `now`, signed by the site CA in `dir`.
+pub fn client_certificate(
+    dir: &Path,
+    name: &str,
+    now: jiff::Timestamp,
+    days: i64,
+) -> Result<ClientCertificate, TlsError> {
+    let ca_key_path = dir.join("ca.key");
+    if !ca_key_path.exists() {
+        return Err(TlsError::Missing(dir.to_path_buf()));
+    }
+    let ca_key_der = PrivateKeyDer::from_pem_file(&ca_key_path)
+        .map_err(|e| TlsError::Crypto(format!("{}: {e}", ca_key_path.display())))?;
+    let ca_key = KeyPair::try_from(&ca_key_der)
+        .map_err(|e| TlsError::Crypto(format!("{}: {e}", ca_key_path.display())))?;
+    let ca_pem = fs::read_to_string(dir.join("ca.crt")).map_err(|source| TlsError::Io {
+        action: "read",
+        path: dir.join("ca.crt"),
+        source,
+    })?;
+    let issuer = rcgen::Issuer::new(ca_params(), ca_key);
+    let to_offset = |days: i64| -> Result<_, TlsError> {
+        let (year, month, day) = date(now, days)?;
+        Ok(rcgen::date_time_ymd(year, month, day))
+    };
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "airlift");
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = to_offset(-1)?;
+    params.not_after = to_offset(days)?;
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(crypto)?;
+    let certificate = params.signed_by(&key, &issuer).map_err(crypto)?;
+    let fingerprint = fingerprint(certificate.der());
+    Ok(ClientCertificate {
+        certificate: format!("{}{ca_pem}", pem("CERTIFICATE", certificate.der())),
+        key: pem("PRIVATE KEY", &key.serialize_der()),
+        fingerprint,
+    })
+}
+
+/// The SHA-256 of a certificate's DER, lowercase hex.
+pub fn fingerprint(der: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    digest.as_ref().iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
 /// A DNS host name: dot-separated labels of letters, digits and inner
 /// hyphens, 1 to 63 characters each, 253 in all; `*.` may lead.
 fn valid_host_name(name: &str) -> bool {
@@ -241,10 +317,29 @@ pub fn server_config(dir: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> 
     let private = PrivateKeyDer::from_pem_file(&key)
         .map_err(|e| TlsError::Crypto(format!("{}: {e}", key.display())))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    // Client certificates the site CA issued are accepted (and mapped to
+    // users by the server); a client without one is served as before.
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = dir.join("ca.crt");
+    for cert in CertificateDer::pem_file_iter(&ca)
+        .map_err(|e| TlsError::Crypto(format!("{}: {e}", ca.display())))?
+    {
+        let cert = cert.map_err(|e| TlsError::Crypto(format!("{}: {e}", ca.display())))?;
+        roots
+            .add(cert)
+            .map_err(|e| TlsError::Crypto(format!("{}: {e}", ca.display())))?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()
+    .map_err(crypto)?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(crypto)?
-        .with_no_client_auth()
+        .with_client_cert_verifier(verifier)
         .with_single_cert(chain, private)
         .map_err(|e| TlsError::Crypto(format!("{}: {e}", certificate.display())))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];

@@ -374,6 +374,27 @@ pub enum TlsCommand {
         #[arg(long = "name", value_name = "HOST")]
         names: Vec<String>,
     },
+    /// Issue a client certificate from the site CA that logs in as a user
+    /// over `serve --tls` (mutual TLS), without a password or token.
+    ClientCert {
+        /// Its name (the certificate's common name, and the file names).
+        name: String,
+        /// The user it logs in as.
+        #[arg(long, value_name = "USER")]
+        user: String,
+        /// Where to write NAME.crt and NAME.key (created; never overwritten).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Days it stays valid.
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+    },
+    /// Revoke a client certificate by its SHA-256 fingerprint (as
+    /// `client-cert` printed it): the server refuses it within a second.
+    RevokeClientCert {
+        /// The fingerprint, lowercase hex.
+        fingerprint: String,
+    },
 }
 
 #[derive(Debug, Args)]

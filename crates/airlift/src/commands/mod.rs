@@ -310,6 +310,15 @@ pub fn run(cli: Cli, ecosystems: Arc<Registry>, out: Output) -> Result<(), Failu
         }) => custody_sign(&context, &bundle, &name, &to, &key, &note),
         Command::Custody(CustodyCommand::Policy { file }) => custody_policy(&context, &file),
         Command::Tls(TlsCommand::Init { names }) => tls_init(&context, &names),
+        Command::Tls(TlsCommand::ClientCert {
+            name,
+            user,
+            out,
+            days,
+        }) => tls_client_cert(&context, &name, &user, &out, days),
+        Command::Tls(TlsCommand::RevokeClientCert { fingerprint }) => {
+            tls_revoke_client_cert(&context, &fingerprint)
+        }
         Command::Pack(args) => pack(&context, args),
         Command::Verify(args) => verify(&context, args),
         Command::Init(args) => init(&context, args),
