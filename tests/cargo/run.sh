@@ -420,6 +420,7 @@ publishable() { # dir name
 }
 publishable "$WORK/corp-util" corp-util
 publishable "$WORK/other-util" other-util
+# shellcheck disable=SC2317 # called through check
 cargo_as() { # token dir cargo-args...: cargo in dir with CARGO_HOME=$PCH and the token
     local token=$1 dir=$2
     shift 2

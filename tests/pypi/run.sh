@@ -311,12 +311,14 @@ TOML
     project corp-tool 0.1.0
     project other-tool 0.1.0
     project corp-tool 0.2.0
+    # shellcheck disable=SC2317 # called through check
     twine_upload() { # out-name dir [twine args...]
         local out=$1 dir=$2
         shift 2
         "$TWINE" upload --non-interactive --disable-progress-bar --verbose \
             --repository-url "http://$P/pypi/legacy/" -u publisher -p "$PUB_TOKEN" "$@" "$dir/dist/"* >"$WORK/$out.out" 2>&1
     }
+    # shellcheck disable=SC2317 # called through check
     upload_fails() { # out-name dir needle [twine args...]: refused, saying needle
         local out=$1 dir=$2 needle=$3
         shift 3
