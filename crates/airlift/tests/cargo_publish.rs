@@ -346,3 +346,52 @@ fn the_crate_in_the_metadata_is_authorized() {
     );
     assert_eq!(status, 404);
 }
+
+/// On a site that hosts `corp-*`, a published crate is hosted content: a
+/// newer bundle imports without `--allow-removals`, and the crate's index
+/// line and download stay.
+#[test]
+fn crates_published_under_hosted_names_survive_imports() {
+    let connected = common::Connected::sample();
+    let first = connected.pack("first", &[]);
+    let isolated = connected.isolated();
+    isolated.run(&["import", first.to_str().unwrap()]).ok();
+    std::fs::write(
+        isolated.path().join("access.toml"),
+        "[[rule]]\nread = [\"anonymous\"]\nwrite = [\"writer\"]\n\n[[hosted]]\necosystems = [\"cargo\"]\nnames = [\"corp-*\"]\n",
+    )
+    .unwrap();
+    let krate = b"a crate published inside the gap".to_vec();
+    {
+        let server = Server::start(&isolated);
+        let (status, answer) = send(
+            &server,
+            "PUT",
+            "/cargo/api/v1/crates/new",
+            None,
+            &body(&metadata("corp-util", "0.1.0"), &krate),
+        );
+        assert_eq!(status, 200, "{answer}");
+    }
+    let second = connected.work.path().join("second");
+    connected
+        .home
+        .run_env(
+            &["pack", "--out", second.to_str().unwrap()],
+            &[("SOURCE_DATE_EPOCH", &common::epoch_plus(60))],
+        )
+        .ok();
+    isolated.run(&["import", second.to_str().unwrap()]).ok();
+    let server = Server::start(&isolated);
+    let (status, lines) = index_lines(&server, "co/rp/corp-util");
+    assert_eq!(status, 200);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let (status, _, served) = common::http(
+        server.address,
+        "GET",
+        "/cargo/api/v1/crates/corp-util/0.1.0/download",
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(served, krate);
+}

@@ -438,3 +438,51 @@ fn the_project_in_the_form_is_authorized() {
     );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&listed));
 }
+
+/// On a site that hosts `corp-*`, an uploaded project is hosted content:
+/// a newer bundle imports without `--allow-removals` and the upload is
+/// still listed and served.
+#[test]
+fn uploads_under_hosted_names_survive_imports() {
+    let connected = common::Connected::sample();
+    let first = connected.pack("first", &[]);
+    let isolated = connected.isolated();
+    isolated.run(&["import", first.to_str().unwrap()]).ok();
+    std::fs::write(
+        isolated.path().join("access.toml"),
+        "[[rule]]\nread = [\"anonymous\"]\nwrite = [\"writer\"]\n\n[[hosted]]\necosystems = [\"pypi\"]\nnames = [\"corp-*\"]\n",
+    )
+    .unwrap();
+    let sdist = b"an sdist published inside the gap".to_vec();
+    let body = form(
+        &fields("corp-tool", "0.1.0", "sdist", &sha256_hex(&sdist)),
+        "corp_tool-0.1.0.tar.gz",
+        &sdist,
+    );
+    {
+        let server = Server::start(&isolated);
+        let (status, text) = upload(&server, None, &body);
+        assert_eq!(status, 200, "{text}");
+    }
+    let second = connected.work.path().join("second");
+    connected
+        .home
+        .run_env(
+            &["pack", "--out", second.to_str().unwrap()],
+            &[("SOURCE_DATE_EPOCH", &common::epoch_plus(60))],
+        )
+        .ok();
+    isolated.run(&["import", second.to_str().unwrap()]).ok();
+    let server = Server::start(&isolated);
+    let (status, listed) = page(&server, "corp-tool");
+    assert_eq!(status, 200, "{listed}");
+    assert!(listed.contains("corp_tool-0.1.0.tar.gz"), "{listed}");
+    let (status, _, served) = common::http(
+        server.address,
+        "GET",
+        "/pypi/files/corp-tool/corp_tool-0.1.0.tar.gz",
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(served, sdist);
+}
