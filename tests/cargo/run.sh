@@ -375,6 +375,17 @@ check "[gap] auth: client-config output plus [registries.airlift]: cargo generat
     sh -c "cd '$WORK/auth-fresh' && CARGO_HOME='$ACH2' CARGO_REGISTRIES_AIRLIFT_TOKEN='$TOKEN' cargo generate-lockfile -q && CARGO_HOME='$ACH2' CARGO_REGISTRIES_AIRLIFT_TOKEN='$TOKEN' cargo build -q"
 check "[gap] auth:   ... runs, with fx-util unified to the pinned 1.0.0" \
     test "$("$WORK/auth-fresh/target/debug/auth-fresh")" = "fx-util 1.0.0 + fx-extra 0.1.0 (built)"
+# client-config with --user/--token-file writes the registry entry and the
+# credential provider itself; `cargo login` stores the token, so nothing is
+# needed in the environment.
+ACH3=$WORK/auth-cargo-home-login
+mkdir -p "$ACH3"
+printf '%s\n' "$TOKEN" >"$WORK/cargo-token"
+"$AIRLIFT" --home "$GAP" client-config cargo --url http://127.0.0.1:5044 --user reader --token-file "$WORK/cargo-token" >"$ACH3/config.toml"
+check "[gap] auth: cargo login --registry airlift stores the token" \
+    sh -c "printf '%s\n' '$TOKEN' | CARGO_HOME='$ACH3' cargo login --registry airlift"
+check "[gap] auth: client-config --user/--token-file output and cargo login: generate-lockfile and build" \
+    sh -c "cd '$WORK/auth-fresh' && rm -rf target Cargo.lock && CARGO_HOME='$ACH3' cargo generate-lockfile -q && CARGO_HOME='$ACH3' cargo build -q"
 auth_project auth-none
 ACH0=$WORK/auth-cargo-home-none
 mkdir -p "$ACH0"
