@@ -180,6 +180,12 @@ PY
         sh -c "cd '$WORK/plain' && npm install -s --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-plain' fx-mid @fx/scoped"
     check "[gap]   ... resolved from airlift" \
         test "$(cd "$WORK/plain" && node -p "require('fx-mid') + ' / ' + require('fx-left')")" = "fx-mid 1.0.0 / fx-left 1.1.0"
+    mkdir -p "$WORK/plain-old"
+    echo '{"name": "plain-old", "version": "1.0.0", "private": true}' >"$WORK/plain-old/package.json"
+    check "[gap] npm $OLD_NPM_VERSION (Debian 12's) install of a plain list with the client-config output" \
+        sh -c "cd '$WORK/plain-old' && node '$OLD_NPM/node_modules/npm/bin/npm-cli.js' install -s --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-plain-old' fx-mid @fx/scoped"
+    check "[gap]   ... resolved from airlift" \
+        test "$(cd "$WORK/plain-old" && node -p "require('fx-mid') + ' / ' + require('fx-left')")" = "fx-mid 1.0.0 / fx-left 1.1.0"
     check "[gap] a package that was not carried is not found (nothing leaks in)" \
         sh -c "cd '$WORK/plain' && ! npm install -s --userconfig '$WORK/gap.npmrc' --cache '$WORK/cache-plain' fx-zeta 2>/dev/null"
 

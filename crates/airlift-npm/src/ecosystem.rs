@@ -119,7 +119,10 @@ impl Ecosystem for Npm {
                 Action::Write
             }));
         }
-        let name = rest.split("/-/").next().unwrap_or_default();
+        let name = match rest.split_once("/-/") {
+            Some((name, _)) => crate::tarball_package(name),
+            None => rest,
+        };
         let name = name.trim_end_matches('/');
         Some(if name.is_empty() || name == "-" {
             Access::any(Action::Read)
@@ -268,6 +271,20 @@ mod tests {
         assert_eq!(
             asked(Method::GET, "/npm/@corp/tool/-/tool-1.0.0.tgz"),
             Access::name(Action::Read, "@corp/tool")
+        );
+        // Debian 12's npm doubles the registry's path in front of a tarball.
+        assert_eq!(
+            asked(Method::GET, "/npm/npm/@corp/tool/-/tool-1.0.0.tgz"),
+            Access::name(Action::Read, "@corp/tool")
+        );
+        assert_eq!(
+            asked(Method::GET, "/npm/npm/fx-left/-/fx-left-1.1.0.tgz"),
+            Access::name(Action::Read, "fx-left")
+        );
+        // ... while the tarball of a package named npm is npm's.
+        assert_eq!(
+            asked(Method::GET, "/npm/npm/-/npm-10.0.0.tgz"),
+            Access::name(Action::Read, "npm")
         );
         for (method, path) in [
             (Method::PUT, "/npm/@corp/tool/-rev/3-abc"),

@@ -51,6 +51,19 @@ pub fn base_name(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
+/// The package a tarball path's `<name>` part names, with the registry's
+/// own `npm/` in front taken off: npm 9.0 to 9.x with
+/// `replace-registry-host=always` puts the whole registry URL (`/npm/`
+/// included) in front of a tarball URL's path, so Debian 12's npm asks for
+/// `/npm/npm/<name>/-/<file>`. A package name has a `/` only after an
+/// `@scope`, so `npm/<name>` is never a package of its own.
+pub fn tarball_package(name: &str) -> &str {
+    match name.strip_prefix("npm/") {
+        Some(rest) if !rest.is_empty() && (rest.starts_with('@') || !rest.contains('/')) => rest,
+        _ => name,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

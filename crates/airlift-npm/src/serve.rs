@@ -213,6 +213,7 @@ async fn dispatch(
         }
     }
     if let Some((name, file)) = path.split_once("/-/") {
+        let name = crate::tarball_package(name);
         return tarball(state.store, name, file, &headers).await;
     }
     let name = path.trim_end_matches('/').to_owned();
