@@ -117,6 +117,27 @@ pub(crate) async fn guard(
             }
         }
     };
+    // A refusal: counted by reason, recorded when it refused a change, and
+    // answered in the ecosystem's words.
+    let refuse = async |reason: &str,
+                        status: StatusCode,
+                        message: String,
+                        retry: Option<u64>,
+                        caller: &Caller| {
+        guard.metrics.refused(reason);
+        let refusal = refusal(status, message, retry);
+        refused(
+            &guard,
+            caller,
+            &*ecosystem,
+            &access,
+            &method,
+            &path,
+            &refusal,
+        )
+        .await;
+        ecosystem.refuse(&refusal)
+    };
     let identity = match authenticated {
         Ok(identity) => identity,
         Err(failure) => {
@@ -124,19 +145,7 @@ pub(crate) async fn guard(
                 Failure::Limited(seconds) => (StatusCode::TOO_MANY_REQUESTS, Some(seconds)),
                 _ => (StatusCode::UNAUTHORIZED, None),
             };
-            guard.metrics.refused(failure.reason());
-            let refusal = refusal(status, failure.message(), retry);
-            refused(
-                &guard,
-                &caller,
-                &*ecosystem,
-                &access,
-                &method,
-                &path,
-                &refusal,
-            )
-            .await;
-            return ecosystem.refuse(&refusal);
+            return refuse(failure.reason(), status, failure.message(), retry, &caller).await;
         }
     };
     caller.principal = identity.user.clone();
@@ -151,34 +160,17 @@ pub(crate) async fn guard(
             caller.scope(next.run(request)).await
         }
         Decision::Challenge(message) => {
-            guard.metrics.refused("unauthenticated");
-            let refusal = refusal(StatusCode::UNAUTHORIZED, message, None);
-            refused(
-                &guard,
+            refuse(
+                "unauthenticated",
+                StatusCode::UNAUTHORIZED,
+                message,
+                None,
                 &caller,
-                &*ecosystem,
-                &access,
-                &method,
-                &path,
-                &refusal,
             )
-            .await;
-            ecosystem.refuse(&refusal)
+            .await
         }
         Decision::Deny(message) => {
-            guard.metrics.refused("denied");
-            let refusal = refusal(StatusCode::FORBIDDEN, message, None);
-            refused(
-                &guard,
-                &caller,
-                &*ecosystem,
-                &access,
-                &method,
-                &path,
-                &refusal,
-            )
-            .await;
-            ecosystem.refuse(&refusal)
+            refuse("denied", StatusCode::FORBIDDEN, message, None, &caller).await
         }
     }
 }

@@ -353,14 +353,7 @@ fn the_crate_in_the_metadata_is_authorized() {
 #[test]
 fn crates_published_under_hosted_names_survive_imports() {
     let connected = common::Connected::sample();
-    let first = connected.pack("first", &[]);
-    let isolated = connected.isolated();
-    isolated.run(&["import", first.to_str().unwrap()]).ok();
-    std::fs::write(
-        isolated.path().join("access.toml"),
-        "[[rule]]\nread = [\"anonymous\"]\nwrite = [\"writer\"]\n\n[[hosted]]\necosystems = [\"cargo\"]\nnames = [\"corp-*\"]\n",
-    )
-    .unwrap();
+    let isolated = connected.hosting_site("cargo", "corp-*");
     let krate = b"a crate published inside the gap".to_vec();
     {
         let server = Server::start(&isolated);
@@ -373,14 +366,7 @@ fn crates_published_under_hosted_names_survive_imports() {
         );
         assert_eq!(status, 200, "{answer}");
     }
-    let second = connected.work.path().join("second");
-    connected
-        .home
-        .run_env(
-            &["pack", "--out", second.to_str().unwrap()],
-            &[("SOURCE_DATE_EPOCH", &common::epoch_plus(60))],
-        )
-        .ok();
+    let second = connected.pack_newer("second");
     isolated.run(&["import", second.to_str().unwrap()]).ok();
     let server = Server::start(&isolated);
     let (status, lines) = index_lines(&server, "co/rp/corp-util");

@@ -484,14 +484,7 @@ fn an_import_does_not_remove_images_pushed_inside_the_gap() {
     }
     let before = isolated.snapshot();
     // A newer bundle of the same files, which knows nothing of the push.
-    let second = connected.work.path().join("second");
-    connected
-        .home
-        .run_env(
-            &["pack", "--out", second.to_str().unwrap()],
-            &[("SOURCE_DATE_EPOCH", &common::epoch_plus(60))],
-        )
-        .ok();
+    let second = connected.pack_newer("second");
     let plan = isolated
         .run(&["--json", "plan", second.to_str().unwrap()])
         .ok()
@@ -520,14 +513,7 @@ fn an_import_does_not_remove_images_pushed_inside_the_gap() {
 #[test]
 fn hosted_images_survive_imports_and_bundles_cannot_bring_hosted_names() {
     let connected = Connected::sample();
-    let first = connected.pack("first", &[]);
-    let isolated = connected.isolated();
-    isolated.run(&["import", first.to_str().unwrap()]).ok();
-    std::fs::write(
-        isolated.path().join("access.toml"),
-        "[[rule]]\nread = [\"anonymous\"]\nwrite = [\"writer\"]\n\n[[hosted]]\necosystems = [\"oci\"]\nnames = [\"team/*\"]\n",
-    )
-    .unwrap();
+    let isolated = connected.hosting_site("oci", "team/*");
     let pushed = {
         let server = Server::start(&isolated);
         let pushed = push_image(&server, b"{}", &common::noise(3, 1000));
@@ -549,14 +535,7 @@ fn hosted_images_survive_imports_and_bundles_cannot_bring_hosted_names() {
 
     // A newer bundle that knows nothing of the push imports without
     // --allow-removals, and the pushed image stays.
-    let second = connected.work.path().join("second");
-    connected
-        .home
-        .run_env(
-            &["pack", "--out", second.to_str().unwrap()],
-            &[("SOURCE_DATE_EPOCH", &common::epoch_plus(60))],
-        )
-        .ok();
+    let second = connected.pack_newer("second");
     let plan = isolated
         .run(&["--json", "plan", second.to_str().unwrap()])
         .ok()

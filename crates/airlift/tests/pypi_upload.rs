@@ -445,14 +445,7 @@ fn the_project_in_the_form_is_authorized() {
 #[test]
 fn uploads_under_hosted_names_survive_imports() {
     let connected = common::Connected::sample();
-    let first = connected.pack("first", &[]);
-    let isolated = connected.isolated();
-    isolated.run(&["import", first.to_str().unwrap()]).ok();
-    std::fs::write(
-        isolated.path().join("access.toml"),
-        "[[rule]]\nread = [\"anonymous\"]\nwrite = [\"writer\"]\n\n[[hosted]]\necosystems = [\"pypi\"]\nnames = [\"corp-*\"]\n",
-    )
-    .unwrap();
+    let isolated = connected.hosting_site("pypi", "corp-*");
     let sdist = b"an sdist published inside the gap".to_vec();
     let body = form(
         &fields("corp-tool", "0.1.0", "sdist", &sha256_hex(&sdist)),
@@ -464,14 +457,7 @@ fn uploads_under_hosted_names_survive_imports() {
         let (status, text) = upload(&server, None, &body);
         assert_eq!(status, 200, "{text}");
     }
-    let second = connected.work.path().join("second");
-    connected
-        .home
-        .run_env(
-            &["pack", "--out", second.to_str().unwrap()],
-            &[("SOURCE_DATE_EPOCH", &common::epoch_plus(60))],
-        )
-        .ok();
+    let second = connected.pack_newer("second");
     isolated.run(&["import", second.to_str().unwrap()]).ok();
     let server = Server::start(&isolated);
     let (status, listed) = page(&server, "corp-tool");

@@ -412,6 +412,35 @@ impl Connected {
             .ok();
         home
     }
+
+    /// An isolated home that imported this side's first bundle and hosts
+    /// `names` of `ecosystem`, where anyone reads and user `writer` (the
+    /// one `Server::start` makes) writes.
+    pub fn hosting_site(&self, ecosystem: &str, names: &str) -> Home {
+        let first = self.pack("first", &[]);
+        let isolated = self.isolated();
+        isolated.run(&["import", first.to_str().unwrap()]).ok();
+        std::fs::write(
+            isolated.path().join("access.toml"),
+            format!(
+                "[[rule]]\nread = [\"anonymous\"]\nwrite = [\"writer\"]\n\n[[hosted]]\necosystems = [\"{ecosystem}\"]\nnames = [\"{names}\"]\n"
+            ),
+        )
+        .unwrap();
+        isolated
+    }
+
+    /// Packs a newer bundle (a minute later) named `name`.
+    pub fn pack_newer(&self, name: &str) -> PathBuf {
+        let out = self.work.path().join(name);
+        self.home
+            .run_env(
+                &["pack", "--out", out.to_str().unwrap()],
+                &[("SOURCE_DATE_EPOCH", &epoch_plus(60))],
+            )
+            .ok();
+        out
+    }
 }
 
 /// Runs one airlift command in-process (`airlift::run`) with `registry`;
