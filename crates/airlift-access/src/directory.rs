@@ -102,17 +102,13 @@ impl Token {
     pub fn parsed_scopes(&self) -> Vec<TokenScope> {
         self.scopes
             .iter()
-            .filter_map(|s| TokenScope::parse(s, &[]).or_else(|_| parse_any(s)).ok())
+            .filter_map(|s| {
+                // Its ecosystem was checked when the token was made.
+                let known = [s.split(':').next().unwrap_or_default()];
+                TokenScope::parse(s, &known).ok()
+            })
             .collect()
     }
-}
-
-/// A stored scope is parsed without the list of ecosystems: it was checked
-/// when the token was made.
-fn parse_any(text: &str) -> Result<TokenScope, String> {
-    let (ecosystem, rest) = text.split_once(':').ok_or("no ecosystem")?;
-    let known = [ecosystem];
-    TokenScope::parse(&format!("{ecosystem}:{rest}"), &known)
 }
 
 /// The SHA-256 of a token's secret, lowercase hex.
@@ -331,7 +327,7 @@ impl Directory {
             .client_certs()?
             .into_iter()
             .find(|c| c.fingerprint == fingerprint)
-            .ok_or_else(|| AccessError::UnknownToken(fingerprint.to_owned()))?;
+            .ok_or_else(|| AccessError::UnknownCertificate(fingerprint.to_owned()))?;
         self.meta
             .put_record(CLIENT_CERT, fingerprint, None, false)?;
         Ok(cert)

@@ -46,6 +46,9 @@ pub enum AccessError {
     /// No such token.
     #[error("no token named {0:?}")]
     UnknownToken(String),
+    /// No client certificate with that fingerprint.
+    #[error("no client certificate with fingerprint {0}")]
+    UnknownCertificate(String),
     /// A name that cannot be used.
     #[error(
         "{0:?} is not a valid name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"

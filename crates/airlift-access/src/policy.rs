@@ -433,23 +433,6 @@ impl Policy {
     pub fn anonymous_reads_all(&self, ecosystem: &str) -> bool {
         self.allows(&Subject::ANONYMOUS, ecosystem, &Scope::All, Action::Read)
     }
-
-    /// Whether any rule lets anonymous callers read anything.
-    pub fn anonymous_reads_anything(&self) -> bool {
-        self.rules
-            .iter()
-            .any(|rule| rule.grants(&Subject::ANONYMOUS, Action::Read))
-    }
-
-    /// How many rules it has.
-    pub fn len(&self) -> usize {
-        self.rules.len()
-    }
-
-    /// Whether it has none (and so allows nothing).
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
 }
 
 /// What an API token is limited to: `ECOSYSTEM:PATTERN:ACTIONS`, such as
@@ -591,7 +574,6 @@ mod tests {
         );
         assert!(policy.allows(&anon, "oci", &Scope::Any, Action::Read));
         assert!(!policy.anonymous_reads_all("oci"));
-        assert!(policy.anonymous_reads_anything());
     }
 
     #[test]
