@@ -97,7 +97,8 @@ alpine=()
 for argument in "$@"; do
 	parse_as=${argument%%:*}
 	path=${argument#*:}
-	if [[ $parse_as == "$argument" ]]; then
+	# A path that exists is a path, even with a colon in it.
+	if [[ $parse_as == "$argument" || -f $argument ]]; then
 		path=$argument
 		parse_as=$(basename "$argument")
 	fi
