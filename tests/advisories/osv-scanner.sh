@@ -24,7 +24,6 @@
 # 3.20 one bind-mounted in a private mount namespace; the host's is never read.
 set -euo pipefail
 
-readonly OSV_SCANNER_VERSION=v2.6.0
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fixtures=${OSV_FIXTURES:-$here/fixtures/osv}
 
@@ -36,19 +35,13 @@ usage() {
 out_tsv=$1
 shift
 
-# Pinned build, made once per cache.
-scanner=${OSV_SCANNER:-}
-if [[ -z $scanner ]]; then
-	bin_dir="${XDG_CACHE_HOME:-$HOME/.cache}/airlift-peers/osv-scanner-$OSV_SCANNER_VERSION"
-	scanner=$bin_dir/osv-scanner
-	if [[ ! -x $scanner ]]; then
-		mkdir -p "$bin_dir"
-		echo "building osv-scanner $OSV_SCANNER_VERSION into $bin_dir" >&2
-		# v2.6.0 needs go >= 1.27; let go fetch that toolchain when the local one is older.
-		GOTOOLCHAIN=auto GOBIN=$bin_dir \
-			go install "github.com/google/osv-scanner/v2/cmd/osv-scanner@$OSV_SCANNER_VERSION"
-	fi
+# The pinned build (tests/advisories/tools.sh), unless OSV_SCANNER names one.
+if [[ -z ${OSV_SCANNER:-} ]]; then
+	# shellcheck source=tools.sh
+	source "$here/tools.sh"
 fi
+scanner=$OSV_SCANNER
+OSV_SCANNER_VERSION=${OSV_SCANNER_VERSION:-v2.5.0}
 version_line=$("$scanner" --version)
 version_line=${version_line%%$'\n'*}
 if [[ $version_line != "osv-scanner version: ${OSV_SCANNER_VERSION#v}" ]]; then
@@ -67,7 +60,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Local database in osv-scanner's offline layout (osv-scalibr's local matcher,
-# v2.6.0): <local-db-path>/osv-scalibr/<Ecosystem>/all.zip, one zip of JSON
+# v2.5.0 and v2.6.0): <local-db-path>/osv-scalibr/<Ecosystem>/all.zip, one zip of JSON
 # records per base ecosystem (Debian, not Debian:12).
 db=$work/db
 python3 - "$fixtures" "$db/osv-scalibr" <<'PY'
