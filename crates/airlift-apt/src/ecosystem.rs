@@ -1,12 +1,13 @@
 //! Debian packages under the ecosystem contract.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use airlift_ecosystem::{
-    About, Access, Action, BoxFuture, Client, ClientConfig, ClientRequest, CollectContext,
-    Collected, Declared, Ecosystem, Error, ErrorKind, Package, Plan, Services, Table,
+    About, Access, Action, AdvisoryName, BoxFuture, Client, ClientConfig, ClientRequest,
+    CollectContext, Collected, Declared, Ecosystem, Error, ErrorKind, Package, Plan, Services,
+    Table,
 };
 use airlift_store::Entry;
 use axum::Router;
@@ -37,6 +38,51 @@ pub enum Key<'a> {
         /// Its path in the archive (`pool/…`).
         path: &'a str,
     },
+}
+
+/// The OSV ecosystem of a suite's advisories, from its `Release` fields
+/// as collect recorded them: `Debian:12` for `Origin: Debian` and
+/// `Version: 12.8`, `Ubuntu:24.04` for Ubuntu; the origin alone when the
+/// suite has no version.
+fn advisory_release(meta: &serde_json::Value) -> String {
+    let field = |name: &str| {
+        meta.get("fields")
+            .and_then(|f| f.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let origin = field("origin").unwrap_or("Debian");
+    match field("version") {
+        // Debian numbers point releases (12.8); its advisories name the
+        // major release only.
+        Some(version) if origin == "Debian" => {
+            format!("{origin}:{}", version.split('.').next().unwrap_or(version))
+        }
+        Some(version) => format!("{origin}:{version}"),
+        None => origin.to_owned(),
+    }
+}
+
+/// The source package of a `.deb` entry and its version, from the stanza
+/// collect recorded: `Source: openssl` (the binary's version) or
+/// `Source: openssl (3.0.11-1)`. `None` without a `Source` field (the
+/// binary is named like its source).
+fn source_of(entry: &Entry) -> Option<(String, String)> {
+    let stanza = entry.meta.get("stanza")?.as_str()?;
+    let paragraphs = crate::control::paragraphs(stanza).ok()?;
+    let source = paragraphs.first()?.get("Source")?.trim();
+    let version = entry.meta.get("version")?.as_str()?;
+    Some(match source.split_once(' ') {
+        Some((name, rest)) => (
+            name.to_owned(),
+            rest.trim()
+                .strip_prefix('(')
+                .and_then(|r| r.strip_suffix(')'))
+                .map_or_else(|| version.to_owned(), |v| v.trim().to_owned()),
+        ),
+        None => (source.to_owned(), version.to_owned()),
+    })
 }
 
 /// Parses an index key of this ecosystem.
@@ -209,6 +255,63 @@ impl Ecosystem for Apt {
         })
     }
 
+    /// Debian's and Ubuntu's advisories, in dpkg's order.
+    fn advisory_ecosystems(&self) -> &'static [&'static str] {
+        &["Debian", "Ubuntu"]
+    }
+
+    /// Each `.deb` as its source package, under the release of every suite
+    /// it was collected from: OSV names Debian packages by source package
+    /// and version (`openssl` for `libssl3`, with the source's version when
+    /// its `Source` field gives one) and per release (`Debian:12`), which
+    /// only the suite's `Release` (its `Origin` and `Version`) tells. A
+    /// suite without a version (unstable) names its packages without one.
+    fn advisory_names(&self, entries: &[Entry]) -> Vec<(usize, AdvisoryName)> {
+        let mut releases: BTreeMap<(&str, &str), String> = BTreeMap::new();
+        for entry in entries {
+            if let Some(Key::Suite { archive, suite }) = parse_key(&entry.key) {
+                releases.insert((archive, suite), advisory_release(&entry.meta));
+            }
+        }
+        let mut names = Vec::new();
+        for (position, entry) in entries.iter().enumerate() {
+            let Some(Key::Package { archive, .. }) = parse_key(&entry.key) else {
+                continue;
+            };
+            let Some(package) = self.package(entry) else {
+                continue;
+            };
+            let (name, version) =
+                source_of(entry).unwrap_or_else(|| (package.name.clone(), package.version.clone()));
+            let suites: BTreeSet<&str> = entry
+                .meta
+                .get("homes")
+                .and_then(|h| h.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|home| home.as_str()?.split('/').next())
+                .collect();
+            let ecosystems: BTreeSet<&String> = releases
+                .iter()
+                .filter(|((a, suite), _)| {
+                    *a == archive && (suites.is_empty() || suites.contains(suite))
+                })
+                .map(|(_, release)| release)
+                .collect();
+            for ecosystem in ecosystems {
+                names.push((
+                    position,
+                    AdvisoryName {
+                        ecosystem: ecosystem.clone(),
+                        name: name.clone(),
+                        version: version.clone(),
+                    },
+                ));
+            }
+        }
+        names
+    }
+
     /// dpkg's order.
     fn compare_versions(&self, a: &str, b: &str) -> Ordering {
         crate::version::compare(a, b)
@@ -283,5 +386,65 @@ mod tests {
             })
         );
         assert_eq!(parse_key("nothing"), None);
+    }
+
+    fn entry(key: &str, meta: serde_json::Value) -> Entry {
+        Entry {
+            ecosystem: "apt".into(),
+            key: key.into(),
+            digest: airlift_core::Digest::of(key.as_bytes()),
+            size: 1,
+            meta,
+        }
+    }
+
+    #[test]
+    fn debian_packages_are_named_per_release_for_advisories() {
+        let entries = [
+            entry(
+                "debian/dists/bookworm",
+                serde_json::json!({"fields": {"origin": "Debian", "version": "12.8"}}),
+            ),
+            entry(
+                "debian/pool/main/j/jq/jq_1.6-2.1_amd64.deb",
+                serde_json::json!({"package": "jq", "version": "1.6-2.1", "architecture": "amd64",
+                    "homes": ["bookworm/main"]}),
+            ),
+            entry(
+                "debian/pool/main/o/openssl/libssl3_3.0.11-1~deb12u2+b1_amd64.deb",
+                serde_json::json!({"package": "libssl3", "version": "3.0.11-1~deb12u2+b1",
+                    "architecture": "amd64", "homes": ["bookworm/main"],
+                    "stanza": "Package: libssl3\nSource: openssl (3.0.11-1~deb12u2)\nVersion: 3.0.11-1~deb12u2+b1\n"}),
+            ),
+            entry(
+                "sid/dists/unstable",
+                serde_json::json!({"fields": {"origin": "Debian"}}),
+            ),
+            entry(
+                "sid/pool/main/j/jq/jq_1.7_amd64.deb",
+                serde_json::json!({"package": "jq", "version": "1.7", "architecture": "amd64"}),
+            ),
+        ];
+        let names = Apt.advisory_names(&entries);
+        let named = |ecosystem: &str, version: &str| AdvisoryName {
+            ecosystem: ecosystem.into(),
+            name: "jq".into(),
+            version: version.into(),
+        };
+        assert_eq!(
+            names,
+            vec![
+                (1, named("Debian:12", "1.6-2.1")),
+                (
+                    2,
+                    AdvisoryName {
+                        ecosystem: "Debian:12".into(),
+                        name: "openssl".into(),
+                        version: "3.0.11-1~deb12u2".into(),
+                    }
+                ),
+                (4, named("Debian", "1.7")),
+            ]
+        );
     }
 }

@@ -179,6 +179,11 @@ impl Ecosystem for Cargo {
         })
     }
 
+    /// Advisories name its packages in OSV's `crates.io` ecosystem.
+    fn advisory_ecosystems(&self) -> &'static [&'static str] {
+        &["crates.io"]
+    }
+
     /// Semantic versioning.
     fn compare_versions(&self, a: &str, b: &str) -> Ordering {
         match (semver::Version::parse(a), semver::Version::parse(b)) {

@@ -122,6 +122,42 @@ pub trait Ecosystem: Send + Sync + 'static {
         a.cmp(b)
     }
 
+    /// The OSV ecosystems (`PyPI`, `crates.io`, `Debian`) whose advisories
+    /// name this ecosystem's packages and whose versions follow
+    /// [`Self::compare_versions`]. Empty when advisories do not apply.
+    fn advisory_ecosystems(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The packages among a generation's `entries` of this ecosystem as
+    /// advisories name them, each with the position of its entry. The
+    /// default names each entry's [`Self::package`] in the first of
+    /// [`Self::advisory_ecosystems`]; an ecosystem whose advisories are
+    /// per release (Debian's `Debian:12`) overrides it, since the release is
+    /// known from other entries (the suite's `Release`).
+    fn advisory_names(&self, entries: &[Entry]) -> Vec<(usize, AdvisoryName)> {
+        let Some(ecosystem) = self.advisory_ecosystems().first() else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .enumerate()
+            .filter_map(|(position, entry)| {
+                let package = self.package(entry)?;
+                (!package.version.is_empty()).then(|| {
+                    (
+                        position,
+                        AdvisoryName {
+                            ecosystem: (*ecosystem).to_owned(),
+                            name: package.name,
+                            version: package.version,
+                        },
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The upstream HTTP statuses that mean "this package does not exist".
     fn not_found(&self) -> &'static [u16] {
         &[404]
@@ -512,6 +548,18 @@ pub struct ClientConfig {
     pub content: String,
     /// The same as environment variables.
     pub environment: Vec<(String, String)>,
+}
+
+/// A package as OSV advisories name it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct AdvisoryName {
+    /// The OSV ecosystem, with the release where advisories are per
+    /// release (`PyPI`, `Debian:12`).
+    pub ecosystem: String,
+    /// The package's name in that ecosystem.
+    pub name: String,
+    /// Its version.
+    pub version: String,
 }
 
 /// The package identity of an index entry.

@@ -211,6 +211,11 @@ impl Ecosystem for Npm {
         })
     }
 
+    /// Advisories name its packages in OSV's `npm` ecosystem.
+    fn advisory_ecosystems(&self) -> &'static [&'static str] {
+        &["npm"]
+    }
+
     /// node-semver.
     fn compare_versions(&self, a: &str, b: &str) -> Ordering {
         match (

@@ -162,6 +162,11 @@ impl Ecosystem for Pypi {
         })
     }
 
+    /// Advisories name its packages in OSV's `PyPI` ecosystem.
+    fn advisory_ecosystems(&self) -> &'static [&'static str] {
+        &["PyPI"]
+    }
+
     /// PEP 440.
     fn compare_versions(&self, a: &str, b: &str) -> Ordering {
         match (
