@@ -55,6 +55,14 @@ pub async fn page(store: Store, ecosystems: std::sync::Arc<Vec<Row>>) -> Respons
     } in ecosystems.iter()
     {
         let count = counts.get(*name).copied().unwrap_or(0);
+        if path.is_empty() {
+            // Carried, not served (the advisory database): `airlift scan`
+            // and the metrics read it.
+            rows.push_str(&format!(
+                "<tr><td>{title}</td><td>not served</td><td>{count}</td><td>read by <code>airlift scan</code></td></tr>\n"
+            ));
+            continue;
+        }
         let setup = match clients.first() {
             None if *name == "oci" => "docker pull / skopeo / crane against this host".to_owned(),
             None => format!("curl this host{path}&lt;path&gt;"),

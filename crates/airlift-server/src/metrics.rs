@@ -46,8 +46,23 @@ pub struct Metrics {
     stored_bytes: Gauge,
     generation: Gauge,
     last_import: Gauge,
-    /// (generation id, distinct blobs, bytes) of the last generation measured.
-    totals: Mutex<Option<(u64, i64, i64)>>,
+    advisory_records: Gauge,
+    advisory_built: Gauge,
+    advisory_age: Gauge,
+    /// The totals of the last generation measured.
+    totals: Mutex<Option<Totals>>,
+}
+
+/// What a scan of one generation's entries measured.
+#[derive(Clone, Copy)]
+struct Totals {
+    generation: u64,
+    blobs: i64,
+    bytes: i64,
+    /// Advisory records carried.
+    advisory_records: i64,
+    /// The advisory database's build time (Unix seconds), when carried.
+    advisory_built: Option<i64>,
 }
 
 impl Default for Metrics {
@@ -124,6 +139,25 @@ impl Metrics {
             "Index generation being served",
             generation.clone(),
         );
+        let advisory_records = Gauge::default();
+        let advisory_built = Gauge::default();
+        let advisory_age = Gauge::default();
+        registry.register(
+            "advisory_records",
+            "OSV advisory records the serving generation carries",
+            advisory_records.clone(),
+        );
+        registry.register(
+            "advisory_database_built_timestamp_seconds",
+            "Unix time the carried advisory database was built: its newest record's \
+             modification time (0 if none is carried)",
+            advisory_built.clone(),
+        );
+        registry.register(
+            "advisory_database_age_seconds",
+            "Seconds since the carried advisory database was built (-1 if none is carried)",
+            advisory_age.clone(),
+        );
         registry.register(
             "last_import_timestamp_seconds",
             "Unix time of the last committed import (0 if none)",
@@ -142,6 +176,9 @@ impl Metrics {
             stored_bytes,
             generation,
             last_import,
+            advisory_records,
+            advisory_built,
+            advisory_age,
             totals: Mutex::new(None),
         }
     }
@@ -183,39 +220,66 @@ impl Metrics {
             .inc();
     }
 
-    /// The distinct blobs and their bytes in generation `id`, scanned only
-    /// when `id` is not the generation measured last. The lock is held over
-    /// the scan, so scrapes that arrive together scan once.
-    fn totals(&self, store: &Store, id: u64) -> Result<(i64, i64), StoreError> {
+    /// The distinct blobs and their bytes in generation `id`, and its
+    /// advisory database, scanned only when `id` is not the generation
+    /// measured last. The lock is held over the scan, so scrapes that
+    /// arrive together scan once.
+    fn totals(&self, store: &Store, id: u64) -> Result<Totals, StoreError> {
         let mut cached = self
             .totals
             .lock()
             .map_err(|_| StoreError::Corrupt("metrics lock poisoned".to_owned()))?;
-        if let Some((cached_id, blobs, bytes)) = *cached
-            && cached_id == id
+        if let Some(totals) = *cached
+            && totals.generation == id
         {
-            return Ok((blobs, bytes));
+            return Ok(totals);
         }
         let (mut blobs, mut bytes) = (BTreeSet::new(), 0u64);
+        let (mut advisory_records, mut advisory_built) = (0i64, None);
         for entry in store.meta.entries(id, None)? {
+            if entry.ecosystem == airlift_advisory::ECOSYSTEM {
+                if entry.key == airlift_advisory::DATABASE_KEY {
+                    advisory_built = entry
+                        .meta
+                        .get("built")
+                        .and_then(|b| b.as_str())
+                        .and_then(|b| b.parse::<jiff::Timestamp>().ok())
+                        .map(|b| b.as_second());
+                } else {
+                    advisory_records += 1;
+                }
+            }
             if blobs.insert(entry.digest) {
                 bytes += entry.size;
             }
         }
-        let totals = (blobs.len() as i64, bytes as i64);
-        *cached = Some((id, totals.0, totals.1));
+        let totals = Totals {
+            generation: id,
+            blobs: blobs.len() as i64,
+            bytes: bytes as i64,
+            advisory_records,
+            advisory_built,
+        };
+        *cached = Some(totals);
         Ok(totals)
     }
 
     /// Refreshes the store gauges and renders the text format.
     pub fn render(&self, store: &Store) -> Result<String, StoreError> {
         let current = store.meta.current()?;
-        let (blobs, bytes) = match &current {
-            Some(generation) => self.totals(store, generation.id)?,
-            None => (0, 0),
+        let totals = match &current {
+            Some(generation) => Some(self.totals(store, generation.id)?),
+            None => None,
         };
-        self.blobs.set(blobs);
-        self.stored_bytes.set(bytes);
+        self.blobs.set(totals.map_or(0, |t| t.blobs));
+        self.stored_bytes.set(totals.map_or(0, |t| t.bytes));
+        self.advisory_records
+            .set(totals.map_or(0, |t| t.advisory_records));
+        let built = totals.and_then(|t| t.advisory_built);
+        self.advisory_built.set(built.unwrap_or(0));
+        self.advisory_age.set(built.map_or(-1, |built| {
+            (jiff::Timestamp::now().as_second() - built).max(0)
+        }));
         self.generation.set(current.map_or(0, |g| g.id as i64));
         let last = store
             .meta

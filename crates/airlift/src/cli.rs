@@ -55,6 +55,9 @@ pub enum Command {
     /// Write a software bill of materials (CycloneDX or SPDX JSON) of every
     /// package in the current generation.
     Sbom(SbomArgs),
+    /// Match every package of the current generation, or of host
+    /// inventories, against the advisory database the generation carries.
+    Scan(ScanArgs),
     /// The server's users (isolated side): who may log in, and their groups.
     #[command(subcommand)]
     User(UserCommand),
@@ -178,6 +181,26 @@ pub struct SbomArgs {
     /// Write it to this file (and print a summary) instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Scan what a host runs instead of the generation: a dpkg status
+    /// file, `pip inspect` or `pip freeze` output, `npm ls --json`, a
+    /// `Cargo.lock` or a CycloneDX JSON SBOM; repeatable.
+    #[arg(long = "inventory", value_name = "FILE")]
+    pub inventory: Vec<PathBuf>,
+    /// Also write the findings as SARIF 2.1.0 (for CI).
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// Exit with status 7 when a finding is at or above this severity
+    /// (low, medium, high, critical).
+    #[arg(long, value_name = "LEVEL")]
+    pub fail_on: Option<airlift_advisory::Level>,
+    /// Refuse (exit 3) when the advisory database was built more than
+    /// this many days ago.
+    #[arg(long, value_name = "DAYS")]
+    pub max_age: Option<u32>,
 }
 
 /// The formats `airlift sbom` writes.

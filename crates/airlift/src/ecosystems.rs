@@ -16,5 +16,6 @@ pub fn all() -> Arc<[Arc<dyn Ecosystem>]> {
         airlift_cargo::ecosystem::ecosystem(),
         airlift_npm::ecosystem::ecosystem(),
         airlift_apt::ecosystem::ecosystem(),
+        airlift_advisory::ecosystem::ecosystem(),
     ])
 }

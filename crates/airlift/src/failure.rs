@@ -24,6 +24,8 @@ pub enum Exit {
     Damaged = 5,
     /// Waiting for signatures: approvals or role keys below a threshold.
     AwaitingSignatures = 6,
+    /// `airlift scan --fail-on`: a finding at or above the given severity.
+    Findings = 7,
 }
 
 /// A failure the CLI reports.

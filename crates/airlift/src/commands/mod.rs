@@ -37,6 +37,7 @@ mod keys;
 mod pack;
 mod receipt;
 mod sbom;
+mod scan;
 mod serve;
 mod status;
 mod template;
@@ -58,6 +59,7 @@ use self::keys::*;
 use self::pack::*;
 use self::receipt::*;
 use self::sbom::*;
+use self::scan::*;
 use self::serve::*;
 use self::status::*;
 use self::template::*;
@@ -329,6 +331,7 @@ pub fn run(cli: Cli, ecosystems: Arc<Registry>, out: Output) -> Result<(), Failu
         Command::Status => status(&context),
         Command::Template => template(&context),
         Command::Sbom(args) => sbom(&context, args),
+        Command::Scan(args) => scan(&context, args),
         Command::User(command) => user(&context, command),
         Command::Token(command) => token(&context, command),
         Command::Fsck(args) => fsck(&context, args),

@@ -1,0 +1,139 @@
+//! The OSV database a generation carries, read back for scanning.
+//!
+//! Each record entry lists the packages its record names (`meta.packages`,
+//! `<ecosystem>/<name>`), so a scan parses only the records that can
+//! concern what it scans; the rest are never read. A record's blob is read
+//! within the size its entry states and [`crate::MAX_RECORD_BYTES`].
+
+use std::io::Read;
+
+use airlift_store::{Entry, Store, StoreError};
+
+use crate::collect::{DATABASE_KEY, ECOSYSTEM};
+use crate::{Record, Scanner};
+
+/// Why the carried database could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// The store failed.
+    #[error("advisory database: {0}")]
+    Store(#[from] StoreError),
+    /// A record's blob is missing, unreadable or not a record.
+    #[error("advisory record {key} (blob {digest}): {reason}")]
+    Record {
+        /// The entry's key.
+        key: String,
+        /// Its blob.
+        digest: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The advisory database of a generation.
+#[derive(Debug, Default)]
+pub struct Carried {
+    /// When it was built: the newest `modified` of its records.
+    pub built: Option<jiff::Timestamp>,
+    /// Its record entries.
+    pub records: Vec<Entry>,
+}
+
+impl Carried {
+    /// The database among a generation's entries; `None` when it carries
+    /// none.
+    pub fn of(entries: impl IntoIterator<Item = Entry>) -> Option<Self> {
+        let mut carried: Option<Carried> = None;
+        for entry in entries {
+            if entry.ecosystem != ECOSYSTEM {
+                continue;
+            }
+            let this = carried.get_or_insert_with(Carried::default);
+            if entry.key == DATABASE_KEY {
+                this.built = entry
+                    .meta
+                    .get("built")
+                    .and_then(|b| b.as_str())
+                    .and_then(|b| b.parse().ok());
+            } else {
+                this.records.push(entry);
+            }
+        }
+        carried
+    }
+
+    /// The database of the store's current generation.
+    pub fn current(store: &Store) -> Result<Option<Self>, StoreError> {
+        let Some(generation) = store.meta.current()? else {
+            return Ok(None);
+        };
+        Ok(Self::of(
+            store.meta.entries(generation.id, Some(ECOSYSTEM))?,
+        ))
+    }
+
+    /// Its age at `now`, in whole seconds (none when its build time is
+    /// unknown).
+    pub fn age(&self, now: jiff::Timestamp) -> Option<i64> {
+        self.built.map(|built| (now - built).get_seconds().max(0))
+    }
+
+    /// Offers `scanner` every record that names a package it wants;
+    /// returns how many records were read.
+    pub fn feed(&self, store: &Store, scanner: &mut Scanner) -> Result<usize, DatabaseError> {
+        let mut read = 0;
+        let mut bytes = Vec::new();
+        for entry in &self.records {
+            let names = entry.meta.get("packages").and_then(|p| p.as_array());
+            let wanted = names.is_none_or(|names| {
+                names.iter().filter_map(|n| n.as_str()).any(|name| {
+                    name.split_once('/')
+                        .is_some_and(|(ecosystem, name)| scanner.wants(ecosystem, name))
+                })
+            });
+            if !wanted {
+                continue;
+            }
+            let record = read_record(store, entry, &mut bytes)?;
+            scanner.add(&record);
+            read += 1;
+        }
+        Ok(read)
+    }
+}
+
+/// Reads and parses one record entry's blob.
+pub fn read_record(
+    store: &Store,
+    entry: &Entry,
+    bytes: &mut Vec<u8>,
+) -> Result<Record, DatabaseError> {
+    let failed = |reason: String| DatabaseError::Record {
+        key: entry.key.clone(),
+        digest: entry.digest.to_string(),
+        reason,
+    };
+    if entry.size > crate::MAX_RECORD_BYTES as u64 {
+        return Err(failed(format!(
+            "{} bytes, over the {} a record may have",
+            entry.size,
+            crate::MAX_RECORD_BYTES
+        )));
+    }
+    bytes.clear();
+    store
+        .blobs
+        .open(&entry.digest)
+        .map_err(|e| failed(e.to_string()))?
+        .take(entry.size + 1)
+        .read_to_end(bytes)
+        .map_err(|e| failed(e.to_string()))?;
+    if bytes.len() as u64 != entry.size {
+        return Err(failed(format!(
+            "{} bytes where the index says {}",
+            bytes.len(),
+            entry.size
+        )));
+    }
+    crate::parse(bytes).map_err(|e| failed(e.to_string()))
+}

@@ -1,0 +1,296 @@
+//! `airlift scan`: the packages of the current generation (or of host
+//! inventories) matched against the OSV database the generation carries,
+//! with no network.
+//!
+//! Package identity and version order come from each ecosystem through the
+//! contract (`advisory_names`, `advisory_ecosystems`, `compare_versions`);
+//! only Go's module versions, which no ecosystem here serves yet, are
+//! ordered by the advisory crate itself. Findings merge advisories that
+//! alias each other. The result prints as text, `--json`, or SARIF
+//! (`--sarif FILE`) for CI; `--fail-on LEVEL` exits with
+//! [`Exit::Findings`] when a finding is at or above it. It only reads, so
+//! it is not recorded in the audit log.
+
+use std::collections::BTreeMap;
+
+use airlift_advisory::{Carried, Finding, Level, Scanner, Subject, VersionOrder};
+
+use super::*;
+use crate::cli::ScanArgs;
+
+/// The most bytes a host inventory file may have.
+const MAX_INVENTORY_BYTES: u64 = 256 << 20;
+
+/// An ecosystem's version order, for the matcher.
+struct ByEcosystem(Arc<dyn airlift_ecosystem::Ecosystem>);
+
+impl VersionOrder for ByEcosystem {
+    fn compare(&self, a: &str, b: &str) -> std::cmp::Ordering {
+        self.0.compare_versions(a, b)
+    }
+}
+
+/// What `airlift scan` reports.
+#[derive(Serialize)]
+struct Report {
+    database: Database,
+    /// Packages scanned, per OSV ecosystem.
+    scanned: BTreeMap<String, usize>,
+    /// OSV ecosystems of scanned packages that no version order here knows.
+    unmatched_ecosystems: Vec<String>,
+    /// Findings at each level, the highest first.
+    levels: Vec<LevelCount>,
+    findings: Vec<Finding>,
+}
+
+#[derive(Serialize)]
+struct LevelCount {
+    level: Level,
+    count: usize,
+}
+
+#[derive(Serialize)]
+struct Database {
+    records: usize,
+    /// Records parsed because they name a scanned package.
+    read: usize,
+    built: Option<String>,
+    age_days: Option<i64>,
+}
+
+pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
+    let store = context.store()?;
+    let Some(generation) = store.meta.current()? else {
+        return Err(
+            Failure::new(Exit::Failed, "this home has no generation yet")
+                .hint("collect or import a bundle that declares [advisories] first"),
+        );
+    };
+    let entries = store.meta.entries(generation.id, None)?;
+    let Some(database) = Carried::of(entries.iter().cloned()) else {
+        return Err(Failure::new(
+            Exit::Failed,
+            format!("generation {} carries no advisory database", generation.id),
+        )
+        .hint(
+            "declare [advisories] in airlift.toml on the connected side and carry the next bundle",
+        ));
+    };
+    let now = now()?;
+    let age_days = database.age(now).map(|seconds| seconds / 86_400);
+    if let (Some(limit), Some(age)) = (args.max_age, age_days)
+        && age > i64::from(limit)
+    {
+        return Err(Failure::new(
+            Exit::Refused,
+            format!("the advisory database is {age} days old, over --max-age {limit}"),
+        )
+        .hint("carry a newer database, or raise --max-age"));
+    }
+
+    let subjects = if args.inventory.is_empty() {
+        generation_subjects(context, &entries)
+    } else {
+        inventory_subjects(&args.inventory)?
+    };
+    let mut scanned: BTreeMap<String, usize> = BTreeMap::new();
+    for subject in &subjects {
+        *scanned.entry(subject.ecosystem.clone()).or_default() += 1;
+    }
+    let ecosystems = context.ecosystems.clone();
+    let mut scanner = Scanner::new(subjects, move |name: &str| {
+        if name == "Go" {
+            return Some(Arc::new(airlift_advisory::GoOrder) as Arc<dyn VersionOrder>);
+        }
+        ecosystems
+            .iter()
+            .find(|e| e.advisory_ecosystems().contains(&name))
+            .map(|e| Arc::new(ByEcosystem(e.clone())) as Arc<dyn VersionOrder>)
+    });
+    let read = database
+        .feed(&store, &mut scanner)
+        .map_err(|e| Failure::new(Exit::Damaged, e.to_string()).hint("run airlift fsck"))?;
+    let unmatched_ecosystems = scanner.unmatched_ecosystems();
+    let findings = scanner.finish();
+    let mut counted: BTreeMap<Level, usize> = BTreeMap::new();
+    for finding in &findings {
+        *counted.entry(finding.severity.level).or_default() += 1;
+    }
+    let levels: Vec<LevelCount> = counted
+        .into_iter()
+        .rev()
+        .map(|(level, count)| LevelCount { level, count })
+        .collect();
+    if let Some(path) = &args.sarif {
+        let mut text = serde_json::to_string_pretty(&airlift_advisory::sarif(
+            &findings,
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode SARIF: {e}")))?;
+        text.push('\n');
+        airlift_core::write_file_durably(path, text.as_bytes()).map_err(|e| {
+            Failure::new(
+                Exit::Failed,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
+    }
+    let report = Report {
+        database: Database {
+            records: database.records.len(),
+            read,
+            built: database.built.map(|b| b.to_string()),
+            age_days,
+        },
+        scanned,
+        unmatched_ecosystems,
+        levels,
+        findings,
+    };
+    context.emit(&report, || human(&report))?;
+    if let Some(threshold) = args.fail_on {
+        let worst = report.findings.iter().map(|f| f.severity.level).max();
+        if worst.is_some_and(|worst| worst >= threshold) {
+            return Err(Failure::new(
+                Exit::Findings,
+                format!(
+                    "{} findings, the worst {}, at or above --fail-on {threshold}",
+                    report.findings.len(),
+                    worst.unwrap_or(Level::Unknown)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every package of the generation, as advisories name it, once.
+fn generation_subjects(context: &Context, entries: &[airlift_store::Entry]) -> Vec<Subject> {
+    let mut subjects: BTreeMap<airlift_ecosystem::AdvisoryName, String> = BTreeMap::new();
+    for ecosystem in context.ecosystems.iter() {
+        if ecosystem.advisory_ecosystems().is_empty() {
+            continue;
+        }
+        let own: Vec<airlift_store::Entry> = entries
+            .iter()
+            .filter(|e| e.ecosystem == ecosystem.name())
+            .cloned()
+            .collect();
+        for (position, name) in ecosystem.advisory_names(&own) {
+            let reference = ecosystem
+                .package(&own[position])
+                .map(|p| p.purl)
+                .unwrap_or_else(|| format!("{}:{}", own[position].ecosystem, own[position].key));
+            subjects.entry(name).or_insert(reference);
+        }
+    }
+    subjects
+        .into_iter()
+        .map(|(name, reference)| Subject {
+            ecosystem: name.ecosystem,
+            name: name.name,
+            version: name.version,
+            reference,
+        })
+        .collect()
+}
+
+/// The packages of host inventories (dpkg status, `pip inspect` or
+/// `pip freeze`, `npm ls --json`, `Cargo.lock`, a CycloneDX SBOM).
+fn inventory_subjects(paths: &[PathBuf]) -> Result<Vec<Subject>, Failure> {
+    // TEMPORARY until airlift-inventory lands.
+    let _ = paths.iter().map(|p| read_bounded(p, MAX_INVENTORY_BYTES));
+    Err(Failure::input("--inventory: not built yet"))
+}
+
+/// A file's bytes, refused when over `limit`.
+fn read_bounded(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, Failure> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Failure::input(format!("cannot read {}: {e}", path.display())))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::input(format!("cannot read {}: {e}", path.display())))?;
+    if bytes.len() as u64 > limit {
+        return Err(Failure::input(format!(
+            "{} is over the {limit} bytes an inventory may have",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+fn human(report: &Report) -> String {
+    let mut out = String::new();
+    let database = &report.database;
+    out.push_str(&format!(
+        "advisory database: {} records, built {}{}\n",
+        database.records,
+        database.built.as_deref().unwrap_or("at an unknown time"),
+        database
+            .age_days
+            .map(|d| format!(" ({d} days ago)"))
+            .unwrap_or_default()
+    ));
+    let scanned: usize = report.scanned.values().sum();
+    out.push_str(&format!(
+        "scanned {scanned} packages ({})\n",
+        report
+            .scanned
+            .iter()
+            .map(|(e, n)| format!("{e} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    if !report.unmatched_ecosystems.is_empty() {
+        out.push_str(&format!(
+            "note: no version order for {}: those packages were not matched\n",
+            report.unmatched_ecosystems.join(", ")
+        ));
+    }
+    for finding in &report.findings {
+        let others: Vec<&str> = finding
+            .aliases
+            .iter()
+            .map(String::as_str)
+            .filter(|a| *a != finding.id)
+            .collect();
+        out.push_str(&format!(
+            "{:<8} {}{} {} {} {}{}\n",
+            finding.severity.level.to_string().to_uppercase(),
+            finding.id,
+            if others.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", others.join(", "))
+            },
+            finding.subject.ecosystem,
+            finding.subject.name,
+            finding.subject.version,
+            if finding.fixed.is_empty() {
+                ", no fix".to_owned()
+            } else {
+                format!(", fixed in {}", finding.fixed.join(", "))
+            }
+        ));
+    }
+    out.push_str(&format!(
+        "{} findings{}",
+        report.findings.len(),
+        if report.levels.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {}",
+                report
+                    .levels
+                    .iter()
+                    .map(|l| format!("{} {}", l.count, l.level))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    ));
+    out
+}
