@@ -136,6 +136,10 @@ printf 'Metadata-Version: 1.2\nName: six\nVersion: 1.16.0\nClassifier: License :
     >"$L1/$SITE/six-1.16.0.egg-info"
 printf 'Metadata-Version: 2.1\nName: attrs\nVersion: 23.1.0\nLicense-Expression: MIT\n' \
     >"$L1/$SITE/attrs-23.1.0.egg-info/PKG-INFO"
+# Names compare as PEP 503 normalizes them (pyyaml, zope-interface).
+mkdir -p "$L1/$SITE/PyYAML-6.0.1.dist-info"
+printf 'Metadata-Version: 2.1\nName: PyYAML\nVersion: 6.0.1\nLicense: MIT\n' >"$L1/$SITE/PyYAML-6.0.1.dist-info/METADATA"
+printf 'Metadata-Version: 1.2\nName: zope.interface\nVersion: 6.1\n' >"$L1/$SITE/zope.interface-6.1.egg-info"
 
 for package in left-pad:1.3.0 @scope/thing:2.0.0 express:4.18.2; do
     name=${package%:*}

@@ -179,7 +179,7 @@ fn pip_inspect(value: &serde_json::Value, path: &str) -> Result<Inventory, Strin
             .unwrap_or(path);
         inventory.packages.push(installed(
             Kind::Python,
-            &name,
+            &python::normalize(&name),
             &version,
             purl::pypi(&name, &version),
             Some("PyPI"),
@@ -235,7 +235,7 @@ fn pip_freeze(text: &str, path: &str) -> Inventory {
             let version = version.trim();
             inventory.packages.push(installed(
                 Kind::Python,
-                name,
+                &python::normalize(name),
                 version,
                 purl::pypi(name, version),
                 Some("PyPI"),

@@ -456,7 +456,7 @@ fn finish(state: BTreeMap<String, Tracked>, limits: &Limits) -> Result<Inventory
                     packages.push(Installed {
                         kind: Kind::Python,
                         purl: purl::pypi(&metadata.name, &metadata.version),
-                        name: metadata.name,
+                        name: python::normalize(&metadata.name),
                         version: metadata.version,
                         osv_ecosystem: Some("PyPI".to_string()),
                         licenses: metadata.licenses,

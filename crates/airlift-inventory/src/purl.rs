@@ -128,12 +128,12 @@ pub(crate) fn apk(
     )
 }
 
-/// `pkg:pypi/<normalised name>@<version>`; the purl spec lowercases the name and turns `_` into `-`.
+/// `pkg:pypi/<name>@<version>` with the name normalized as PEP 503 says (which includes the purl
+/// spec's lowercasing and `_` to `-`).
 pub(crate) fn pypi(name: &str, version: &str) -> String {
-    let normalised = name.to_ascii_lowercase().replace('_', "-");
     format!(
         "pkg:pypi/{}@{}",
-        encode(&normalised, &[]),
+        encode(&crate::python::normalize(name), &[]),
         encode(version, &[])
     )
 }

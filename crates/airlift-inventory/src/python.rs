@@ -12,6 +12,25 @@ pub(crate) struct Metadata {
     pub licenses: Vec<String>,
 }
 
+/// A distribution name normalized as PEP 503 says (lowercase, each run of `-`, `_` and `.` one
+/// `-`), the form PyPI, pip and syft compare names in: `PyYAML` is `pyyaml`, `lazr.uri` is `lazr-uri`.
+pub(crate) fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut in_separator = false;
+    for character in name.trim().chars() {
+        if matches!(character, '-' | '_' | '.') {
+            if !in_separator {
+                out.push('-');
+            }
+            in_separator = true;
+        } else {
+            out.push(character.to_ascii_lowercase());
+            in_separator = false;
+        }
+    }
+    out
+}
+
 pub(crate) fn parse(bytes: &[u8]) -> Result<Metadata, String> {
     let text = String::from_utf8_lossy(bytes);
     let mut fields: Vec<(String, String)> = Vec::new();
@@ -95,5 +114,12 @@ mod tests {
             parse(b"Name: x\nVersion: 1\nLicense-Expression: MIT\nLicense: whatever\n").unwrap();
         assert_eq!(metadata.licenses, vec!["MIT"]);
         assert!(parse(b"Version: 1\n").is_err());
+    }
+
+    #[test]
+    fn normalizes_names() {
+        assert_eq!(normalize("PyYAML"), "pyyaml");
+        assert_eq!(normalize("lazr.restfulclient"), "lazr-restfulclient");
+        assert_eq!(normalize("Some__Weird.-Name"), "some-weird-name");
     }
 }

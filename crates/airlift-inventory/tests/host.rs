@@ -63,8 +63,8 @@ fn pip_freeze_output() {
     assert_eq!(
         summary(text),
         vec![
-            "python Some_Package@1.0 PyPI",
-            "python requests@2.31.0 PyPI"
+            "python requests@2.31.0 PyPI",
+            "python some-package@1.0 PyPI"
         ]
     );
     let inventory = read_inventory(text, "freeze.txt").unwrap();
@@ -72,7 +72,7 @@ fn pip_freeze_output() {
         inventory
             .packages
             .iter()
-            .find(|package| package.name == "Some_Package")
+            .find(|package| package.name == "some-package")
             .unwrap()
             .purl,
         "pkg:pypi/some-package@1.0"

@@ -158,15 +158,22 @@ fn python_distributions_and_a_whiteout_that_deletes_one() {
     let requests = format!("{SITE}/requests-2.31.0.dist-info/METADATA");
     let six = format!("{SITE}/six-1.16.0.egg-info");
     let attrs = format!("{SITE}/attrs-23.1.0.egg-info/PKG-INFO");
+    let yaml = format!("{SITE}/PyYAML-6.0.1.dist-info/METADATA");
     let first = layer(&[
         Item::File(&requests, b"Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\nLicense: Apache 2.0\n\nbody\n"),
         Item::File(&six, b"Metadata-Version: 1.2\nName: six\nVersion: 1.16.0\nClassifier: License :: OSI Approved :: MIT License\n"),
         Item::File(&attrs, b"Metadata-Version: 2.1\nName: attrs\nVersion: 23.1.0\nLicense-Expression: MIT\n"),
+        Item::File(&yaml, b"Metadata-Version: 2.1\nName: PyYAML\nVersion: 6.0.1\n"),
     ]);
     let inventory = inspect(vec![first.clone()]);
     assert_eq!(
         names(&inventory, Kind::Python),
-        vec!["attrs@23.1.0", "requests@2.31.0", "six@1.16.0"]
+        vec![
+            "attrs@23.1.0",
+            "pyyaml@6.0.1",
+            "requests@2.31.0",
+            "six@1.16.0"
+        ]
     );
     let six_package = inventory
         .packages
@@ -185,7 +192,10 @@ fn python_distributions_and_a_whiteout_that_deletes_one() {
         Item::File(&whiteout_six, b""),
     ]);
     let inventory = inspect(vec![first.clone(), second]);
-    assert_eq!(names(&inventory, Kind::Python), vec!["attrs@23.1.0"]);
+    assert_eq!(
+        names(&inventory, Kind::Python),
+        vec!["attrs@23.1.0", "pyyaml@6.0.1"]
+    );
 
     // A whiteout only hides lower layers: a file a still later layer adds comes back.
     let third = layer(&[Item::File(&requests, b"Name: requests\nVersion: 2.32.0\n")]);
@@ -193,7 +203,12 @@ fn python_distributions_and_a_whiteout_that_deletes_one() {
     let inventory = inspect(vec![first, second, third]);
     assert_eq!(
         names(&inventory, Kind::Python),
-        vec!["attrs@23.1.0", "requests@2.32.0", "six@1.16.0"]
+        vec![
+            "attrs@23.1.0",
+            "pyyaml@6.0.1",
+            "requests@2.32.0",
+            "six@1.16.0"
+        ]
     );
 }
 
