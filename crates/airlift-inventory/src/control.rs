@@ -87,10 +87,15 @@ fn stanzas(text: &str) -> Result<Vec<Vec<(String, String)>>, String> {
     Ok(all)
 }
 
+/// Records read from a database file, and the records left out with why (one bad record does not
+/// cost the others).
+pub(crate) type Records<T> = (Vec<T>, Vec<String>);
+
 /// Reads a dpkg status file (or a `status.d` file): every stanza with a `Package:` field.
-pub(crate) fn parse_dpkg(bytes: &[u8]) -> Result<Vec<DebEntry>, String> {
+pub(crate) fn parse_dpkg(bytes: &[u8]) -> Result<Records<DebEntry>, String> {
     let text = std::str::from_utf8(bytes).map_err(|error| format!("not UTF-8: {error}"))?;
     let mut entries = Vec::new();
+    let mut problems = Vec::new();
     for stanza in stanzas(text)? {
         let mut entry = DebEntry::default();
         for (field, value) in stanza {
@@ -116,11 +121,12 @@ pub(crate) fn parse_dpkg(bytes: &[u8]) -> Result<Vec<DebEntry>, String> {
             continue;
         }
         if entry.version.is_empty() {
-            return Err(format!("package {} has no Version", entry.package));
+            problems.push(format!("package {} has no Version", entry.package));
+            continue;
         }
         entries.push(entry);
     }
-    Ok(entries)
+    Ok((entries, problems))
 }
 
 /// One apk database record.
@@ -134,27 +140,27 @@ pub(crate) struct ApkEntry {
 }
 
 /// Reads apk's `lib/apk/db/installed`: `P:` name, `V:` version, `A:` arch, `L:` license, `o:` origin.
-pub(crate) fn parse_apk(bytes: &[u8]) -> Result<Vec<ApkEntry>, String> {
+pub(crate) fn parse_apk(bytes: &[u8]) -> Result<Records<ApkEntry>, String> {
     let text = std::str::from_utf8(bytes).map_err(|error| format!("not UTF-8: {error}"))?;
-    let mut entries = Vec::new();
+    let mut records: Records<ApkEntry> = (Vec::new(), Vec::new());
     let mut current = ApkEntry::default();
-    let finish = |current: &mut ApkEntry, entries: &mut Vec<ApkEntry>| -> Result<(), String> {
+    let finish = |current: &mut ApkEntry, records: &mut Records<ApkEntry>| {
         let entry = std::mem::take(current);
         if entry == ApkEntry::default() {
-            return Ok(());
+            return;
         }
         if entry.name.is_empty() || entry.version.is_empty() {
-            return Err(format!(
+            records.1.push(format!(
                 "a record without P: or V: (P:{} V:{})",
                 entry.name, entry.version
             ));
+            return;
         }
-        entries.push(entry);
-        Ok(())
+        records.0.push(entry);
     };
     for line in text.lines() {
         if line.trim().is_empty() {
-            finish(&mut current, &mut entries)?;
+            finish(&mut current, &mut records);
             continue;
         }
         let Some((key, value)) = line.split_once(':') else {
@@ -169,8 +175,8 @@ pub(crate) fn parse_apk(bytes: &[u8]) -> Result<Vec<ApkEntry>, String> {
             _ => {}
         }
     }
-    finish(&mut current, &mut entries)?;
-    Ok(entries)
+    finish(&mut current, &mut records);
+    Ok(records)
 }
 
 /// Reads `os-release`: `ID`, `VERSION_ID` and `ID_LIKE`, with shell-style quotes removed.
@@ -230,22 +236,28 @@ mod tests {
     #[test]
     fn dpkg_stanzas_and_status() {
         let text = b"Package: curl\nStatus: install ok installed\nVersion: 7.88.1-10\nArchitecture: amd64\nDescription: tool\n more text\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1\nSource: other (2)\n";
-        let entries = parse_dpkg(text).unwrap();
+        let (entries, problems) = parse_dpkg(text).unwrap();
+        assert!(problems.is_empty());
         assert_eq!(entries.len(), 2);
         assert!(entries[0].installed());
         assert!(!entries[1].installed());
         assert_eq!(entries[1].upstream(), "other@2");
         assert!(parse_dpkg(b" continuation first\n").is_err());
-        assert!(parse_dpkg(b"Package: x\n").is_err());
+        let (entries, problems) = parse_dpkg(b"Package: x\n\nPackage: y\nVersion: 1\n").unwrap();
+        assert_eq!(
+            (entries.len(), problems),
+            (1, vec!["package x has no Version".to_string()])
+        );
     }
 
     #[test]
     fn apk_records() {
         let text = b"C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\nL:MIT\no:musl\n\nP:busybox\nV:1.36.1-r15\nA:x86_64\nL:GPL-2.0-only\n\n";
-        let entries = parse_apk(text).unwrap();
+        let (entries, _) = parse_apk(text).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].license, "MIT");
-        assert!(parse_apk(b"P:x\n\n").is_err());
+        let (entries, problems) = parse_apk(b"P:x\n\nP:y\nV:1\n").unwrap();
+        assert_eq!((entries.len(), problems.len()), (1, 1));
     }
 
     #[test]

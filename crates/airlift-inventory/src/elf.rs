@@ -19,6 +19,9 @@ pub(crate) struct Section {
 const SECTION_NO_BITS: u32 = 8;
 /// Section header tables larger than this are refused: real binaries have a few dozen sections.
 const MAX_SECTIONS: u64 = 65_536;
+/// Section header entries are 40 (ELF32) or 64 (ELF64) bytes; a larger size is allowed for future
+/// fields, but bounded so the table read stays small.
+const MAX_ENTRY_SIZE: u64 = 256;
 
 struct Fields {
     is_64: bool,
@@ -147,6 +150,9 @@ pub(crate) fn sections<F: Read + Seek>(
     }
     if count > MAX_SECTIONS {
         return Err(format!("{count} sections"));
+    }
+    if entry_size > MAX_ENTRY_SIZE {
+        return Err(format!("section header entries of {entry_size} bytes"));
     }
     let table = read_exact_at(file, section_offset, count * entry_size, file_length)?;
     let mut raw = Vec::new();

@@ -96,7 +96,11 @@ fn installed(
 }
 
 fn dpkg_status(bytes: &[u8], path: &str) -> Result<Inventory, String> {
-    let entries = control::parse_dpkg(bytes)?;
+    let (entries, problems) = control::parse_dpkg(bytes)?;
+    let skipped = problems
+        .iter()
+        .map(|problem| format!("{path}: {problem}"))
+        .collect();
     let packages = entries
         .into_iter()
         .filter(|entry| entry.installed())
@@ -122,7 +126,7 @@ fn dpkg_status(bytes: &[u8], path: &str) -> Result<Inventory, String> {
     Ok(Inventory {
         packages,
         distro: None,
-        skipped: Vec::new(),
+        skipped,
     })
 }
 

@@ -23,8 +23,8 @@ const IN_MEMORY_BINARY: u64 = 32 << 20;
 #[derive(Debug, Clone)]
 enum Found {
     OsRelease(Distro),
-    Deb(Vec<DebEntry>),
-    Apk(Vec<ApkEntry>),
+    Deb(control::Records<DebEntry>),
+    Apk(control::Records<ApkEntry>),
     Python(python::Metadata),
     Npm(npm::Manifest),
     Go(gobuild::BuildInfo),
@@ -403,7 +403,12 @@ fn finish(state: BTreeMap<String, Tracked>, limits: &Limits) -> Result<Inventory
         match tracked.found {
             Found::OsRelease(_) => {}
             Found::Skipped(reason) => inventory.skipped.push(format!("{location}: {reason}")),
-            Found::Deb(entries) => {
+            Found::Deb((entries, problems)) => {
+                inventory.skipped.extend(
+                    problems
+                        .iter()
+                        .map(|problem| format!("{location}: {problem}")),
+                );
                 for entry in entries.into_iter().filter(DebEntry::installed) {
                     packages.push(Installed {
                         kind: Kind::Deb,
@@ -422,7 +427,12 @@ fn finish(state: BTreeMap<String, Tracked>, limits: &Limits) -> Result<Inventory
                     });
                 }
             }
-            Found::Apk(entries) => {
+            Found::Apk((entries, problems)) => {
+                inventory.skipped.extend(
+                    problems
+                        .iter()
+                        .map(|problem| format!("{location}: {problem}")),
+                );
                 for entry in entries {
                     let upstream = if entry.origin == entry.name {
                         ""

@@ -178,6 +178,14 @@ fn unknown_and_oversized_inputs() {
             ..
         })
     ));
-    let error = read_inventory(b"Package: x\n", "status").unwrap_err();
-    assert_eq!(error.to_string(), "status: package x has no Version");
+    // One stanza without a version is left out and listed; the others are read.
+    let inventory = read_inventory(b"Package: x\n\nPackage: y\nVersion: 1\n", "status").unwrap();
+    assert_eq!(inventory.packages.len(), 1);
+    assert_eq!(inventory.skipped, vec!["status: package x has no Version"]);
+    let error =
+        read_inventory(b"Package: x\n continued\n oops\nnot a field\n", "status").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "status: line 4: not a `Field: value` line"
+    );
 }

@@ -618,3 +618,26 @@ fn compressed_layers_through_decompressed() {
         vec!["from-gzip@1.0.0", "from-plain@1.0.0", "from-zstd@1.0.0"]
     );
 }
+
+#[test]
+fn a_bad_stanza_costs_only_itself() {
+    let status = [
+        DPKG_STATUS,
+        b"\nPackage: noversion\nStatus: install ok installed\n".as_slice(),
+    ]
+    .concat();
+    let apk = b"P:musl\nV:1.2.4-r2\n\nP:broken\n\n";
+    let inventory = inspect(vec![layer(&[
+        Item::File("var/lib/dpkg/status", &status),
+        Item::File("lib/apk/db/installed", apk),
+    ])]);
+    assert_eq!(names(&inventory, Kind::Deb).len(), 2);
+    assert_eq!(names(&inventory, Kind::Apk), vec!["musl@1.2.4-r2"]);
+    assert_eq!(
+        inventory.skipped,
+        vec![
+            "/lib/apk/db/installed: a record without P: or V: (P:broken V:)",
+            "/var/lib/dpkg/status: package noversion has no Version",
+        ]
+    );
+}
