@@ -15,12 +15,15 @@
 #   3. A whiteout deleting one Python package (.wh.<name>) and an opaque
 #      node_modules directory (.wh..wh..opq) with one new package, hiding
 #      the two that layer 1 had there.
+## A second image, one layer: Alpine 3.19's etc/os-release and
+# lib/apk/db/installed.
 #
 # syft package types and airlift-inventory kinds:
 #   deb -> deb, apk -> apk, python -> python, npm -> npm,
 #   go-module -> go, rust-crate -> rust.
 # Only those types are compared; syft's other catalogers find nothing in
-# this image anyway (any such find is printed, not compared).
+# this image anyway (any such find is printed, not compared). For what both
+# find, the package URLs must be equal as well.
 #
 # Justified difference, handled here: a Go main module built from a work
 # tree without version information is "(devel)" in its build info; syft
@@ -197,9 +200,46 @@ rm -rf "$WORK/rust-target"
 : >"$L3/app/node_modules/.wh..wh..opq"
 printf '{"name":"is-odd","version":"3.0.1","license":"MIT"}\n' >"$L3/app/node_modules/is-odd/package.json"
 
-# --- the OCI image layout -----------------------------------------------
-LAYOUT=$WORK/layout
-python3 - "$LAYOUT" "$L1" "$L2" "$L3" <<'EOF'
+# --- a second image: Alpine's apk database ------------------------------
+A1=$WORK/layers/alpine
+mkdir -p "$A1/etc" "$A1/lib/apk/db"
+printf 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.19.1\n' >"$A1/etc/os-release"
+cat >"$A1/lib/apk/db/installed" <<'EOF'
+C:Q1SYDBOdBRQ9GhvCo7qJOz0LDXJe8=
+P:musl
+V:1.2.4_git20230717-r4
+A:x86_64
+S:407278
+I:667648
+T:the musl c library (libc) implementation
+L:MIT
+o:musl
+t:1700000000
+F:lib
+R:ld-musl-x86_64.so.1
+
+C:Q1xHXnVK3LrAwRXtjbbDnzoM2EMSg=
+P:busybox
+V:1.36.1-r15
+A:x86_64
+L:GPL-2.0-only
+o:busybox
+F:bin
+R:busybox
+
+C:Q1k5yEb0n2VZ6W0kN5o7ZbZp2zHP4=
+P:libcrypto3
+V:3.1.4-r5
+A:x86_64
+L:Apache-2.0
+o:openssl
+
+EOF
+
+# --- OCI image layouts --------------------------------------------------
+# make_layout LAYOUT LAYER_DIR...: one gzip layer per directory, in order.
+make_layout() {
+    python3 - "$@" <<'EOF'
 import gzip, hashlib, io, json, os, sys, tarfile
 
 layout, layer_dirs = sys.argv[1], sys.argv[2:]
@@ -267,21 +307,23 @@ with open(os.path.join(layout, "index.json"), "w") as out:
 with open(os.path.join(layout, "oci-layout"), "w") as out:
     json.dump({"imageLayoutVersion": "1.0.0"}, out)
 EOF
+}
 
-# --- both sides ---------------------------------------------------------
-echo "syft $SYFT_VERSION scans the layout"
-SYFT_CHECK_FOR_APP_UPDATE=false "$SYFT" scan "oci-dir:$LAYOUT" -o syft-json -q >"$WORK/syft.json"
-
-echo "airlift-inventory inspects the layout: $INSPECT"
-read -r -a inspect_command <<<"$INSPECT"
-(cd "$ROOT" && "${inspect_command[@]}" "$LAYOUT") >"$WORK/ours.jsonl"
-
-python3 - "$WORK/syft.json" "$WORK/ours.jsonl" <<'EOF'
+# compare NAME LAYOUT KIND...: syft's and airlift-inventory's sets for one
+# image must be equal, and hold every KIND.
+compare() {
+    local name=$1 layout=$2
+    shift 2
+    echo "== $name: syft $SYFT_VERSION scans the layout"
+    SYFT_CHECK_FOR_APP_UPDATE=false "$SYFT" scan "oci-dir:$layout" -o syft-json -q >"$WORK/$name.syft.json"
+    echo "== $name: airlift-inventory inspects the layout: $INSPECT"
+    (cd "$ROOT" && "${inspect_command[@]}" "$layout") >"$WORK/$name.ours.jsonl"
+    python3 - "$WORK/$name.syft.json" "$WORK/$name.ours.jsonl" "$@" <<'EOF'
 import json, sys
 
 SYFT_TYPE = {"deb": "deb", "apk": "apk", "python": "python", "npm": "npm", "go-module": "go", "rust-crate": "rust"}
 
-syft = set()
+syft, syft_purls = set(), {}
 with open(sys.argv[1]) as document:
     for artifact in json.load(document)["artifacts"]:
         kind = SYFT_TYPE.get(artifact["type"])
@@ -292,13 +334,16 @@ with open(sys.argv[1]) as document:
             print("ignored (syft, no version): %s %s" % (kind, artifact["name"]))
         else:
             syft.add(key)
+            syft_purls.setdefault(key, set()).add(artifact["purl"])
 
-ours = set()
+ours, our_purls = set(), {}
 with open(sys.argv[2]) as lines:
     for line in lines:
         if line.strip():
             package = json.loads(line)
-            ours.add((package["kind"], package["name"], package["version"]))
+            key = (package["kind"], package["name"], package["version"])
+            ours.add(key)
+            our_purls.setdefault(key, set()).add(package["purl"])
 
 for key in sorted(syft & ours):
     print("matched: %s %s %s" % key)
@@ -308,11 +353,29 @@ for key in only_syft:
     print("DIFFERENCE, only syft: %s %s %s" % key)
 for key in only_ours:
     print("DIFFERENCE, only airlift-inventory: %s %s %s" % key)
-kinds = sorted({kind for kind, _, _ in syft | ours})
-expected = {"deb", "python", "npm", "go", "rust"}
+# The package URLs of what both found must be the same too.
+purl_differences = [key for key in sorted(syft & ours) if syft_purls[key] != our_purls[key]]
+for key in purl_differences:
+    print("DIFFERENCE in purl: %s %s %s: syft %s, airlift-inventory %s" % (key + (sorted(syft_purls[key]), sorted(our_purls[key]))))
+# Each expected kind must be found, and found alike, by both.
+kinds = sorted({kind for kind, _, _ in syft & ours})
+expected = set(sys.argv[3:])
 if not expected <= set(kinds):
-    print("DIFFERENCE: the image should yield every kind of %s, got %s" % (sorted(expected), kinds))
+    print("DIFFERENCE: both should find every kind of %s; they agree on %s" % (sorted(expected), kinds))
     sys.exit(1)
-print("%d matched, %d differences" % (len(syft & ours), len(only_syft) + len(only_ours)))
-sys.exit(1 if only_syft or only_ours else 0)
+print("%d matched, %d differences" % (len(syft & ours), len(only_syft) + len(only_ours) + len(purl_differences)))
+sys.exit(1 if only_syft or only_ours or purl_differences else 0)
 EOF
+}
+
+read -r -a inspect_command <<<"$INSPECT"
+make_layout "$WORK/debian" "$L1" "$L2" "$L3"
+make_layout "$WORK/alpine" "$A1"
+status=0
+compare debian "$WORK/debian" deb python npm go rust || status=1
+compare alpine "$WORK/alpine" apk || status=1
+if [ "$status" -ne 0 ]; then
+    echo "FAILED: airlift-inventory and syft differ"
+    exit 1
+fi
+echo "airlift-inventory and syft agree on both images"
