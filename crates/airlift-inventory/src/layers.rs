@@ -568,6 +568,59 @@ mod tests {
 
     use super::*;
 
+    /// Hostile binaries: every single-byte change and every truncation of a Go and a
+    /// cargo-auditable ELF file is read without a panic, within the limits.
+    #[test]
+    fn mangled_binaries_never_panic() {
+        let go = crate::elf::tests::build(&[(
+            ".go.buildinfo",
+            &crate::gobuild::tests::payload(
+                "go1.22.1",
+                "mod\texample.com/m\tv1.0.0\t\ndep\tgithub.com/a/b\tv1.2.3\th1:x=\n",
+            ),
+        )]);
+        let rust = crate::elf::tests::build(&[(
+            ".dep-v0",
+            &crate::auditable::tests::compress(
+                r#"{"packages":[{"name":"itoa","version":"1.0.11","source":"crates.io"}]}"#,
+            ),
+        )]);
+        let limits = Limits {
+            max_metadata_bytes: 4096,
+            ..Limits::default()
+        };
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for original in [go, rust] {
+            assert!(matches!(
+                inspect_binary(
+                    &mut Cursor::new(original.clone()),
+                    original.len() as u64,
+                    &limits
+                ),
+                Ok(Some(_))
+            ));
+            for length in 0..original.len() {
+                let truncated = &original[..length];
+                let _ =
+                    inspect_binary(&mut Cursor::new(truncated.to_vec()), length as u64, &limits);
+            }
+            for _ in 0..20_000 {
+                // xorshift: deterministic, so a failure reproduces.
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let mut mangled = original.clone();
+                let at = (seed % mangled.len() as u64) as usize;
+                mangled[at] = (seed >> 32) as u8;
+                let _ = inspect_binary(
+                    &mut Cursor::new(mangled.clone()),
+                    mangled.len() as u64,
+                    &limits,
+                );
+            }
+        }
+    }
+
     #[test]
     fn normalizes_paths() {
         assert_eq!(normalize("./var//lib/./dpkg/status"), "var/lib/dpkg/status");

@@ -641,3 +641,30 @@ fn a_bad_stanza_costs_only_itself() {
         ]
     );
 }
+
+#[test]
+fn mangled_layers_never_panic() {
+    let original = layer(&[
+        Item::File("etc/os-release", DEBIAN_OS_RELEASE),
+        Item::File("var/lib/dpkg/status", DPKG_STATUS),
+        Item::File(
+            "app/node_modules/x/package.json",
+            br#"{"name":"x","version":"1.0.0"}"#,
+        ),
+        Item::File(
+            "usr/lib/python3/dist-packages/x-1.dist-info/METADATA",
+            b"Name: x\nVersion: 1\n",
+        ),
+    ]);
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..3_000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut mangled = original.clone();
+        let at = (seed % mangled.len() as u64) as usize;
+        mangled[at] = (seed >> 32) as u8;
+        // Either an inventory or an error; never a panic.
+        let _ = inspect_layers(vec![Cursor::new(mangled)], &Limits::default());
+    }
+}
