@@ -117,6 +117,15 @@ Version: 7.88.1-10+deb12u5
 Depends: libc6 (>= 2.34)
 Description: command line tool for transferring data with URL syntax
 
+Package: git
+Status: install ok installed
+Priority: optional
+Section: vcs
+Installed-Size: 44627
+Architecture: amd64
+Version: 1:2.39.5-0+deb12u3
+Description: fast, scalable, distributed revision control system
+
 Package: oldtool
 Status: deinstall ok config-files
 Priority: optional

@@ -388,14 +388,17 @@ fn cyclonedx(value: &serde_json::Value, path: &str, limits: &Limits) -> Inventor
                 .push(format!("{path}: unsupported purl {purl_text}"));
             continue;
         };
-        let version = if parsed.version.is_empty() {
-            component
-                .get("version")
-                .and_then(|version| version.as_str())
-                .unwrap_or_default()
-                .to_string()
-        } else {
+        // The component's own version first (the Go standard library is `go1.22.1` there and
+        // `1.22.1` in its purl), else the purl's. syft writes "UNKNOWN" where it has none.
+        let stated = component
+            .get("version")
+            .and_then(|version| version.as_str())
+            .unwrap_or_default();
+        let stated = if stated == "UNKNOWN" { "" } else { stated };
+        let version = if stated.is_empty() {
             parsed.version.clone()
+        } else {
+            stated.to_string()
         };
         if version.is_empty() {
             inventory

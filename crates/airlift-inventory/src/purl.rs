@@ -6,13 +6,14 @@
 
 use crate::{Distro, Kind};
 
-/// Percent-encodes `text` for one purl component; `keep` lists extra characters left as they are
-/// (`/` inside a Go module path, which is the purl's namespace).
+/// Percent-encodes `text` for one purl component: everything but unreserved characters, as
+/// `airlift_ecosystem::purl_encode` and syft do (so an epoch's `:` is `%3A`); `keep` lists extra
+/// characters left as they are (`/` inside a Go module path, which is the purl's namespace).
 fn encode(text: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(text.len());
     for &byte in text.as_bytes() {
         let plain = byte.is_ascii_alphanumeric()
-            || matches!(byte, b'.' | b'-' | b'_' | b'~' | b':')
+            || matches!(byte, b'.' | b'-' | b'_' | b'~')
             || keep.contains(&byte);
         if plain {
             out.push(char::from(byte));
@@ -293,6 +294,10 @@ mod tests {
             "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64&distro=alpine-3.19.1"
         );
         assert_eq!(pypi("Foo_Bar", "2.31.0"), "pkg:pypi/foo-bar@2.31.0");
+        assert_eq!(
+            deb("git", "1:2.39.5-0+deb12u3", "amd64", "", Some(&debian)),
+            "pkg:deb/debian/git@1%3A2.39.5-0%2Bdeb12u3?arch=amd64&distro=debian-12"
+        );
         assert_eq!(npm("@scope/name", "1.0.0"), "pkg:npm/%40scope/name@1.0.0");
         assert_eq!(
             golang("github.com/x/y", "v1.2.3"),

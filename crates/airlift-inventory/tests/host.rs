@@ -130,6 +130,8 @@ fn cyclonedx_sbom() {
             {"type":"library","name":"uuid","version":"v1.6.0","purl":"pkg:golang/github.com/google/uuid@v1.6.0","licenses":[{"expression":"BSD-3-Clause"}]}
         ]},
         {"type":"library","name":"jar","version":"1","purl":"pkg:maven/org.example/jar@1"},
+        {"type":"library","name":"stdlib","version":"go1.22.1","purl":"pkg:golang/stdlib@1.22.1"},
+        {"type":"library","name":"cmd/go","version":"UNKNOWN","purl":"pkg:golang/cmd/go"},
         {"type":"operating-system","name":"debian","version":"12"}
     ]}"#;
     assert_eq!(
@@ -137,18 +139,33 @@ fn cyclonedx_sbom() {
         vec![
             "deb curl@7.88.1-10 Debian:12",
             "go github.com/google/uuid@v1.6.0 Go",
+            "go stdlib@go1.22.1 Go",
             "npm @scope/thing@2.0.0 npm"
         ]
     );
     let inventory = read_inventory(json, "sbom.json").unwrap();
+    let mut skipped = inventory.skipped.clone();
+    skipped.sort();
     assert_eq!(
-        inventory.skipped,
-        vec!["sbom.json: unsupported purl pkg:maven/org.example/jar@1"]
+        skipped,
+        vec![
+            "sbom.json: pkg:golang/cmd/go has no version",
+            "sbom.json: unsupported purl pkg:maven/org.example/jar@1"
+        ]
+    );
+    let stdlib = inventory
+        .packages
+        .iter()
+        .find(|package| package.name == "stdlib")
+        .unwrap();
+    assert_eq!(
+        (stdlib.purl.as_str(), stdlib.osv_version()),
+        ("pkg:golang/stdlib@1.22.1", "1.22.1")
     );
     let uuid = inventory
         .packages
         .iter()
-        .find(|package| package.kind == Kind::Go)
+        .find(|package| package.kind == Kind::Go && package.name != "stdlib")
         .unwrap();
     assert_eq!(uuid.licenses, vec!["BSD-3-Clause"]);
 }
