@@ -167,23 +167,44 @@ pub(crate) fn cargo(name: &str, version: &str) -> String {
     format!("pkg:cargo/{}@{}", encode(name, &[]), encode(version, &[]))
 }
 
-/// The OSV ecosystem of a distribution's packages: `Debian:12`, `Ubuntu:22.04`, `Alpine:v3.19`.
+/// Debian and Ubuntu release code names, for a `distro` qualifier that names the release so.
+const CODE_NAMES: &[(&str, &str)] = &[
+    ("stretch", "9"),
+    ("buster", "10"),
+    ("bullseye", "11"),
+    ("bookworm", "12"),
+    ("trixie", "13"),
+    ("forky", "14"),
+    ("bionic", "18.04"),
+    ("focal", "20.04"),
+    ("jammy", "22.04"),
+    ("noble", "24.04"),
+    ("resolute", "26.04"),
+];
+
+/// The OSV ecosystem of a distribution's packages: `Debian:12`, `Ubuntu:22.04:LTS` (OSV marks the
+/// long-term releases, April releases of even years), `Ubuntu:23.10`, `Alpine:v3.19`.
 pub(crate) fn distro_ecosystem(distro: &Distro) -> Option<String> {
-    if distro.version_id.is_empty() {
-        return None;
-    }
+    let version = CODE_NAMES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(&distro.version_id))
+        .map_or(distro.version_id.as_str(), |(_, number)| *number);
+    let mut parts = version.split('.');
+    let major = parts
+        .next()
+        .filter(|major| !major.is_empty() && major.bytes().all(|byte| byte.is_ascii_digit()))?;
+    let minor = parts.next();
     match distro.id.as_str() {
-        "debian" => {
-            let major = distro.version_id.split('.').next().unwrap_or_default();
-            Some(format!("Debian:{major}"))
+        "debian" => Some(format!("Debian:{major}")),
+        "ubuntu" => {
+            let minor = minor?;
+            let long_term = minor == "04" && major.parse::<u32>().is_ok_and(|year| year % 2 == 0);
+            Some(format!(
+                "Ubuntu:{major}.{minor}{}",
+                if long_term { ":LTS" } else { "" }
+            ))
         }
-        "ubuntu" => Some(format!("Ubuntu:{}", distro.version_id)),
-        "alpine" => {
-            let mut parts = distro.version_id.split('.');
-            let major = parts.next().unwrap_or_default();
-            let minor = parts.next()?;
-            Some(format!("Alpine:v{major}.{minor}"))
-        }
+        "alpine" => Some(format!("Alpine:v{major}.{}", minor?)),
         _ => None,
     }
 }
@@ -306,6 +327,29 @@ mod tests {
         assert_eq!(cargo("serde", "1.0.0"), "pkg:cargo/serde@1.0.0");
         assert_eq!(distro_ecosystem(&debian).as_deref(), Some("Debian:12"));
         assert_eq!(distro_ecosystem(&alpine).as_deref(), Some("Alpine:v3.19"));
+        let release = |id: &str, version_id: &str| Distro {
+            id: id.into(),
+            version_id: version_id.into(),
+            id_like: vec![],
+        };
+        assert_eq!(
+            distro_ecosystem(&release("ubuntu", "22.04")).as_deref(),
+            Some("Ubuntu:22.04:LTS")
+        );
+        assert_eq!(
+            distro_ecosystem(&release("ubuntu", "23.10")).as_deref(),
+            Some("Ubuntu:23.10")
+        );
+        assert_eq!(
+            distro_ecosystem(&release("ubuntu", "noble")).as_deref(),
+            Some("Ubuntu:24.04:LTS")
+        );
+        assert_eq!(
+            distro_ecosystem(&release("debian", "bookworm")).as_deref(),
+            Some("Debian:12")
+        );
+        assert_eq!(distro_ecosystem(&release("debian", "")), None);
+        assert_eq!(distro_ecosystem(&release("alpine", "edge")), None);
     }
 
     #[test]
