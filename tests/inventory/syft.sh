@@ -5,10 +5,11 @@
 #
 # The image (three gzip layers, built below from fixtures):
 #   1. Debian 12's etc/os-release, a dpkg status with installed packages
-#      and one that is only "deinstall ok config-files", a distroless
-#      status.d file, Python distributions (a .dist-info, an .egg-info
-#      file, an .egg-info directory) and node_modules packages (plain and
-#      scoped).
+#      (one with an epoch) and one that is only "deinstall ok config-files",
+#      distroless status.d files (one repeating a status package), Python
+#      distributions (a .dist-info, an .egg-info file, an .egg-info
+#      directory, names that PEP 503 normalizes) and node_modules packages
+#      (plain and scoped).
 #   2. A Go binary built by `go build` of a tiny program with one module
 #      dependency, and a Rust binary built with `cargo auditable` with one
 #      crate dependency (its .dep-v0 section).
@@ -133,6 +134,8 @@ Architecture: amd64
 Version: 1.0-1
 Description: removed, its configuration kept
 EOF
+# curl is in status too: one package, however many files name it.
+printf 'Package: curl\nVersion: 7.88.1-10+deb12u5\nArchitecture: amd64\n' >"$L1/var/lib/dpkg/status.d/curl"
 cat >"$L1/var/lib/dpkg/status.d/tzdata" <<'EOF'
 Package: tzdata
 Version: 2024a-0+deb12u1

@@ -384,6 +384,7 @@ fn finish(state: BTreeMap<String, Tracked>, limits: &Limits) -> Result<Inventory
             }) => Some(distro.clone()),
             _ => None,
         });
+    let mut debian_seen = std::collections::BTreeSet::new();
     let mut inventory = Inventory {
         packages: Vec::new(),
         distro: distro.clone(),
@@ -410,15 +411,21 @@ fn finish(state: BTreeMap<String, Tracked>, limits: &Limits) -> Result<Inventory
                         .map(|problem| format!("{location}: {problem}")),
                 );
                 for entry in entries.into_iter().filter(DebEntry::installed) {
+                    let purl = purl::deb(
+                        &entry.package,
+                        &entry.version,
+                        &entry.architecture,
+                        &entry.upstream(),
+                        distro.as_ref(),
+                    );
+                    // A package in both `status` and `status.d` is one package; `status`, read
+                    // first (paths are in order), names it.
+                    if !debian_seen.insert(purl.clone()) {
+                        continue;
+                    }
                     packages.push(Installed {
                         kind: Kind::Deb,
-                        purl: purl::deb(
-                            &entry.package,
-                            &entry.version,
-                            &entry.architecture,
-                            &entry.upstream(),
-                            distro.as_ref(),
-                        ),
+                        purl,
                         name: entry.package,
                         version: entry.version,
                         osv_ecosystem: deb_ecosystem.clone(),

@@ -110,6 +110,10 @@ fn distroless_status_directory() {
             b"d41d8cd98f00b204e9800998ecf8427e  usr/lib/libssl.so.3\n",
         ),
         Item::File(
+            "var/lib/dpkg/status",
+            b"Package: base-files\nStatus: install ok installed\nVersion: 12.4+deb12u5\nArchitecture: amd64\n",
+        ),
+        Item::File(
             "var/lib/dpkg/status.d/base-files",
             b"Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n",
         ),
@@ -118,6 +122,14 @@ fn distroless_status_directory() {
         names(&inventory, Kind::Deb),
         vec!["base-files@12.4+deb12u5", "libssl3@3.0.11-1~deb12u2"]
     );
+    // base-files, in both status and status.d, is reported once, from status.
+    let base = inventory
+        .packages
+        .iter()
+        .filter(|package| package.name == "base-files")
+        .collect::<Vec<_>>();
+    assert_eq!(base.len(), 1);
+    assert_eq!(base[0].location, "/var/lib/dpkg/status");
     assert_eq!(inventory.distro.unwrap().id, "debian");
     assert!(inventory.skipped.is_empty(), "{:?}", inventory.skipped);
 }
