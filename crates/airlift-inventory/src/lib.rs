@@ -10,6 +10,26 @@
 //! Layers arrive as uncompressed tar streams; [`decompressed`] is the helper that undoes gzip or
 //! zstd. A file that cannot be read is listed in [`Inventory::skipped`]; only a broken tar stream
 //! or an exceeded image-wide bound fails the whole inspection.
+//!
+//! What is reported from an image, the same set syft's image catalogers report (checked by
+//! `tests/inventory/syft.sh`):
+//! - dpkg: `**/lib/dpkg/status` stanzas whose `Status` is `install ok installed`, and every
+//!   `**/lib/dpkg/status.d/*` stanza (distroless files carry no `Status`); a package named in both
+//!   is reported once. The purl carries `arch`, `distro` (`<ID>-<VERSION_ID>` of os-release) and
+//!   `upstream` (the source package).
+//! - apk: every record of `**/lib/apk/db/installed`, with its `L:` license.
+//! - Python: `*.dist-info/METADATA`, `*.egg-info/PKG-INFO` and `*.egg-info` files, named as
+//!   PEP 503 normalizes them (`PyYAML` is `pyyaml`); an egg-info named `Python` (the interpreter's
+//!   own) is not a package.
+//! - npm: `node_modules/<name>/package.json` and `node_modules/@scope/<name>/package.json` only
+//!   (syft reads every `package.json`, including an application's own and test fixtures).
+//! - Go: every ELF file's `.go.buildinfo` (Go 1.18 and later): its dependencies with `=>`
+//!   replacements applied, the main module when it has a version (not `(devel)`), and the standard
+//!   library as `stdlib` at the toolchain's version (`go1.22.1`, purl `pkg:golang/stdlib@1.22.1`;
+//!   [`Installed::osv_version`] gives OSV's `1.22.1`).
+//! - Rust: every ELF file's `.dep-v0` (or older `.rust-deps-v0`) cargo-auditable data: each
+//!   package built into the binary (`kind` runtime), the root crate included; the OSV ecosystem is
+//!   `crates.io` only for packages whose source is crates.io.
 
 mod auditable;
 mod compress;

@@ -680,3 +680,29 @@ fn mangled_layers_never_panic() {
         let _ = inspect_layers(vec![Cursor::new(mangled)], &Limits::default());
     }
 }
+
+#[test]
+fn older_and_stripped_binaries() {
+    // cargo-auditable before 0.5 named its section .rust-deps-v0.
+    let json = r#"{"packages":[{"name":"itoa","version":"1.0.1","source":"crates.io"}]}"#;
+    let binary = elf(&[(".rust-deps-v0", &zlib(json))]);
+    let inventory = inspect(vec![layer(&[Item::File("bin/old-rust", &binary)])]);
+    assert_eq!(names(&inventory, Kind::Rust), vec!["itoa@1.0.1"]);
+
+    // A Go binary whose section header table was stripped: the magic is searched for.
+    let mut stripped = elf(&[]);
+    stripped[0x28..0x30].copy_from_slice(&0u64.to_le_bytes());
+    stripped[0x3c..0x40].copy_from_slice(&[0, 0, 0, 0]);
+    while !stripped.len().is_multiple_of(16) {
+        stripped.push(0);
+    }
+    stripped.extend_from_slice(&go_buildinfo(
+        "go1.21.5",
+        "mod\texample.com/tool\tv0.3.0\t\n",
+    ));
+    let inventory = inspect(vec![layer(&[Item::File("bin/stripped", &stripped)])]);
+    assert_eq!(
+        names(&inventory, Kind::Go),
+        vec!["example.com/tool@v0.3.0", "stdlib@go1.21.5"]
+    );
+}
