@@ -304,6 +304,10 @@ pub fn inspect_layers<R: Read>(
                 continue;
             }
             if let Some(hidden) = name.strip_prefix(".wh.") {
+                // `.wh.` alone names nothing; at the root it would otherwise hide everything.
+                if hidden.is_empty() {
+                    continue;
+                }
                 let target = if parent.is_empty() {
                     hidden.to_string()
                 } else {

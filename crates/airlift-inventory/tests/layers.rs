@@ -706,3 +706,15 @@ fn older_and_stripped_binaries() {
         vec!["example.com/tool@v0.3.0", "stdlib@go1.21.5"]
     );
 }
+
+#[test]
+fn an_empty_whiteout_name_hides_nothing() {
+    let first = layer(&[
+        Item::File("etc/os-release", DEBIAN_OS_RELEASE),
+        Item::File("var/lib/dpkg/status", DPKG_STATUS),
+    ]);
+    let second = layer(&[Item::File(".wh.", b""), Item::File("var/lib/.wh.", b"")]);
+    let inventory = inspect(vec![first, second]);
+    assert_eq!(names(&inventory, Kind::Deb).len(), 2);
+    assert!(inventory.distro.is_some());
+}
