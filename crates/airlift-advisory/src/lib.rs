@@ -4,7 +4,8 @@
 //! [`MAX_RECORD_BYTES`], without the prose `details`), the schema's
 //! evaluation of affected versions ([`Affected::affects`]) with a caller's
 //! [`VersionOrder`] (plus [`SemverOrder`] and [`GoOrder`], which OSV defines
-//! itself), severities from CVSS v3.x and v4.0 vectors and database
+//! itself, and [`MavenOrder`] and [`ApkOrder`] for ecosystems no adapter
+//! serves yet), severities from CVSS v3.x and v4.0 vectors and database
 //! ratings ([`severity`], [`cvss`]), matching a set of packages against a
 //! stream of records with aliases merged into one finding ([`Scanner`]),
 //! and SARIF output ([`sarif()`]). The carrier: the `advisories` ecosystem
@@ -20,16 +21,19 @@
 //! `airlift-store` like any other ecosystem; it serves nothing.
 //!
 //! Modules: `record` the record shape, parsing and range evaluation;
-//! `version` the order contract and the SemVer and Go orders; `cvss` CVSS
+//! `version` the order contract and the SemVer and Go orders; `maven`
+//! Maven 3's `ComparableVersion`; `apk` apk-tools' version order; `cvss` CVSS
 //! scores; `severity` levels and the choice of evidence; `scan` matching
 //! and alias merging; `sarif` the SARIF log; `error` the matcher's errors;
 //! `spec`, `collect`, `ecosystem` and `database` the carrier.
 
+mod apk;
 mod collect;
 pub mod cvss;
 mod database;
 pub mod ecosystem;
 mod error;
+mod maven;
 mod record;
 mod sarif;
 mod scan;
@@ -37,9 +41,11 @@ mod severity;
 pub mod spec;
 mod version;
 
+pub use apk::ApkOrder;
 pub use collect::{CollectError, DATABASE_KEY, ECOSYSTEM, Gathered, record_key};
 pub use database::{Carried, DatabaseError, read_record};
 pub use error::{Error, RecordName};
+pub use maven::MavenOrder;
 pub use record::{
     Affected, AffectedPackage, Event, MAX_RECORD_BYTES, Range, RangeKind, Record, Score, parse,
 };

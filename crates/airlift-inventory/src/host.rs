@@ -1,6 +1,7 @@
 //! Host inventories: a file a host produced, its format told from its content — a dpkg status
-//! file, `pip inspect` JSON, `pip freeze` output, `npm ls --json --all`, a `Cargo.lock`, or a
-//! CycloneDX JSON SBOM.
+//! file, an apk database, `pip inspect` JSON, `pip freeze` output (or a `requirements.txt`
+//! pinned with `==`), `npm ls --json --all`, a `package-lock.json`, a `Cargo.lock`, a `go.mod`,
+//! or a CycloneDX JSON SBOM.
 //!
 //! Boundary: reads the bytes given, bounded by [`Limits`] (size, nesting, package count); the
 //! distribution of a dpkg status file is unknown here, so its packages get a `debian` purl
@@ -44,6 +45,12 @@ pub fn read_inventory_with(
         if value.get("bomFormat").and_then(|format| format.as_str()) == Some("CycloneDX") {
             cyclonedx(&value, path_for_errors, limits)
         } else if value
+            .get("packages")
+            .is_some_and(|packages| packages.is_object())
+            && value.get("lockfileVersion").is_some()
+        {
+            package_lock(&value, path_for_errors, limits).map_err(malformed)?
+        } else if value
             .get("installed")
             .is_some_and(|installed| installed.is_array())
         {
@@ -61,6 +68,18 @@ pub fn read_inventory_with(
         cargo_lock(text, path_for_errors).map_err(malformed)?
     } else if trimmed.starts_with("Package:") {
         dpkg_status(bytes, path_for_errors).map_err(malformed)?
+    } else if trimmed.starts_with('<') && text.contains("<project") {
+        pom(text, path_for_errors, limits)
+    } else if trimmed.starts_with("C:") || trimmed.starts_with("P:") {
+        apk_installed(bytes, path_for_errors).map_err(malformed)?
+    } else if text
+        .lines()
+        .any(|line| line.trim_start().starts_with("module "))
+        && text
+            .lines()
+            .any(|line| line.trim_start().starts_with("require"))
+    {
+        go_mod(text, path_for_errors)
     } else if looks_like_freeze(text) {
         pip_freeze(text, path_for_errors)
     } else {
@@ -225,6 +244,246 @@ fn is_distribution_name(name: &str) -> bool {
         && base.chars().all(|character| {
             character.is_ascii_alphanumeric() || matches!(character, '-' | '_' | '.')
         })
+}
+
+/// An apk database (`lib/apk/db/installed`) copied from a host: its
+/// distribution is unknown here, as a dpkg status file's (see
+/// [`Inventory::assume_distro`]).
+fn apk_installed(bytes: &[u8], path: &str) -> Result<Inventory, String> {
+    let (entries, problems) = control::parse_apk(bytes)?;
+    let mut inventory = Inventory {
+        skipped: problems
+            .iter()
+            .map(|problem| format!("{path}: {problem}"))
+            .collect(),
+        ..Inventory::default()
+    };
+    for entry in entries {
+        let upstream = if entry.origin == entry.name {
+            ""
+        } else {
+            entry.origin.as_str()
+        };
+        let licenses = if entry.license.is_empty() {
+            Vec::new()
+        } else {
+            vec![entry.license.clone()]
+        };
+        inventory.packages.push(installed(
+            Kind::Apk,
+            &entry.name,
+            &entry.version,
+            purl::apk(
+                &entry.name,
+                &entry.version,
+                &entry.architecture,
+                upstream,
+                None,
+            ),
+            None,
+            licenses,
+            path,
+        ));
+    }
+    Ok(inventory)
+}
+
+/// `package-lock.json` (or `npm-shrinkwrap.json`), `lockfileVersion` 2 or 3:
+/// every `node_modules/…` entry of `packages` with a version; links and the
+/// project itself are not installed packages.
+fn package_lock(
+    value: &serde_json::Value,
+    path: &str,
+    limits: &Limits,
+) -> Result<Inventory, String> {
+    let mut inventory = Inventory::default();
+    let packages = value
+        .get("packages")
+        .and_then(|packages| packages.as_object())
+        .ok_or("no `packages` object (lockfileVersion 1 is not read)")?;
+    let mut seen = BTreeSet::new();
+    for (location, package) in packages {
+        let Some(at) = location.rfind("node_modules/") else {
+            continue;
+        };
+        let name = package
+            .get("name")
+            .and_then(|name| name.as_str())
+            .unwrap_or(&location[at + "node_modules/".len()..]);
+        if package.get("link").and_then(|link| link.as_bool()) == Some(true) {
+            continue;
+        }
+        let Some(version) = package.get("version").and_then(|version| version.as_str()) else {
+            inventory
+                .skipped
+                .push(format!("{path}: {location} has no version"));
+            continue;
+        };
+        if !npm::valid_name(name) {
+            inventory.skipped.push(format!(
+                "{path}: {location}: {name:?} is not a package name"
+            ));
+            continue;
+        }
+        if seen.insert((name.to_owned(), version.to_owned())) {
+            inventory.packages.push(installed(
+                Kind::Npm,
+                name,
+                version,
+                purl::npm(name, version),
+                Some("npm"),
+                Vec::new(),
+                path,
+            ));
+        }
+        if inventory.packages.len() > limits.max_packages {
+            break;
+        }
+    }
+    Ok(inventory)
+}
+
+/// A Maven `pom.xml`: its direct dependencies whose version is written
+/// out (a `${property}`, a parent's or a BOM's version would need the
+/// network to resolve, and is skipped with a note). Read as text, not as
+/// XML: comments are dropped, then each `<dependency>` element's first
+/// `groupId`, `artifactId` and `version`; those of `<dependencyManagement>`
+/// and of plugins are not dependencies and are left out.
+fn pom(text: &str, path: &str, limits: &Limits) -> Inventory {
+    let mut inventory = Inventory::default();
+    let mut clean = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<!--") {
+        clean.push_str(&rest[..start]);
+        rest = match rest[start..].find("-->") {
+            Some(end) => &rest[start + end + 3..],
+            None => "",
+        };
+    }
+    clean.push_str(rest);
+    let cut = |text: &str, open: &str, close: &str| -> String {
+        let mut kept = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find(open) {
+            kept.push_str(&rest[..start]);
+            rest = match rest[start..].find(close) {
+                Some(end) => &rest[start + end + close.len()..],
+                None => "",
+            };
+        }
+        kept.push_str(rest);
+        kept
+    };
+    let clean = cut(&clean, "<dependencyManagement>", "</dependencyManagement>");
+    let clean = cut(&clean, "<plugins>", "</plugins>");
+    let field = |block: &str, name: &str| -> Option<String> {
+        let open = format!("<{name}>");
+        let start = block.find(&open)? + open.len();
+        let end = block[start..].find(&format!("</{name}>"))?;
+        Some(block[start..start + end].trim().to_owned())
+    };
+    let mut rest = clean.as_str();
+    while let Some(start) = rest.find("<dependency>") {
+        let after = &rest[start + "<dependency>".len()..];
+        let Some(end) = after.find("</dependency>") else {
+            break;
+        };
+        let block = &after[..end];
+        rest = &after[end..];
+        let (Some(group), Some(artifact)) = (field(block, "groupId"), field(block, "artifactId"))
+        else {
+            continue;
+        };
+        match field(block, "version") {
+            Some(version) if !version.is_empty() && !version.contains("${") => {
+                inventory.packages.push(installed(
+                    Kind::Maven,
+                    &format!("{group}:{artifact}"),
+                    &version,
+                    purl::maven(&group, &artifact, &version),
+                    Some("Maven"),
+                    Vec::new(),
+                    path,
+                ));
+            }
+            _ => inventory.skipped.push(format!(
+                "{path}: {group}:{artifact} has no literal version (resolving it needs the network)"
+            )),
+        }
+        if inventory.packages.len() > limits.max_packages {
+            break;
+        }
+    }
+    inventory
+}
+
+/// `go.mod`: the modules its `require` lines and blocks name (with
+/// `replace` lines that give a module another version honoured); the main
+/// module is the project, not a dependency.
+fn go_mod(text: &str, path: &str) -> Inventory {
+    let mut inventory = Inventory::default();
+    let mut required: Vec<(String, String)> = Vec::new();
+    let mut replaced: Vec<(String, String, String)> = Vec::new();
+    let mut block: Option<&str> = None;
+    for raw in text.lines() {
+        let line = raw.split("//").next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line == ")" {
+            block = None;
+            continue;
+        }
+        let (directive, rest) = match block {
+            Some(directive) => (directive, line),
+            None => match line.split_once(char::is_whitespace) {
+                Some((directive, rest)) => (directive, rest.trim()),
+                None => continue,
+            },
+        };
+        if rest == "(" {
+            block = Some(match directive {
+                "require" => "require",
+                "replace" => "replace",
+                _ => "other",
+            });
+            continue;
+        }
+        match directive {
+            "require" => {
+                let mut words = rest.split_whitespace();
+                if let (Some(module), Some(version)) = (words.next(), words.next()) {
+                    required.push((module.to_owned(), version.to_owned()));
+                }
+            }
+            "replace" => {
+                if let Some((from, to)) = rest.split_once("=>") {
+                    let from = from.split_whitespace().next().unwrap_or("");
+                    let mut to = to.split_whitespace();
+                    if let (Some(module), Some(version)) = (to.next(), to.next()) {
+                        replaced.push((from.to_owned(), module.to_owned(), version.to_owned()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (module, version) in required {
+        let (module, version) = match replaced.iter().find(|(from, _, _)| *from == module) {
+            Some((_, to, version)) => (to.clone(), version.clone()),
+            None => (module, version),
+        };
+        inventory.packages.push(installed(
+            Kind::Go,
+            &module,
+            &version,
+            purl::golang(&module, &version),
+            Some("Go"),
+            Vec::new(),
+            path,
+        ));
+    }
+    inventory
 }
 
 fn pip_freeze(text: &str, path: &str) -> Inventory {
@@ -412,6 +671,7 @@ fn cyclonedx(value: &serde_json::Value, path: &str, limits: &Limits) -> Inventor
             Kind::Npm => Some("npm".to_string()),
             Kind::Go => Some("Go".to_string()),
             Kind::Rust => Some("crates.io".to_string()),
+            Kind::Maven => Some("Maven".to_string()),
         };
         let mut licenses = Vec::new();
         if let Some(list) = component.get("licenses").and_then(|list| list.as_array()) {

@@ -60,6 +60,7 @@ pub enum Kind {
     Npm,
     Go,
     Rust,
+    Maven,
 }
 
 impl Kind {
@@ -72,6 +73,7 @@ impl Kind {
             Kind::Npm => "npm",
             Kind::Go => "go",
             Kind::Rust => "rust",
+            Kind::Maven => "maven",
         }
     }
 }
@@ -100,6 +102,31 @@ pub struct Installed {
 }
 
 impl Installed {
+    /// The name and version OSV files this package's advisories under:
+    /// Debian and Alpine advisories name the **source** package and its
+    /// version (`openssl` for `libssl3`), which the purl's `upstream`
+    /// qualifier carries (`source@version`, or `source` when the versions
+    /// are the same); every other kind is named as it is, with
+    /// [`Installed::osv_version`].
+    pub fn advisory_name(&self) -> (String, String) {
+        if matches!(self.kind, Kind::Deb | Kind::Apk)
+            && let Some(upstream) = self
+                .purl
+                .split_once('?')
+                .into_iter()
+                .flat_map(|(_, query)| query.split('&'))
+                .find_map(|pair| pair.strip_prefix("upstream="))
+        {
+            let upstream = purl::decode(upstream);
+            return match upstream.split_once('@') {
+                Some((name, version)) if !name.is_empty() => (name.to_owned(), version.to_owned()),
+                _ if !upstream.is_empty() => (upstream, self.version.clone()),
+                _ => (self.name.clone(), self.version.clone()),
+            };
+        }
+        (self.name.clone(), self.osv_version().to_owned())
+    }
+
     /// The version as OSV records it: Go versions lose their `v` (modules) or `go` (the standard
     /// library, reported as `stdlib` with the toolchain's `go1.x.y`) prefix; others are unchanged.
     pub fn osv_version(&self) -> &str {
@@ -124,6 +151,29 @@ pub struct Distro {
     pub version_id: String,
     /// `ID_LIKE`, split on whitespace.
     pub id_like: Vec<String>,
+}
+
+impl Inventory {
+    /// Takes `distro` as the distribution of Debian, Ubuntu and Alpine
+    /// packages whose own file did not say (a dpkg status or apk database
+    /// read from a host file): they get its OSV ecosystem (`Debian:12`).
+    /// Packages that have one keep it.
+    pub fn assume_distro(&mut self, distro: &Distro) {
+        let ecosystem = purl::distro_ecosystem(distro);
+        let fits = |kind: Kind| match kind {
+            Kind::Deb => distro.id == "debian" || distro.id == "ubuntu",
+            Kind::Apk => distro.id == "alpine",
+            _ => false,
+        };
+        for package in &mut self.packages {
+            if package.osv_ecosystem.is_none() && fits(package.kind) {
+                package.osv_ecosystem.clone_from(&ecosystem);
+            }
+        }
+        if self.distro.is_none() {
+            self.distro = Some(distro.clone());
+        }
+    }
 }
 
 /// What an image or a host inventory holds.

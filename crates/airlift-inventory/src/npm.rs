@@ -59,6 +59,25 @@ pub(crate) fn licenses_from(value: Option<&serde_json::Value>, out: &mut Vec<Str
     }
 }
 
+/// Whether `name` can be an npm package name: `name` or `@scope/name`,
+/// at most 214 bytes, no spaces or path tricks. A lockfile's keys are
+/// paths, so a name read from one is checked before it becomes a purl.
+pub(crate) fn valid_name(name: &str) -> bool {
+    let base = match name.strip_prefix('@') {
+        Some(scoped) => match scoped.split_once('/') {
+            Some((scope, base)) if !scope.is_empty() && !base.contains('/') => base,
+            _ => return false,
+        },
+        None => name,
+    };
+    !base.is_empty()
+        && name.len() <= 214
+        && !base.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'\\' | b'"' | b'<' | b'>'))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -167,6 +167,16 @@ pub(crate) fn cargo(name: &str, version: &str) -> String {
     format!("pkg:cargo/{}@{}", encode(name, &[]), encode(version, &[]))
 }
 
+/// `pkg:maven/<groupId>/<artifactId>@<version>`
+pub(crate) fn maven(group: &str, artifact: &str, version: &str) -> String {
+    format!(
+        "pkg:maven/{}/{}@{}",
+        encode(group, &[]),
+        encode(artifact, &[]),
+        encode(version, &[])
+    )
+}
+
 /// Debian and Ubuntu release code names, for a `distro` qualifier that names the release so.
 const CODE_NAMES: &[(&str, &str)] = &[
     ("stretch", "9"),
@@ -245,10 +255,13 @@ pub(crate) fn parse(purl: &str) -> Option<Parsed> {
         "npm" => Kind::Npm,
         "golang" => Kind::Go,
         "cargo" => Kind::Rust,
+        "maven" => Kind::Maven,
         _ => return None,
     };
     let name = match kind {
         Kind::Npm | Kind::Go => segments.join("/"),
+        // OSV names Maven packages `groupId:artifactId`.
+        Kind::Maven => segments.join(":"),
         _ => last,
     };
     let distro = query.and_then(|query| {
@@ -365,7 +378,11 @@ mod tests {
         assert_eq!(parsed.distro.unwrap().version_id, "12");
         let parsed = parse("pkg:golang/github.com/x/y@v1.2.3").unwrap();
         assert_eq!(parsed.name, "github.com/x/y");
-        assert!(parse("pkg:maven/org.example/thing@1").is_none());
+        assert_eq!(
+            parse("pkg:maven/org.example/thing@1").map(|p| p.name),
+            Some("org.example:thing".to_owned())
+        );
+        assert!(parse("pkg:nuget/thing@1").is_none());
         assert!(parse("not a purl").is_none());
     }
 }

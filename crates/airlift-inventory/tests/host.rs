@@ -130,6 +130,7 @@ fn cyclonedx_sbom() {
             {"type":"library","name":"uuid","version":"v1.6.0","purl":"pkg:golang/github.com/google/uuid@v1.6.0","licenses":[{"expression":"BSD-3-Clause"}]}
         ]},
         {"type":"library","name":"jar","version":"1","purl":"pkg:maven/org.example/jar@1"},
+        {"type":"library","name":"thing","version":"1","purl":"pkg:nuget/thing@1"},
         {"type":"library","name":"stdlib","version":"go1.22.1","purl":"pkg:golang/stdlib@1.22.1"},
         {"type":"library","name":"cmd/go","version":"UNKNOWN","purl":"pkg:golang/cmd/go"},
         {"type":"operating-system","name":"debian","version":"12"}
@@ -140,6 +141,7 @@ fn cyclonedx_sbom() {
             "deb curl@7.88.1-10 Debian:12",
             "go github.com/google/uuid@v1.6.0 Go",
             "go stdlib@go1.22.1 Go",
+            "maven org.example:jar@1 Maven",
             "npm @scope/thing@2.0.0 npm"
         ]
     );
@@ -150,7 +152,7 @@ fn cyclonedx_sbom() {
         skipped,
         vec![
             "sbom.json: pkg:golang/cmd/go has no version",
-            "sbom.json: unsupported purl pkg:maven/org.example/jar@1"
+            "sbom.json: unsupported purl pkg:nuget/thing@1"
         ]
     );
     let stdlib = inventory
@@ -204,5 +206,112 @@ fn unknown_and_oversized_inputs() {
     assert_eq!(
         error.to_string(),
         "status: line 4: not a `Field: value` line"
+    );
+}
+
+#[test]
+fn package_lock_json() {
+    let json = br#"{"name":"app","version":"1.0.0","lockfileVersion":3,"packages":{
+        "":{"name":"app","version":"1.0.0"},
+        "node_modules/lodash":{"version":"4.17.20"},
+        "node_modules/@babel/traverse":{"version":"7.23.0"},
+        "node_modules/a/node_modules/lodash":{"version":"3.10.1"},
+        "node_modules/linked":{"link":true,"resolved":"../linked"},
+        "node_modules/broken":{}
+    }}"#;
+    assert_eq!(
+        summary(json),
+        vec![
+            "npm @babel/traverse@7.23.0 npm",
+            "npm lodash@3.10.1 npm",
+            "npm lodash@4.17.20 npm",
+        ]
+    );
+    let inventory = read_inventory(json, "package-lock.json").unwrap();
+    assert!(
+        inventory.skipped.iter().any(|s| s.contains("broken")),
+        "{:?}",
+        inventory.skipped
+    );
+}
+
+#[test]
+fn go_mod_with_a_replacement() {
+    let text = b"module example.com/app\n\ngo 1.22\n\nrequire (\n\tgolang.org/x/net v0.7.0 // indirect\n\tgithub.com/gin-gonic/gin v1.9.0\n)\n\nrequire github.com/docker/docker v20.10.7+incompatible\n\nreplace github.com/gin-gonic/gin => github.com/gin-gonic/gin v1.9.1\n";
+    assert_eq!(
+        summary(text),
+        vec![
+            "go github.com/docker/docker@v20.10.7+incompatible Go",
+            "go github.com/gin-gonic/gin@v1.9.1 Go",
+            "go golang.org/x/net@v0.7.0 Go",
+        ]
+    );
+}
+
+#[test]
+fn pom_direct_dependencies_with_literal_versions() {
+    let text = b"<?xml version=\"1.0\"?>\n<project>\n<!-- <dependency><groupId>x</groupId><artifactId>commented</artifactId><version>1</version></dependency> -->\n<dependencyManagement><dependencies><dependency><groupId>g</groupId><artifactId>managed</artifactId><version>9</version></dependency></dependencies></dependencyManagement>\n<dependencies>\n<dependency><groupId>commons-io</groupId><artifactId>commons-io</artifactId><version>2.6</version></dependency>\n<dependency><groupId>g</groupId><artifactId>property</artifactId><version>${v}</version></dependency>\n</dependencies>\n</project>\n";
+    assert_eq!(summary(text), vec!["maven commons-io:commons-io@2.6 Maven"]);
+    let inventory = read_inventory(text, "pom.xml").unwrap();
+    assert_eq!(
+        inventory.packages[0].purl,
+        "pkg:maven/commons-io/commons-io@2.6"
+    );
+    assert!(inventory.skipped.iter().any(|s| s.contains("g:property")));
+}
+
+#[test]
+fn apk_database_from_a_host_and_its_distribution_given() {
+    let text = b"C:Q1AAAA=\nP:libcrypto3\nV:3.1.4-r5\nA:x86_64\nL:Apache-2.0\no:openssl\n\nC:Q1BBBB=\nP:busybox\nV:1.36.1-r15\nA:x86_64\no:busybox\n\n";
+    assert_eq!(
+        summary(text),
+        vec!["apk busybox@1.36.1-r15 -", "apk libcrypto3@3.1.4-r5 -"]
+    );
+    let mut inventory = read_inventory(text, "installed").unwrap();
+    inventory.assume_distro(&airlift_inventory::Distro {
+        id: "alpine".into(),
+        version_id: "3.20.3".into(),
+        id_like: Vec::new(),
+    });
+    let crypto = inventory
+        .packages
+        .iter()
+        .find(|p| p.name == "libcrypto3")
+        .unwrap();
+    assert_eq!(crypto.osv_ecosystem.as_deref(), Some("Alpine:v3.20"));
+    // Alpine advisories name the origin (source) package.
+    assert_eq!(
+        crypto.advisory_name(),
+        ("openssl".to_owned(), "3.1.4-r5".to_owned())
+    );
+}
+
+#[test]
+fn debian_advisories_name_the_source_package_and_its_version() {
+    let text = b"Package: libssl3\nStatus: install ok installed\nSource: openssl (3.0.11-1~deb12u2)\nVersion: 3.0.11-1~deb12u2+b1\nArchitecture: amd64\n\nPackage: tar\nStatus: install ok installed\nVersion: 1.34+dfsg-1.2\nArchitecture: amd64\n";
+    let mut inventory = read_inventory(text, "status").unwrap();
+    inventory.assume_distro(&airlift_inventory::Distro {
+        id: "debian".into(),
+        version_id: "12".into(),
+        id_like: Vec::new(),
+    });
+    let names: Vec<(String, String)> = inventory
+        .packages
+        .iter()
+        .map(airlift_inventory::Installed::advisory_name)
+        .collect();
+    assert!(
+        names.contains(&("openssl".into(), "3.0.11-1~deb12u2".into())),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&("tar".into(), "1.34+dfsg-1.2".into())),
+        "{names:?}"
+    );
+    assert!(
+        inventory
+            .packages
+            .iter()
+            .all(|p| p.osv_ecosystem.as_deref() == Some("Debian:12"))
     );
 }

@@ -4,8 +4,9 @@
 //!
 //! Package identity and version order come from each ecosystem through the
 //! contract (`advisory_names`, `advisory_ecosystems`, `compare_versions`);
-//! only Go's module versions, which no ecosystem here serves yet, are
-//! ordered by the advisory crate itself. Findings merge advisories that
+//! only Go's module versions, Maven's and Alpine's, which no ecosystem here
+//! serves yet (they come from host inventories and images), are ordered by
+//! the advisory crate itself. Findings merge advisories that
 //! alias each other. The result prints as text, `--json`, or SARIF
 //! (`--sarif FILE`) for CI; `--fail-on LEVEL` exits with
 //! [`Exit::Findings`] when a finding is at or above it. It only reads, so
@@ -88,10 +89,11 @@ pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
         .hint("carry a newer database, or raise --max-age"));
     }
 
+    let distro = args.distro.as_deref().map(parse_distro).transpose()?;
     let subjects = if args.inventory.is_empty() {
         generation_subjects(context, &entries)
     } else {
-        inventory_subjects(&args.inventory)?
+        inventory_subjects(&args.inventory, distro.as_ref())?
     };
     let mut scanned: BTreeMap<String, usize> = BTreeMap::new();
     for subject in &subjects {
@@ -99,8 +101,12 @@ pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
     }
     let ecosystems = context.ecosystems.clone();
     let mut scanner = Scanner::new(subjects, move |name: &str| {
-        if name == "Go" {
-            return Some(Arc::new(airlift_advisory::GoOrder) as Arc<dyn VersionOrder>);
+        // The orders OSV ecosystems have that no registered ecosystem serves.
+        match name {
+            "Go" => return Some(Arc::new(airlift_advisory::GoOrder) as Arc<dyn VersionOrder>),
+            "Maven" => return Some(Arc::new(airlift_advisory::MavenOrder) as Arc<dyn VersionOrder>),
+            "Alpine" => return Some(Arc::new(airlift_advisory::ApkOrder) as Arc<dyn VersionOrder>),
+            _ => {}
         }
         ecosystems
             .iter()
@@ -195,12 +201,56 @@ fn generation_subjects(context: &Context, entries: &[airlift_store::Entry]) -> V
         .collect()
 }
 
-/// The packages of host inventories (dpkg status, `pip inspect` or
-/// `pip freeze`, `npm ls --json`, `Cargo.lock`, a CycloneDX SBOM).
-fn inventory_subjects(paths: &[PathBuf]) -> Result<Vec<Subject>, Failure> {
-    // TEMPORARY until airlift-inventory lands.
-    let _ = paths.iter().map(|p| read_bounded(p, MAX_INVENTORY_BYTES));
-    Err(Failure::input("--inventory: not built yet"))
+/// The packages of host inventories (dpkg status, an apk database,
+/// `pip inspect` or `pip freeze`, `npm ls --json`, `package-lock.json`,
+/// `Cargo.lock`, `go.mod`, a CycloneDX SBOM), as advisories name them; a
+/// dpkg or apk database copied from a host names no distribution, so
+/// `distro` says which it is.
+fn inventory_subjects(
+    paths: &[PathBuf],
+    distro: Option<&airlift_inventory::Distro>,
+) -> Result<Vec<Subject>, Failure> {
+    let mut subjects = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for path in paths {
+        let bytes = read_bounded(path, MAX_INVENTORY_BYTES)?;
+        let mut inventory = airlift_inventory::read_inventory(&bytes, &path.display().to_string())
+            .map_err(|e| Failure::input(e.to_string()))?;
+        if let Some(distro) = distro {
+            inventory.assume_distro(distro);
+        }
+        for package in inventory.packages {
+            let Some(ecosystem) = package.osv_ecosystem.clone() else {
+                continue;
+            };
+            let (name, version) = package.advisory_name();
+            if seen.insert((ecosystem.clone(), name.clone(), version.clone())) {
+                subjects.push(Subject {
+                    ecosystem,
+                    name,
+                    version,
+                    reference: package.purl,
+                });
+            }
+        }
+    }
+    Ok(subjects)
+}
+
+/// `--distro debian:12` as the inventory crate's distribution.
+fn parse_distro(text: &str) -> Result<airlift_inventory::Distro, Failure> {
+    match text.split_once(':') {
+        Some((id, version)) if !id.is_empty() && !version.is_empty() => {
+            Ok(airlift_inventory::Distro {
+                id: id.to_ascii_lowercase(),
+                version_id: version.to_owned(),
+                id_like: Vec::new(),
+            })
+        }
+        _ => Err(Failure::input(format!(
+            "--distro {text:?} is not ID:VERSION (debian:12, ubuntu:24.04, alpine:3.20)"
+        ))),
+    }
 }
 
 /// A file's bytes, refused when over `limit`.
