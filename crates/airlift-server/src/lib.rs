@@ -33,7 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 pub use listener::{Limits, fit_to_open_files, raise_open_files_limit, serve_listener};
-pub use metrics::Metrics;
+pub use metrics::{DRIFT_RECORD, Metrics};
 
 /// Server failures.
 #[derive(Debug, thiserror::Error)]

@@ -32,6 +32,10 @@ struct ReasonLabels {
     reason: String,
 }
 
+/// Where `airlift drift` keeps its last counts: an access record (kind,
+/// name), outside every generation.
+pub const DRIFT_RECORD: (&str, &str) = ("drift", "last");
+
 /// Request counters and store gauges.
 pub struct Metrics {
     registry: Registry,
@@ -49,6 +53,9 @@ pub struct Metrics {
     advisory_records: Gauge,
     advisory_built: Gauge,
     advisory_age: Gauge,
+    drift_integrity: Gauge,
+    drift_provenance: Gauge,
+    drift_checked: Gauge,
     /// The totals of the last generation measured.
     totals: Mutex<Option<Totals>>,
 }
@@ -158,6 +165,26 @@ impl Metrics {
             "Seconds since the carried advisory database was built (-1 if none is carried)",
             advisory_age.clone(),
         );
+        let drift_integrity = Gauge::default();
+        let drift_provenance = Gauge::default();
+        let drift_checked = Gauge::default();
+        registry.register(
+            "drift_integrity_problems",
+            "Integrity problems the last `airlift drift` found: entries, indexes or blobs \
+             that are not what the last imported bundle signed (-1 before any check)",
+            drift_integrity.clone(),
+        );
+        registry.register(
+            "drift_provenance_entries",
+            "Entries the last `airlift drift` found that no imported bundle accounts for: \
+             pushed, published or removed inside the site (-1 before any check)",
+            drift_provenance.clone(),
+        );
+        registry.register(
+            "drift_checked_timestamp_seconds",
+            "Unix time of the last `airlift drift` (0 if never)",
+            drift_checked.clone(),
+        );
         registry.register(
             "last_import_timestamp_seconds",
             "Unix time of the last committed import (0 if none)",
@@ -179,6 +206,9 @@ impl Metrics {
             advisory_records,
             advisory_built,
             advisory_age,
+            drift_integrity,
+            drift_provenance,
+            drift_checked,
             totals: Mutex::new(None),
         }
     }
@@ -287,6 +317,22 @@ impl Metrics {
             .and_then(|v| v.parse::<i64>().ok())
             .unwrap_or(0);
         self.last_import.set(last);
+        // The last drift check's counts, as `airlift drift` recorded them.
+        let drift = store
+            .meta
+            .records(DRIFT_RECORD.0)?
+            .into_iter()
+            .find(|(name, _)| name == DRIFT_RECORD.1)
+            .and_then(|(_, value)| serde_json::from_str::<serde_json::Value>(&value).ok());
+        let count = |field: &str| {
+            drift
+                .as_ref()
+                .and_then(|d| d.get(field))
+                .and_then(serde_json::Value::as_i64)
+        };
+        self.drift_integrity.set(count("integrity").unwrap_or(-1));
+        self.drift_provenance.set(count("provenance").unwrap_or(-1));
+        self.drift_checked.set(count("checked_at").unwrap_or(0));
         let mut text = String::new();
         encode(&mut text, &self.registry)
             .map_err(|e| StoreError::Corrupt(format!("metrics encoding: {e}")))?;

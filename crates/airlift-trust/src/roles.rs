@@ -281,6 +281,55 @@ pub fn merge_signatures(files: &[Value]) -> Result<Value, TrustError> {
     Ok(json!({"signatures": all, "signed": first["signed"]}))
 }
 
+/// The targets a site's persisted `targets.json` lists, after checking
+/// that it is still signed by the targets role of `trusted_root` (the
+/// site's root), each key counted once, threshold met.
+///
+/// This is `airlift drift`'s check that the metadata an import verified has
+/// not been edited since. It checks signatures only: freshness and the
+/// hash chain from the timestamp were the import's concern (and the TUF
+/// client re-serializes the files it keeps, so their hashes do not match
+/// the originals, while signatures over the canonical `signed` still do).
+/// Returns the metadata's version and its targets.
+pub fn verify_persisted_targets(
+    trusted_root: &[u8],
+    targets_file: &[u8],
+) -> Result<(u64, BTreeMap<String, crate::TargetInfo>), String> {
+    let root = RootInfo::parse(trusted_root).map_err(|e| format!("the trusted root: {e}"))?;
+    let file: Value = serde_json::from_slice(targets_file).map_err(|e| format!("not JSON: {e}"))?;
+    if file["signed"]["_type"] != "targets" {
+        return Err("not a targets metadata file".into());
+    }
+    let counted = tally(&root, "targets", &file)?;
+    if !counted.met() {
+        return Err(format!(
+            "signed by {} of the {} keys the targets role needs",
+            counted.signed_by.len(),
+            counted.threshold
+        ));
+    }
+    let version = file["signed"]["version"].as_u64().ok_or("no version")?;
+    let mut targets = BTreeMap::new();
+    for (name, target) in file["signed"]["targets"].as_object().ok_or("no targets")? {
+        let length = target["length"]
+            .as_u64()
+            .ok_or_else(|| format!("target {name} has no length"))?;
+        let sha256 = target["hashes"]["sha256"]
+            .as_str()
+            .and_then(|hex| airlift_core::Digest::from_hex(hex).ok())
+            .ok_or_else(|| format!("target {name} has no SHA-256"))?;
+        targets.insert(
+            name.clone(),
+            crate::TargetInfo {
+                length,
+                sha256,
+                custom: target.get("custom").cloned().unwrap_or(Value::Null),
+            },
+        );
+    }
+    Ok((version, targets))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,10 @@ pub enum Command {
     /// Match every package of the current generation, or of host
     /// inventories, against the advisory database the generation carries.
     Scan(ScanArgs),
+    /// Does what this site serves still match what was signed and carried
+    /// in? Integrity against the last bundle's signed metadata, and what no
+    /// imported bundle accounts for (provenance).
+    Drift(DriftArgs),
     /// The server's users (isolated side): who may log in, and their groups.
     #[command(subcommand)]
     User(UserCommand),
@@ -184,12 +188,27 @@ pub struct SbomArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Do not re-hash the blobs the current generation serves (the
+    /// comparison with the signed metadata still runs).
+    #[arg(long)]
+    pub no_rehash: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Scan what a host runs instead of the generation: a dpkg status
-    /// file, `pip inspect` or `pip freeze` output, `npm ls --json`, a
-    /// `Cargo.lock` or a CycloneDX JSON SBOM; repeatable.
+    /// file, an apk database, `pip inspect` or `pip freeze` output (or a
+    /// requirements.txt pinned with ==), `npm ls --json`, a
+    /// package-lock.json, a Cargo.lock, a go.mod or a CycloneDX JSON SBOM;
+    /// repeatable.
     #[arg(long = "inventory", value_name = "FILE")]
     pub inventory: Vec<PathBuf>,
+    /// The distribution a dpkg status file or apk database of
+    /// `--inventory` comes from, as ID:VERSION (debian:12, ubuntu:24.04,
+    /// alpine:3.20); without it their packages are not matched.
+    #[arg(long, value_name = "ID:VERSION", requires = "inventory")]
+    pub distro: Option<String>,
     /// Also write the findings as SARIF 2.1.0 (for CI).
     #[arg(long, value_name = "FILE")]
     pub sarif: Option<PathBuf>,

@@ -28,6 +28,7 @@ mod audit;
 mod client_config;
 mod collect;
 mod custody;
+mod drift;
 mod fsck;
 mod gc;
 mod images;
@@ -50,6 +51,7 @@ use self::audit::*;
 use self::client_config::*;
 use self::collect::*;
 use self::custody::*;
+use self::drift::*;
 use self::fsck::*;
 use self::gc::*;
 use self::images::*;
@@ -332,6 +334,7 @@ pub fn run(cli: Cli, ecosystems: Arc<Registry>, out: Output) -> Result<(), Failu
         Command::Template => template(&context),
         Command::Sbom(args) => sbom(&context, args),
         Command::Scan(args) => scan(&context, args),
+        Command::Drift(args) => drift(&context, args),
         Command::User(command) => user(&context, command),
         Command::Token(command) => token(&context, command),
         Command::Fsck(args) => fsck(&context, args),

@@ -1,0 +1,478 @@
+//! `airlift drift`: does what this site serves still match what was
+//! approved and carried in?
+//!
+//! Two kinds, both read from the home alone:
+//!
+//! - **Integrity.** The last imported bundle's TUF metadata, as the import
+//!   persisted it, is verified again against the trusted root (signatures
+//!   only: an expired bundle is still what was signed). The generation that
+//!   import committed must then say exactly what the bundle's signed index
+//!   documents say (each ecosystem's document is rebuilt from the index, as
+//!   pack writes it, and compared by SHA-256 and length), every entry's
+//!   blob must be a signed target, and every blob the current generation
+//!   serves is re-hashed (`--no-rehash` skips that). An entry whose bytes
+//!   are intact but that no signed bundle lists is drift, and so is an
+//!   index edited in the database.
+//! - **Provenance.** What the current generation serves that the import did
+//!   not bring: entries added or changed since (pushed, published, hosted),
+//!   and entries of the bundle removed since; each with who put it there
+//!   and when, from the audit log's registry changes.
+//!
+//! The counts are kept in the index (an access record of kind `drift`,
+//! outside every generation), so that `airlift serve` exports them as
+//! metrics without doing the work per scrape. Integrity drift exits with 5
+//! (damaged); provenance alone is reported, not failed: hosting is a
+//! feature.
+
+use std::collections::{BTreeMap, HashMap};
+
+use airlift_store::Entry;
+
+use super::*;
+use crate::cli::DriftArgs;
+
+/// The access-record kind and name the last check's counts are kept under
+/// (the server reads them for its metrics).
+const RECORD_KIND: &str = airlift_server::DRIFT_RECORD.0;
+const RECORD_NAME: &str = airlift_server::DRIFT_RECORD.1;
+
+/// What `airlift drift` reports.
+#[derive(Serialize)]
+struct Report {
+    generation: u64,
+    integrity: Integrity,
+    provenance: Vec<Provenance>,
+    counts: Counts,
+}
+
+#[derive(Serialize, serde::Deserialize, Default, Clone, Copy)]
+pub(crate) struct Counts {
+    pub integrity: u64,
+    pub provenance: u64,
+    /// Unix time of the check.
+    pub checked_at: i64,
+}
+
+#[derive(Serialize, Default)]
+struct Integrity {
+    /// The bundle the comparison is against (none before any import).
+    bundle: Option<String>,
+    /// Its version.
+    version: Option<u64>,
+    /// The generation its import committed.
+    import_generation: Option<u64>,
+    /// Whether its persisted metadata still verifies against the trusted root.
+    signed: bool,
+    /// Entries of the import generation compared with the signed index.
+    entries_checked: u64,
+    /// Blobs re-hashed.
+    blobs_checked: u64,
+    problems: Vec<Problem>,
+}
+
+#[derive(Serialize)]
+struct Problem {
+    /// `metadata`, `index`, `unsigned-blob` or `corrupt-blob`.
+    kind: &'static str,
+    ecosystem: Option<String>,
+    key: Option<String>,
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct Provenance {
+    /// `added`, `changed` or `removed` since the import.
+    change: &'static str,
+    ecosystem: String,
+    key: String,
+    digest: Option<String>,
+    /// Whether the name is one of the site's hosted names.
+    hosted: bool,
+    /// Who, from the audit log (the caller of the registry change).
+    by: Option<String>,
+    /// When (the audit event's time).
+    at: Option<String>,
+}
+
+pub(crate) fn drift(context: &Context, args: DriftArgs) -> Result<(), Failure> {
+    let store = context.store()?;
+    let Some(current) = store.meta.current()? else {
+        return Err(
+            Failure::new(Exit::Failed, "this home has no generation yet")
+                .hint("import a bundle first"),
+        );
+    };
+    let hosted = context.hosted()?;
+    let is_hosted = |entry: &Entry| hosted.as_ref().is_some_and(|h| h.matches(entry));
+    let mut integrity = Integrity::default();
+    let bundle = store
+        .meta
+        .state(airlift_store::state_keys::LAST_BUNDLE_ID)?;
+    let mut imported: Vec<Entry> = Vec::new();
+    if let Some(bundle) = &bundle {
+        integrity.bundle = Some(bundle.clone());
+        let generation = store
+            .meta
+            .generations()?
+            .into_iter()
+            .rev()
+            .find(|g| g.source == format!("import {bundle}"));
+        match generation {
+            None => integrity.problems.push(Problem {
+                kind: "metadata",
+                ecosystem: None,
+                key: None,
+                detail: format!(
+                    "no generation of the index is the import of {bundle}, the last bundle the site records"
+                ),
+            }),
+            Some(generation) => {
+                integrity.import_generation = Some(generation.id);
+                imported = store.meta.entries(generation.id, None)?;
+                check_signed(context, &imported, &is_hosted, &mut integrity)?;
+            }
+        }
+    }
+
+    let entries = store.meta.entries(current.id, None)?;
+    if !args.no_rehash {
+        rehash(&store, &entries, &mut integrity)?;
+    }
+
+    let provenance = provenance(context, &imported, &entries, &is_hosted)?;
+    let counts = Counts {
+        integrity: integrity.problems.len() as u64,
+        provenance: provenance.len() as u64,
+        checked_at: now()?.as_second(),
+    };
+    let text = serde_json::to_string(&counts)
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode the counts: {e}")))?;
+    store
+        .meta
+        .put_record(RECORD_KIND, RECORD_NAME, Some(&text), false)?;
+    let report = Report {
+        generation: current.id,
+        integrity,
+        provenance,
+        counts,
+    };
+    context.emit(&report, || human(&report))?;
+    if report.counts.integrity > 0 {
+        return Err(Failure::new(
+            Exit::Damaged,
+            format!(
+                "{} integrity problems: what this site serves is not what was signed",
+                report.counts.integrity
+            ),
+        )
+        .hint("keep the home as it is for investigation; `airlift fsck` and `airlift audit verify` say more"));
+    }
+    Ok(())
+}
+
+/// Verifies the persisted metadata of the last import and compares the
+/// generation it committed with it.
+fn check_signed(
+    context: &Context,
+    imported: &[Entry],
+    is_hosted: &dyn Fn(&Entry) -> bool,
+    integrity: &mut Integrity,
+) -> Result<(), Failure> {
+    let layout = &context.layout;
+    let root = std::fs::read(layout.trusted_root()).map_err(|e| {
+        Failure::new(
+            Exit::Failed,
+            format!("cannot read {}: {e}", layout.trusted_root().display()),
+        )
+    })?;
+    let path = layout.tuf_state_dir().join("targets.json");
+    let checked = std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| airlift_trust::roles::verify_persisted_targets(&root, &bytes));
+    let (version, targets) = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            integrity.problems.push(Problem {
+                kind: "metadata",
+                ecosystem: None,
+                key: None,
+                detail: format!(
+                    "{}, the last import's signed targets, does not verify against the trusted root: {e}",
+                    path.display()
+                ),
+            });
+            return Ok(());
+        }
+    };
+    integrity.signed = true;
+    integrity.version = Some(version);
+
+    // Each ecosystem's index document, rebuilt as pack writes it.
+    let mut by_ecosystem: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
+    for entry in imported.iter().filter(|e| !is_hosted(e)) {
+        by_ecosystem
+            .entry(entry.ecosystem.as_str())
+            .or_default()
+            .push(entry);
+        integrity.entries_checked += 1;
+        let name = format!("blobs/sha256/{}", entry.digest.hex());
+        match targets.get(&name) {
+            Some(target) if target.length == entry.size => {}
+            Some(target) => integrity.problems.push(Problem {
+                kind: "unsigned-blob",
+                ecosystem: Some(entry.ecosystem.clone()),
+                key: Some(entry.key.clone()),
+                detail: format!(
+                    "the index says {} bytes for blob {}, the signed bundle {}",
+                    entry.size, entry.digest, target.length
+                ),
+            }),
+            None => integrity.problems.push(Problem {
+                kind: "unsigned-blob",
+                ecosystem: Some(entry.ecosystem.clone()),
+                key: Some(entry.key.clone()),
+                detail: format!("blob {} is not a target of the signed bundle", entry.digest),
+            }),
+        }
+    }
+    let mut signed_indexes: BTreeMap<String, &airlift_trust::TargetInfo> = targets
+        .iter()
+        .filter_map(|(name, info)| {
+            let ecosystem = name.strip_prefix("index/")?.strip_suffix(".json")?;
+            Some((ecosystem.to_owned(), info))
+        })
+        .collect();
+    for (ecosystem, list) in &by_ecosystem {
+        let document = serde_json::to_vec(&serde_json::json!({
+            "ecosystem": ecosystem,
+            "entries": list,
+        }))
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode an index: {e}")))?;
+        let digest = airlift_core::Digest::of(&document);
+        match signed_indexes.remove(*ecosystem) {
+            Some(info) if info.sha256 == digest && info.length == document.len() as u64 => {}
+            Some(_) => integrity.problems.push(Problem {
+                kind: "index",
+                ecosystem: Some((*ecosystem).to_owned()),
+                key: None,
+                detail: format!(
+                    "the {ecosystem} entries of the import's generation differ from the bundle's signed index"
+                ),
+            }),
+            None => integrity.problems.push(Problem {
+                kind: "index",
+                ecosystem: Some((*ecosystem).to_owned()),
+                key: None,
+                detail: format!(
+                    "the import's generation has {} {ecosystem} entries; the signed bundle has no {ecosystem} index",
+                    list.len()
+                ),
+            }),
+        }
+    }
+    for ecosystem in signed_indexes.keys() {
+        integrity.problems.push(Problem {
+            kind: "index",
+            ecosystem: Some(ecosystem.clone()),
+            key: None,
+            detail: format!(
+                "the signed bundle has a {ecosystem} index; the import's generation has no {ecosystem} entry"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Re-hashes every blob the current generation serves, once each.
+fn rehash(
+    store: &airlift_store::Store,
+    entries: &[Entry],
+    integrity: &mut Integrity,
+) -> Result<(), Failure> {
+    let mut seen = std::collections::BTreeSet::new();
+    for entry in entries {
+        if !seen.insert(entry.digest) {
+            continue;
+        }
+        integrity.blobs_checked += 1;
+        let problem = |detail: String| Problem {
+            kind: "corrupt-blob",
+            ecosystem: Some(entry.ecosystem.clone()),
+            key: Some(entry.key.clone()),
+            detail,
+        };
+        let reader = match store.blobs.open(&entry.digest) {
+            Ok(reader) => reader,
+            Err(e) => {
+                integrity.problems.push(problem(format!(
+                    "blob {} cannot be read: {e}",
+                    entry.digest
+                )));
+                continue;
+            }
+        };
+        let mut hashing = airlift_core::HashingReader::new(reader);
+        if let Err(e) = std::io::copy(&mut hashing, &mut std::io::sink()) {
+            integrity.problems.push(problem(format!(
+                "blob {} cannot be read: {e}",
+                entry.digest
+            )));
+            continue;
+        }
+        let (digest, length) = hashing.finish();
+        if digest != entry.digest || length != entry.size {
+            integrity.problems.push(problem(format!(
+                "blob {} holds {length} bytes of SHA-256 {}",
+                entry.digest,
+                digest.hex()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What the current generation serves that the import did not bring, and
+/// what of the import it no longer serves.
+fn provenance(
+    context: &Context,
+    imported: &[Entry],
+    entries: &[Entry],
+    is_hosted: &dyn Fn(&Entry) -> bool,
+) -> Result<Vec<Provenance>, Failure> {
+    let before: HashMap<(&str, &str), &Entry> = imported
+        .iter()
+        .map(|e| ((e.ecosystem.as_str(), e.key.as_str()), e))
+        .collect();
+    let now_served: HashMap<(&str, &str), &Entry> = entries
+        .iter()
+        .map(|e| ((e.ecosystem.as_str(), e.key.as_str()), e))
+        .collect();
+    let mut changes = Vec::new();
+    for entry in entries {
+        let change = match before.get(&(entry.ecosystem.as_str(), entry.key.as_str())) {
+            None => "added",
+            Some(old) if old.digest != entry.digest => "changed",
+            Some(_) => continue,
+        };
+        changes.push(Provenance {
+            change,
+            ecosystem: entry.ecosystem.clone(),
+            key: entry.key.clone(),
+            digest: Some(entry.digest.to_string()),
+            hosted: is_hosted(entry),
+            by: None,
+            at: None,
+        });
+    }
+    for entry in imported {
+        if !now_served.contains_key(&(entry.ecosystem.as_str(), entry.key.as_str())) {
+            changes.push(Provenance {
+                change: "removed",
+                ecosystem: entry.ecosystem.clone(),
+                key: entry.key.clone(),
+                digest: None,
+                hosted: is_hosted(entry),
+                by: None,
+                at: None,
+            });
+        }
+    }
+    if changes.is_empty() {
+        return Ok(changes);
+    }
+    // Who: the newest registry change in the audit log that wrote or removed
+    // each key.
+    let events = context.audit_log(None).events().map_err(|e| {
+        Failure::new(Exit::Failed, format!("cannot read the audit log: {e}"))
+            .hint("`airlift audit verify` says more")
+    })?;
+    let mut who: HashMap<(String, String), (Option<String>, String)> = HashMap::new();
+    for event in &events {
+        let detail = &event.detail;
+        if detail.get("change").is_none() {
+            continue;
+        }
+        let ecosystem = detail
+            .get("ecosystem")
+            .and_then(|e| e.as_str())
+            .unwrap_or("oci")
+            .to_owned();
+        let caller = detail
+            .get("caller")
+            .and_then(|c| c.get("principal"))
+            .and_then(|u| u.as_str())
+            .map(str::to_owned);
+        let keys = detail
+            .get("upserts")
+            .and_then(|u| u.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u.get("key")?.as_str())
+            .chain(
+                detail
+                    .get("removals")
+                    .and_then(|r| r.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| k.as_str()),
+            );
+        for key in keys {
+            who.insert(
+                (ecosystem.clone(), key.to_owned()),
+                (caller.clone(), event.time.clone()),
+            );
+        }
+    }
+    for change in &mut changes {
+        if let Some((by, at)) = who.get(&(change.ecosystem.clone(), change.key.clone())) {
+            change.by = by.clone();
+            change.at = Some(at.clone());
+        }
+    }
+    Ok(changes)
+}
+
+fn human(report: &Report) -> String {
+    let mut out = String::new();
+    let integrity = &report.integrity;
+    match (&integrity.bundle, integrity.import_generation) {
+        (Some(bundle), Some(generation)) => out.push_str(&format!(
+            "integrity: generation {generation} against bundle {bundle}{}: {} entries, {} blobs re-hashed, {} problems\n",
+            integrity
+                .version
+                .map(|v| format!(" (version {v})"))
+                .unwrap_or_default(),
+            integrity.entries_checked,
+            integrity.blobs_checked,
+            integrity.problems.len()
+        )),
+        _ => out.push_str(&format!(
+            "integrity: no bundle imported here to compare with; {} blobs re-hashed, {} problems\n",
+            integrity.blobs_checked,
+            integrity.problems.len()
+        )),
+    }
+    for problem in &integrity.problems {
+        out.push_str(&format!("  {}: {}\n", problem.kind, problem.detail));
+    }
+    out.push_str(&format!(
+        "provenance: {} entries of generation {} no imported bundle accounts for\n",
+        report.provenance.len(),
+        report.generation
+    ));
+    for change in &report.provenance {
+        out.push_str(&format!(
+            "  {} {}:{}{}{}\n",
+            change.change,
+            change.ecosystem,
+            change.key,
+            if change.hosted { " (hosted)" } else { "" },
+            match (&change.by, &change.at) {
+                (Some(by), Some(at)) => format!(" by {by} at {at}"),
+                (None, Some(at)) => format!(" at {at}"),
+                _ => String::new(),
+            }
+        ));
+    }
+    out.trim_end().to_owned()
+}
