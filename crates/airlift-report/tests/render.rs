@@ -646,3 +646,27 @@ fn a_large_report_renders_every_finding() {
     assert_eq!(order.first().map(String::as_str), Some("ID-000000"));
     assert_eq!(order.last().map(String::as_str), Some("ID-099999"));
 }
+
+#[test]
+fn every_element_is_closed_in_order() {
+    for report in [sample(), Report::default(), hostile_report()] {
+        let html = render_html(&report);
+        let mut open: Vec<&str> = Vec::new();
+        for tag in tags(&html) {
+            let name = tag
+                .trim_start_matches(['<', '/'])
+                .split([' ', '>'])
+                .next()
+                .unwrap();
+            if matches!(name, "!DOCTYPE" | "meta" | "br") {
+                continue;
+            }
+            if tag.starts_with("</") {
+                assert_eq!(open.pop(), Some(name), "{tag} closes the wrong element");
+            } else {
+                open.push(name);
+            }
+        }
+        assert!(open.is_empty(), "left open: {open:?}");
+    }
+}
