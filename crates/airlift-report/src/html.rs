@@ -158,8 +158,8 @@ impl Page {
         self.raw("</th>");
     }
 
-    /// A table's opening, caption and column headers; the caption is markup
-    /// from this module, data in it is written by the caller before.
+    /// The end of a table's caption, which the caller opened and filled
+    /// (escaping any data in it), and the column headers.
     fn columns(&mut self, columns: &[&str]) {
         self.raw("</caption>\n<thead><tr>");
         for column in columns {
