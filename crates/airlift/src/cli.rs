@@ -62,6 +62,10 @@ pub enum Command {
     /// in? Integrity against the last bundle's signed metadata, and what no
     /// imported bundle accounts for (provenance).
     Drift(DriftArgs),
+    /// Write an auditor's report: one self-contained HTML page and the same
+    /// data as JSON (bundles and custody, the audit log, packages, findings,
+    /// drift).
+    Report(ReportArgs),
     /// The server's users (isolated side): who may log in, and their groups.
     #[command(subcommand)]
     User(UserCommand),
@@ -185,6 +189,17 @@ pub struct SbomArgs {
     /// Write it to this file (and print a summary) instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The directory to write report.html and report.json into (created
+    /// if needed; the two files are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Do not re-hash the served blobs for the drift section.
+    #[arg(long)]
+    pub no_rehash: bool,
 }
 
 #[derive(Debug, Args)]

@@ -38,11 +38,11 @@ const RECORD_NAME: &str = airlift_server::DRIFT_RECORD.1;
 
 /// What `airlift drift` reports.
 #[derive(Serialize)]
-struct Report {
-    generation: u64,
-    integrity: Integrity,
-    provenance: Vec<Provenance>,
-    counts: Counts,
+pub(crate) struct DriftReport {
+    pub(crate) generation: u64,
+    pub(crate) integrity: Integrity,
+    pub(crate) provenance: Vec<Provenance>,
+    pub(crate) counts: Counts,
 }
 
 #[derive(Serialize, serde::Deserialize, Default, Clone, Copy)]
@@ -54,48 +54,75 @@ pub(crate) struct Counts {
 }
 
 #[derive(Serialize, Default)]
-struct Integrity {
+pub(crate) struct Integrity {
     /// The bundle the comparison is against (none before any import).
-    bundle: Option<String>,
+    pub(crate) bundle: Option<String>,
     /// Its version.
-    version: Option<u64>,
+    pub(crate) version: Option<u64>,
     /// The generation its import committed.
-    import_generation: Option<u64>,
+    pub(crate) import_generation: Option<u64>,
     /// Whether its persisted metadata still verifies against the trusted root.
-    signed: bool,
+    pub(crate) signed: bool,
     /// Entries of the import generation compared with the signed index.
-    entries_checked: u64,
+    pub(crate) entries_checked: u64,
     /// Blobs re-hashed.
-    blobs_checked: u64,
-    problems: Vec<Problem>,
+    pub(crate) blobs_checked: u64,
+    pub(crate) problems: Vec<Problem>,
 }
 
 #[derive(Serialize)]
-struct Problem {
+pub(crate) struct Problem {
     /// `metadata`, `index`, `unsigned-blob` or `corrupt-blob`.
-    kind: &'static str,
-    ecosystem: Option<String>,
-    key: Option<String>,
-    detail: String,
+    pub(crate) kind: &'static str,
+    pub(crate) ecosystem: Option<String>,
+    pub(crate) key: Option<String>,
+    pub(crate) detail: String,
 }
 
 #[derive(Serialize)]
-struct Provenance {
+pub(crate) struct Provenance {
     /// `added`, `changed` or `removed` since the import.
-    change: &'static str,
-    ecosystem: String,
-    key: String,
-    digest: Option<String>,
+    pub(crate) change: &'static str,
+    pub(crate) ecosystem: String,
+    pub(crate) key: String,
+    pub(crate) digest: Option<String>,
     /// Whether the name is one of the site's hosted names.
-    hosted: bool,
+    pub(crate) hosted: bool,
     /// Who, from the audit log (the caller of the registry change).
-    by: Option<String>,
+    pub(crate) by: Option<String>,
     /// When (the audit event's time).
-    at: Option<String>,
+    pub(crate) at: Option<String>,
 }
 
 pub(crate) fn drift(context: &Context, args: DriftArgs) -> Result<(), Failure> {
     let store = context.store()?;
+    let report = check_drift(context, &store, args.no_rehash)?;
+    let text = serde_json::to_string(&report.counts)
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode the counts: {e}")))?;
+    store
+        .meta
+        .put_record(RECORD_KIND, RECORD_NAME, Some(&text), false)?;
+    context.emit(&report, || human(&report))?;
+    if report.counts.integrity > 0 {
+        return Err(Failure::new(
+            Exit::Damaged,
+            format!(
+                "{} integrity problems: what this site serves is not what was signed",
+                report.counts.integrity
+            ),
+        )
+        .hint("keep the home as it is for investigation; `airlift fsck` and `airlift audit verify` say more"));
+    }
+    Ok(())
+}
+
+/// Integrity and provenance of the current generation (see the module
+/// documentation); `no_rehash` skips re-hashing the blobs.
+pub(crate) fn check_drift(
+    context: &Context,
+    store: &airlift_store::Store,
+    no_rehash: bool,
+) -> Result<DriftReport, Failure> {
     let Some(current) = store.meta.current()? else {
         return Err(
             Failure::new(Exit::Failed, "this home has no generation yet")
@@ -135,8 +162,8 @@ pub(crate) fn drift(context: &Context, args: DriftArgs) -> Result<(), Failure> {
     }
 
     let entries = store.meta.entries(current.id, None)?;
-    if !args.no_rehash {
-        rehash(&store, &entries, &mut integrity)?;
+    if !no_rehash {
+        rehash(store, &entries, &mut integrity)?;
     }
 
     let provenance = provenance(context, &imported, &entries, &is_hosted)?;
@@ -145,29 +172,12 @@ pub(crate) fn drift(context: &Context, args: DriftArgs) -> Result<(), Failure> {
         provenance: provenance.len() as u64,
         checked_at: now()?.as_second(),
     };
-    let text = serde_json::to_string(&counts)
-        .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode the counts: {e}")))?;
-    store
-        .meta
-        .put_record(RECORD_KIND, RECORD_NAME, Some(&text), false)?;
-    let report = Report {
+    Ok(DriftReport {
         generation: current.id,
         integrity,
         provenance,
         counts,
-    };
-    context.emit(&report, || human(&report))?;
-    if report.counts.integrity > 0 {
-        return Err(Failure::new(
-            Exit::Damaged,
-            format!(
-                "{} integrity problems: what this site serves is not what was signed",
-                report.counts.integrity
-            ),
-        )
-        .hint("keep the home as it is for investigation; `airlift fsck` and `airlift audit verify` say more"));
-    }
-    Ok(())
+    })
 }
 
 /// Verifies the persisted metadata of the last import and compares the
@@ -432,7 +442,7 @@ fn provenance(
     Ok(changes)
 }
 
-fn human(report: &Report) -> String {
+fn human(report: &DriftReport) -> String {
     let mut out = String::new();
     let integrity = &report.integrity;
     match (&integrity.bundle, integrity.import_generation) {

@@ -37,6 +37,7 @@ mod init;
 mod keys;
 mod pack;
 mod receipt;
+mod report;
 mod sbom;
 mod scan;
 mod serve;
@@ -60,6 +61,7 @@ use self::init::*;
 use self::keys::*;
 use self::pack::*;
 use self::receipt::*;
+use self::report::*;
 use self::sbom::*;
 use self::scan::*;
 use self::serve::*;
@@ -335,6 +337,7 @@ pub fn run(cli: Cli, ecosystems: Arc<Registry>, out: Output) -> Result<(), Failu
         Command::Sbom(args) => sbom(&context, args),
         Command::Scan(args) => scan(&context, args),
         Command::Drift(args) => drift(&context, args),
+        Command::Report(args) => report(&context, args),
         Command::User(command) => user(&context, command),
         Command::Token(command) => token(&context, command),
         Command::Fsck(args) => fsck(&context, args),

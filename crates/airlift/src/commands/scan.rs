@@ -99,25 +99,9 @@ pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
     for subject in &subjects {
         *scanned.entry(subject.ecosystem.clone()).or_default() += 1;
     }
-    let ecosystems = context.ecosystems.clone();
-    let mut scanner = Scanner::new(subjects, move |name: &str| {
-        // The orders OSV ecosystems have that no registered ecosystem serves.
-        match name {
-            "Go" => return Some(Arc::new(airlift_advisory::GoOrder) as Arc<dyn VersionOrder>),
-            "Maven" => return Some(Arc::new(airlift_advisory::MavenOrder) as Arc<dyn VersionOrder>),
-            "Alpine" => return Some(Arc::new(airlift_advisory::ApkOrder) as Arc<dyn VersionOrder>),
-            _ => {}
-        }
-        ecosystems
-            .iter()
-            .find(|e| e.advisory_ecosystems().contains(&name))
-            .map(|e| Arc::new(ByEcosystem(e.clone())) as Arc<dyn VersionOrder>)
-    });
-    let read = database
-        .feed(&store, &mut scanner)
-        .map_err(|e| Failure::new(Exit::Damaged, e.to_string()).hint("run airlift fsck"))?;
-    let unmatched_ecosystems = scanner.unmatched_ecosystems();
-    let findings = scanner.finish();
+    let (read, findings, unmatched_ecosystems) =
+        match_subjects(context, &store, &database, subjects)?;
+
     let mut counted: BTreeMap<Level, usize> = BTreeMap::new();
     for finding in &findings {
         *counted.entry(finding.severity.level).or_default() += 1;
@@ -170,8 +154,40 @@ pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Matches `subjects` against the carried `database`: the records read,
+/// the findings, and the OSV ecosystems no version order here knows.
+pub(crate) fn match_subjects(
+    context: &Context,
+    store: &airlift_store::Store,
+    database: &Carried,
+    subjects: Vec<Subject>,
+) -> Result<(usize, Vec<Finding>, Vec<String>), Failure> {
+    let ecosystems = context.ecosystems.clone();
+    let mut scanner = Scanner::new(subjects, move |name: &str| {
+        // The orders OSV ecosystems have that no registered ecosystem serves.
+        match name {
+            "Go" => return Some(Arc::new(airlift_advisory::GoOrder) as Arc<dyn VersionOrder>),
+            "Maven" => return Some(Arc::new(airlift_advisory::MavenOrder) as Arc<dyn VersionOrder>),
+            "Alpine" => return Some(Arc::new(airlift_advisory::ApkOrder) as Arc<dyn VersionOrder>),
+            _ => {}
+        }
+        ecosystems
+            .iter()
+            .find(|e| e.advisory_ecosystems().contains(&name))
+            .map(|e| Arc::new(ByEcosystem(e.clone())) as Arc<dyn VersionOrder>)
+    });
+    let read = database
+        .feed(store, &mut scanner)
+        .map_err(|e| Failure::new(Exit::Damaged, e.to_string()).hint("run airlift fsck"))?;
+    let unmatched = scanner.unmatched_ecosystems();
+    Ok((read, scanner.finish(), unmatched))
+}
+
 /// Every package of the generation, as advisories name it, once.
-fn generation_subjects(context: &Context, entries: &[airlift_store::Entry]) -> Vec<Subject> {
+pub(crate) fn generation_subjects(
+    context: &Context,
+    entries: &[airlift_store::Entry],
+) -> Vec<Subject> {
     let mut subjects: BTreeMap<airlift_ecosystem::AdvisoryName, String> = BTreeMap::new();
     for ecosystem in context.ecosystems.iter() {
         if ecosystem.advisory_ecosystems().is_empty() {

@@ -1,0 +1,82 @@
+//! `airlift report --out DIR`: the auditor's page and its JSON, gathered
+//! from an isolated home that imported a bundle with advisories and had a
+//! file pushed inside.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Connected, Server};
+
+#[test]
+fn the_report_states_bundles_audit_packages_findings_and_drift() {
+    let connected = Connected::sample();
+    // One advisory for a package the site does not carry: the database is
+    // reported, with no finding.
+    let osv = connected.work.path().join("osv");
+    std::fs::create_dir_all(&osv).unwrap();
+    std::fs::write(
+        osv.join("PYSEC-2099-1.json"),
+        r#"{"id": "PYSEC-2099-1", "modified": "2026-12-01T00:00:00Z",
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "nothere"},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]}"#,
+    )
+    .unwrap();
+    let config = connected.work.path().join("airlift.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[advisories]\nsources = [{{ directory = \"{}\" }}]\n",
+        osv.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    connected
+        .home
+        .run(&["collect", "--config", config.to_str().unwrap()])
+        .ok();
+    let isolated = connected.hosting_site("files", "uploads/*");
+    let server = Server::start(&isolated);
+    let (status, _, _) = common::request(
+        server.address,
+        "PUT",
+        "/files/uploads/notes.txt",
+        &[],
+        b"<script>alert(1)</script>",
+    );
+    assert_eq!(status, 201);
+    drop(server);
+
+    let out = connected.work.path().join("report");
+    let summary = isolated
+        .run(&["--json", "report", "--out", out.to_str().unwrap()])
+        .ok()
+        .json();
+    assert_eq!(summary["bundles"], 1, "{summary:#}");
+    assert_eq!(summary["audit_verified"], true);
+    assert_eq!(summary["drift_integrity"], 0);
+    assert_eq!(summary["drift_provenance"], 1);
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let bundle = &report["bundles"][0];
+    assert!(bundle["bundle_id"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(bundle["entries_added"], 5, "{bundle:#}");
+    assert!(
+        !bundle["signers"].as_array().unwrap().is_empty(),
+        "{bundle:#}"
+    );
+    assert_eq!(report["audit"]["verified"], true);
+    assert_eq!(report["sbom"]["packages"], 4, "{:#}", report["sbom"]);
+    assert_eq!(report["findings"]["database"]["records"], 1);
+    assert_eq!(report["findings"]["items"], serde_json::json!([]));
+    let provenance = &report["drift"]["provenance"][0];
+    assert_eq!(provenance["key"], "uploads/notes.txt");
+    assert!(
+        provenance["detail"].as_str().unwrap().contains("by writer"),
+        "{provenance:#}"
+    );
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("id=\"vulnerabilities\""));
+    assert!(html.contains("uploads/notes.txt"));
+    assert!(!html.contains("<script"), "nothing from the data runs");
+    assert!(!html.contains("http://") && !html.contains("https://"));
+}
