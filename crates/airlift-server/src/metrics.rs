@@ -56,6 +56,7 @@ pub struct Metrics {
     drift_integrity: Gauge,
     drift_provenance: Gauge,
     drift_checked: Gauge,
+    drift_hosts: Gauge,
     /// The totals of the last generation measured.
     totals: Mutex<Option<Totals>>,
 }
@@ -168,6 +169,13 @@ impl Metrics {
         let drift_integrity = Gauge::default();
         let drift_provenance = Gauge::default();
         let drift_checked = Gauge::default();
+        let drift_hosts = Gauge::default();
+        registry.register(
+            "drift_host_packages",
+            "Packages the hosts of the last `airlift drift --inventory` run that the site \
+             does not serve as they are (-1 before any such check)",
+            drift_hosts.clone(),
+        );
         registry.register(
             "drift_integrity_problems",
             "Integrity problems the last `airlift drift` found: entries, indexes or blobs \
@@ -209,6 +217,7 @@ impl Metrics {
             drift_integrity,
             drift_provenance,
             drift_checked,
+            drift_hosts,
             totals: Mutex::new(None),
         }
     }
@@ -333,6 +342,11 @@ impl Metrics {
         self.drift_integrity.set(count("integrity").unwrap_or(-1));
         self.drift_provenance.set(count("provenance").unwrap_or(-1));
         self.drift_checked.set(count("checked_at").unwrap_or(0));
+        self.drift_hosts.set(
+            count("hosts")
+                .filter(|_| count("host_check").is_some_and(|c| c > 0))
+                .unwrap_or(-1),
+        );
         let mut text = String::new();
         encode(&mut text, &self.registry)
             .map_err(|e| StoreError::Corrupt(format!("metrics encoding: {e}")))?;

@@ -208,6 +208,14 @@ pub struct DriftArgs {
     /// comparison with the signed metadata still runs).
     #[arg(long)]
     pub no_rehash: bool,
+    /// Also compare what a host runs with what the site serves (the
+    /// formats of `scan --inventory`); repeatable.
+    #[arg(long = "inventory", value_name = "FILE")]
+    pub inventory: Vec<PathBuf>,
+    /// The distribution a dpkg status file or apk database of
+    /// `--inventory` comes from (debian:12, alpine:3.20).
+    #[arg(long, value_name = "ID:VERSION", requires = "inventory")]
+    pub distro: Option<String>,
 }
 
 #[derive(Debug, Args)]

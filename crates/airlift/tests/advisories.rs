@@ -420,3 +420,83 @@ fn a_days_update_travels_as_a_delta_of_the_changed_records_and_metrics_show_the_
         "{text}"
     );
 }
+
+#[test]
+fn drift_compares_what_a_host_runs_with_what_the_site_serves() {
+    let connected = Home::new();
+    let work = tempfile::tempdir().unwrap();
+    write_records(&work.path().join("osv"), &records());
+    let config = config(work.path(), r#"{ directory = "osv" }"#);
+    collect(&connected, &config);
+    add_packages(&connected);
+    connected.run(&["keys", "init"]).ok();
+    let bundle = work.path().join("bundle");
+    connected
+        .run(&["pack", "--out", bundle.to_str().unwrap()])
+        .ok();
+    let isolated = Home::new();
+    isolated
+        .run(&["init", "--trust", connected.root().to_str().unwrap()])
+        .ok();
+    isolated.run(&["import", bundle.to_str().unwrap()]).ok();
+
+    // A host: requests as served, smallvec at another version, a package
+    // the site does not carry, and a Go module (no Go packages here).
+    let freeze = work.path().join("freeze.txt");
+    std::fs::write(&freeze, "requests==2.31.0\nflask==3.0.0\n").unwrap();
+    let lock = work.path().join("Cargo.lock");
+    std::fs::write(
+        &lock,
+        "version = 4\n\n[[package]]\nname = \"smallvec\"\nversion = \"1.6.0\"\nsource = \"registry+https://index.example.com/\"\n",
+    )
+    .unwrap();
+    let report = isolated
+        .run(&[
+            "--json",
+            "drift",
+            "--inventory",
+            freeze.to_str().unwrap(),
+            "--inventory",
+            lock.to_str().unwrap(),
+        ])
+        .ok()
+        .json();
+    let hosts: Vec<(String, String, String, String)> = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["status"].as_str().unwrap().to_owned(),
+                h["name"].as_str().unwrap().to_owned(),
+                h["version"].as_str().unwrap().to_owned(),
+                h["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f.as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, String, String)> = [
+        ("not-carried", "flask", "3.0.0", ""),
+        // 1.6.0 is below the fix the site's 1.6.1 carries.
+        (
+            "version-not-served",
+            "smallvec",
+            "1.6.0",
+            "RUSTSEC-2099-0001",
+        ),
+    ]
+    .iter()
+    .map(|(a, b, c, d)| ((*a).into(), (*b).into(), (*c).into(), (*d).into()))
+    .collect();
+    assert_eq!(hosts, expected, "{report:#}");
+    assert_eq!(
+        report["hosts"][1]["served_versions"],
+        serde_json::json!(["1.6.1"])
+    );
+    assert_eq!(report["counts"]["hosts"], 2);
+}

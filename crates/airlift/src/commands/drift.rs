@@ -42,6 +42,8 @@ pub(crate) struct DriftReport {
     pub(crate) generation: u64,
     pub(crate) integrity: Integrity,
     pub(crate) provenance: Vec<Provenance>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) hosts: Vec<HostPackage>,
     pub(crate) counts: Counts,
 }
 
@@ -49,6 +51,12 @@ pub(crate) struct DriftReport {
 pub(crate) struct Counts {
     pub integrity: u64,
     pub provenance: u64,
+    /// Host packages that are not what the site serves (with --inventory).
+    #[serde(default)]
+    pub hosts: u64,
+    /// Whether hosts were compared (1) or not (0).
+    #[serde(default)]
+    pub host_check: u64,
     /// Unix time of the check.
     pub checked_at: i64,
 }
@@ -94,9 +102,35 @@ pub(crate) struct Provenance {
     pub(crate) at: Option<String>,
 }
 
+/// A package a host runs that the site does not serve as it is.
+#[derive(Serialize)]
+pub(crate) struct HostPackage {
+    /// The inventory file.
+    pub(crate) inventory: String,
+    /// Its OSV ecosystem and name (source package for Debian).
+    pub(crate) ecosystem: String,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) purl: String,
+    /// `not-carried` (the site serves no such package), `version-not-served`
+    /// (it serves other versions) or `not-an-ecosystem-here` (the site
+    /// carries no packages of that ecosystem).
+    pub(crate) status: &'static str,
+    /// The versions the site serves, for `version-not-served`.
+    pub(crate) served_versions: Vec<String>,
+    /// Advisories that affect the host's version (when a database is carried).
+    pub(crate) findings: Vec<String>,
+}
+
 pub(crate) fn drift(context: &Context, args: DriftArgs) -> Result<(), Failure> {
     let store = context.store()?;
-    let report = check_drift(context, &store, args.no_rehash)?;
+    let mut report = check_drift(context, &store, args.no_rehash)?;
+    if !args.inventory.is_empty() {
+        let distro = args.distro.as_deref().map(parse_distro).transpose()?;
+        report.hosts = hosts(context, &store, &args.inventory, distro.as_ref())?;
+        report.counts.hosts = report.hosts.len() as u64;
+        report.counts.host_check = 1;
+    }
     let text = serde_json::to_string(&report.counts)
         .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode the counts: {e}")))?;
     store
@@ -170,14 +204,94 @@ pub(crate) fn check_drift(
     let counts = Counts {
         integrity: integrity.problems.len() as u64,
         provenance: provenance.len() as u64,
+        hosts: 0,
+        host_check: 0,
         checked_at: now()?.as_second(),
     };
     Ok(DriftReport {
         generation: current.id,
         integrity,
         provenance,
+        hosts: Vec::new(),
         counts,
     })
+}
+
+/// What hosts run that the site does not serve as it is, with the
+/// advisories that affect each such package.
+fn hosts(
+    context: &Context,
+    store: &airlift_store::Store,
+    inventories: &[PathBuf],
+    distro: Option<&airlift_inventory::Distro>,
+) -> Result<Vec<HostPackage>, Failure> {
+    let Some(current) = store.meta.current()? else {
+        return Ok(Vec::new());
+    };
+    let entries = store.meta.entries(current.id, None)?;
+    // What the site serves, as advisories name it: (ecosystem without its
+    // release, name) to versions.
+    let mut served: BTreeMap<(String, String), std::collections::BTreeSet<String>> =
+        BTreeMap::new();
+    for subject in generation_subjects(context, &entries) {
+        let base = subject
+            .ecosystem
+            .split(':')
+            .next()
+            .unwrap_or(&subject.ecosystem)
+            .to_owned();
+        served
+            .entry((base, subject.name))
+            .or_default()
+            .insert(subject.version);
+    }
+    let carried_ecosystems: std::collections::BTreeSet<&str> = context
+        .ecosystems
+        .iter()
+        .flat_map(|e| e.advisory_ecosystems().iter().copied())
+        .collect();
+    let database = airlift_advisory::Carried::of(entries.iter().cloned());
+    let mut out = Vec::new();
+    for path in inventories {
+        let subjects = inventory_subjects(std::slice::from_ref(path), distro)?;
+        let findings = match &database {
+            Some(database) => match_subjects(context, store, database, subjects.clone())?.1,
+            None => Vec::new(),
+        };
+        for subject in subjects {
+            let base = subject
+                .ecosystem
+                .split(':')
+                .next()
+                .unwrap_or(&subject.ecosystem)
+                .to_owned();
+            let key = (base.clone(), subject.name.clone());
+            let (status, served_versions) = if !carried_ecosystems.contains(base.as_str()) {
+                ("not-an-ecosystem-here", Vec::new())
+            } else {
+                match served.get(&key) {
+                    None => ("not-carried", Vec::new()),
+                    Some(versions) if versions.contains(&subject.version) => continue,
+                    Some(versions) => ("version-not-served", versions.iter().cloned().collect()),
+                }
+            };
+            out.push(HostPackage {
+                inventory: path.display().to_string(),
+                findings: findings
+                    .iter()
+                    .filter(|f| f.subject == subject)
+                    .map(|f| f.id.clone())
+                    .collect(),
+                ecosystem: subject.ecosystem,
+                name: subject.name,
+                version: subject.version,
+                purl: subject.reference,
+                status,
+                served_versions,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Verifies the persisted metadata of the last import and compares the
@@ -483,6 +597,32 @@ fn human(report: &DriftReport) -> String {
                 _ => String::new(),
             }
         ));
+    }
+    if !report.hosts.is_empty() {
+        out.push_str(&format!(
+            "hosts: {} packages not served by this site as they run\n",
+            report.hosts.len()
+        ));
+        for host in &report.hosts {
+            out.push_str(&format!(
+                "  {} {} {} {} ({}){}{}\n",
+                host.status,
+                host.ecosystem,
+                host.name,
+                host.version,
+                host.inventory,
+                if host.served_versions.is_empty() {
+                    String::new()
+                } else {
+                    format!("; served: {}", host.served_versions.join(", "))
+                },
+                if host.findings.is_empty() {
+                    String::new()
+                } else {
+                    format!("; affected by {}", host.findings.join(", "))
+                }
+            ));
+        }
     }
     out.trim_end().to_owned()
 }

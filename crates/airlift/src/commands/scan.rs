@@ -222,7 +222,7 @@ pub(crate) fn generation_subjects(
 /// `Cargo.lock`, `go.mod`, a CycloneDX SBOM), as advisories name them; a
 /// dpkg or apk database copied from a host names no distribution, so
 /// `distro` says which it is.
-fn inventory_subjects(
+pub(crate) fn inventory_subjects(
     paths: &[PathBuf],
     distro: Option<&airlift_inventory::Distro>,
 ) -> Result<Vec<Subject>, Failure> {
@@ -254,7 +254,7 @@ fn inventory_subjects(
 }
 
 /// `--distro debian:12` as the inventory crate's distribution.
-fn parse_distro(text: &str) -> Result<airlift_inventory::Distro, Failure> {
+pub(crate) fn parse_distro(text: &str) -> Result<airlift_inventory::Distro, Failure> {
     match text.split_once(':') {
         Some((id, version)) if !id.is_empty() && !version.is_empty() => {
             Ok(airlift_inventory::Distro {
