@@ -81,8 +81,21 @@ impl Carried {
     /// Offers `scanner` every record that names a package it wants;
     /// returns how many records were read.
     pub fn feed(&self, store: &Store, scanner: &mut Scanner) -> Result<usize, DatabaseError> {
-        let mut read = 0;
         let mut bytes = Vec::new();
+        self.feed_with(
+            &mut |entry: &Entry| read_record(store, entry, &mut bytes),
+            scanner,
+        )
+    }
+
+    /// [`Carried::feed`] with the records read by `read` (a bundle's
+    /// verified copies before it is imported, say).
+    pub fn feed_with(
+        &self,
+        read_entry: &mut dyn FnMut(&Entry) -> Result<Record, DatabaseError>,
+        scanner: &mut Scanner,
+    ) -> Result<usize, DatabaseError> {
+        let mut read = 0;
         for entry in &self.records {
             let names = entry.meta.get("packages").and_then(|p| p.as_array());
             let wanted = names.is_none_or(|names| {
@@ -94,12 +107,30 @@ impl Carried {
             if !wanted {
                 continue;
             }
-            let record = read_record(store, entry, &mut bytes)?;
+            let record = read_entry(entry)?;
             scanner.add(&record);
             read += 1;
         }
         Ok(read)
     }
+}
+
+/// Parses one record entry's bytes, read elsewhere, checking their length
+/// against the entry's.
+pub fn parse_record(entry: &Entry, bytes: &[u8]) -> Result<Record, DatabaseError> {
+    let failed = |reason: String| DatabaseError::Record {
+        key: entry.key.clone(),
+        digest: entry.digest.to_string(),
+        reason,
+    };
+    if bytes.len() as u64 != entry.size {
+        return Err(failed(format!(
+            "{} bytes where the index says {}",
+            bytes.len(),
+            entry.size
+        )));
+    }
+    crate::parse(bytes).map_err(|e| failed(e.to_string()))
 }
 
 /// Reads and parses one record entry's blob.

@@ -43,7 +43,7 @@ mod version;
 
 pub use apk::ApkOrder;
 pub use collect::{CollectError, DATABASE_KEY, ECOSYSTEM, Gathered, record_key};
-pub use database::{Carried, DatabaseError, read_record};
+pub use database::{Carried, DatabaseError, parse_record, read_record};
 pub use error::{Error, RecordName};
 pub use maven::MavenOrder;
 pub use record::{

@@ -141,6 +141,7 @@ fn main() {
                 trusted_root: None,
                 removals: Default::default(),
                 hosted: None,
+                admission: None,
             },
             &NoProgress,
         )

@@ -6,6 +6,14 @@ use airlift_core::Digest;
 /// names the file, part, entry or digest concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// The site's import policy refuses what the bundle brings.
+    #[error("import refused before anything changed: {reason}")]
+    Admission {
+        /// Why, naming the findings.
+        reason: String,
+        /// The admission check's report.
+        report: serde_json::Value,
+    },
     /// The bundle brings entries under names this site hosts.
     #[error("import refused before anything changed: {reason}")]
     HostedConflict {

@@ -32,8 +32,9 @@ mod source;
 
 pub use error::BundleError;
 pub use import::{
-    DEFAULT_MAX_REMOVAL_PERCENT, Hosted, ImportOptions, ImportOutcome, Plan, PlanChange,
-    RemovalPolicy, Removals, Verified, custody_chain_path, import, plan, verify,
+    ADMISSION_BLOB_LIMIT, Admission, AdmissionInput, AdmissionOutcome, DEFAULT_MAX_REMOVAL_PERCENT,
+    Hosted, ImportOptions, ImportOutcome, Plan, PlanChange, RemovalPolicy, Removals, Verified,
+    custody_chain_path, import, plan, verify,
 };
 pub use ledger::{
     LastPack, Ledger, LedgerError, PackStatement, RECEIPT_FORMAT, Receipt, SequenceError,

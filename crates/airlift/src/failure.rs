@@ -75,6 +75,8 @@ impl From<BundleError> for Failure {
             BundleError::NothingToPack => Failure::input(message),
             BundleError::HostedConflict { .. } => Failure::new(Exit::Refused, message)
                 .hint("`airlift plan BUNDLE --json` lists them under removals.hosted_conflicts; see [[hosted]] in docs/reference/access.md"),
+            BundleError::Admission { .. } => Failure::new(Exit::Refused, message)
+                .hint("`airlift plan BUNDLE` shows the findings; an exception in <home>/import-policy.toml ([[exception]] with advisory, justification, expires, approved_by) admits one after review"),
             BundleError::TooManyRemovals { .. } => Failure::new(Exit::Refused, message)
                 .hint("run `airlift plan BUNDLE` to see what it removes; pass --allow-removals if that is intended"),
             BundleError::NeedsApproval { request, .. } => Failure::new(Exit::AwaitingSignatures, message).hint(format!(

@@ -500,3 +500,110 @@ fn drift_compares_what_a_host_runs_with_what_the_site_serves() {
     );
     assert_eq!(report["counts"]["hosts"], 2);
 }
+
+#[test]
+fn plan_shows_what_a_bundle_introduces_and_an_import_policy_refuses_it_without_an_exception() {
+    let connected = Home::new();
+    let work = tempfile::tempdir().unwrap();
+    write_records(&work.path().join("osv"), &records());
+    let config = config(work.path(), r#"{ directory = "osv" }"#);
+    collect(&connected, &config);
+    add_packages(&connected);
+    connected.run(&["keys", "init"]).ok();
+    let bundle = work.path().join("bundle");
+    connected
+        .run(&["pack", "--out", bundle.to_str().unwrap()])
+        .ok();
+    let isolated = Home::new();
+    isolated
+        .run(&["init", "--trust", connected.root().to_str().unwrap()])
+        .ok();
+
+    // The plan lists the findings the bundle brings, from its own records.
+    let plan = isolated
+        .run(&["--json", "plan", bundle.to_str().unwrap()])
+        .ok()
+        .json();
+    let mut introduced: Vec<String> = plan["admission"]["introduced"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {}", f["id"].as_str().unwrap(), f["new_package"]))
+        .collect();
+    introduced.sort();
+    assert_eq!(
+        introduced,
+        [
+            "DSA-9999-1 true",
+            "GHSA-aaaa-bbbb-cccc true",
+            "GHSA-npmx-0000-0001 true"
+        ],
+        "{plan:#}"
+    );
+    assert_eq!(plan["admission"]["database"]["from"], "bundle");
+    assert!(
+        plan.get("admission_refusal").is_none(),
+        "no policy, no refusal"
+    );
+    let text = isolated
+        .run(&["plan", bundle.to_str().unwrap()])
+        .ok()
+        .stdout;
+    assert!(text.contains("3 findings introduced, 0 fixed"), "{text}");
+
+    // A policy that refuses high findings: the import is refused, nothing changes.
+    let policy = isolated.path().join("import-policy.toml");
+    std::fs::write(&policy, "[advisories]\nrefuse = \"high\"\n").unwrap();
+    let refused = isolated
+        .run(&["import", bundle.to_str().unwrap()])
+        .fails_with(3, "the import policy refuses 2 finding(s)");
+    assert!(
+        refused.stderr.contains("GHSA-aaaa-bbbb-cccc (critical)"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("GHSA-npmx-0000-0001 (high)"),
+        "{}",
+        refused.stderr
+    );
+    isolated.run(&["scan"]).fails_with(1, "no generation yet");
+
+    // An exception that expired does not admit; one in force does, by any
+    // of the advisory's ids, and the import's audit event names it.
+    std::fs::write(
+        &policy,
+        "[advisories]\nrefuse = \"high\"\n\n\
+         [[exception]]\nadvisory = \"CVE-2099-0001\"\npackage = \"PyPI/requests\"\n\
+         justification = \"the affected proxy code is not used\"\nexpires = \"2099-12-31\"\napproved_by = \"alice\"\n\n\
+         [[exception]]\nadvisory = \"GHSA-npmx-0000-0001\"\njustification = \"old\"\nexpires = \"2020-01-01\"\napproved_by = \"bob\"\n",
+    )
+    .unwrap();
+    isolated
+        .run(&["import", bundle.to_str().unwrap()])
+        .fails_with(
+            3,
+            "refuses 1 finding(s): npm left-pad 2.0.0-beta.1 brings GHSA-npmx-0000-0001",
+        );
+    std::fs::write(
+        &policy,
+        "[advisories]\nrefuse = \"critical\"\n\n\
+         [[exception]]\nadvisory = \"CVE-2099-0001\"\npackage = \"PyPI/requests\"\n\
+         justification = \"the affected proxy code is not used\"\nexpires = \"2099-12-31\"\napproved_by = \"alice\"\n",
+    )
+    .unwrap();
+    let imported = isolated.run(&["import", bundle.to_str().unwrap()]).ok();
+    assert!(
+        imported
+            .stdout
+            .contains("exception used: CVE-2099-0001 for PyPI/requests 2.31.0 (approved by alice"),
+        "{}",
+        imported.stdout
+    );
+    let export = isolated.run(&["--json", "audit", "export"]).ok().stdout;
+    assert!(export.contains("exceptions_used"), "{export}");
+    assert!(
+        export.contains("the affected proxy code is not used"),
+        "{export}"
+    );
+}

@@ -42,6 +42,77 @@ pub struct ImportOptions<'a> {
     /// owned by no bundle): an import keeps every hosted entry it finds
     /// and refuses a bundle that brings one.
     pub hosted: Option<Hosted>,
+    /// The site's admission check (its import policy on advisories), run
+    /// on the verified entries before anything is committed; `plan` shows
+    /// its report.
+    pub admission: Option<Admission>,
+}
+
+/// What an admission check is given: the bundle's verified entries, and a
+/// reader of the blobs they name (from the bundle's verified copies or the
+/// store), each at most [`ADMISSION_BLOB_LIMIT`] bytes.
+pub struct AdmissionInput<'a> {
+    /// The bundle's entries, as its signed index documents list them.
+    pub entries: &'a [Entry],
+    /// The bytes of a blob the entries name.
+    pub blob: &'a dyn Fn(&Digest) -> Result<Vec<u8>, String>,
+}
+
+/// What an admission check decided: a report (shown by `plan` and
+/// `import`, recorded in the audit log) and, when the bundle must be
+/// refused, why.
+pub struct AdmissionOutcome {
+    /// The check's report.
+    pub report: serde_json::Value,
+    /// Why the bundle is refused, if it is.
+    pub refusal: Option<String>,
+}
+
+/// The largest blob an admission check can read (an advisory record is at
+/// most 4 MiB).
+pub const ADMISSION_BLOB_LIMIT: u64 = 4 << 20;
+
+/// The site's admission check (see [`ImportOptions::admission`]).
+#[derive(Clone)]
+pub struct Admission(
+    pub std::sync::Arc<dyn Fn(&AdmissionInput<'_>) -> AdmissionOutcome + Send + Sync>,
+);
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Admission(..)")
+    }
+}
+
+/// Runs the admission check over a checked bundle.
+fn admit(checked: &Checked, store: &Store, admission: &Admission) -> AdmissionOutcome {
+    let read = |digest: &Digest| -> Result<Vec<u8>, String> {
+        use std::io::Read as _;
+        let mut bytes = Vec::new();
+        if let Some((_, path, _)) = checked.quarantined.iter().find(|(d, _, _)| d == digest) {
+            fs::File::open(path)
+                .and_then(|f| f.take(ADMISSION_BLOB_LIMIT + 1).read_to_end(&mut bytes))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        } else {
+            store
+                .blobs
+                .open(digest)
+                .map_err(|e| format!("blob {digest}: {e}"))?
+                .take(ADMISSION_BLOB_LIMIT + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("blob {digest}: {e}"))?;
+        }
+        if bytes.len() as u64 > ADMISSION_BLOB_LIMIT {
+            return Err(format!(
+                "blob {digest} is over {ADMISSION_BLOB_LIMIT} bytes"
+            ));
+        }
+        Ok(bytes)
+    };
+    (admission.0)(&AdmissionInput {
+        entries: &checked.entries,
+        blob: &read,
+    })
 }
 
 /// Tells hosted entries (see [`ImportOptions::hosted`]).
@@ -239,6 +310,9 @@ pub enum ImportOutcome {
         /// Whether the signers of the hand-offs were verified against the
         /// site's custody policy (without one, only the rest is checked).
         handoffs_verified: bool,
+        /// The admission check's report, when the site has one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        admission: Option<serde_json::Value>,
     },
     /// The bundle was already imported: the index is unchanged.
     AlreadyImported {
@@ -298,6 +372,12 @@ pub struct Plan {
     /// Whether the hand-offs' signers were verified against the site's
     /// custody policy.
     pub handoffs_verified: bool,
+    /// The admission check's report, when the site has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admission: Option<serde_json::Value>,
+    /// Why the admission check would refuse the bundle, if it would.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admission_refusal: Option<String>,
 }
 
 /// What `verify` established.
@@ -384,6 +464,10 @@ pub fn plan(
     let form = BundleForm::detect(bundle)?;
     let _lock = ImportLock::acquire(options.layout)?;
     let checked = run(&form, store, options, Mode::Verify, progress)?;
+    let admitted = options
+        .admission
+        .as_ref()
+        .map(|admission| admit(&checked, store, admission));
     remove_work(&checked.work);
     let current: BTreeMap<(String, String), Entry> = match store.meta.current()? {
         Some(generation) => store
@@ -404,6 +488,8 @@ pub fn plan(
         removals: removal_check,
         handoffs: checked.handoffs.clone(),
         handoffs_verified: checked.handoffs_verified,
+        admission_refusal: admitted.as_ref().and_then(|a| a.refusal.clone()),
+        admission: admitted.map(|a| a.report),
         bundle_id: checked.bundle_id,
         version: checked.verified.version,
         already_imported: checked.already_imported,
@@ -496,10 +582,24 @@ pub fn import(
             return refusal;
         }
     }
+    let mut admitted = None;
+    if !checked.already_imported
+        && let Some(admission) = &options.admission
+    {
+        let outcome = admit(&checked, store, admission);
+        if let Some(reason) = outcome.refusal {
+            remove_work(&checked.work);
+            return Err(BundleError::Admission {
+                reason,
+                report: outcome.report,
+            });
+        }
+        admitted = Some(outcome.report);
+    }
     let result = if checked.already_imported {
         repair(&checked, store, options.layout)
     } else {
-        commit(&checked, kept, store, options.layout)
+        commit(&checked, kept, store, options.layout, admitted)
     };
     remove_work(&checked.work);
     result
@@ -540,6 +640,7 @@ fn commit(
     kept: Vec<Entry>,
     store: &Store,
     layout: &Layout,
+    admission: Option<serde_json::Value>,
 ) -> Result<ImportOutcome, BundleError> {
     let (blobs_added, bytes_added) = adopt_blobs(checked, store)?;
     let now = jiff::Timestamp::now().as_second();
@@ -589,6 +690,7 @@ fn commit(
         bytes_added,
         handoffs: checked.handoffs.clone(),
         handoffs_verified: checked.handoffs_verified,
+        admission,
     })
 }
 

@@ -5,6 +5,10 @@
 
 use super::*;
 
+/// The most bytes of small blobs a verify with an admission check keeps
+/// for it.
+const KEEP_BUDGET: u64 = 512 << 20;
+
 pub(super) fn run(
     form: &BundleForm,
     store: &Store,
@@ -62,6 +66,11 @@ struct Pipeline<'a> {
     index_documents: BTreeMap<String, Vec<u8>>,
     quarantined: Vec<(Digest, PathBuf, u64)>,
     bytes: u64,
+    /// In verify mode with an admission check: the bytes of small blobs
+    /// still allowed into quarantine, so that the check can read the
+    /// records a plan needs (bounded; past it the check reads what the
+    /// store has and says what it could not).
+    keep_budget: u64,
     custody_policy: PathBuf,
 }
 
@@ -141,6 +150,11 @@ impl<'a> Pipeline<'a> {
             index_documents: BTreeMap::new(),
             quarantined: Vec::new(),
             bytes: 0,
+            keep_budget: if options.admission.is_some() {
+                KEEP_BUDGET
+            } else {
+                0
+            },
         })
     }
 
@@ -414,7 +428,14 @@ impl<'a> Pipeline<'a> {
                 return Err(mismatch(digest, length));
             }
             self.index_documents.insert(target.to_owned(), bytes);
-        } else if self.mode == Mode::Import && self.store.blobs.size(&info.sha256)?.is_none() {
+        } else if (self.mode == Mode::Import
+            || (info.length <= crate::import::ADMISSION_BLOB_LIMIT
+                && info.length <= self.keep_budget))
+            && self.store.blobs.size(&info.sha256)?.is_none()
+        {
+            if self.mode != Mode::Import {
+                self.keep_budget -= info.length;
+            }
             let path = self.work.join("blobs").join(info.sha256.hex());
             let (digest, length) = write_quarantined(reader, &path, info.length)?;
             if digest != info.sha256 || length != info.length {

@@ -33,6 +33,7 @@ pub(crate) fn import(context: &Context, args: ImportArgs) -> Result<(), Failure>
             bytes_added,
             handoffs,
             handoffs_verified,
+            admission,
         } => {
             let mut text = format!(
                 "imported bundle {bundle_id} version {version}: generation {} with {} entries is current ({blobs_added} new blobs, {bytes_added} bytes); `airlift serve` serves it from its next request",
@@ -51,6 +52,9 @@ pub(crate) fn import(context: &Context, args: ImportArgs) -> Result<(), Failure>
                     h.time,
                     if h.note.is_empty() { String::new() } else { format!(" ({})", h.note) }
                 ));
+            }
+            if let Some(admission) = admission {
+                text.push_str(&admission_lines(admission));
             }
             text
         }
@@ -110,11 +114,70 @@ pub(crate) fn plan(context: &Context, args: BundleArgs) -> Result<(), Failure> {
                 if plan.handoffs_verified { "" } else { " (signer not verified: no custody policy)" }
             ));
         }
+        if let Some(admission) = &plan.admission {
+            text.push_str(&admission_lines(admission));
+        }
         if let Some(reason) = &plan.removals.refused {
             text.push_str(&format!(
                 "\nwarning: this import would be refused: {reason}\nhint: pass --allow-removals to import it anyway"
             ));
         }
+        if let Some(reason) = &plan.admission_refusal {
+            text.push_str(&format!(
+                "\nwarning: this import would be refused: {reason}\nhint: an [[exception]] in <home>/import-policy.toml admits a finding after review"
+            ));
+        }
         text
     })
+}
+
+/// The admission report's lines: the database, findings introduced and
+/// fixed, exceptions used.
+fn admission_lines(report: &serde_json::Value) -> String {
+    let mut text = String::new();
+    if report["database"].is_null() {
+        return text;
+    }
+    let database = &report["database"];
+    let introduced = report["introduced"].as_array().map_or(0, Vec::len);
+    let fixed = report["fixed"].as_array().map_or(0, Vec::len);
+    text.push_str(&format!(
+        "\n  advisories ({} records from the {}, built {}): {introduced} findings introduced, {fixed} fixed",
+        database["records"],
+        database["from"].as_str().unwrap_or("bundle"),
+        database["built"].as_str().unwrap_or("at an unknown time"),
+    ));
+    let line = |sign: &str, f: &serde_json::Value| {
+        format!(
+            "\n  {sign} {} {} {} {} {}{}",
+            f["level"].as_str().unwrap_or("unknown").to_uppercase(),
+            f["id"].as_str().unwrap_or_default(),
+            f["ecosystem"].as_str().unwrap_or_default(),
+            f["name"].as_str().unwrap_or_default(),
+            f["version"].as_str().unwrap_or_default(),
+            if f["new_package"] == true {
+                " (new)"
+            } else {
+                ""
+            }
+        )
+    };
+    for finding in report["introduced"].as_array().into_iter().flatten() {
+        text.push_str(&line("!", finding));
+    }
+    for finding in report["fixed"].as_array().into_iter().flatten() {
+        text.push_str(&line("fixed:", finding));
+    }
+    for exception in report["exceptions_used"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "\n  exception used: {} for {} {} (approved by {}, until {}): {}",
+            exception["advisory"].as_str().unwrap_or_default(),
+            exception["package"].as_str().unwrap_or_default(),
+            exception["version"].as_str().unwrap_or_default(),
+            exception["approved_by"].as_str().unwrap_or_default(),
+            exception["expires"].as_str().unwrap_or_default(),
+            exception["justification"].as_str().unwrap_or_default(),
+        ));
+    }
+    text
 }

@@ -23,6 +23,7 @@ use crate::failure::{Exit, Failure};
 use crate::progress::Bar;
 
 mod access;
+mod admission;
 mod apt;
 mod audit;
 mod client_config;
@@ -47,6 +48,7 @@ mod tls;
 mod verify;
 
 use self::access::*;
+use self::admission::*;
 use self::apt::*;
 use self::audit::*;
 use self::client_config::*;

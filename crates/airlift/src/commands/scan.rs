@@ -162,8 +162,19 @@ pub(crate) fn match_subjects(
     database: &Carried,
     subjects: Vec<Subject>,
 ) -> Result<(usize, Vec<Finding>, Vec<String>), Failure> {
-    let ecosystems = context.ecosystems.clone();
-    let mut scanner = Scanner::new(subjects, move |name: &str| {
+    let mut scanner = scanner_for(&context.ecosystems, subjects);
+    let read = database
+        .feed(store, &mut scanner)
+        .map_err(|e| Failure::new(Exit::Damaged, e.to_string()).hint("run airlift fsck"))?;
+    let unmatched = scanner.unmatched_ecosystems();
+    Ok((read, scanner.finish(), unmatched))
+}
+
+/// A scanner of `subjects` with each OSV ecosystem's version order: the
+/// registered ecosystems', and the ones OSV defines that none serves.
+pub(crate) fn scanner_for(ecosystems: &Arc<Registry>, subjects: Vec<Subject>) -> Scanner {
+    let ecosystems = ecosystems.clone();
+    Scanner::new(subjects, move |name: &str| {
         // The orders OSV ecosystems have that no registered ecosystem serves.
         match name {
             "Go" => return Some(Arc::new(airlift_advisory::GoOrder) as Arc<dyn VersionOrder>),
@@ -175,12 +186,7 @@ pub(crate) fn match_subjects(
             .iter()
             .find(|e| e.advisory_ecosystems().contains(&name))
             .map(|e| Arc::new(ByEcosystem(e.clone())) as Arc<dyn VersionOrder>)
-    });
-    let read = database
-        .feed(store, &mut scanner)
-        .map_err(|e| Failure::new(Exit::Damaged, e.to_string()).hint("run airlift fsck"))?;
-    let unmatched = scanner.unmatched_ecosystems();
-    Ok((read, scanner.finish(), unmatched))
+    })
 }
 
 /// Every package of the generation, as advisories name it, once.
@@ -188,8 +194,13 @@ pub(crate) fn generation_subjects(
     context: &Context,
     entries: &[airlift_store::Entry],
 ) -> Vec<Subject> {
+    subjects_of(&context.ecosystems, entries)
+}
+
+/// Every package among `entries`, as advisories name it, once.
+pub(crate) fn subjects_of(ecosystems: &Registry, entries: &[airlift_store::Entry]) -> Vec<Subject> {
     let mut subjects: BTreeMap<airlift_ecosystem::AdvisoryName, String> = BTreeMap::new();
-    for ecosystem in context.ecosystems.iter() {
+    for ecosystem in ecosystems.iter() {
         if ecosystem.advisory_ecosystems().is_empty() {
             continue;
         }

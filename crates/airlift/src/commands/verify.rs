@@ -12,6 +12,7 @@ pub(crate) fn import_options<'a>(
         trusted_root: trust,
         removals,
         hosted: context.hosted()?,
+        admission: admission(context)?,
     })
 }
 
@@ -74,12 +75,13 @@ pub(crate) fn verify(context: &Context, args: VerifyArgs) -> Result<(), Failure>
         return Err(Failure::input("give a bundle or --part"));
     };
     let store = context.store()?;
-    let result = airlift_bundle::verify(
-        &bundle,
-        &store,
-        &import_options(context, args.trust.as_deref(), Default::default())?,
-        &context.bar(),
-    )?;
+    // Verify checks the bundle only: the site's admission check is plan's
+    // and import's.
+    let options = ImportOptions {
+        admission: None,
+        ..import_options(context, args.trust.as_deref(), Default::default())?
+    };
+    let result = airlift_bundle::verify(&bundle, &store, &options, &context.bar())?;
     context.emit(&result, || {
         format!(
             "OK: bundle {} version {} verified: {} targets, {} bytes, {} index entries; importable until {}{}",
