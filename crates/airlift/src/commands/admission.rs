@@ -247,7 +247,7 @@ fn check(
                     finding.subject.name
                 );
                 let exception = policy.exceptions.iter().find(|e| {
-                    finding.aliases.iter().any(|a| *a == e.advisory)
+                    finding.aliases.contains(&e.advisory)
                         && e.package
                             .as_ref()
                             .is_none_or(|p| *p == package || *p == base)
