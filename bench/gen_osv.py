@@ -87,9 +87,11 @@ with open(os.path.join(out, "lock", "package-lock.json"), "w") as f:
 with open(os.path.join(out, "lock", "Cargo.lock"), "w") as f:
     f.write("version = 3\n\n[[package]]\nname = \"bench\"\nversion = \"0.1.0\"\n")
     for package, version in scanned["crates.io"]:
-        # No `source`: the registry's URL is not written here, and both
-        # scanners take a package of a Cargo.lock for a crates.io crate.
-        f.write(f"\n[[package]]\nname = \"{package}\"\nversion = \"{version}\"\n")
+        # A registry source (not its public URL: example.com stands in); a
+        # package without one is a path package, which both scanners skip
+        # or treat differently.
+        f.write(f"\n[[package]]\nname = \"{package}\"\nversion = \"{version}\"\n"
+                "source = \"registry+https://index.example.com/\"\n")
 
 with open(os.path.join(out, "airlift.toml"), "w") as f:
     f.write("[advisories]\nsources = [\n")

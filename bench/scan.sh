@@ -8,7 +8,8 @@
 # airlift: the archives are collected into a home first (timed on its
 # own line: it is the connected side's work, once per database), then
 # `airlift scan --inventory` on the three lockfiles is timed. osv-scanner:
-# `scan source --offline-vulnerabilities --local-db-path` on the same
+# `scan source --offline --offline-vulnerabilities --local-db-path` (no
+# resolution, no call analysis, all findings: a pure matcher) on the same
 # lockfiles, reading the same archives. Wall time and peak RSS of each
 # (bench/measure.py), the ratio, and whether both found the same number of
 # (package, version, advisory) findings.
@@ -44,8 +45,8 @@ measure() { python3 "$HERE/measure.py" --stdout "$WORK/$1.out" -- "${@:2}"; }
 ours=$(measure airlift "$AIRLIFT" --home "$WORK/home" --json scan \
     --inventory "$LOCK/requirements.txt" --inventory "$LOCK/package-lock.json" \
     --inventory "$LOCK/Cargo.lock")
-theirs=$(measure osv "$OSV_SCANNER" scan source --offline-vulnerabilities \
-    --local-db-path "$WORK/data" --format json \
+theirs=$(measure osv "$OSV_SCANNER" scan source --offline --offline-vulnerabilities \
+    --local-db-path "$WORK/data" --no-call-analysis=all --all-vulns --format json \
     -L "$LOCK/requirements.txt" -L "$LOCK/package-lock.json" -L "$LOCK/Cargo.lock")
 # osv-scanner exits 1 when it finds something: that is its success here.
 read -r our_s our_kib _ _ our_rc _ <<<"$ours"
@@ -63,6 +64,9 @@ for result in theirs.get("results", []):
         info = package["package"]
         for vuln in package.get("vulnerabilities", []):
             b.add((info["name"], info["version"], vuln["id"]))
+for name, only in (("airlift", a - b), ("osv-scanner", b - a)):
+    for example in sorted(only)[:3]:
+        print(f"only {name}: {example}", file=sys.stderr)
 print(len(a), len(b), "same" if a == b else f"DIFFERENT ({len(a - b)} only airlift, {len(b - a)} only osv-scanner)")
 PY
 )

@@ -35,8 +35,13 @@ pub enum DatabaseError {
 pub struct Carried {
     /// When it was built: the newest `modified` of its records.
     pub built: Option<jiff::Timestamp>,
-    /// Its record entries.
+    /// Its record entries, their `meta` dropped (a database of 200,000
+    /// records would otherwise hold 200,000 JSON objects in memory).
     pub records: Vec<Entry>,
+    /// The packages each record names (`<ecosystem>/<name>`), in the
+    /// order of `records`; `None` when its entry did not say (every record
+    /// is then read).
+    packages: Vec<Option<Box<[Box<str>]>>>,
 }
 
 impl Carried {
@@ -56,6 +61,16 @@ impl Carried {
                     .and_then(|b| b.as_str())
                     .and_then(|b| b.parse().ok());
             } else {
+                let mut entry = entry;
+                let names = entry.meta.get("packages").and_then(|p| p.as_array()).map(|names| {
+                    names
+                        .iter()
+                        .filter_map(|n| n.as_str())
+                        .map(Box::from)
+                        .collect::<Box<[Box<str>]>>()
+                });
+                entry.meta = serde_json::Value::Null;
+                this.packages.push(names);
                 this.records.push(entry);
             }
         }
@@ -96,10 +111,9 @@ impl Carried {
         scanner: &mut Scanner,
     ) -> Result<usize, DatabaseError> {
         let mut read = 0;
-        for entry in &self.records {
-            let names = entry.meta.get("packages").and_then(|p| p.as_array());
-            let wanted = names.is_none_or(|names| {
-                names.iter().filter_map(|n| n.as_str()).any(|name| {
+        for (entry, names) in self.records.iter().zip(&self.packages) {
+            let wanted = names.as_ref().is_none_or(|names| {
+                names.iter().any(|name| {
                     name.split_once('/')
                         .is_some_and(|(ecosystem, name)| scanner.wants(ecosystem, name))
                 })

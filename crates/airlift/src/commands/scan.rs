@@ -67,8 +67,14 @@ pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
                 .hint("collect or import a bundle that declares [advisories] first"),
         );
     };
-    let entries = store.meta.entries(generation.id, None)?;
-    let Some(database) = Carried::of(entries.iter().cloned()) else {
+    // The database's entries go to the database, the others are packages:
+    // no entry is held twice.
+    let (advisories, entries): (Vec<_>, Vec<_>) = store
+        .meta
+        .entries(generation.id, None)?
+        .into_iter()
+        .partition(|e| e.ecosystem == airlift_advisory::ECOSYSTEM);
+    let Some(database) = Carried::of(advisories) else {
         return Err(Failure::new(
             Exit::Failed,
             format!("generation {} carries no advisory database", generation.id),
