@@ -7,12 +7,15 @@
 //! - [`names`]: repository names, tags and digests as the specification
 //!   defines them (anything else is refused before it reaches the store);
 //! - [`index`]: how manifests, tags and blob links are recorded in the index;
+//! - [`image`]: an image reference (in the store, or an OCI image layout on
+//!   disk) resolved to one platform's layers, read with their digests checked;
 //! - [`serve`]: the `/v2/` API, pull and push (OCI Distribution Spec v1.1),
 //!   with errors from one table ([`errors`]).
 
 pub mod collect;
 pub mod ecosystem;
 pub mod errors;
+pub mod image;
 pub mod index;
 pub mod names;
 pub mod retention;
