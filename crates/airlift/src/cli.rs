@@ -189,6 +189,14 @@ pub struct SbomArgs {
     /// Write it to this file (and print a summary) instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// The packages installed inside this image instead of the generation:
+    /// `repo:tag`, `repo@sha256:…` or `repo` (`:latest`) of the current
+    /// generation, or an OCI image layout directory, `oci-layout:DIR[:TAG]`.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// The platform to pick from a multi-platform image (default linux/amd64).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", requires = "image")]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +240,14 @@ pub struct ScanArgs {
     /// alpine:3.20); without it their packages are not matched.
     #[arg(long, value_name = "ID:VERSION", requires = "inventory")]
     pub distro: Option<String>,
+    /// Scan the packages installed inside this image instead: `repo:tag`,
+    /// `repo@sha256:…` or `repo` (`:latest`) of the current generation, or
+    /// an OCI image layout directory, `oci-layout:DIR[:TAG]`.
+    #[arg(long, value_name = "REF", conflicts_with = "inventory")]
+    pub image: Option<String>,
+    /// The platform to pick from a multi-platform image (default linux/amd64).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", requires = "image")]
+    pub platform: Option<String>,
     /// Also write the findings as SARIF 2.1.0 (for CI).
     #[arg(long, value_name = "FILE")]
     pub sarif: Option<PathBuf>,

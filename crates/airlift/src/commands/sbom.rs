@@ -27,6 +27,9 @@ struct Summary {
 }
 
 pub(crate) fn sbom(context: &Context, args: SbomArgs) -> Result<(), Failure> {
+    if let Some(reference) = &args.image {
+        return image_sbom(context, &args, reference);
+    }
     let store = context.store()?;
     let Some(generation) = store.meta.current()? else {
         return Err(

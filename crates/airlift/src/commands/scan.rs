@@ -34,6 +34,12 @@ impl VersionOrder for ByEcosystem {
 /// What `airlift scan` reports.
 #[derive(Serialize)]
 struct Report {
+    /// The image scanned (`repo@sha256:…`), with `--image`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
+    /// Files of the image that could not be read, and layers never carried.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    skipped: Vec<String>,
     database: Database,
     /// Packages scanned, per OSV ecosystem.
     scanned: BTreeMap<String, usize>,
@@ -96,7 +102,15 @@ pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
     }
 
     let distro = args.distro.as_deref().map(parse_distro).transpose()?;
-    let subjects = if args.inventory.is_empty() {
+    let mut image = None;
+    let mut skipped = Vec::new();
+    let subjects = if let Some(reference) = &args.image {
+        let (subjects, described, notes) =
+            image_subjects(context, reference, args.platform.as_deref())?;
+        image = Some(described);
+        skipped = notes;
+        subjects
+    } else if args.inventory.is_empty() {
         generation_subjects(context, &entries)
     } else {
         inventory_subjects(&args.inventory, distro.as_ref())?
@@ -132,6 +146,8 @@ pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
         })?;
     }
     let report = Report {
+        image,
+        skipped,
         database: Database {
             records: database.records.len(),
             read,
@@ -306,6 +322,9 @@ fn read_bounded(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, Failure> 
 
 fn human(report: &Report) -> String {
     let mut out = String::new();
+    if let Some(image) = &report.image {
+        out.push_str(&format!("image {image}\n"));
+    }
     let database = &report.database;
     out.push_str(&format!(
         "advisory database: {} records, built {}{}\n",
