@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Cross-check of airlift-inventory against syft (v1.57.2, built here from
-# its Go module): both read the same small OCI image layout, and the sets
-# of (type, name, version) they report must be equal.
+# Cross-check of airlift's image SBOMs against syft (v1.57.2, built here
+# from its Go module): both read the same small OCI image layouts, and the
+# sets of (type, name, version) they report must be equal.
+#
+# airlift's side is the command users run, `airlift sbom --image
+# oci-layout:<layout> --format cyclonedx`, inside a network namespace with
+# only loopback (in_gap); the purls of its CycloneDX components are parsed
+# into (type, name, version), and so are syft's.
 #
 # The image (three gzip layers, built below from fixtures):
 #   1. Debian 12's etc/os-release, a dpkg status with installed packages
@@ -16,31 +21,31 @@
 #   3. A whiteout deleting one Python package (.wh.<name>) and an opaque
 #      node_modules directory (.wh..wh..opq) with one new package, hiding
 #      the two that layer 1 had there.
-## A second image, one layer: Alpine 3.19's etc/os-release and
+# A second image, one layer: Alpine 3.19's etc/os-release and
 # lib/apk/db/installed.
 #
-# syft package types and airlift-inventory kinds:
-#   deb -> deb, apk -> apk, python -> python, npm -> npm,
-#   go-module -> go, rust-crate -> rust.
-# Only those types are compared; syft's other catalogers find nothing in
-# this image anyway (any such find is printed, not compared). For what both
-# find, the package URLs must be equal as well.
+# purl types and syft package types compared:
+#   deb, apk, pypi (python), npm, golang (go-module), cargo (rust-crate).
+# Only those are compared; syft's other catalogers find nothing in this
+# image anyway (any such find is printed, not compared). For what both
+# find, the package URLs must be equal as well, qualifiers included.
 #
 # Justified difference, handled here: a Go main module built from a work
 # tree without version information is "(devel)" in its build info; syft
 # lists it with an empty version, which its default compliance setting
-# (missing-version: stub) writes as "UNKNOWN"; airlift-inventory leaves it
-# out (there is no version to match advisories against). syft's entries
-# with an empty or "UNKNOWN" version are printed as ignored, not compared.
+# (missing-version: stub) writes as "UNKNOWN"; airlift leaves it out (there
+# is no version to match advisories against). syft's entries with an empty
+# or "UNKNOWN" version are printed as ignored, not compared.
 #
-# Usage: tests/inventory/syft.sh
-#   INSPECT  the command that prints airlift-inventory's JSON lines
-#            ({kind,name,version,purl}) for an OCI layout given as its last
-#            argument; default: the crate's example,
+# Usage: AIRLIFT=path/to/airlift tests/inventory/syft.sh
+#   INSPECT  instead of airlift, a command that prints airlift-inventory's
+#            JSON lines ({kind,name,version,purl}) for an OCI layout given
+#            as its last argument, e.g. the crate's example:
 #            "cargo run -q -p airlift-inventory --example inspect --".
 #   syft and cargo-auditable are built once into
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/airlift-peers/ (go and cargo fetch their
 #   sources from the package registries); KEEP=1 keeps the work directory.
+# Ends with "syft: N passed, M failed".
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -53,7 +58,12 @@ SYFT_VERSION=v1.57.2
 SYFT=$PEERS/syft-$SYFT_VERSION/syft
 AUDITABLE_VERSION=0.7.7
 AUDITABLE_ROOT=$PEERS/cargo-auditable-v$AUDITABLE_VERSION
-INSPECT=${INSPECT:-cargo run -q -p airlift-inventory --example inspect --}
+INSPECT=${INSPECT:-}
+if [ -z "$INSPECT" ]; then
+    AIRLIFT=$(realpath "${AIRLIFT:?set AIRLIFT to the airlift binary (or INSPECT, see the header)}")
+fi
+AIRLIFT=${AIRLIFT:-}
+export AIRLIFT INSPECT WORK ROOT
 
 if [ ! -x "$SYFT" ]; then
     echo "building syft $SYFT_VERSION (once) into $(dirname "$SYFT")"
@@ -321,41 +331,86 @@ with open(os.path.join(layout, "oci-layout"), "w") as out:
 EOF
 }
 
-# compare NAME LAYOUT KIND...: syft's and airlift-inventory's sets for one
-# image must be equal, and hold every KIND.
+# ours NAME: airlift's view of layout $WORK/NAME, in $WORK/NAME.ours
+# (CycloneDX JSON, or JSON lines with INSPECT); run inside the gap.
+ours() {
+    local name=$1 layout=$WORK/$1 inspect_command
+    if [ -n "$INSPECT" ]; then
+        read -r -a inspect_command <<<"$INSPECT"
+        (cd "$ROOT" && "${inspect_command[@]}" "$layout") >"$WORK/$name.ours"
+    else
+        "$AIRLIFT" --home "$WORK/home" sbom --image "oci-layout:$layout" --format cyclonedx >"$WORK/$name.ours"
+    fi
+}
+
+isolated() {
+    check_only_loopback
+    check "airlift reads the Debian image's layout offline" ours debian
+    check "airlift reads the Alpine image's layout offline" ours alpine
+}
+
+# compare NAME KIND...: syft's and airlift's sets for image NAME must be
+# equal, and hold every KIND.
 compare() {
-    local name=$1 layout=$2
-    shift 2
+    local name=$1 layout=$WORK/$1
+    shift
     echo "== $name: syft $SYFT_VERSION scans the layout"
     SYFT_CHECK_FOR_APP_UPDATE=false "$SYFT" scan "oci-dir:$layout" -o syft-json -q >"$WORK/$name.syft.json"
-    echo "== $name: airlift-inventory inspects the layout: $INSPECT"
-    (cd "$ROOT" && "${inspect_command[@]}" "$layout") >"$WORK/$name.ours.jsonl"
-    python3 - "$WORK/$name.syft.json" "$WORK/$name.ours.jsonl" "$@" <<'EOF'
+    python3 - "$WORK/$name.syft.json" "$WORK/$name.ours" "$@" <<'EOF'
 import json, sys
+from urllib.parse import unquote
 
 SYFT_TYPE = {"deb": "deb", "apk": "apk", "python": "python", "npm": "npm", "go-module": "go", "rust-crate": "rust"}
+PURL_TYPE = {"deb": "deb", "apk": "apk", "pypi": "python", "npm": "npm", "golang": "go", "cargo": "rust"}
+
+def from_purl(purl):
+    """(kind, name, version) of a package URL: a distribution's namespace
+    (debian, alpine) is not part of the name; npm scopes and Go module
+    paths are."""
+    body = purl.split("#", 1)[0].split("?", 1)[0]
+    if not body.startswith("pkg:"):
+        return None
+    kind, _, rest = body[4:].partition("/")
+    kind = PURL_TYPE.get(kind)
+    if kind is None:
+        return None
+    path, _, version = rest.rpartition("@")
+    if not path:
+        path, version = rest, ""
+    parts = [unquote(part) for part in path.split("/")]
+    if kind in ("deb", "apk"):
+        parts = parts[1:]
+    return (kind, "/".join(parts), unquote(version))
 
 syft, syft_purls = set(), {}
 with open(sys.argv[1]) as document:
     for artifact in json.load(document)["artifacts"]:
         kind = SYFT_TYPE.get(artifact["type"])
-        key = (kind, artifact["name"], artifact["version"])
         if kind is None:
             print("not compared (syft type %s): %s %s" % (artifact["type"], artifact["name"], artifact["version"]))
         elif artifact["version"] in ("", "UNKNOWN"):
             print("ignored (syft, no version): %s %s" % (kind, artifact["name"]))
         else:
+            key = from_purl(artifact["purl"])
             syft.add(key)
             syft_purls.setdefault(key, set()).add(artifact["purl"])
 
 ours, our_purls = set(), {}
-with open(sys.argv[2]) as lines:
-    for line in lines:
-        if line.strip():
-            package = json.loads(line)
-            key = (package["kind"], package["name"], package["version"])
-            ours.add(key)
-            our_purls.setdefault(key, set()).add(package["purl"])
+with open(sys.argv[2]) as text:
+    content = text.read()
+if content.lstrip().startswith("{") and '"bomFormat"' in content:
+    document = json.loads(content)
+    assert document["bomFormat"] == "CycloneDX", "not a CycloneDX document"
+    purls = [component["purl"] for component in document.get("components", [])]
+else:
+    purls = [json.loads(line)["purl"] for line in content.splitlines() if line.strip()]
+for purl in purls:
+    key = from_purl(purl)
+    if key is None:
+        print("not compared (airlift purl): %s" % purl)
+        continue
+    ours.add(key)
+    our_purls.setdefault(key, set()).add(purl)
 
 for key in sorted(syft & ours):
     print("matched: %s %s %s" % key)
@@ -364,11 +419,11 @@ only_ours = sorted(ours - syft)
 for key in only_syft:
     print("DIFFERENCE, only syft: %s %s %s" % key)
 for key in only_ours:
-    print("DIFFERENCE, only airlift-inventory: %s %s %s" % key)
+    print("DIFFERENCE, only airlift: %s %s %s" % key)
 # The package URLs of what both found must be the same too.
 purl_differences = [key for key in sorted(syft & ours) if syft_purls[key] != our_purls[key]]
 for key in purl_differences:
-    print("DIFFERENCE in purl: %s %s %s: syft %s, airlift-inventory %s" % (key + (sorted(syft_purls[key]), sorted(our_purls[key]))))
+    print("DIFFERENCE in purl: %s %s %s: syft %s, airlift %s" % (key + (sorted(syft_purls[key]), sorted(our_purls[key]))))
 # Each expected kind must be found, and found alike, by both.
 kinds = sorted({kind for kind, _, _ in syft & ours})
 expected = set(sys.argv[3:])
@@ -380,14 +435,14 @@ sys.exit(1 if only_syft or only_ours or purl_differences else 0)
 EOF
 }
 
-read -r -a inspect_command <<<"$INSPECT"
 make_layout "$WORK/debian" "$L1" "$L2" "$L3"
 make_layout "$WORK/alpine" "$A1"
-status=0
-compare debian "$WORK/debian" deb python npm go rust || status=1
-compare alpine "$WORK/alpine" apk || status=1
-if [ "$status" -ne 0 ]; then
-    echo "FAILED: airlift-inventory and syft differ"
-    exit 1
+if [ -n "$INSPECT" ]; then
+    echo "== airlift's side: $INSPECT"
+else
+    echo "== airlift's side: airlift sbom --image oci-layout:<layout> --format cyclonedx, in a network namespace"
 fi
-echo "airlift-inventory and syft agree on both images"
+add_result "$(in_gap isolated)"
+check "debian: airlift and syft agree (deb, python, npm, go, rust)" compare debian deb python npm go rust
+check "alpine: airlift and syft agree (apk)" compare alpine apk
+summary syft

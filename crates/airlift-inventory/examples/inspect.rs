@@ -1,6 +1,7 @@
 //! Prints what an OCI image layout holds, one JSON line per package: `{kind,name,version,purl}`.
-//! `cargo run -p airlift-inventory --example inspect -- <oci-layout-dir>`; used by
-//! `tests/inventory/syft.sh` for the cross-check against syft. Follows `index.json` to the first
+//! `cargo run -p airlift-inventory --example inspect -- <oci-layout-dir>`; what
+//! `tests/inventory/syft.sh` compares with syft when its `INSPECT` names it (by default it runs
+//! `airlift sbom --image oci-layout:<dir>`). Follows `index.json` to the first
 //! image manifest (through an image index, to its first manifest), then reads the layers in order.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
