@@ -78,7 +78,8 @@ pub enum ImageError {
     NoPlatform {
         reference: String,
         index: Digest,
-        platform: Platform,
+        /// As `os/architecture[/variant]`.
+        platform: String,
         available: String,
     },
     #[error(
@@ -570,7 +571,7 @@ pub fn resolve(
                     return Err(ImageError::NoPlatform {
                         reference: reference.into(),
                         index: entry.digest,
-                        platform: platform.clone(),
+                        platform: platform.to_string(),
                         available: platforms_listed(&document),
                     });
                 };
@@ -739,7 +740,7 @@ pub fn open_layout(
                     return Err(ImageError::NoPlatform {
                         reference: reference.into(),
                         index: Digest::of(&bytes),
-                        platform: platform.clone(),
+                        platform: platform.to_string(),
                         available: platforms_listed(&as_index),
                     });
                 }
@@ -842,7 +843,7 @@ pub fn open_layout(
                     return Err(ImageError::NoPlatform {
                         reference: reference.into(),
                         index: digest,
-                        platform: platform.clone(),
+                        platform: platform.to_string(),
                         available: platforms_listed(&document),
                     });
                 };
