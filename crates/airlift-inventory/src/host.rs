@@ -111,6 +111,7 @@ fn installed(
         osv_ecosystem: osv.map(str::to_string),
         licenses,
         location: location.to_string(),
+        main: false,
     }
 }
 
@@ -695,6 +696,7 @@ fn cyclonedx(value: &serde_json::Value, path: &str, limits: &Limits) -> Inventor
             osv_ecosystem: osv,
             licenses,
             location: path.to_string(),
+            main: false,
         });
         if inventory.packages.len() > limits.max_packages {
             break;

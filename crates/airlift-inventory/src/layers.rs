@@ -435,6 +435,7 @@ fn finish(state: BTreeMap<String, Tracked>, limits: &Limits) -> Result<Inventory
                         osv_ecosystem: deb_ecosystem.clone(),
                         licenses: Vec::new(),
                         location: location.clone(),
+                        main: false,
                     });
                 }
             }
@@ -468,6 +469,7 @@ fn finish(state: BTreeMap<String, Tracked>, limits: &Limits) -> Result<Inventory
                         version: entry.version,
                         osv_ecosystem: apk_ecosystem.clone(),
                         location: location.clone(),
+                        main: false,
                     });
                 }
             }
@@ -482,6 +484,7 @@ fn finish(state: BTreeMap<String, Tracked>, limits: &Limits) -> Result<Inventory
                         osv_ecosystem: Some("PyPI".to_string()),
                         licenses: metadata.licenses,
                         location,
+                        main: false,
                     });
                 }
             }
@@ -493,6 +496,7 @@ fn finish(state: BTreeMap<String, Tracked>, limits: &Limits) -> Result<Inventory
                 osv_ecosystem: Some("npm".to_string()),
                 licenses: manifest.licenses,
                 location,
+                main: false,
             }),
             Found::Go(info) => packages.extend(go_packages(info, &location)),
             Found::Rust(crates) => {
@@ -506,6 +510,7 @@ fn finish(state: BTreeMap<String, Tracked>, limits: &Limits) -> Result<Inventory
                         version: package.version,
                         licenses: Vec::new(),
                         location: location.clone(),
+                        main: package.root,
                     });
                 }
             }
@@ -531,7 +536,7 @@ fn location_of_last(inventory: &Inventory) -> String {
 /// The modules a Go binary was built from: the main module when it has a real version, every
 /// dependency with a version, and the standard library as `stdlib` at the toolchain's version.
 pub(crate) fn go_packages(info: gobuild::BuildInfo, location: &str) -> Vec<Installed> {
-    let module = |path: &str, version: &str, purl: String| Installed {
+    let module = |path: &str, version: &str, purl: String, main: bool| Installed {
         kind: Kind::Go,
         name: path.to_string(),
         version: version.to_string(),
@@ -539,6 +544,7 @@ pub(crate) fn go_packages(info: gobuild::BuildInfo, location: &str) -> Vec<Insta
         osv_ecosystem: Some("Go".to_string()),
         licenses: Vec::new(),
         location: location.to_string(),
+        main,
     };
     let mut packages = Vec::new();
     if let Some(main) = &info.main
@@ -550,6 +556,7 @@ pub(crate) fn go_packages(info: gobuild::BuildInfo, location: &str) -> Vec<Insta
             &main.path,
             &main.version,
             purl::golang(&main.path, &main.version),
+            true,
         ));
     }
     for dependency in &info.deps {
@@ -559,6 +566,7 @@ pub(crate) fn go_packages(info: gobuild::BuildInfo, location: &str) -> Vec<Insta
                 &dependency.path,
                 &dependency.version,
                 purl::golang(&dependency.path, &dependency.version),
+                false,
             ));
         }
     }
@@ -568,6 +576,7 @@ pub(crate) fn go_packages(info: gobuild::BuildInfo, location: &str) -> Vec<Insta
             "stdlib",
             &info.go_version,
             purl::golang("stdlib", bare),
+            false,
         ));
     }
     packages
@@ -630,6 +639,53 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The main module of a Go binary and the root crate of a Rust binary are marked `main`;
+    /// their dependencies and the Go standard library are not.
+    #[test]
+    fn main_modules_and_root_crates_are_marked() {
+        let go = crate::elf::tests::build(&[(
+            ".go.buildinfo",
+            &crate::gobuild::tests::payload(
+                "go1.22.1",
+                "mod\texample.com/m\tv1.0.0\t\ndep\tgithub.com/a/b\tv1.2.3\th1:x=\n",
+            ),
+        )]);
+        let rust = crate::elf::tests::build(&[(
+            ".dep-v0",
+            &crate::auditable::tests::compress(
+                r#"{"packages":[{"name":"app","version":"0.1.0","source":"local","root":true},{"name":"itoa","version":"1.0.11","source":"crates.io"}]}"#,
+            ),
+        )]);
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, data) in [("usr/bin/go-app", &go), ("usr/bin/rust-app", &rust)] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o755);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, path, data.as_slice())
+                .unwrap();
+        }
+        let layer = builder.into_inner().unwrap();
+        let inventory = inspect_layers([Cursor::new(layer)], &Limits::default()).unwrap();
+        let mut marked: Vec<(&str, bool)> = inventory
+            .packages
+            .iter()
+            .map(|package| (package.name.as_str(), package.main))
+            .collect();
+        marked.sort();
+        assert_eq!(
+            marked,
+            [
+                ("app", true),
+                ("example.com/m", true),
+                ("github.com/a/b", false),
+                ("itoa", false),
+                ("stdlib", false),
+            ]
+        );
     }
 
     #[test]

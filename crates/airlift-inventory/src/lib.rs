@@ -99,6 +99,10 @@ pub struct Installed {
     pub licenses: Vec<String>,
     /// The path inside the image (or the file) the package was read from.
     pub location: String,
+    /// The main module of a Go binary or the root crate of a Rust binary (cargo-auditable's
+    /// `root`): the application the binary is, rather than a library built into it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub main: bool,
 }
 
 impl Installed {

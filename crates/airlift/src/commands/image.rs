@@ -168,7 +168,13 @@ pub(crate) fn image_sbom(
             // The same package found twice (the Go standard library of two
             // binaries) is one component.
             reference: package.purl.clone(),
-            kind: Kind::Library,
+            // A Go binary's main module or a Rust binary's root crate is
+            // the application; what is built into it is a library.
+            kind: if package.main {
+                Kind::Application
+            } else {
+                Kind::Library
+            },
             name: package.name.clone(),
             version: package.version.clone(),
             purl: package.purl.clone(),
