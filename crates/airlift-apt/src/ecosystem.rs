@@ -124,6 +124,28 @@ impl Ecosystem for Apt {
         entry.key.split('/').next().map(str::to_owned)
     }
 
+    /// Requests name apt archives (`/apt/<archive>/…`), not packages: apt
+    /// resolves packages from the carried `Packages` indexes and never asks
+    /// the server for one that is not listed. So a wanted name is an
+    /// archive, and its table's URL, suites, keyring and packages are
+    /// for people to fill in.
+    fn wanted_config(&self, names: &[String]) -> Option<String> {
+        let mut out = String::from(
+            "# apt archives asked for inside the gap and not carried: an [[apt]]\n\
+             # table each. Which mirror, suites, keyring and packages are meant\n\
+             # cannot be known inside: fill them in and uncomment.\n",
+        );
+        for name in names {
+            out.push_str(&format!(
+                "# [[apt]]\n# name = {}\n# url = \"https://<mirror>/<path>\"\n\
+                 # suites = [\"<suite>\"]\n# keyring = \"<keyring.gpg>\"\n\
+                 # packages = [\"<package>\"]\n",
+                airlift_ecosystem::toml_comment(&airlift_ecosystem::toml_string(name))
+            ));
+        }
+        Some(out)
+    }
+
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = path.strip_prefix("/apt/")?;
         let archive = rest.split('/').next().unwrap_or_default();
@@ -368,6 +390,16 @@ pub fn ecosystem() -> Arc<dyn Ecosystem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wanted_archives_are_commented_tables_a_name_cannot_break_out_of() {
+        let lines = Apt
+            .wanted_config(&["ubuntu".to_owned(), "x\n[[apt]]\"".to_owned()])
+            .expect("lines");
+        assert!(lines.lines().all(|line| line.starts_with('#')), "{lines}");
+        assert!(lines.contains("# name = \"ubuntu\"\n"), "{lines}");
+        assert!(lines.contains("# name = \"x\\n[[apt]]\\\"\"\n"), "{lines}");
+    }
 
     #[test]
     fn keys_parse() {

@@ -203,6 +203,51 @@ pub struct Receipt {
     pub last_bundle_version: Option<String>,
     /// Every blob the site holds (SHA-256, hex).
     pub blobs: Vec<String>,
+    /// Names the site's clients asked for and it does not carry, most
+    /// asked for first (at most [`RECEIPT_WANTED_MAX`] when exported):
+    /// what `airlift wanted` turns into `airlift.toml` lines. Absent in
+    /// receipts made before it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wanted: Vec<WantedName>,
+    /// Names the site carries that no client fetched since
+    /// [`Receipt::counted_since`] (at most [`RECEIPT_WANTED_MAX`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unused: Vec<UnusedName>,
+    /// When the site began counting requests (RFC 3339), if it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_since: Option<String>,
+}
+
+/// The most wanted (and unused) names `airlift receipt export` writes.
+pub const RECEIPT_WANTED_MAX: usize = 1000;
+
+/// The most wanted (or unused) names a receipt may list to be read: more
+/// than any export writes, fewer than would cost memory to hold.
+pub const RECEIPT_WANTED_READ_MAX: usize = 10_000;
+
+/// The longest ecosystem or name a receipt's lists may hold, in bytes.
+const RECEIPT_NAME_MAX: usize = 256;
+
+/// A name the site's clients asked for and it does not carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WantedName {
+    /// The ecosystem (`pypi`).
+    pub ecosystem: String,
+    /// The name as the ecosystem names requests (`requests`, `team/app`).
+    pub name: String,
+    /// How many requests were answered 404.
+    pub requests: u64,
+    /// When the last one was (RFC 3339).
+    pub last_seen: String,
+}
+
+/// A name the site carries that no client fetched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnusedName {
+    /// The ecosystem.
+    pub ecosystem: String,
+    /// The name.
+    pub name: String,
 }
 
 impl Receipt {
@@ -217,7 +262,41 @@ impl Receipt {
                 "not an airlift receipt (format {RECEIPT_FORMAT})"
             )));
         }
-        serde_json::from_value(payload).map_err(|e| malformed(e.to_string()))
+        // The lists are bounded before anything is held: a receipt is
+        // read on the connected side, from a medium that crossed the gap.
+        for list in ["wanted", "unused"] {
+            let count = payload
+                .get(list)
+                .and_then(serde_json::Value::as_array)
+                .map_or(0, Vec::len);
+            if count > RECEIPT_WANTED_READ_MAX {
+                return Err(malformed(format!(
+                    "{list} lists {count} names, more than {RECEIPT_WANTED_READ_MAX}"
+                )));
+            }
+        }
+        let receipt: Self =
+            serde_json::from_value(payload).map_err(|e| malformed(e.to_string()))?;
+        let names = receipt
+            .wanted
+            .iter()
+            .map(|w| (&w.ecosystem, &w.name))
+            .chain(receipt.unused.iter().map(|u| (&u.ecosystem, &u.name)));
+        for (ecosystem, name) in names {
+            let plain = |text: &str| {
+                !text.is_empty()
+                    && text.len() <= RECEIPT_NAME_MAX
+                    && !text.chars().any(char::is_control)
+            };
+            if !plain(ecosystem) || !plain(name) {
+                return Err(malformed(format!(
+                    "wanted or unused name {:?} of {:?}: empty, longer than {RECEIPT_NAME_MAX} bytes or with control characters",
+                    name.chars().take(64).collect::<String>(),
+                    ecosystem.chars().take(64).collect::<String>()
+                )));
+            }
+        }
+        Ok(receipt)
     }
 
     /// The blobs as digests.
@@ -360,5 +439,19 @@ mod tests {
         assert!(Receipt::from_payload(other, path).is_err());
         let no_blobs = serde_json::json!({"format": RECEIPT_FORMAT, "created": "t"});
         assert!(Receipt::from_payload(no_blobs, path).is_err());
+        // The wanted list: read when there, bounded.
+        let wanted = |name: &str| serde_json::json!({"ecosystem": "pypi", "name": name, "requests": 2, "last_seen": "t"});
+        let with = serde_json::json!({"format": RECEIPT_FORMAT, "created": "t", "blobs": [], "wanted": [wanted("flask")]});
+        let read = Receipt::from_payload(with, path).unwrap();
+        assert_eq!(read.wanted[0].name, "flask");
+        assert!(read.unused.is_empty());
+        let many: Vec<_> = (0..=RECEIPT_WANTED_READ_MAX)
+            .map(|i| wanted(&format!("n{i}")))
+            .collect();
+        let flood = serde_json::json!({"format": RECEIPT_FORMAT, "created": "t", "blobs": [], "wanted": many});
+        let error = Receipt::from_payload(flood, path).unwrap_err().to_string();
+        assert!(error.contains("more than"), "{error}");
+        let control = serde_json::json!({"format": RECEIPT_FORMAT, "created": "t", "blobs": [], "wanted": [wanted("a\n[x]")]});
+        assert!(Receipt::from_payload(control, path).is_err());
     }
 }

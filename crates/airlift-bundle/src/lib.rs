@@ -37,7 +37,8 @@ pub use import::{
     custody_chain_path, import, plan, verify,
 };
 pub use ledger::{
-    LastPack, Ledger, LedgerError, PackStatement, RECEIPT_FORMAT, Receipt, SequenceError,
+    LastPack, Ledger, LedgerError, PackStatement, RECEIPT_FORMAT, RECEIPT_WANTED_MAX,
+    RECEIPT_WANTED_READ_MAX, Receipt, SequenceError, UnusedName, WantedName,
 };
 pub use pack::{APPROVAL_FORMAT, PackOptions, PackReport, pack};
 pub use source::{Visitor, bundle_id, read_tar};

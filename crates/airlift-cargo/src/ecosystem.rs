@@ -71,6 +71,15 @@ impl Ecosystem for Cargo {
             .map(|(name, _)| name.to_ascii_lowercase())
     }
 
+    fn wanted_config(&self, names: &[String]) -> Option<String> {
+        Some(format!(
+            "# Crates asked for inside the gap and not carried: merge them into\n\
+             # `crates` of your [cargo] table (`name@requirement` to pin a range).\n\
+             [cargo]\n{}",
+            airlift_ecosystem::toml_array("crates", names)
+        ))
+    }
+
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = path.strip_prefix("/cargo/")?;
         // A publish names its crate in the body: the guard checks that the

@@ -175,6 +175,18 @@ pub trait Ecosystem: Send + Sync + 'static {
     /// handlers runs; a path it claims is never served without that.
     fn access(&self, method: &axum::http::Method, path: &str) -> Option<Access>;
 
+    /// The `airlift.toml` lines that would collect `names` (as
+    /// [`Ecosystem::access`] names requests: projects, crates, packages,
+    /// image repositories, archives, paths) next time, for people to review
+    /// (`airlift wanted`): this ecosystem's table with the names as TOML
+    /// strings (see [`toml_string`]), or comment lines where something the
+    /// names do not say is needed (a registry, a URL). `None` when it
+    /// offers none.
+    fn wanted_config(&self, names: &[String]) -> Option<String> {
+        let _ = names;
+        None
+    }
+
     /// The answer to a refused request in the protocol's own words. The
     /// default is plain text with an HTTP Basic challenge, which pip, uv,
     /// apt and curl understand.
@@ -596,6 +608,48 @@ pub fn purl_encode(text: &str) -> String {
     out
 }
 
+/// `text` as a TOML basic string, quotes included: `"`, `\` and every
+/// control character escaped, so that a name from a hostile request can
+/// neither end the string nor start another line.
+pub fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `key = [ … ]` with one TOML string of `values` a line, ending in a
+/// line break: what a `wanted_config` writes into its table.
+pub fn toml_array(key: &str, values: &[String]) -> String {
+    let mut out = format!("{key} = [\n");
+    for value in values {
+        out.push_str("    ");
+        out.push_str(&toml_string(value));
+        out.push_str(",\n");
+    }
+    out.push_str("]\n");
+    out
+}
+
+/// `text` made safe for one comment line of a TOML file: control
+/// characters (line breaks among them) shown as `?`.
+pub fn toml_comment(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// The registered ecosystems, in the order they are collected and listed.
 pub type Registry = [Arc<dyn Ecosystem>];
 
@@ -608,6 +662,16 @@ mod tests {
         assert_eq!(purl_encode("flask"), "flask");
         assert_eq!(purl_encode("@types/node"), "%40types%2Fnode");
         assert_eq!(purl_encode("1.0+local"), "1.0%2Blocal");
+    }
+
+    #[test]
+    fn toml_strings_escape_what_would_end_them() {
+        assert_eq!(toml_string("flask"), "\"flask\"");
+        assert_eq!(toml_string("a\"b\\c\nd\u{7}"), "\"a\\\"b\\\\c\\nd\\u0007\"");
+        let parsed: toml::Value =
+            toml::from_str(&format!("x = {}", toml_string("q\"\n[x]\u{1b}"))).expect("parses");
+        assert_eq!(parsed["x"].as_str(), Some("q\"\n[x]\u{1b}"));
+        assert_eq!(toml_comment("a\nb"), "a?b");
     }
 
     #[test]

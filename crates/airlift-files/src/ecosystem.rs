@@ -46,6 +46,23 @@ impl Ecosystem for Files {
         Some(entry.key.clone())
     }
 
+    /// Commented `[[files]]` tables: a file needs the URL it is fetched
+    /// from, which a request inside the gap does not say.
+    fn wanted_config(&self, names: &[String]) -> Option<String> {
+        let mut out = String::from(
+            "# Files asked for inside the gap and not carried. Each needs the URL\n\
+             # to fetch it from: fill it in and uncomment.\n",
+        );
+        for name in names {
+            let path = airlift_ecosystem::toml_string(name);
+            out.push_str(&format!(
+                "# [[files]]\n# url = \"<URL>\"\n# path = {}\n",
+                airlift_ecosystem::toml_comment(&path)
+            ));
+        }
+        Some(out)
+    }
+
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = path.strip_prefix("/files/")?;
         Some(if rest.is_empty() {

@@ -81,6 +81,15 @@ impl Ecosystem for Npm {
             .map(str::to_owned)
     }
 
+    fn wanted_config(&self, names: &[String]) -> Option<String> {
+        Some(format!(
+            "# npm packages asked for inside the gap and not carried: merge them\n\
+             # into `packages` of your [npm] table (`name@range` to pin a range).\n\
+             [npm]\n{}",
+            airlift_ecosystem::toml_array("packages", names)
+        ))
+    }
+
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = match path.strip_prefix("/npm/") {
             Some(rest) => rest,

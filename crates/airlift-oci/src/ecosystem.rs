@@ -61,6 +61,24 @@ impl Ecosystem for Oci {
         crate::index::repository_of(&entry.key).map(str::to_owned)
     }
 
+    /// Commented `[[oci]]` tables: the registry an image repository came
+    /// from and the tag wanted are not known inside the gap.
+    fn wanted_config(&self, names: &[String]) -> Option<String> {
+        let mut out = String::from(
+            "# Image repositories asked for inside the gap and not carried. The\n\
+             # registry they come from and the tag are not known inside: fill\n\
+             # them in and uncomment.\n",
+        );
+        for name in names {
+            let image = airlift_ecosystem::toml_string(&format!("<registry>/{name}:<tag>"));
+            out.push_str(&format!(
+                "# [[oci]]\n# image = {}\n",
+                airlift_ecosystem::toml_comment(&image)
+            ));
+        }
+        Some(out)
+    }
+
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = if path == "/v2" {
             ""

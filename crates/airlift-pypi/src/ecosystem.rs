@@ -58,6 +58,15 @@ impl Ecosystem for Pypi {
         rest.split_once('/').map(|(project, _)| project.to_owned())
     }
 
+    fn wanted_config(&self, names: &[String]) -> Option<String> {
+        Some(format!(
+            "# Python projects asked for inside the gap and not carried: merge them\n\
+             # into `packages` of your [pypi] table (with a version range if wanted).\n\
+             [pypi]\n{}",
+            airlift_ecosystem::toml_array("packages", names)
+        ))
+    }
+
     fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let rest = path.strip_prefix("/pypi/")?;
         // An upload names its project in the body: the guard checks that

@@ -8,7 +8,9 @@
 //! change. A refused one gets the ecosystem's own answer
 //! ([`Ecosystem::refuse`]), is counted in `airlift_auth_failures_total` by
 //! reason, and, when it would have changed something, recorded in the audit
-//! log. A path that no ecosystem claims and that is not one of the server's
+//! log. An allowed read of one name is counted once answered: a 404 as a
+//! request for a missing name (`airlift_requests_for_missing_names_total`
+//! and [`crate::consumption`]), a 2xx as a fetch. A path that no ecosystem claims and that is not one of the server's
 //! own pages gets a 404 without reaching any handler: nothing is served
 //! without a decision.
 
@@ -16,12 +18,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use airlift_access::{Credentials, Decision, Failure, Gate, PeerCertificate};
-use airlift_ecosystem::{Access, Action, Caller, Ecosystem, Refusal};
+use airlift_ecosystem::{Access, Action, Caller, Ecosystem, Refusal, Scope};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::consumption::Seen;
 use crate::metrics::Metrics;
 
 /// What the guard needs.
@@ -31,6 +34,7 @@ pub(crate) struct Guard {
     pub(crate) ecosystems: Arc<airlift_ecosystem::Registry>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) audit: Option<airlift_ecosystem::AuditHook>,
+    pub(crate) consumption: Option<Arc<crate::Consumption>>,
 }
 
 /// The server's own paths, open to everyone: health, readiness, metrics
@@ -157,7 +161,31 @@ pub(crate) async fn guard(
         Decision::Allow => {
             caller.identity = Some(Arc::new(identity));
             request.extensions_mut().insert(caller.clone());
-            caller.scope(next.run(request)).await
+            // A read of one name, counted once answered: see `consumption`.
+            let read = match &access.scope {
+                Scope::Name(name)
+                    if access.action == Action::Read
+                        && (method == Method::GET || method == Method::HEAD) =>
+                {
+                    Some(name.clone())
+                }
+                _ => None,
+            };
+            let response = caller.scope(next.run(request)).await;
+            if let Some(name) = read {
+                let status = response.status();
+                let seen = if status == StatusCode::NOT_FOUND {
+                    guard.metrics.missing_name(ecosystem.name());
+                    Some(Seen::Missing)
+                } else {
+                    status.is_success().then_some(Seen::Fetched)
+                };
+                if let (Some(seen), Some(consumption)) = (seen, &guard.consumption) {
+                    let now = jiff::Timestamp::now().as_second();
+                    consumption.record(seen, ecosystem.name(), &name, now);
+                }
+            }
+            response
         }
         Decision::Challenge(message) => {
             refuse(

@@ -14,6 +14,7 @@
 //! [`listener`] serves the app over HTTP/1.1, plain or TLS, with idle,
 //! header and body timeouts and a bound on open connections.
 
+pub mod consumption;
 mod guard;
 mod home;
 pub mod listener;
@@ -32,6 +33,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+pub use consumption::Consumption;
 pub use listener::{Limits, fit_to_open_files, raise_open_files_limit, serve_listener};
 pub use metrics::{DRIFT_RECORD, Metrics};
 
@@ -79,6 +81,10 @@ pub struct Services {
     /// The metrics to serve, when the caller records into them too (the
     /// CLI's scheduled garbage collection); new ones otherwise.
     pub metrics: Option<Arc<Metrics>>,
+    /// Where reads of names are counted (missing and fetched), for the
+    /// caller to flush into the index (see [`consumption`]); `None` counts
+    /// nothing.
+    pub consumption: Option<Arc<Consumption>>,
 }
 
 /// Builds the application with no ecosystem mounted: health, readiness,
@@ -98,6 +104,7 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
         ecosystems,
         gate,
         metrics,
+        consumption,
     } = services;
     let metrics = metrics.unwrap_or_else(|| Arc::new(Metrics::new()));
     let state = AppState {
@@ -141,6 +148,7 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
             ecosystems: ecosystems.clone(),
             metrics: metrics.clone(),
             audit,
+            consumption,
         };
         app = app.layer(middleware::from_fn_with_state(guard, guard::guard));
     }

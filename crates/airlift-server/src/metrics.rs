@@ -32,6 +32,11 @@ struct ReasonLabels {
     reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EcosystemLabels {
+    ecosystem: String,
+}
+
 /// Where `airlift drift` keeps its last counts: an access record (kind,
 /// name), outside every generation.
 pub const DRIFT_RECORD: (&str, &str) = ("drift", "last");
@@ -57,6 +62,7 @@ pub struct Metrics {
     drift_provenance: Gauge,
     drift_checked: Gauge,
     drift_hosts: Gauge,
+    missing_names: Family<EcosystemLabels, Counter>,
     /// The totals of the last generation measured.
     totals: Mutex<Option<Totals>>,
 }
@@ -193,6 +199,14 @@ impl Metrics {
             "Unix time of the last `airlift drift` (0 if never)",
             drift_checked.clone(),
         );
+        let missing_names = Family::<EcosystemLabels, Counter>::default();
+        registry.register(
+            "requests_for_missing_names",
+            "Reads of a package, crate, image repository, archive or file path the site \
+             does not serve, answered 404, by ecosystem (see `airlift receipt export`'s \
+             wanted list)",
+            missing_names.clone(),
+        );
         registry.register(
             "last_import_timestamp_seconds",
             "Unix time of the last committed import (0 if none)",
@@ -218,6 +232,7 @@ impl Metrics {
             drift_provenance,
             drift_checked,
             drift_hosts,
+            missing_names,
             totals: Mutex::new(None),
         }
     }
@@ -235,6 +250,15 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .inc_by(bytes);
+    }
+
+    /// Counts one read of a name the site does not serve.
+    pub fn missing_name(&self, ecosystem: &str) {
+        self.missing_names
+            .get_or_create(&EcosystemLabels {
+                ecosystem: ecosystem.to_owned(),
+            })
+            .inc();
     }
 
     /// Records a garbage collection that removed `bytes`, at `unix` time.

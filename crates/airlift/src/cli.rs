@@ -85,6 +85,10 @@ pub enum Command {
     /// Inventories for delta bundles (isolated side).
     #[command(subcommand)]
     Receipt(ReceiptCommand),
+    /// What the isolated side asked for and did not carry, from its signed
+    /// receipt (`airlift receipt export`), as `airlift.toml` lines to
+    /// review (connected side).
+    Wanted(WantedArgs),
     /// The apt repositories this server publishes.
     #[command(subcommand)]
     Apt(AptCommand),
@@ -552,6 +556,13 @@ pub enum ReceiptCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct WantedArgs {
+    /// A receipt from the isolated side (`airlift receipt export`); its
+    /// signature is checked.
+    pub receipt: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -349,6 +349,7 @@ pub fn run(cli: Cli, ecosystems: Arc<Registry>, out: Output) -> Result<(), Failu
         Command::ClientConfig(args) => client_config(&context, args),
         Command::Audit(command) => audit(&context, command),
         Command::Receipt(ReceiptCommand::Export { out }) => receipt_export(&context, &out),
+        Command::Wanted(args) => wanted(&context, &args.receipt),
         Command::Apt(AptCommand::Key { out, binary }) => apt_key(&context, out.as_deref(), binary),
     }
 }

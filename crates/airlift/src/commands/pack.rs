@@ -181,14 +181,8 @@ pub(crate) fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
         None => None,
     };
     if let Some(receipt) = &args.receipt {
-        let text = std::fs::read(receipt)
-            .map_err(|e| Failure::input(format!("cannot read {}: {e}", receipt.display())))?;
-        let payload = airlift_audit::open_signed(&text).map_err(|e| {
-            Failure::input(format!("{}: {e}", receipt.display()))
-                .hint("make it with `airlift receipt export` on the isolated side")
-        })?;
-        omit = airlift_bundle::Receipt::from_payload(payload, receipt)
-            .and_then(|r| r.digests(receipt))
+        omit = read_receipt(receipt)?
+            .digests(receipt)
             .map_err(|e| Failure::input(e.to_string()))?;
         delta_from = Some(format!("receipt {}", receipt.display()));
     } else if let (Some(path), Some(previous)) = (&ledger, &previous)

@@ -18,8 +18,12 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::new(Exit::Failed, format!("cannot load users and tokens: {e}")))?;
     let metrics = std::sync::Arc::new(airlift_server::Metrics::new());
     let runtime = runtime()?;
+    let store_for_flush = store.clone();
     collect_garbage_while_serving(context, &runtime, &store, &metrics, &audit, &args)?;
+    let consumption = std::sync::Arc::new(airlift_server::Consumption::new());
+    flush_consumption_while_serving(&runtime, &store, &consumption);
     let services = airlift_server::Services {
+        consumption: Some(consumption.clone()),
         metrics: Some(metrics),
         audit: Some(audit),
         upload_expiry: Some(args.upload_expiry),
@@ -56,7 +60,33 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
             |address| announce(context, &format!("http://{address}")),
         ))
     };
+    // The counts since the last flush, so that a restart loses none.
+    if let Err(e) = consumption.flush(&*store_for_flush.meta) {
+        tracing::warn!("recording what was asked for at shutdown: {e}");
+    }
     result.map_err(|e| Failure::new(Exit::Failed, e.to_string()))
+}
+
+/// Merges the server's counts of names asked for and fetched into the
+/// index every [`airlift_server::consumption::FLUSH_EVERY`] (they are read
+/// by `airlift receipt export`).
+fn flush_consumption_while_serving(
+    runtime: &tokio::runtime::Runtime,
+    store: &airlift_store::Store,
+    consumption: &std::sync::Arc<airlift_server::Consumption>,
+) {
+    let (store, consumption) = (store.clone(), consumption.clone());
+    runtime.spawn(async move {
+        loop {
+            tokio::time::sleep(airlift_server::consumption::FLUSH_EVERY).await;
+            let (store, consumption) = (store.clone(), consumption.clone());
+            match tokio::task::spawn_blocking(move || consumption.flush(&*store.meta)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("recording what was asked for: {e}"),
+                Err(e) => tracing::warn!("recording what was asked for: {e}"),
+            }
+        }
+    });
 }
 
 /// How often the server measures what a garbage collection would reclaim.
