@@ -148,7 +148,7 @@ fn names_asked_for_inside_become_airlift_toml_lines_outside() {
         .ok()
         .stdout;
     for needle in [
-        "pypi: 1 names, 3 requests",
+        "pypi: 1 name, 3 requests",
         "[pypi]\npackages = [\n    \"nothere\",\n]",
         "[npm]",
         "# [[oci]]",

@@ -218,6 +218,15 @@ pub(crate) fn read_receipt(receipt: &Path) -> Result<airlift_bundle::Receipt, Fa
         .map_err(|e| Failure::input(e.to_string()))
 }
 
+/// "1 name", "2 names".
+fn counted(count: u64, what: &str) -> String {
+    if count == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{count} {what}s")
+    }
+}
+
 /// `airlift wanted RECEIPT`: what the isolated side asked for and did not
 /// have, by ecosystem, with the `airlift.toml` lines that would carry it.
 pub(crate) fn wanted(context: &Context, path: &Path) -> Result<(), Failure> {
@@ -270,13 +279,16 @@ pub(crate) fn wanted(context: &Context, path: &Path) -> Result<(), Failure> {
             for (ecosystem, wanted) in &by_ecosystem {
                 let requests: u64 = wanted.iter().map(|w| w.requests).sum();
                 text.push_str(&format!(
-                    "\n\n{ecosystem}: {} names, {requests} requests\n",
-                    wanted.len()
+                    "\n\n{ecosystem}: {}, {}\n",
+                    counted(wanted.len() as u64, "name"),
+                    counted(requests, "request")
                 ));
                 for name in wanted {
                     text.push_str(&format!(
-                        "  {} ({} requests, last {})\n",
-                        name.name, name.requests, name.last_seen
+                        "  {} ({}, last {})\n",
+                        name.name,
+                        counted(name.requests, "request"),
+                        name.last_seen
                     ));
                 }
                 match config.get(ecosystem).and_then(Option::as_ref) {
