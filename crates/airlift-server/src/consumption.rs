@@ -365,13 +365,24 @@ fn parse(name: &str, value: &str) -> Result<Record, ConsumptionError> {
     Ok(record)
 }
 
-/// Every ecosystem's stored counts, by ecosystem. A record that is not
-/// what [`Consumption::flush`] writes is an error naming it.
-pub fn read(meta: &dyn MetaStore) -> Result<BTreeMap<String, Record>, ConsumptionError> {
-    meta.records(RECORD_KIND)?
-        .into_iter()
-        .map(|(name, value)| parse(&name, &value).map(|record| (name, record)))
-        .collect()
+/// Every ecosystem's stored counts, by ecosystem, and the records that are
+/// not what [`Consumption::flush`] writes, each as an error naming it (the
+/// server starts those again at its next flush). Only a failing index is
+/// an error: damaged counts must not stop what reads them (a receipt).
+pub fn read(
+    meta: &dyn MetaStore,
+) -> Result<(BTreeMap<String, Record>, Vec<ConsumptionError>), ConsumptionError> {
+    let mut records = BTreeMap::new();
+    let mut damaged = Vec::new();
+    for (name, value) in meta.records(RECORD_KIND)? {
+        match parse(&name, &value) {
+            Ok(record) => {
+                records.insert(name, record);
+            }
+            Err(e) => damaged.push(e),
+        }
+    }
+    Ok((records, damaged))
 }
 
 #[cfg(test)]
@@ -396,7 +407,7 @@ mod tests {
         counts.record(Seen::Missing, "pypi", "nothere", 200);
         counts.record(Seen::Missing, "npm", "left-pad", 201);
         counts.flush(&meta).unwrap();
-        let records = read(&meta).unwrap();
+        let (records, _) = read(&meta).unwrap();
         let pypi = &records["pypi"];
         assert_eq!(pypi.since, 100);
         assert_eq!(
@@ -435,7 +446,7 @@ mod tests {
         counts.record(Seen::Missing, "pypi", "evil\n[pypi]", 4);
         assert_eq!(counts.pending_names(), 0);
         counts.flush(&meta).unwrap();
-        let records = read(&meta).unwrap();
+        let (records, _) = read(&meta).unwrap();
         let pypi = &records["pypi"];
         assert_eq!(pypi.wanted.len(), MAX_WANTED);
         assert_eq!(pypi.wanted["wanted-for-real"].requests, 6);
@@ -453,16 +464,18 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_record_is_an_error_that_names_it() {
+    fn a_damaged_record_is_named_and_counting_starts_it_again() {
         let meta = SqliteMetaStore::in_memory().unwrap();
         meta.put_record(RECORD_KIND, "npm", Some("[1, 2"), false)
             .unwrap();
-        let error = read(&meta).unwrap_err().to_string();
+        let (records, damaged) = read(&meta).unwrap();
+        assert!(records.is_empty());
+        let error = damaged[0].to_string();
         assert!(error.contains("consumption/npm"), "{error}");
         // The server does not stop counting for it: a flush starts it again.
         let counts = Consumption::new();
         counts.record(Seen::Missing, "npm", "left-pad", 7);
         counts.flush(&meta).unwrap();
-        assert_eq!(read(&meta).unwrap()["npm"].wanted["left-pad"].requests, 1);
+        assert_eq!(read(&meta).unwrap().0["npm"].wanted["left-pad"].requests, 1);
     }
 }

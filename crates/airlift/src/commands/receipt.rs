@@ -106,8 +106,11 @@ pub(crate) struct Consumption {
 
 /// The server's counts against the current generation's names.
 pub(crate) fn consumption(context: &Context, store: &Store) -> Result<Consumption, Failure> {
-    let records = airlift_server::consumption::read(&*store.meta)
+    let (records, damaged) = airlift_server::consumption::read(&*store.meta)
         .map_err(|e| Failure::new(Exit::Failed, e.to_string()))?;
+    for e in damaged {
+        tracing::warn!("{e}: its counts are left out of the receipt");
+    }
     // Every carried name, by ecosystem, as each ecosystem names requests.
     let mut carried: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
     if let Some(generation) = store.meta.current()? {
