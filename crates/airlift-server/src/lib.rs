@@ -82,8 +82,8 @@ pub struct Services {
     /// CLI's scheduled garbage collection); new ones otherwise.
     pub metrics: Option<Arc<Metrics>>,
     /// Where reads of names are counted (missing and fetched), for the
-    /// caller to flush into the index (see [`consumption`]); `None` counts
-    /// nothing.
+    /// caller to flush into the index (see [`consumption`]). Access
+    /// control counts them, so only with a `gate`; `None` counts nothing.
     pub consumption: Option<Arc<Consumption>>,
 }
 
