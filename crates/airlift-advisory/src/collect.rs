@@ -161,10 +161,12 @@ impl Accumulator<'_> {
                     scope.spawn(move || {
                         for (id, digest, bytes) in records {
                             let mut writer = store.blobs.writer()?;
-                            writer.write_all(bytes).map_err(|error| CollectError::Write {
-                                id: id.clone(),
-                                error,
-                            })?;
+                            writer
+                                .write_all(bytes)
+                                .map_err(|error| CollectError::Write {
+                                    id: id.clone(),
+                                    error,
+                                })?;
                             writer.commit(Some(digest))?;
                         }
                         Ok(records.len())
@@ -219,7 +221,8 @@ impl Accumulator<'_> {
         let digest = Digest::of(bytes);
         if !self.queued.contains(&digest) && self.store.blobs.size(&digest)?.is_none() {
             self.queued.insert(digest);
-            self.pending.push((record.id.clone(), digest, bytes.to_vec()));
+            self.pending
+                .push((record.id.clone(), digest, bytes.to_vec()));
             if self.pending.len() >= BATCH {
                 self.flush()?;
             }

@@ -53,26 +53,7 @@ impl Carried {
             if entry.ecosystem != ECOSYSTEM {
                 continue;
             }
-            let this = carried.get_or_insert_with(Carried::default);
-            if entry.key == DATABASE_KEY {
-                this.built = entry
-                    .meta
-                    .get("built")
-                    .and_then(|b| b.as_str())
-                    .and_then(|b| b.parse().ok());
-            } else {
-                let mut entry = entry;
-                let names = entry.meta.get("packages").and_then(|p| p.as_array()).map(|names| {
-                    names
-                        .iter()
-                        .filter_map(|n| n.as_str())
-                        .map(Box::from)
-                        .collect::<Box<[Box<str>]>>()
-                });
-                entry.meta = serde_json::Value::Null;
-                this.packages.push(names);
-                this.records.push(entry);
-            }
+            carried.get_or_insert_with(Carried::default).push(entry);
         }
         carried
     }
@@ -82,9 +63,46 @@ impl Carried {
         let Some(generation) = store.meta.current()? else {
             return Ok(None);
         };
-        Ok(Self::of(
-            store.meta.entries(generation.id, Some(ECOSYSTEM))?,
-        ))
+        Self::in_generation(store, generation.id)
+    }
+
+    /// The database of generation `id`, read one entry at a time (each
+    /// record's entry is kept without its JSON `meta`).
+    pub fn in_generation(store: &Store, id: u64) -> Result<Option<Self>, StoreError> {
+        let mut carried: Option<Carried> = None;
+        store
+            .meta
+            .for_each_entry(id, Some(ECOSYSTEM), &mut |entry| {
+                carried.get_or_insert_with(Carried::default).push(entry);
+                Ok(())
+            })?;
+        Ok(carried)
+    }
+
+    /// Adds one entry of the ecosystem.
+    fn push(&mut self, mut entry: Entry) {
+        if entry.key == DATABASE_KEY {
+            self.built = entry
+                .meta
+                .get("built")
+                .and_then(|b| b.as_str())
+                .and_then(|b| b.parse().ok());
+            return;
+        }
+        let names = entry
+            .meta
+            .get("packages")
+            .and_then(|p| p.as_array())
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| n.as_str())
+                    .map(Box::from)
+                    .collect::<Box<[Box<str>]>>()
+            });
+        entry.meta = serde_json::Value::Null;
+        self.packages.push(names);
+        self.records.push(entry);
     }
 
     /// Its age at `now`, in whole seconds (none when its build time is

@@ -130,6 +130,21 @@ pub trait MetaStore: Send + Sync {
     fn generations(&self) -> Result<Vec<Generation>, StoreError>;
     /// The entries of a generation, optionally of one ecosystem, sorted by (ecosystem, key).
     fn entries(&self, generation: u64, ecosystem: Option<&str>) -> Result<Vec<Entry>, StoreError>;
+    /// The entries of [`MetaStore::entries`], handed to `each` one at a
+    /// time, so that a caller that keeps a little of each (a scan of
+    /// 200,000 advisory records) never holds them all. `each` must not use
+    /// this store.
+    fn for_each_entry(
+        &self,
+        generation: u64,
+        ecosystem: Option<&str>,
+        each: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for entry in self.entries(generation, ecosystem)? {
+            each(entry)?;
+        }
+        Ok(())
+    }
     /// One entry.
     fn entry(
         &self,

@@ -189,6 +189,32 @@ impl MetaStore for SqliteMetaStore {
         raw.into_iter().map(decode_entry).collect()
     }
 
+    fn for_each_entry(
+        &self,
+        generation: u64,
+        ecosystem: Option<&str>,
+        each: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut failed: Option<StoreError> = None;
+        self.with(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT ecosystem, key, digest, size, meta FROM entries
+                 WHERE added_in <= ?1 AND (removed_in IS NULL OR removed_in > ?1)
+                   AND (?2 IS NULL OR ecosystem = ?2)
+                 ORDER BY ecosystem, key",
+            )?;
+            let mut rows = statement.query_map(params![generation as i64, ecosystem], raw_entry)?;
+            for row in rows.by_ref() {
+                if let Err(e) = decode_entry(row?).and_then(&mut *each) {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            Ok(())
+        })?;
+        failed.map_or(Ok(()), Err)
+    }
+
     fn entries_with_prefix(
         &self,
         generation: u64,

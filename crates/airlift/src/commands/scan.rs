@@ -73,14 +73,18 @@ pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
                 .hint("collect or import a bundle that declares [advisories] first"),
         );
     };
-    // The database's entries go to the database, the others are packages:
-    // no entry is held twice.
-    let (advisories, entries): (Vec<_>, Vec<_>) = store
-        .meta
-        .entries(generation.id, None)?
-        .into_iter()
-        .partition(|e| e.ecosystem == airlift_advisory::ECOSYSTEM);
-    let Some(database) = Carried::of(advisories) else {
+    // The database is read one entry at a time; only the ecosystems whose
+    // packages advisories name are loaded whole.
+    let database = Carried::in_generation(&store, generation.id)?;
+    let mut entries = Vec::new();
+    if args.inventory.is_empty() && args.image.is_none() {
+        for ecosystem in context.ecosystems.iter() {
+            if !ecosystem.advisory_ecosystems().is_empty() {
+                entries.extend(store.meta.entries(generation.id, Some(ecosystem.name()))?);
+            }
+        }
+    }
+    let Some(database) = database else {
         return Err(Failure::new(
             Exit::Failed,
             format!("generation {} carries no advisory database", generation.id),
