@@ -42,7 +42,22 @@ fn the_report_states_bundles_audit_packages_findings_and_drift() {
         b"<script>alert(1)</script>",
     );
     assert_eq!(status, 201);
-    drop(server);
+    // A client asks for a file the site does not carry, and reads one it does.
+    let (status, _, _) = common::http(server.address, "GET", "/files/tools/missing.bin", &[]);
+    assert_eq!(status, 404);
+    let (status, _, _) = common::http(server.address, "GET", "/files/docs/readme.txt", &[]);
+    assert_eq!(status, 200);
+    // Stopped as a service manager does, so that it writes its counts.
+    let mut server = server;
+    let pid = server.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(server.child.wait().unwrap().success());
 
     let out = connected.work.path().join("report");
     let summary = isolated
@@ -74,7 +89,23 @@ fn the_report_states_bundles_audit_packages_findings_and_drift() {
         "{provenance:#}"
     );
 
+    assert_eq!(
+        report["drift"]["consumption_wanted"],
+        serde_json::json!([{"ecosystem": "files", "name": "tools/missing.bin", "requests": 1}]),
+        "{:#}",
+        report["drift"]
+    );
+    let unused: Vec<&str> = report["drift"]["consumption_unused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["key"].as_str().unwrap())
+        .collect();
+    assert!(unused.contains(&"tools/big.bin"), "{unused:?}");
+    assert!(!unused.contains(&"docs/readme.txt"), "{unused:?}");
+
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("tools/missing.bin"));
     assert!(html.contains("id=\"vulnerabilities\""));
     assert!(html.contains("uploads/notes.txt"));
     assert!(!html.contains("<script"), "nothing from the data runs");

@@ -8,14 +8,16 @@
 //! signed targets); the audit log's verification and latest checkpoint;
 //! the packages per ecosystem (as `airlift sbom` counts them); the
 //! advisory database and the findings against the generation (as `airlift
-//! scan`); and drift (as `airlift drift`: integrity and provenance). It
+//! scan`); and drift (as `airlift drift`: integrity and provenance, and
+//! the names clients asked for that the site does not carry and the
+//! carried ones nobody fetched, as `receipt export` counts them). It
 //! changes nothing and is not recorded in the audit log.
 
 use std::collections::BTreeMap;
 
 use airlift_report::{
     AuditInfo, BundleInfo, Checkpoint, DatabaseInfo, DriftInfo, DriftItem, FindingItem,
-    FindingsInfo, GenerationInfo, Handoff, LevelCount, Report, SbomTotals, Signer,
+    FindingsInfo, GenerationInfo, Handoff, LevelCount, Report, SbomTotals, Signer, WantedItem,
 };
 
 use super::*;
@@ -173,6 +175,33 @@ pub(crate) fn report(context: &Context, args: ReportArgs) -> Result<(), Failure>
                 .collect(),
             ..DriftInfo::default()
         };
+    }
+
+    // What clients asked for and did not get, and what nobody fetched, as
+    // `receipt export` carries them out.
+    if current.is_some() {
+        let consumption = consumption(context, &store)?;
+        report.drift.consumption_wanted = consumption
+            .wanted
+            .into_iter()
+            .map(|w| WantedItem {
+                ecosystem: w.ecosystem,
+                name: w.name,
+                requests: w.requests,
+            })
+            .collect();
+        report.drift.consumption_unused = consumption
+            .unused
+            .into_iter()
+            .map(|u| DriftItem {
+                ecosystem: u.ecosystem,
+                key: u.name,
+                detail: format!(
+                    "not fetched since {}",
+                    consumption.since.as_deref().unwrap_or("counting began")
+                ),
+            })
+            .collect();
     }
 
     std::fs::create_dir_all(&args.out).map_err(|e| {
