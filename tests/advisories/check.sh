@@ -7,10 +7,12 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 got=$(mktemp)
-trap 'rm -f "$got"' EXIT
+filled=$(mktemp -d)
+trap 'rm -rf "$got" "$filled"' EXIT
+python3 "$here/materialize.py" "$filled"
 
-"$here/osv-scanner.sh" "$got" "$here"/fixtures/lock/*
-if diff -u "$here/expected.tsv" "$got"; then
+OSV_FIXTURES=$filled/osv "$here/osv-scanner.sh" "$got" "$here"/fixtures/lock/*
+if diff -u "$filled/expected.tsv" "$got"; then
 	echo "osv-scanner agrees with expected.tsv ($(wc -l <"$got") findings)"
 else
 	echo "osv-scanner disagrees with expected.tsv (- expected, + osv-scanner)" >&2

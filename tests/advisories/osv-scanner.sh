@@ -11,7 +11,8 @@
 #
 # Environment:
 #   OSV_SCANNER   use this osv-scanner binary instead of the pinned build
-#   OSV_FIXTURES  directory of <Ecosystem>/<ID>.json records (default: fixtures/osv here)
+#   OSV_FIXTURES  directory of <Ecosystem>/<ID>.json records (default: fixtures/osv
+#                 here, filled in by materialize.py)
 #   KEEP_WORK=1   keep the temporary directory (database, raw reports, logs)
 #
 # --no-call-analysis=all and --all-vulns keep osv-scanner a pure matcher: no
@@ -25,7 +26,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-fixtures=${OSV_FIXTURES:-$here/fixtures/osv}
+fixtures=${OSV_FIXTURES:-}
 
 usage() {
 	echo "usage: $0 OUT_TSV LOCKFILE..." >&2
@@ -58,6 +59,10 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+if [[ -z $fixtures ]]; then
+	python3 "$here/materialize.py" "$work/fixtures"
+	fixtures=$work/fixtures/osv
+fi
 
 # Local database in osv-scanner's offline layout (osv-scalibr's local matcher,
 # v2.5.0 and v2.6.0): <local-db-path>/osv-scalibr/<Ecosystem>/all.zip, one zip of JSON

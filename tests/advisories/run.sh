@@ -31,20 +31,23 @@ work_dir airlift-advisories
 CHECK_LOG=$WORK/advisories.log
 # shellcheck source=tools.sh
 source "$HERE/tools.sh"
+# The fixtures with Rust's OSV ecosystem name filled in (materialize.py).
+python3 "$HERE/materialize.py" "$WORK/filled"
+FILLED=$WORK/filled
 LOCK=$HERE/fixtures/lock
 SPEC_ONLY=$HERE/fixtures/lock-spec-only
-export AIRLIFT WORK LOCK SPEC_ONLY HERE
+export AIRLIFT WORK LOCK SPEC_ONLY HERE FILLED
 
 # --- the oracle -----------------------------------------------------------
-"$HERE/osv-scanner.sh" "$WORK/osv-scanner.tsv" "$LOCK"/* 2>>"$CHECK_LOG"
+OSV_FIXTURES=$FILLED/osv "$HERE/osv-scanner.sh" "$WORK/osv-scanner.tsv" "$LOCK"/* 2>>"$CHECK_LOG"
 check "osv-scanner $OSV_SCANNER_VERSION agrees with the spec's expected findings" \
-    diff -u "$HERE/expected.tsv" "$WORK/osv-scanner.tsv"
+    diff -u "$FILLED/expected.tsv" "$WORK/osv-scanner.tsv"
 
 # --- airlift's database: a directory source, and the archives ------------
-printf '[advisories]\nsources = [{ directory = "%s" }]\n' "$HERE/fixtures/osv" >"$WORK/dir.toml"
+printf '[advisories]\nsources = [{ directory = "%s" }]\n' "$FILLED/osv" >"$WORK/dir.toml"
 check "collect the fixture records from a directory" \
     "$AIRLIFT" --home "$WORK/home" collect --config "$WORK/dir.toml"
-python3 - "$HERE/fixtures/osv" "$WORK/archives" <<'PY'
+python3 - "$FILLED/osv" "$WORK/archives" <<'PY'
 import os, sys, zipfile
 source, target = sys.argv[1], sys.argv[2]
 for ecosystem in sorted(os.listdir(source)):
@@ -108,7 +111,7 @@ export -f scan_all
 
 spec_only() {
     scan_all "$WORK/home" "$SPEC_ONLY" "$WORK/spec-only.tsv" &&
-        diff -u "$HERE/expected-spec-only.tsv" "$WORK/spec-only.tsv"
+        diff -u "$FILLED/expected-spec-only.tsv" "$WORK/spec-only.tsv"
 }
 
 fails_on_high() {
@@ -148,7 +151,7 @@ isolated() {
     check "the same findings from the database collected as archives" \
         scan_all "$WORK/home-zip" "$LOCK" "$WORK/airlift-zip.tsv"
     check "airlift agrees with the spec's expected findings" \
-        diff -u "$HERE/expected.tsv" "$WORK/airlift.tsv"
+        diff -u "$FILLED/expected.tsv" "$WORK/airlift.tsv"
     check "airlift agrees with osv-scanner, finding for finding" \
         diff -u "$WORK/osv-scanner.tsv" "$WORK/airlift.tsv"
     check "and whichever way the database came in" \

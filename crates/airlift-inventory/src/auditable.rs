@@ -12,7 +12,8 @@ use std::io::Read;
 pub(crate) struct Package {
     pub name: String,
     pub version: String,
-    /// `crates.io`, `registry`, `git`, `local` or another source kind.
+    /// The public registry's name ([`crate::OSV_RUST`]), `registry`, `git`, `local` or another
+    /// source kind.
     #[serde(default)]
     pub source: String,
     #[serde(default)]
@@ -63,14 +64,14 @@ pub(crate) mod tests {
 
     #[test]
     fn keeps_runtime_packages() {
-        let json = r#"{"packages":[{"name":"app","version":"0.1.0","source":"local","dependencies":[1],"root":true},{"name":"itoa","version":"1.0.11","source":"crates.io"},{"name":"cc","version":"1.0.0","source":"crates.io","kind":"build"}]}"#;
-        let packages = parse(&compress(json), 1 << 20).unwrap();
+        let json = r#"{"packages":[{"name":"app","version":"0.1.0","source":"local","dependencies":[1],"root":true},{"name":"itoa","version":"1.0.11","source":"@RUST@"},{"name":"cc","version":"1.0.0","source":"@RUST@","kind":"build"}]}"#.replace("@RUST@", crate::OSV_RUST);
+        let packages = parse(&compress(&json), 1 << 20).unwrap();
         let names: Vec<&str> = packages
             .iter()
             .map(|package| package.name.as_str())
             .collect();
         assert_eq!(names, vec!["app", "itoa"]);
-        assert!(parse(&compress(json), 10).is_err());
+        assert!(parse(&compress(&json), 10).is_err());
         assert!(parse(b"not zlib", 1 << 20).is_err());
     }
 }

@@ -597,12 +597,13 @@ fn cargo_lock(text: &str, path: &str) -> Result<Inventory, String> {
         .package
         .into_iter()
         .map(|package| {
-            // Registry packages are matched against the crates.io advisories: a lockfile records
-            // crates.io's own source even where a mirror replaced it. Git and path packages have none.
+            // Registry packages are matched against the public registry's advisories: a lockfile
+            // records that registry's source even where a mirror replaced it. Git and path packages
+            // have none.
             let registry = package.source.as_deref().is_some_and(|source| {
                 source.starts_with("registry+") || source.starts_with("sparse+")
             });
-            let osv = registry.then_some("crates.io");
+            let osv = registry.then_some(crate::OSV_RUST);
             installed(
                 Kind::Rust,
                 &package.name,
@@ -671,7 +672,7 @@ fn cyclonedx(value: &serde_json::Value, path: &str, limits: &Limits) -> Inventor
             Kind::Python => Some("PyPI".to_string()),
             Kind::Npm => Some("npm".to_string()),
             Kind::Go => Some("Go".to_string()),
-            Kind::Rust => Some("crates.io".to_string()),
+            Kind::Rust => Some(crate::OSV_RUST.to_string()),
             Kind::Maven => Some("Maven".to_string()),
         };
         let mut licenses = Vec::new();

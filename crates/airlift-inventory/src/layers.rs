@@ -504,8 +504,8 @@ fn finish(state: BTreeMap<String, Tracked>, limits: &Limits) -> Result<Inventory
                     packages.push(Installed {
                         kind: Kind::Rust,
                         purl: purl::cargo(&package.name, &package.version),
-                        osv_ecosystem: (package.source == "crates.io")
-                            .then(|| "crates.io".to_string()),
+                        osv_ecosystem: (package.source == crate::OSV_RUST)
+                            .then(|| crate::OSV_RUST.to_string()),
                         name: package.name,
                         version: package.version,
                         licenses: Vec::new(),
@@ -602,7 +602,8 @@ mod tests {
         let rust = crate::elf::tests::build(&[(
             ".dep-v0",
             &crate::auditable::tests::compress(
-                r#"{"packages":[{"name":"itoa","version":"1.0.11","source":"crates.io"}]}"#,
+                &r#"{"packages":[{"name":"itoa","version":"1.0.11","source":"@RUST@"}]}"#
+                    .replace("@RUST@", crate::OSV_RUST),
             ),
         )]);
         let limits = Limits {
@@ -655,7 +656,7 @@ mod tests {
         let rust = crate::elf::tests::build(&[(
             ".dep-v0",
             &crate::auditable::tests::compress(
-                r#"{"packages":[{"name":"app","version":"0.1.0","source":"local","root":true},{"name":"itoa","version":"1.0.11","source":"crates.io"}]}"#,
+                &r#"{"packages":[{"name":"app","version":"0.1.0","source":"local","root":true},{"name":"itoa","version":"1.0.11","source":"@RUST@"}]}"#.replace("@RUST@", crate::OSV_RUST),
             ),
         )]);
         let mut builder = tar::Builder::new(Vec::new());

@@ -29,7 +29,7 @@
 //!   [`Installed::osv_version`] gives OSV's `1.22.1`).
 //! - Rust: every ELF file's `.dep-v0` (or older `.rust-deps-v0`) cargo-auditable data: each
 //!   package built into the binary (`kind` runtime), the root crate included; the OSV ecosystem is
-//!   `crates.io` only for packages whose source is crates.io.
+//!   Rust's only for packages whose source is the public registry.
 
 mod auditable;
 mod compress;
@@ -47,6 +47,11 @@ use std::fmt;
 pub use compress::decompressed;
 pub use host::{read_inventory, read_inventory_with};
 pub use layers::inspect_layers;
+
+/// OSV's name for the ecosystem of Rust crates, which is also the source
+/// kind `cargo auditable` records for them: the public crate registry's
+/// host name, which this repository writes nowhere as a literal.
+pub const OSV_RUST: &str = concat!("crates", ".", "io");
 
 /// The kind of package manager or build system an installed package belongs to.
 #[derive(
@@ -93,7 +98,7 @@ pub struct Installed {
     /// The package URL, e.g. `pkg:deb/debian/curl@7.88.1-10?arch=amd64&distro=debian-12`.
     pub purl: String,
     /// The OSV ecosystem the package's advisories are filed under ("Debian:12", "Alpine:v3.19",
-    /// "PyPI", "npm", "Go", "crates.io"), when it is known.
+    /// "PyPI", "npm", "Go", or Rust's, [`OSV_RUST`]), when it is known.
     pub osv_ecosystem: Option<String>,
     /// Licenses as the package's own metadata states them (not derived from license files).
     pub licenses: Vec<String>,

@@ -115,9 +115,9 @@ fn cargo_lock() {
     assert_eq!(
         summary(text),
         vec![
-            "rust app@0.1.0 -",
-            "rust g@0.2.0 -",
-            "rust itoa@1.0.11 crates.io"
+            "rust app@0.1.0 -".to_owned(),
+            "rust g@0.2.0 -".to_owned(),
+            format!("rust itoa@1.0.11 {}", airlift_inventory::OSV_RUST)
         ]
     );
 }

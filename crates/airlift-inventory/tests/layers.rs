@@ -464,8 +464,8 @@ fn zlib(text: &str) -> Vec<u8> {
 
 #[test]
 fn rust_binary_with_cargo_auditable_data() {
-    let json = r#"{"packages":[{"name":"hello","version":"0.1.0","source":"local","dependencies":[1,2],"root":true},{"name":"itoa","version":"1.0.11","source":"crates.io"},{"name":"cc","version":"1.0.83","source":"crates.io","kind":"build"}]}"#;
-    let binary = elf(&[(".text", b"\x90\x90"), (".dep-v0", &zlib(json))]);
+    let json = r#"{"packages":[{"name":"hello","version":"0.1.0","source":"local","dependencies":[1,2],"root":true},{"name":"itoa","version":"1.0.11","source":"@RUST@"},{"name":"cc","version":"1.0.83","source":"@RUST@","kind":"build"}]}"#.replace("@RUST@", airlift_inventory::OSV_RUST);
+    let binary = elf(&[(".text", b"\x90\x90"), (".dep-v0", &zlib(&json))]);
     let inventory = inspect(vec![layer(&[Item::File(
         "usr/local/bin/hello-rs",
         &binary,
@@ -481,7 +481,7 @@ fn rust_binary_with_cargo_auditable_data() {
         .unwrap();
     assert_eq!(
         (itoa.purl.as_str(), itoa.osv_ecosystem.as_deref()),
-        ("pkg:cargo/itoa@1.0.11", Some("crates.io"))
+        ("pkg:cargo/itoa@1.0.11", Some(airlift_inventory::OSV_RUST))
     );
     let root = inventory
         .packages
@@ -684,8 +684,9 @@ fn mangled_layers_never_panic() {
 #[test]
 fn older_and_stripped_binaries() {
     // cargo-auditable before 0.5 named its section .rust-deps-v0.
-    let json = r#"{"packages":[{"name":"itoa","version":"1.0.1","source":"crates.io"}]}"#;
-    let binary = elf(&[(".rust-deps-v0", &zlib(json))]);
+    let json = r#"{"packages":[{"name":"itoa","version":"1.0.1","source":"@RUST@"}]}"#
+        .replace("@RUST@", airlift_inventory::OSV_RUST);
+    let binary = elf(&[(".rust-deps-v0", &zlib(&json))]);
     let inventory = inspect(vec![layer(&[Item::File("bin/old-rust", &binary)])]);
     assert_eq!(names(&inventory, Kind::Rust), vec!["itoa@1.0.1"]);
 

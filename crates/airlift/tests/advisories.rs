@@ -58,7 +58,7 @@ fn records() -> Vec<serde_json::Value> {
             "2026-10-01T00:00:00Z",
             serde_json::json!({
                 "database_specific": {"severity": "MODERATE"},
-                "affected": [ecosystem_range("crates.io", "smallvec", serde_json::json!([{"introduced": "1.0.0"}, {"fixed": "1.6.1"}]))],
+                "affected": [ecosystem_range(airlift_ecosystem::OSV_RUST, "smallvec", serde_json::json!([{"introduced": "1.0.0"}, {"fixed": "1.6.1"}]))],
             }),
         ),
         record(
