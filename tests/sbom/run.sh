@@ -13,6 +13,11 @@
 # validators without an upstream or the network. An SBOM reads only the
 # index, so the entries need no blobs.
 #
+# The SBOMs collect carries with the generation (served at /sbom/) go
+# through the same validators, and so does `airlift sbom --image` of an OCI
+# image layout (built below: a dpkg status, a Python distribution with a
+# licence, an npm package), where packages have licences and no hashes.
+#
 # Usage: AIRLIFT=path/to/airlift PYTHON=venv/bin/python tests/sbom/run.sh
 #   PYTHON: a python with tests/sbom/requirements.txt installed.
 set -euo pipefail
@@ -37,6 +42,18 @@ for name in tool.bin readme.txt; do
         "$WORK/files/$name" "$digest" "$name" >>"$WORK/airlift.toml"
 done
 check "collect two files" "$AIRLIFT" --home "$H" collect --config "$WORK/airlift.toml"
+
+# The generation's SBOMs, as collect carries them and the server serves them.
+start_server "$H" 5111
+check "GET /sbom/cyclonedx.json" \
+    curl -fsS -o "$WORK/site.cdx.json" http://127.0.0.1:5111/sbom/cyclonedx.json
+check "GET /sbom/spdx.json" \
+    curl -fsS -o "$WORK/site.spdx.json" http://127.0.0.1:5111/sbom/spdx.json
+stop_server "$SERVER"
+check "cyclonedx-python-lib: the carried CycloneDX is valid, 2 components" \
+    "$PYTHON" "$HERE/validate.py" cyclonedx "$WORK/site.cdx.json" 2
+check "spdx-tools: the carried SPDX is valid, 2 packages" \
+    "$PYTHON" "$HERE/validate.py" spdx "$WORK/site.spdx.json" 2
 
 "$PYTHON" - "$H/store/index.sqlite" <<'PY'
 import hashlib, json, sqlite3, sys
@@ -92,5 +109,63 @@ sed 's/"relatedSpdxElement": "SPDXRef-Package-/"relatedSpdxElement": "SPDXRef-Mi
     "$WORK/sbom.spdx.json" >"$WORK/bad.spdx.json"
 check "spdx-tools refuses relationships to packages that are not there" \
     sh -c "! '$PYTHON' '$HERE/validate.py' spdx '$WORK/bad.spdx.json' $COUNT"
+
+# An image's SBOM: an OCI layout of one gzip layer.
+"$PYTHON" - "$WORK/layout" <<'PY'
+import gzip, hashlib, io, json, os, sys, tarfile
+
+layout = sys.argv[1]
+os.makedirs(os.path.join(layout, "blobs", "sha256"))
+
+def blob(data):
+    digest = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as out:
+        out.write(data)
+    return {"digest": "sha256:" + digest, "size": len(data)}
+
+files = {
+    "etc/os-release": b'ID=debian\nVERSION_ID="12"\n',
+    "var/lib/dpkg/status": b"Package: base-files\nStatus: install ok installed\n"
+    b"Architecture: amd64\nVersion: 12.4+deb12u5\n\n"
+    b"Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\n"
+    b"Source: openssl\nVersion: 3.0.11-1~deb12u2\n",
+    "usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA":
+    b"Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\nLicense: Apache-2.0\n",
+    "app/node_modules/left-pad/package.json":
+    b'{"name": "left-pad", "version": "1.3.0", "license": "WTFPL"}',
+}
+raw = io.BytesIO()
+with tarfile.open(fileobj=raw, mode="w") as tar:
+    for path, data in files.items():
+        info = tarfile.TarInfo(path)
+        info.size = len(data)
+        info.mtime = 1700000000
+        tar.addfile(info, io.BytesIO(data))
+layer = blob(gzip.compress(raw.getvalue(), mtime=0))
+config = blob(json.dumps({"architecture": "amd64", "os": "linux",
+                          "rootfs": {"type": "layers", "diff_ids": []}}).encode())
+manifest = blob(json.dumps({
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **layer}],
+}).encode())
+with open(os.path.join(layout, "oci-layout"), "w") as out:
+    json.dump({"imageLayoutVersion": "1.0.0"}, out)
+with open(os.path.join(layout, "index.json"), "w") as out:
+    json.dump({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", **manifest,
+        "annotations": {"org.opencontainers.image.ref.name": "1.0"}}]}, out)
+PY
+check "sbom --image of an OCI layout (CycloneDX)" \
+    "$AIRLIFT" --home "$H" sbom --image "oci-layout:$WORK/layout:1.0" --out "$WORK/image.cdx.json"
+check "sbom --image of an OCI layout (SPDX)" \
+    "$AIRLIFT" --home "$H" sbom --image "oci-layout:$WORK/layout:1.0" --format spdx --out "$WORK/image.spdx.json"
+check "cyclonedx-python-lib: the image's CycloneDX is valid, 4 packages" \
+    "$PYTHON" "$HERE/validate.py" cyclonedx-image "$WORK/image.cdx.json" 4
+check "spdx-tools: the image's SPDX is valid, 4 packages" \
+    "$PYTHON" "$HERE/validate.py" spdx-image "$WORK/image.spdx.json" 4
+check "the image's licences are in its SBOM" \
+    sh -c "grep -q Apache-2.0 '$WORK/image.cdx.json' && grep -q WTFPL '$WORK/image.spdx.json'"
 
 summary sbom

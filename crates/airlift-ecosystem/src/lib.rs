@@ -337,6 +337,20 @@ impl Table {
     pub const fn many(key: &'static str) -> Self {
         Self { key, many: true }
     }
+
+    /// No table: an ecosystem whose entries other code derives (the
+    /// carried SBOMs), with nothing to declare.
+    pub const fn none() -> Self {
+        Self {
+            key: "",
+            many: false,
+        }
+    }
+
+    /// Whether this is [`Table::none`].
+    pub fn is_none(&self) -> bool {
+        self.key.is_empty()
+    }
 }
 
 impl<P: Send + Sync + 'static> Planned<P> {

@@ -141,11 +141,17 @@ impl Ecosystem for Oci {
         response
     }
 
-    /// A manifest is a package: its repository, at its digest.
+    /// A manifest is a package: its repository, at its digest; a referrer
+    /// (it has a subject) is not.
     fn package(&self, entry: &Entry) -> Option<Package> {
         let Some(Key::Manifest { repository, digest }) = crate::index::parse_key(&entry.key) else {
             return None;
         };
+        // A referrer (a signature, an SBOM, an attestation) is about a
+        // package, not one.
+        if entry.meta["subject"].is_string() {
+            return None;
+        }
         let name = repository.rsplit('/').next().unwrap_or(repository);
         Some(Package {
             ecosystem: crate::ECOSYSTEM,

@@ -599,6 +599,76 @@ pub fn resolve(
     ))
 }
 
+/// A container image that collect just stored: the image manifest an
+/// index entry `m:<repository>@<digest>` names, read from the store, with
+/// its layers present at the sizes the manifest states (no generation is
+/// consulted: the entries are not committed yet), and the `created` time
+/// its config states. `Ok(None)` for what is not a runnable image: an
+/// index, an artifact (a config that is not an image config), or a
+/// referrer (a manifest with a `subject`: a signature, an SBOM).
+pub fn image_of_entry(
+    store: &Store,
+    entry: &Entry,
+) -> Result<Option<(Image, Option<String>)>, ImageError> {
+    let Some(index::Key::Manifest { repository, .. }) = index::parse_key(&entry.key) else {
+        return Ok(None);
+    };
+    let reference = format!("{repository}@{}", entry.digest);
+    let manifest_error = |reason: String| ImageError::Manifest {
+        reference: reference.clone(),
+        digest: entry.digest.to_string(),
+        reason,
+    };
+    let bytes = read_store_manifest(store, &entry.digest).map_err(manifest_error)?;
+    let document = parse_manifest(&bytes, &entry.digest).map_err(manifest_error)?;
+    let recorded = entry.meta["media_type"].as_str();
+    if shape(&document, recorded).map_err(manifest_error)? == Shape::Index
+        || document.get("subject").is_some()
+        || !CONFIG_TYPES.contains(&document["config"]["mediaType"].as_str().unwrap_or(""))
+    {
+        return Ok(None);
+    }
+    let (layers, skipped_layers) = layers_of(&document).map_err(manifest_error)?;
+    for layer in &layers {
+        let missing = |reason: String| ImageError::LayerMissing {
+            reference: reference.clone(),
+            digest: layer.digest.to_string(),
+            reason,
+        };
+        match store.blobs.size(&layer.digest) {
+            Ok(Some(size)) if size == layer.size => {}
+            Ok(Some(size)) => {
+                return Err(missing(format!(
+                    "the store holds {size} bytes, the manifest says {}",
+                    layer.size
+                )));
+            }
+            Ok(None) => return Err(missing("the store does not hold it".into())),
+            Err(source) => return Err(ImageError::Store { reference, source }),
+        }
+    }
+    // The config says when the image was built: a time that does not
+    // change when the same image is collected again.
+    let created = descriptor(&document["config"])
+        .ok()
+        .and_then(|(digest, _)| read_store_manifest(store, &digest).ok())
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|config| config["created"].as_str().map(str::to_owned));
+    Ok(Some((
+        Image {
+            reference: reference.clone(),
+            name: repository.to_owned(),
+            digest: entry.digest,
+            index: None,
+            platform: None,
+            layers,
+            skipped_layers,
+            source: Source::Store(store.clone()),
+        },
+        created,
+    )))
+}
+
 /// A stored manifest's bytes, at most [`MAX_MANIFEST`] and one more (so
 /// that a larger one is noticed).
 fn read_store_manifest(store: &Store, digest: &Digest) -> Result<Vec<u8>, String> {

@@ -9,9 +9,12 @@
 //! - [`index`]: how manifests, tags and blob links are recorded in the index;
 //! - [`image`]: an image reference (in the store, or an OCI image layout on
 //!   disk) resolved to one platform's layers, read with their digests checked;
+//! - [`artifact`]: artifacts (the SBOMs collect reads from images) attached
+//!   to an image as OCI referrers;
 //! - [`serve`]: the `/v2/` API, pull and push (OCI Distribution Spec v1.1),
 //!   with errors from one table ([`errors`]).
 
+pub mod artifact;
 pub mod collect;
 pub mod ecosystem;
 pub mod errors;

@@ -2,15 +2,19 @@
 //! URL, hashes, licences and dependencies) written as CycloneDX 1.6 JSON
 //! ([`cyclonedx`]) or SPDX 2.3 JSON ([`spdx`]).
 //!
-//! Boundary: this crate writes documents from components it is given. It
-//! knows no ecosystem and reads no store: the CLI turns index entries
-//! (through each ecosystem's `package`) and the packages found inside
-//! images (`airlift-inventory`) into components.
+//! Boundary: the writers make documents from components they are given,
+//! naming no ecosystem: the CLI turns index entries (through each
+//! ecosystem's `package`) and the packages found inside images
+//! (`airlift-inventory`) into components. [`ecosystem`] is the `site`
+//! ecosystem: the documents a generation carries about itself (the SBOMs
+//! collect writes, served at `/sbom/`).
 //!
 //! Documents are deterministic: components are sorted by reference, the
 //! serial number is derived from the format and the components
 //! ([`serial`]), and the creation time is the caller's, so the same
 //! components at the same time give the same bytes.
+
+pub mod ecosystem;
 
 use serde::Serialize;
 

@@ -17,5 +17,6 @@ pub fn all() -> Arc<[Arc<dyn Ecosystem>]> {
         airlift_npm::ecosystem::ecosystem(),
         airlift_apt::ecosystem::ecosystem(),
         airlift_advisory::ecosystem::ecosystem(),
+        airlift_sbom::ecosystem::ecosystem(),
     ])
 }

@@ -44,8 +44,9 @@ fn a_site_as_imported_has_no_drift() {
     let (code, report) = drift(&isolated);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["integrity"]["signed"], true);
-    assert_eq!(report["integrity"]["entries_checked"], 3);
-    assert_eq!(report["integrity"]["blobs_checked"], 3);
+    // Three files and the generation's two SBOMs.
+    assert_eq!(report["integrity"]["entries_checked"], 5);
+    assert_eq!(report["integrity"]["blobs_checked"], 5);
     assert_eq!(report["counts"]["integrity"], 0);
     assert_eq!(report["counts"]["provenance"], 0);
 }

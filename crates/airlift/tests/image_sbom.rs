@@ -429,3 +429,133 @@ fn an_oci_layout_is_read_with_every_layer_checked() {
     ])
     .fails_with(2, "oci-layout");
 }
+
+/// Collect reads every image it carries and attaches the SBOM of its
+/// layers as an OCI referrer (CycloneDX, next to the upstream's own
+/// referrers); the generation's own SBOMs are carried as signed entries and
+/// served at `/sbom/`; both cross the gap in the bundle, and collecting the
+/// same image again writes no new SBOM bytes.
+#[test]
+fn collect_attaches_image_sboms_and_carries_the_generation_sbom() {
+    let upstream = Home::new();
+    let server = Server::start(&upstream);
+    let manifest = push_image(&server, "amd64");
+    let manifest_digest = format!("sha256:{}", sha256_hex(&manifest));
+    push_manifest(
+        &server,
+        "team/app",
+        "1.0",
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest,
+    );
+    let connected = common::Connected::sample();
+    let config = connected.work.path().join("images.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[oci]]\nimage = \"{}/team/app:1.0\"\nplain_http = true\n",
+            server.address
+        ),
+    )
+    .unwrap();
+    let collect = || {
+        connected
+            .home
+            .run(&["--json", "collect", "--config", config.to_str().unwrap()])
+            .ok()
+            .json()
+    };
+    let first = collect();
+    assert_eq!(first["image_sboms"], 1, "{first}");
+    let sbom_entries = |home: &Home| -> Vec<String> {
+        let store = airlift_store::Store::open_embedded(home.path()).unwrap();
+        let current = store.meta.current().unwrap().unwrap();
+        store
+            .meta
+            .entries(current.id, None)
+            .unwrap()
+            .into_iter()
+            .filter(|e| {
+                e.ecosystem == "site" || e.meta["artifact_type"] == "application/vnd.cyclonedx+json"
+            })
+            .map(|e| format!("{} {} {}", e.ecosystem, e.key, e.digest))
+            .collect()
+    };
+    let before = sbom_entries(&connected.home);
+    assert_eq!(before.len(), 3, "{before:?}");
+    let second = collect();
+    assert_eq!(second["image_sboms"], 1);
+    assert_eq!(
+        sbom_entries(&connected.home),
+        before,
+        "collecting the same image again changed its SBOMs"
+    );
+    drop(server);
+
+    let bundle = connected.pack("images.tar", &[]);
+    let isolated = connected.isolated();
+    isolated.run(&["import", bundle.to_str().unwrap()]).ok();
+    let inside = Server::start(&isolated);
+    let get = |path: &str| {
+        let (status, headers, body) = common::request(inside.address, "GET", path, &[], b"");
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+        (headers, body)
+    };
+
+    // The image's referrers: airlift's SBOM, readable through the API.
+    let (_, body) = get(&format!("/v2/team/app/referrers/{manifest_digest}"));
+    let referrers: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let listed = referrers["manifests"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{referrers}");
+    assert_eq!(listed[0]["artifactType"], "application/vnd.cyclonedx+json");
+    assert!(
+        listed[0]["annotations"]["dev.airlift.sbom.generator"].is_string(),
+        "{referrers}"
+    );
+    let referrer = listed[0]["digest"].as_str().unwrap();
+    let (_, body) = get(&format!("/v2/team/app/manifests/{referrer}"));
+    let artifact: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(artifact["subject"]["digest"], manifest_digest.as_str());
+    let layer = artifact["layers"][0]["digest"].as_str().unwrap();
+    let (_, body) = get(&format!("/v2/team/app/blobs/{layer}"));
+    let image_sbom: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(image_sbom["bomFormat"], "CycloneDX");
+    let inside_image = purls(&image_sbom);
+    assert!(
+        inside_image
+            .iter()
+            .any(|p| p.starts_with("pkg:deb/debian/libssl3@")),
+        "{inside_image:?}"
+    );
+    assert!(
+        inside_image.contains(&"pkg:pypi/requests@2.31.0".to_owned()),
+        "{inside_image:?}"
+    );
+    assert_eq!(
+        image_sbom["metadata"]["component"]["version"],
+        manifest_digest.as_str()
+    );
+
+    // The generation's SBOMs, carried and served.
+    let (headers, body) = get("/sbom/cyclonedx.json");
+    assert_eq!(headers["content-type"], "application/vnd.cyclonedx+json");
+    let site: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let carried = purls(&site);
+    // The image is a component; its referrers (the SBOM) are not.
+    assert_eq!(
+        carried,
+        vec![format!(
+            "pkg:oci/app@{}?repository_url=team%2Fapp",
+            manifest_digest.replace(':', "%3A")
+        )]
+    );
+    let (headers, body) = get("/sbom/spdx.json");
+    assert_eq!(headers["content-type"], "application/spdx+json");
+    let spdx: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
+    let (_, body) = get("/sbom/");
+    let listing = String::from_utf8(body).unwrap();
+    assert!(listing.contains("cyclonedx.json"), "{listing}");
+    let (status, _, _) = common::request(inside.address, "GET", "/sbom/other.json", &[], b"");
+    assert_eq!(status, 404);
+}

@@ -95,7 +95,8 @@ fn plan_shows_additions_changes_and_removals() {
         .run(&["--json", "plan", first.to_str().unwrap()])
         .ok()
         .json();
-    assert_eq!(plan["added"].as_array().unwrap().len(), 3);
+    // Three files and the generation's two SBOMs.
+    assert_eq!(plan["added"].as_array().unwrap().len(), 5);
     isolated.run(&["import", first.to_str().unwrap()]).ok();
 
     // Change one file, drop one, add one on the connected side.
@@ -147,10 +148,14 @@ fn plan_shows_additions_changes_and_removals() {
             .collect()
     };
     assert_eq!(keys("added"), vec!["new.txt"]);
-    assert_eq!(keys("changed"), vec!["tools/big.bin"]);
+    // The generation's SBOMs change with the files they list.
+    assert_eq!(
+        keys("changed"),
+        vec!["tools/big.bin", "sbom/cyclonedx.json", "sbom/spdx.json"]
+    );
     assert_eq!(keys("removed"), vec!["empty.dat"]);
     assert_eq!(plan["unchanged"], 1);
-    // One of three entries removed is over the 10% an import removes
+    // One of five entries removed is over the 10% an import removes
     // unasked: plan says so, and a higher limit lets it through.
     assert_eq!(plan["removals"]["removed"], 1);
     assert!(plan["removals"]["refused"].is_string(), "{plan}");
@@ -159,7 +164,7 @@ fn plan_shows_additions_changes_and_removals() {
     assert_eq!(before, isolated.snapshot());
     isolated
         .run(&["import", second.to_str().unwrap()])
-        .fails_with(3, "it would remove 1 of the 3 entries served now (33%)");
+        .fails_with(3, "it would remove 1 of the 5 entries served now (20%)");
     assert_eq!(before, isolated.snapshot());
     isolated
         .run(&["import", second.to_str().unwrap(), "--max-removals", "50"])
@@ -260,7 +265,8 @@ fn http_validators_and_ranges() {
     for metric in [
         "airlift_http_requests_total{route=\"files\",status=\"206\"}",
         "airlift_http_response_bytes_total{route=\"files\"}",
-        "airlift_store_blobs 3",
+        // Three files and the generation's two SBOMs.
+        "airlift_store_blobs 5",
         "airlift_generation 1",
         "airlift_last_import_timestamp_seconds",
     ] {

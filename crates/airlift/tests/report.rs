@@ -73,7 +73,8 @@ fn the_report_states_bundles_audit_packages_findings_and_drift() {
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     let bundle = &report["bundles"][0];
     assert!(bundle["bundle_id"].as_str().unwrap().starts_with("sha256:"));
-    assert_eq!(bundle["entries_added"], 5, "{bundle:#}");
+    // Five packages and the generation's two SBOMs.
+    assert_eq!(bundle["entries_added"], 7, "{bundle:#}");
     assert!(
         !bundle["signers"].as_array().unwrap().is_empty(),
         "{bundle:#}"

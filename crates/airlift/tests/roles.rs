@@ -116,7 +116,7 @@ fn two_approvers_are_needed_and_the_importer_walks_the_new_root() {
     let approve_as = |who: &str| approve(&request, &away.path().join(format!("{who}.pk8"))).ok();
     let shown = approve_as("alice").stdout;
     assert!(
-        shown.contains("alice signed") && shown.contains("3 entries"),
+        shown.contains("alice signed") && shown.contains("5 entries (files 3, site 2)"),
         "{shown}"
     );
     pack_approved(&connected, &out, &request).fails_with(6, "targets: signed by alice (");

@@ -164,7 +164,8 @@ fn a_toy_ecosystem_registered_in_one_line_goes_across_the_gap() {
         &connected,
         &["pack", "--out", bundle.to_str().expect("utf-8")],
     );
-    assert!(packed.contains("packed 2 entries"), "{packed}");
+    // The two things and the generation's two SBOMs.
+    assert!(packed.contains("packed 4 entries"), "{packed}");
 
     let root = connected.join("keys/roots/1.root.json");
     airlift(
@@ -177,7 +178,7 @@ fn a_toy_ecosystem_registered_in_one_line_goes_across_the_gap() {
         "{plan}"
     );
     let imported = airlift(&isolated, &["import", bundle.to_str().expect("utf-8")]);
-    assert!(imported.contains("with 2 entries is current"), "{imported}");
+    assert!(imported.contains("with 4 entries is current"), "{imported}");
 
     let configured = airlift(
         &isolated,

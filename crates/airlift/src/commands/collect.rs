@@ -25,7 +25,12 @@ pub(crate) fn collect(context: &Context, args: CollectArgs) -> Result<(), Failur
     // Blobs stored now are committed only when collect ends: no gc may
     // sweep them meanwhile, however long the downloads take.
     let _lock = home_lock(&context.layout, "collect")?;
-    let tables: Vec<&'static str> = context.ecosystems.iter().map(|e| e.table().key).collect();
+    let tables: Vec<&'static str> = context
+        .ecosystems
+        .iter()
+        .map(|e| e.table().key)
+        .filter(|key| !key.is_empty())
+        .collect();
     let text = airlift_config::read(&args.config)?;
     let config = Config::parse(&args.config, &text, &tables)?;
     let base = args
@@ -87,12 +92,27 @@ pub(crate) fn collect(context: &Context, args: CollectArgs) -> Result<(), Failur
         None => Vec::new(),
     };
     let previous_entries = previous.len() as u64;
+    // The generation's SBOMs are written anew below.
+    let is_sbom = |e: &airlift_store::Entry| {
+        e.ecosystem == airlift_sbom::ecosystem::ECOSYSTEM
+            && [
+                airlift_sbom::ecosystem::CYCLONEDX,
+                airlift_sbom::ecosystem::SPDX,
+            ]
+            .contains(&e.key.as_str())
+    };
     entries.extend(
         previous
             .iter()
-            .filter(|e| !collected_names.contains(e.ecosystem.as_str()))
+            .filter(|e| !collected_names.contains(e.ecosystem.as_str()) && !is_sbom(e))
             .cloned(),
     );
+    // Every container image carries the SBOM of its layers as a referrer,
+    // and the generation its own SBOMs (served at /sbom/).
+    let image_sboms = image_sbom_referrers(&store, &entries, &previous)?;
+    entries.extend(image_sboms.entries);
+    let sboms = carried_sboms(&context.ecosystems, &store, &entries, &previous)?;
+    entries.extend(sboms);
     let kept: std::collections::BTreeSet<(&str, &str)> = entries
         .iter()
         .map(|e| (e.ecosystem.as_str(), e.key.as_str()))
@@ -113,6 +133,9 @@ pub(crate) fn collect(context: &Context, args: CollectArgs) -> Result<(), Failur
         for (key, value) in &collected.summary {
             summary.insert((*key).to_owned(), value.clone());
         }
+    }
+    if image_sboms.images > 0 || !image_sboms.notes.is_empty() {
+        summary.insert("image_sboms".into(), image_sboms.images.into());
     }
     summary.insert("generation".into(), generation.id.into());
     summary.insert("dropped".into(), dropped.into());
@@ -136,6 +159,9 @@ pub(crate) fn collect(context: &Context, args: CollectArgs) -> Result<(), Failur
             for note in &collected.notes {
                 text.push_str(&format!("\n  {note}"));
             }
+        }
+        for note in &image_sboms.notes {
+            text.push_str(&format!("\n  note: {note}"));
         }
         if dropped > 0 {
             text.push_str(&format!(

@@ -62,6 +62,16 @@ pub(crate) fn inspect_image(
                 .map_err(|e| failure(e, false))?
         }
     };
+    let inspected = inventory_of(image, from_layout.is_some())?;
+    // On stderr even with --json: standard output holds the document.
+    print_notes(&inspected.notes);
+    Ok(inspected)
+}
+
+/// Reads what `image`'s layers install. A layer that does not check is
+/// damage in the store, or bad input when it came from a layout
+/// (`from_layout`).
+fn inventory_of(image: Image, from_layout: bool) -> Result<Inspected, Failure> {
     let mut stream = image.layer_stream();
     let inspected = airlift_inventory::inspect_layers(
         (&mut stream).map(|raw| {
@@ -73,19 +83,14 @@ pub(crate) fn inspect_image(
     );
     // A layer that does not check explains a broken tar stream better than
     // the tar reader can.
-    stream
-        .finish()
-        .map_err(|e| failure(e, from_layout.is_some()))?;
-    let inventory = inspected.map_err(|e| {
-        Failure::new(
-            if from_layout.is_some() {
-                Exit::Input
-            } else {
-                Exit::Failed
-            },
-            format!("image {reference}: {e}"),
-        )
-    })?;
+    stream.finish().map_err(|e| failure(e, from_layout))?;
+    let exit = if from_layout {
+        Exit::Input
+    } else {
+        Exit::Failed
+    };
+    let inventory =
+        inspected.map_err(|e| Failure::new(exit, format!("image {}: {e}", image.reference)))?;
     let mut notes: Vec<String> = image
         .skipped_layers
         .iter()
@@ -97,8 +102,6 @@ pub(crate) fn inspect_image(
             .iter()
             .map(|file| format!("skipped {file}")),
     );
-    // On stderr even with --json: standard output holds the document.
-    print_notes(&notes);
     Ok(Inspected {
         image,
         inventory,
@@ -160,6 +163,55 @@ pub(crate) fn image_sbom(
     reference: &str,
 ) -> Result<(), Failure> {
     let inspected = inspect_image(context, reference, args.platform.as_deref())?;
+    let now = now()?;
+    let created = jiff::Timestamp::from_second(now.as_second())
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot read the clock: {e}")))?
+        .to_string();
+    let described = inspected.described();
+    let (format, document, components) = image_document(&inspected, created, args.format);
+    let mut text = serde_json::to_string_pretty(&document)
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode the SBOM: {e}")))?;
+    match &args.out {
+        None => context.print_line(&text),
+        Some(path) => {
+            text.push('\n');
+            airlift_core::write_file_durably(path, text.as_bytes()).map_err(|e| {
+                Failure::new(
+                    Exit::Failed,
+                    format!("cannot write {}: {e}", path.display()),
+                )
+            })?;
+            let summary = ImageSummary {
+                format,
+                out: Some(path.clone()),
+                image: described.clone(),
+                platform: inspected.image.platform.as_ref().map(ToString::to_string),
+                components,
+                skipped: inspected.notes.clone(),
+            };
+            context.emit(&summary, || {
+                format!(
+                    "wrote a {} SBOM of {} packages in {described} to {}",
+                    if format == "spdx" {
+                        "SPDX 2.3"
+                    } else {
+                        "CycloneDX 1.6"
+                    },
+                    components,
+                    path.display()
+                )
+            })
+        }
+    }
+}
+
+/// The SBOM of an inspected image in `format`, created at `created`: its
+/// format's name, the document and how many packages it lists.
+fn image_document(
+    inspected: &Inspected,
+    created: String,
+    format: SbomFormat,
+) -> (&'static str, serde_json::Value, usize) {
     let mut components: Vec<Component> = inspected
         .inventory
         .packages
@@ -184,17 +236,13 @@ pub(crate) fn image_sbom(
         })
         .collect();
     airlift_sbom::normalize(&mut components);
-    let now = now()?;
-    let created = jiff::Timestamp::from_second(now.as_second())
-        .map_err(|e| Failure::new(Exit::Failed, format!("cannot read the clock: {e}")))?
-        .to_string();
     let described = inspected.described();
     let describes = Describes {
         name: described.clone(),
         created,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
-    let (format, mut document) = match args.format {
+    let (format, mut document) = match format {
         SbomFormat::Cyclonedx => (
             "cyclonedx",
             airlift_sbom::cyclonedx(&components, &describes),
@@ -220,40 +268,183 @@ pub(crate) fn image_sbom(
             ),
         });
     }
-    let mut text = serde_json::to_string_pretty(&document)
-        .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode the SBOM: {e}")))?;
-    match &args.out {
-        None => context.print_line(&text),
-        Some(path) => {
-            text.push('\n');
-            airlift_core::write_file_durably(path, text.as_bytes()).map_err(|e| {
-                Failure::new(
-                    Exit::Failed,
-                    format!("cannot write {}: {e}", path.display()),
-                )
-            })?;
-            let summary = ImageSummary {
-                format,
-                out: Some(path.clone()),
-                image: described.clone(),
-                platform: inspected.image.platform.as_ref().map(ToString::to_string),
-                components: components.len(),
-                skipped: inspected.notes.clone(),
-            };
-            context.emit(&summary, || {
-                format!(
-                    "wrote a {} SBOM of {} packages in {described} to {}",
-                    if format == "spdx" {
-                        "SPDX 2.3"
-                    } else {
-                        "CycloneDX 1.6"
-                    },
-                    components.len(),
-                    path.display()
-                )
-            })
+    (format, document, components.len())
+}
+
+/// The artifact type of the SBOMs collect attaches to images.
+pub(crate) const SBOM_ARTIFACT_TYPE: &str = "application/vnd.cyclonedx+json";
+
+/// The annotation that marks an SBOM referrer as airlift's own (its value
+/// is the version that wrote it), so that a collect of the same image
+/// again keeps it instead of reading the layers anew.
+pub(crate) const SBOM_GENERATOR: &str = "dev.airlift.sbom.generator";
+
+/// The SBOM referrers `collect` attaches to every container image among
+/// `entries`: the packages its layers install (as `sbom --image` reads
+/// them), as CycloneDX, created when the image's config says it was built
+/// (so the same image gives the same bytes). An image that already has one
+/// in `entries` keeps it; one that had one in `previous` (the last
+/// generation) gets that one back. What could not be read is a note, never
+/// a failure of the collect: the image is carried without an SBOM.
+pub(crate) fn image_sbom_referrers(
+    store: &airlift_store::Store,
+    entries: &[airlift_store::Entry],
+    previous: &[airlift_store::Entry],
+) -> Result<ImageSboms, Failure> {
+    use airlift_oci::index::{Key, parse_key};
+    let ours = |e: &&airlift_store::Entry| {
+        e.ecosystem == airlift_oci::ECOSYSTEM
+            && e.meta["artifact_type"].as_str() == Some(SBOM_ARTIFACT_TYPE)
+            && e.meta["annotations"][SBOM_GENERATOR].is_string()
+    };
+    let subject_of = |e: &airlift_store::Entry| -> Option<(String, String)> {
+        let Some(Key::Manifest { repository, .. }) = parse_key(&e.key) else {
+            return None;
+        };
+        Some((
+            repository.to_owned(),
+            e.meta["subject"].as_str()?.to_owned(),
+        ))
+    };
+    let present: std::collections::BTreeSet<(String, String)> =
+        entries.iter().filter(ours).filter_map(subject_of).collect();
+    let mut earlier: std::collections::BTreeMap<(String, String), &airlift_store::Entry> =
+        std::collections::BTreeMap::new();
+    for entry in previous.iter().filter(ours) {
+        if let Some(subject) = subject_of(entry) {
+            earlier.insert(subject, entry);
         }
     }
+    let mut added = Vec::new();
+    let mut notes = Vec::new();
+    let mut images = 0;
+    for entry in entries {
+        if entry.ecosystem != airlift_oci::ECOSYSTEM {
+            continue;
+        }
+        let Some(Key::Manifest { repository, .. }) = parse_key(&entry.key) else {
+            continue;
+        };
+        let subject = (repository.to_owned(), entry.digest.to_string());
+        if present.contains(&subject) {
+            continue;
+        }
+        if let Some(referrer) = earlier.get(&subject)
+            && let Some(kept) = kept_referrer(store, repository, referrer)
+        {
+            added.extend(kept);
+            images += 1;
+            continue;
+        }
+        let (image, created) = match airlift_oci::image::image_of_entry(store, entry) {
+            Ok(Some(found)) => found,
+            Ok(None) => continue,
+            Err(error) => {
+                notes.push(format!(
+                    "no SBOM for {repository}@{}: {error}",
+                    entry.digest
+                ));
+                continue;
+            }
+        };
+        let inspected = match inventory_of(image, false) {
+            Ok(inspected) => inspected,
+            Err(failure) => {
+                notes.push(format!(
+                    "no SBOM for {repository}@{}: {}",
+                    entry.digest, failure.message
+                ));
+                continue;
+            }
+        };
+        let created = created.unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned());
+        let (_, document, _) = image_document(&inspected, created.clone(), SbomFormat::Cyclonedx);
+        let mut content = serde_json::to_vec_pretty(&document)
+            .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode the SBOM: {e}")))?;
+        content.push(b'\n');
+        let annotations = std::collections::BTreeMap::from([
+            ("org.opencontainers.image.created".to_owned(), created),
+            (
+                SBOM_GENERATOR.to_owned(),
+                concat!("airlift ", env!("CARGO_PKG_VERSION")).to_owned(),
+            ),
+        ]);
+        let media_type = entry.meta["media_type"]
+            .as_str()
+            .unwrap_or("application/vnd.oci.image.manifest.v1+json");
+        added.extend(airlift_oci::artifact::attach(
+            store,
+            &airlift_oci::artifact::Subject {
+                repository,
+                digest: entry.digest,
+                size: entry.size,
+                media_type,
+            },
+            &airlift_oci::artifact::Artifact {
+                artifact_type: SBOM_ARTIFACT_TYPE,
+                content: &content,
+                annotations,
+            },
+        )?);
+        images += 1;
+    }
+    // Two images of one repository link the same empty config, and a link
+    // may be there already: each key once.
+    let mut keys: std::collections::BTreeSet<String> = entries
+        .iter()
+        .filter(|e| e.ecosystem == airlift_oci::ECOSYSTEM)
+        .map(|e| e.key.clone())
+        .collect();
+    added.retain(|e| keys.insert(e.key.clone()));
+    Ok(ImageSboms {
+        entries: added,
+        images,
+        notes,
+    })
+}
+
+/// What [`image_sbom_referrers`] gives collect.
+pub(crate) struct ImageSboms {
+    /// The entries to add to the generation.
+    pub(crate) entries: Vec<airlift_store::Entry>,
+    /// How many images have an SBOM referrer of airlift's.
+    pub(crate) images: usize,
+    /// What could not be read, one line each.
+    pub(crate) notes: Vec<String>,
+}
+
+/// The entries that serve an SBOM referrer of the last generation again:
+/// its manifest and the links of the blobs it names, when the store still
+/// holds them all (`None` otherwise: it is written anew).
+fn kept_referrer(
+    store: &airlift_store::Store,
+    repository: &str,
+    referrer: &airlift_store::Entry,
+) -> Option<Vec<airlift_store::Entry>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    store
+        .blobs
+        .open(&referrer.digest)
+        .ok()?
+        .take(airlift_oci::image::MAX_MANIFEST)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let mut entries = vec![referrer.clone()];
+    for descriptor in
+        std::iter::once(&manifest["config"]).chain(manifest["layers"].as_array()?.iter())
+    {
+        let digest: airlift_core::Digest = descriptor["digest"].as_str()?.parse().ok()?;
+        let size = store.blobs.size(&digest).ok()??;
+        entries.push(airlift_oci::index::entry(
+            airlift_oci::index::blob_key(repository, &digest),
+            digest,
+            size,
+            serde_json::json!({}),
+        ));
+    }
+    Some(entries)
 }
 
 /// `airlift scan --image`: the image's packages as advisories name them,

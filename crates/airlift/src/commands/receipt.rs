@@ -111,8 +111,11 @@ pub(crate) fn consumption(context: &Context, store: &Store) -> Result<Consumptio
     for e in damaged {
         tracing::warn!("{e}: its counts are left out of the receipt");
     }
-    // Every carried name, by ecosystem, as each ecosystem names requests.
+    // Every carried name, by ecosystem, as each ecosystem names requests;
+    // and those of packages (not the site's SBOMs, not advisory records),
+    // which are what can go unused.
     let mut carried: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    let mut packages: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
     if let Some(generation) = store.meta.current()? {
         for entry in store.meta.entries(generation.id, None)? {
             let Some(ecosystem) = context
@@ -123,6 +126,12 @@ pub(crate) fn consumption(context: &Context, store: &Store) -> Result<Consumptio
                 continue;
             };
             if let Some(name) = ecosystem.entry_name(&entry) {
+                if ecosystem.package(&entry).is_some() {
+                    packages
+                        .entry(ecosystem.name())
+                        .or_default()
+                        .insert(name.clone());
+                }
                 carried.entry(ecosystem.name()).or_default().insert(name);
             }
         }
@@ -173,7 +182,7 @@ pub(crate) fn consumption(context: &Context, store: &Store) -> Result<Consumptio
         .min();
     let mut unused = Vec::new();
     if since.is_some() {
-        for (ecosystem, names) in &carried {
+        for (ecosystem, names) in &packages {
             let fetched = records.get(*ecosystem).map(|r| &r.fetched);
             for name in names {
                 if !fetched.is_some_and(|f| f.contains_key(name)) {

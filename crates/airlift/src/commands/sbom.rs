@@ -37,42 +37,8 @@ pub(crate) fn sbom(context: &Context, args: SbomArgs) -> Result<(), Failure> {
                 .hint("collect or import a bundle first"),
         );
     };
-    let mut components = Vec::new();
-    for entry in store.meta.entries(generation.id, None)? {
-        let Some(ecosystem) = context
-            .ecosystems
-            .iter()
-            .find(|e| e.name() == entry.ecosystem)
-        else {
-            continue;
-        };
-        let Some(package) = ecosystem.package(&entry) else {
-            continue;
-        };
-        let mut hashes = vec![Hash {
-            algorithm: "SHA-256",
-            hex: entry.digest.hex(),
-        }];
-        if let Some(upstream) = package
-            .digest
-            .as_deref()
-            .and_then(airlift_sbom::upstream_hash)
-            && !hashes.iter().any(|h| h.algorithm == upstream.algorithm)
-        {
-            hashes.push(upstream);
-        }
-        components.push(Component {
-            reference: format!("{}:{}", entry.ecosystem, entry.key),
-            kind: Kind::of_purl(&package.purl),
-            name: package.name,
-            version: package.version,
-            purl: package.purl,
-            hashes,
-            licenses: Vec::new(),
-            depends_on: Vec::new(),
-        });
-    }
-    airlift_sbom::normalize(&mut components);
+    let entries = store.meta.entries(generation.id, None)?;
+    let components = components_of(&context.ecosystems, &entries);
 
     // Whole seconds: SPDX allows no fraction.
     let now = now()?;
@@ -124,4 +90,109 @@ pub(crate) fn sbom(context: &Context, args: SbomArgs) -> Result<(), Failure> {
             })
         }
     }
+}
+
+/// The packages among `entries` that the registered ecosystems recognise,
+/// as SBOM components (sorted): the SHA-256 of the blob the store holds
+/// and, when the upstream published a digest of another algorithm, that
+/// one too.
+pub(crate) fn components_of(
+    ecosystems: &Registry,
+    entries: &[airlift_store::Entry],
+) -> Vec<Component> {
+    let mut components = Vec::new();
+    for entry in entries {
+        let Some(ecosystem) = ecosystems.iter().find(|e| e.name() == entry.ecosystem) else {
+            continue;
+        };
+        let Some(package) = ecosystem.package(entry) else {
+            continue;
+        };
+        let mut hashes = vec![Hash {
+            algorithm: "SHA-256",
+            hex: entry.digest.hex(),
+        }];
+        if let Some(upstream) = package
+            .digest
+            .as_deref()
+            .and_then(airlift_sbom::upstream_hash)
+            && !hashes.iter().any(|h| h.algorithm == upstream.algorithm)
+        {
+            hashes.push(upstream);
+        }
+        components.push(Component {
+            reference: format!("{}:{}", entry.ecosystem, entry.key),
+            kind: Kind::of_purl(&package.purl),
+            name: package.name,
+            version: package.version,
+            purl: package.purl,
+            hashes,
+            licenses: Vec::new(),
+            depends_on: Vec::new(),
+        });
+    }
+    airlift_sbom::normalize(&mut components);
+    components
+}
+
+/// The SBOM entries `collect` writes with a generation of `entries`: a
+/// CycloneDX and an SPDX document of its packages, stored as blobs, as
+/// entries of the `site` ecosystem (served at `/sbom/`, carried in
+/// bundles). When the packages are those `previous` (the last generation's
+/// entries) described, its documents are kept as they are: the same
+/// packages collected again give no new bytes to carry.
+pub(crate) fn carried_sboms(
+    ecosystems: &Registry,
+    store: &airlift_store::Store,
+    entries: &[airlift_store::Entry],
+    previous: &[airlift_store::Entry],
+) -> Result<Vec<airlift_store::Entry>, Failure> {
+    use airlift_sbom::ecosystem::{CYCLONEDX, ECOSYSTEM, SPDX};
+    use std::io::Write as _;
+    let components = components_of(ecosystems, entries);
+    let fingerprint =
+        airlift_sbom::serial(concat!("site ", env!("CARGO_PKG_VERSION")), &components);
+    let kept: Vec<airlift_store::Entry> = previous
+        .iter()
+        .filter(|e| e.ecosystem == ECOSYSTEM && (e.key == CYCLONEDX || e.key == SPDX))
+        .filter(|e| e.meta["fingerprint"].as_str() == Some(fingerprint.as_str()))
+        .cloned()
+        .collect();
+    if kept.len() == 2 {
+        return Ok(kept);
+    }
+    let now = now()?;
+    let created = jiff::Timestamp::from_second(now.as_second())
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot read the clock: {e}")))?
+        .to_string();
+    let describes = Describes {
+        name: "airlift collect".to_owned(),
+        created,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let mut out = Vec::new();
+    for (key, document) in [
+        (CYCLONEDX, airlift_sbom::cyclonedx(&components, &describes)),
+        (SPDX, airlift_sbom::spdx(&components, &describes)),
+    ] {
+        let mut bytes = serde_json::to_vec_pretty(&document)
+            .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode the SBOM: {e}")))?;
+        bytes.push(b'\n');
+        let mut writer = store.blobs.writer()?;
+        writer
+            .write_all(&bytes)
+            .map_err(|e| Failure::new(Exit::Failed, format!("cannot store the SBOM: {e}")))?;
+        let (digest, size) = writer.commit(None)?;
+        out.push(airlift_store::Entry {
+            ecosystem: ECOSYSTEM.into(),
+            key: key.into(),
+            digest,
+            size,
+            meta: serde_json::json!({
+                "components": components.len(),
+                "fingerprint": fingerprint,
+            }),
+        });
+    }
+    Ok(out)
 }
