@@ -578,7 +578,9 @@ pub struct ClientConfig {
 
 /// OSV's name for the ecosystem of Rust crates. It is the public crate
 /// registry's host name, which this repository writes nowhere as a
-/// literal: upstream hosts are configuration.
+/// literal: upstream hosts are configuration. `airlift_inventory`, which
+/// depends on no other airlift crate, spells it too; a test of the CLI
+/// holds the two equal.
 pub const OSV_RUST: &str = concat!("crates", ".", "io");
 
 /// A package as OSV advisories name it.

@@ -20,3 +20,14 @@ pub fn all() -> Arc<[Arc<dyn Ecosystem>]> {
         airlift_sbom::ecosystem::ecosystem(),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    /// The contract and the inventory (which depends on no other airlift
+    /// crate) each spell OSV's Rust ecosystem name; they must agree, or
+    /// crates found in images would never match carried advisories.
+    #[test]
+    fn the_osv_rust_names_agree() {
+        assert_eq!(airlift_ecosystem::OSV_RUST, airlift_inventory::OSV_RUST);
+    }
+}

@@ -163,46 +163,28 @@ pub(crate) fn image_sbom(
     reference: &str,
 ) -> Result<(), Failure> {
     let inspected = inspect_image(context, reference, args.platform.as_deref())?;
-    let now = now()?;
-    let created = jiff::Timestamp::from_second(now.as_second())
-        .map_err(|e| Failure::new(Exit::Failed, format!("cannot read the clock: {e}")))?
-        .to_string();
     let described = inspected.described();
-    let (format, document, components) = image_document(&inspected, created, args.format);
-    let mut text = serde_json::to_string_pretty(&document)
-        .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode the SBOM: {e}")))?;
-    match &args.out {
-        None => context.print_line(&text),
-        Some(path) => {
-            text.push('\n');
-            airlift_core::write_file_durably(path, text.as_bytes()).map_err(|e| {
-                Failure::new(
-                    Exit::Failed,
-                    format!("cannot write {}: {e}", path.display()),
-                )
-            })?;
-            let summary = ImageSummary {
-                format,
-                out: Some(path.clone()),
-                image: described.clone(),
-                platform: inspected.image.platform.as_ref().map(ToString::to_string),
-                components,
-                skipped: inspected.notes.clone(),
-            };
-            context.emit(&summary, || {
-                format!(
-                    "wrote a {} SBOM of {} packages in {described} to {}",
-                    if format == "spdx" {
-                        "SPDX 2.3"
-                    } else {
-                        "CycloneDX 1.6"
-                    },
-                    components,
-                    path.display()
-                )
-            })
-        }
-    }
+    let (format, document, components) = image_document(&inspected, sbom_created()?, args.format);
+    write_sbom(
+        context,
+        &document,
+        args.out.as_deref(),
+        |path| ImageSummary {
+            format,
+            out: Some(path.to_path_buf()),
+            image: described.clone(),
+            platform: inspected.image.platform.as_ref().map(ToString::to_string),
+            components,
+            skipped: inspected.notes.clone(),
+        },
+        |path| {
+            format!(
+                "wrote a {} SBOM of {components} packages in {described} to {}",
+                format_title(format),
+                path.display()
+            )
+        },
+    )
 }
 
 /// The SBOM of an inspected image in `format`, created at `created`: its
@@ -458,20 +440,10 @@ pub(crate) fn image_subjects(
     let inspected = inspect_image(context, reference, platform)?;
     let described = inspected.described();
     let mut subjects = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for package in inspected.inventory.packages {
-        let Some(ecosystem) = package.osv_ecosystem.clone() else {
-            continue;
-        };
-        let (name, version) = package.advisory_name();
-        if seen.insert((ecosystem.clone(), name.clone(), version.clone())) {
-            subjects.push(Subject {
-                ecosystem,
-                name,
-                version,
-                reference: package.purl,
-            });
-        }
-    }
+    add_subjects(
+        &mut subjects,
+        &mut Seen::new(),
+        inspected.inventory.packages,
+    );
     Ok((subjects, described, inspected.notes))
 }

@@ -40,27 +40,70 @@ pub(crate) fn sbom(context: &Context, args: SbomArgs) -> Result<(), Failure> {
     let entries = store.meta.entries(generation.id, None)?;
     let components = components_of(&context.ecosystems, &entries);
 
-    // Whole seconds: SPDX allows no fraction.
-    let now = now()?;
-    let created = jiff::Timestamp::from_second(now.as_second())
-        .map_err(|e| Failure::new(Exit::Failed, format!("cannot read the clock: {e}")))?
-        .to_string();
     let format = match args.format {
         SbomFormat::Cyclonedx => "cyclonedx",
         SbomFormat::Spdx => "spdx",
     };
     let describes = Describes {
         name: format!("airlift generation {}", generation.id),
-        created,
+        created: sbom_created()?,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
     let document = match args.format {
         SbomFormat::Cyclonedx => airlift_sbom::cyclonedx(&components, &describes),
         SbomFormat::Spdx => airlift_sbom::spdx(&components, &describes),
     };
-    let mut text = serde_json::to_string_pretty(&document)
+    write_sbom(
+        context,
+        &document,
+        args.out.as_deref(),
+        |path| Summary {
+            format,
+            out: Some(path.to_path_buf()),
+            components: components.len(),
+        },
+        |path| {
+            format!(
+                "wrote a {} SBOM of {} packages (generation {}) to {}",
+                format_title(format),
+                components.len(),
+                generation.id,
+                path.display()
+            )
+        },
+    )
+}
+
+/// When an SBOM is created: now, or `SOURCE_DATE_EPOCH` when set, in whole
+/// seconds (SPDX allows no fraction).
+pub(crate) fn sbom_created() -> Result<String, Failure> {
+    let now = now()?;
+    Ok(jiff::Timestamp::from_second(now.as_second())
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot read the clock: {e}")))?
+        .to_string())
+}
+
+/// What people call a format (`CycloneDX 1.6`).
+pub(crate) fn format_title(format: &str) -> &'static str {
+    if format == "spdx" {
+        "SPDX 2.3"
+    } else {
+        "CycloneDX 1.6"
+    }
+}
+
+/// Prints `document` on standard output, or writes it to `out` (replacing
+/// it, durably) and reports what `summary` and `line` say of it.
+pub(crate) fn write_sbom<S: Serialize>(
+    context: &Context,
+    document: &serde_json::Value,
+    out: Option<&Path>,
+    summary: impl FnOnce(&Path) -> S,
+    line: impl FnOnce(&Path) -> String,
+) -> Result<(), Failure> {
+    let mut text = serde_json::to_string_pretty(document)
         .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode the SBOM: {e}")))?;
-    match &args.out {
+    match out {
         None => context.print_line(&text),
         Some(path) => {
             text.push('\n');
@@ -70,24 +113,7 @@ pub(crate) fn sbom(context: &Context, args: SbomArgs) -> Result<(), Failure> {
                     format!("cannot write {}: {e}", path.display()),
                 )
             })?;
-            let summary = Summary {
-                format,
-                out: Some(path.clone()),
-                components: components.len(),
-            };
-            context.emit(&summary, || {
-                format!(
-                    "wrote a {} SBOM of {} packages (generation {}) to {}",
-                    if format == "spdx" {
-                        "SPDX 2.3"
-                    } else {
-                        "CycloneDX 1.6"
-                    },
-                    components.len(),
-                    generation.id,
-                    path.display()
-                )
-            })
+            context.emit(&summary(path), || line(path))
         }
     }
 }
@@ -161,13 +187,9 @@ pub(crate) fn carried_sboms(
     if kept.len() == 2 {
         return Ok(kept);
     }
-    let now = now()?;
-    let created = jiff::Timestamp::from_second(now.as_second())
-        .map_err(|e| Failure::new(Exit::Failed, format!("cannot read the clock: {e}")))?
-        .to_string();
     let describes = Describes {
         name: "airlift collect".to_owned(),
-        created,
+        created: sbom_created()?,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
     let mut out = Vec::new();

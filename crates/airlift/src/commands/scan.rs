@@ -264,7 +264,7 @@ pub(crate) fn inventory_subjects(
     distro: Option<&airlift_inventory::Distro>,
 ) -> Result<Vec<Subject>, Failure> {
     let mut subjects = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = Seen::new();
     for path in paths {
         let bytes = read_bounded(path, MAX_INVENTORY_BYTES)?;
         let mut inventory = airlift_inventory::read_inventory(&bytes, &path.display().to_string())
@@ -272,22 +272,35 @@ pub(crate) fn inventory_subjects(
         if let Some(distro) = distro {
             inventory.assume_distro(distro);
         }
-        for package in inventory.packages {
-            let Some(ecosystem) = package.osv_ecosystem.clone() else {
-                continue;
-            };
-            let (name, version) = package.advisory_name();
-            if seen.insert((ecosystem.clone(), name.clone(), version.clone())) {
-                subjects.push(Subject {
-                    ecosystem,
-                    name,
-                    version,
-                    reference: package.purl,
-                });
-            }
-        }
+        add_subjects(&mut subjects, &mut seen, inventory.packages);
     }
     Ok(subjects)
+}
+
+/// The (OSV ecosystem, name, version) triples already among the subjects.
+pub(crate) type Seen = std::collections::BTreeSet<(String, String, String)>;
+
+/// Adds `packages` as advisories name them to `subjects`, each once: a
+/// package of no OSV ecosystem has no advisories to match.
+pub(crate) fn add_subjects(
+    subjects: &mut Vec<Subject>,
+    seen: &mut Seen,
+    packages: Vec<airlift_inventory::Installed>,
+) {
+    for package in packages {
+        let Some(ecosystem) = package.osv_ecosystem.clone() else {
+            continue;
+        };
+        let (name, version) = package.advisory_name();
+        if seen.insert((ecosystem.clone(), name.clone(), version.clone())) {
+            subjects.push(Subject {
+                ecosystem,
+                name,
+                version,
+                reference: package.purl,
+            });
+        }
+    }
 }
 
 /// `--distro debian:12` as the inventory crate's distribution.
