@@ -263,12 +263,28 @@ impl Ecosystem for Apt {
             .get("architecture")
             .and_then(|a| a.as_str())
             .unwrap_or("all");
+        // The purl's `distro` is the suite it was collected from (its
+        // codename, as the package URL specification's examples have it);
+        // of several, the first by name.
+        let distro = entry
+            .meta
+            .get("homes")
+            .and_then(|h| h.as_array())
+            .and_then(|homes| {
+                homes
+                    .iter()
+                    .filter_map(|h| h.as_str()?.split('/').next())
+                    .filter(|suite| !suite.is_empty())
+                    .min()
+            })
+            .map(|suite| format!("&distro={}", airlift_ecosystem::purl_encode(suite)))
+            .unwrap_or_default();
         Some(Package {
             ecosystem: crate::ECOSYSTEM,
             name: name.to_owned(),
             version: version.to_owned(),
             purl: format!(
-                "pkg:deb/debian/{}@{}?arch={}",
+                "pkg:deb/debian/{}@{}?arch={}{distro}",
                 airlift_ecosystem::purl_encode(name),
                 airlift_ecosystem::purl_encode(version),
                 airlift_ecosystem::purl_encode(arch)
@@ -428,6 +444,28 @@ mod tests {
             size: 1,
             meta,
         }
+    }
+
+    #[test]
+    fn a_package_url_names_the_suite_it_came_from() {
+        let package = Apt
+            .package(&entry(
+                "debian/pool/main/j/jq/jq_1.6-2.1_amd64.deb",
+                serde_json::json!({"package": "jq", "version": "1.6-2.1", "architecture": "amd64",
+                    "homes": ["bookworm/main", "bookworm-updates/main"]}),
+            ))
+            .unwrap();
+        assert_eq!(
+            package.purl,
+            "pkg:deb/debian/jq@1.6-2.1?arch=amd64&distro=bookworm"
+        );
+        let without = Apt
+            .package(&entry(
+                "debian/pool/main/j/jq/jq_1.6-2.1_amd64.deb",
+                serde_json::json!({"package": "jq", "version": "1.6-2.1", "architecture": "amd64"}),
+            ))
+            .unwrap();
+        assert_eq!(without.purl, "pkg:deb/debian/jq@1.6-2.1?arch=amd64");
     }
 
     #[test]

@@ -201,6 +201,10 @@ pub struct SbomArgs {
     /// The platform to pick from a multi-platform image (default linux/amd64).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", requires = "image")]
     pub platform: Option<String>,
+    /// The packages a bundle would serve, before it is imported (verified
+    /// first, as `plan` does).
+    #[arg(long, value_name = "BUNDLE", conflicts_with = "image")]
+    pub bundle: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +236,11 @@ pub struct DriftArgs {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
+    /// Scan a bundle before it is imported: its packages, against the
+    /// advisory database it carries (or, when it carries none, the
+    /// site's). The bundle is verified first, as `plan` does.
+    #[arg(long, value_name = "BUNDLE", conflicts_with_all = ["inventory", "image"])]
+    pub bundle: Option<PathBuf>,
     /// Scan what a host runs instead of the generation: a dpkg status
     /// file, an apk database, `pip inspect` or `pip freeze` output (or a
     /// requirements.txt pinned with ==), `npm ls --json`, a

@@ -284,7 +284,40 @@ fn scan_across_the_gap_matches_with_each_ecosystems_order_and_merges_aliases() {
     isolated
         .run(&["init", "--trust", connected.root().to_str().unwrap()])
         .ok();
+    // Before the import: the bundle itself, verified, scanned and described.
+    let before = isolated
+        .run(&["--json", "scan", "--bundle", bundle.to_str().unwrap()])
+        .ok()
+        .json();
+    let bundle_sbom = isolated
+        .run(&["sbom", "--bundle", bundle.to_str().unwrap()])
+        .ok()
+        .json();
+    // A bundle with one altered advisory record is refused, not scanned.
+    let tampered = work.path().join("tampered");
+    let copied = std::process::Command::new("cp")
+        .args(["-r", bundle.to_str().unwrap(), tampered.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let record = walk(&tampered)
+        .into_iter()
+        .find(|path| std::fs::read(path).is_ok_and(|b| b.windows(10).any(|w| w == b"DSA-9999-1")))
+        .expect("no record file in the bundle");
+    let text = std::fs::read_to_string(&record).unwrap();
+    std::fs::write(&record, text.replace("DSA-9999-1", "DSA-9999-2")).unwrap();
+    let refused = isolated.run(&["scan", "--bundle", tampered.to_str().unwrap()]);
+    assert_eq!(
+        refused.code, 3,
+        "a tampered bundle was scanned: {}",
+        refused.stdout
+    );
     isolated.run(&["import", bundle.to_str().unwrap()]).ok();
+    let served_sbom = isolated.run(&["sbom"]).ok().json();
+    assert_eq!(
+        bundle_sbom["components"], served_sbom["components"],
+        "the bundle's SBOM is not the generation's it becomes"
+    );
 
     let sarif = work.path().join("scan.sarif");
     let report = isolated
@@ -330,6 +363,8 @@ fn scan_across_the_gap_matches_with_each_ecosystems_order_and_merges_aliases() {
         .collect();
     // smallvec 1.6.1 is the fixed version: not affected.
     assert_eq!(found_sorted, expected, "{report:#}");
+    assert_eq!(before["findings"], report["findings"], "{before:#}");
+    assert_eq!(before["database"]["records"], 6);
 
     let document: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
@@ -608,4 +643,18 @@ fn plan_shows_what_a_bundle_introduces_and_an_import_policy_refuses_it_without_a
         export.contains("the affected proxy code is not used"),
         "{export}"
     );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -30,22 +30,38 @@ pub(crate) fn sbom(context: &Context, args: SbomArgs) -> Result<(), Failure> {
     if let Some(reference) = &args.image {
         return image_sbom(context, &args, reference);
     }
-    let store = context.store()?;
-    let Some(generation) = store.meta.current()? else {
-        return Err(
-            Failure::new(Exit::Failed, "this home has no generation yet")
-                .hint("collect or import a bundle first"),
-        );
+    // What is described: the generation served, or a bundle before it is
+    // imported (verified first).
+    let (described, components) = match &args.bundle {
+        Some(bundle) => {
+            let ecosystems = context.ecosystems.clone();
+            let (id, components) = read_verified_bundle(context, bundle, move |input| {
+                Ok(components_of(&ecosystems, input.entries))
+            })?;
+            (format!("bundle {id}"), components)
+        }
+        None => {
+            let store = context.store()?;
+            let Some(generation) = store.meta.current()? else {
+                return Err(
+                    Failure::new(Exit::Failed, "this home has no generation yet")
+                        .hint("collect or import a bundle first"),
+                );
+            };
+            let entries = store.meta.entries(generation.id, None)?;
+            (
+                format!("generation {}", generation.id),
+                components_of(&context.ecosystems, &entries),
+            )
+        }
     };
-    let entries = store.meta.entries(generation.id, None)?;
-    let components = components_of(&context.ecosystems, &entries);
 
     let format = match args.format {
         SbomFormat::Cyclonedx => "cyclonedx",
         SbomFormat::Spdx => "spdx",
     };
     let describes = Describes {
-        name: format!("airlift generation {}", generation.id),
+        name: format!("airlift {described}"),
         created: sbom_created()?,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
@@ -64,10 +80,9 @@ pub(crate) fn sbom(context: &Context, args: SbomArgs) -> Result<(), Failure> {
         },
         |path| {
             format!(
-                "wrote a {} SBOM of {} packages (generation {}) to {}",
+                "wrote a {} SBOM of {} packages ({described}) to {}",
                 format_title(format),
                 components.len(),
-                generation.id,
                 path.display()
             )
         },

@@ -65,37 +65,28 @@ struct Database {
     age_days: Option<i64>,
 }
 
-pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
-    let store = context.store()?;
-    let Some(generation) = store.meta.current()? else {
-        return Err(
-            Failure::new(Exit::Failed, "this home has no generation yet")
-                .hint("collect or import a bundle that declares [advisories] first"),
-        );
-    };
-    // The database is read one entry at a time; only the ecosystems whose
-    // packages advisories name are loaded whole.
-    let database = Carried::in_generation(&store, generation.id)?;
-    let mut entries = Vec::new();
-    if args.inventory.is_empty() && args.image.is_none() {
-        for ecosystem in context.ecosystems.iter() {
-            if !ecosystem.advisory_ecosystems().is_empty() {
-                entries.extend(store.meta.entries(generation.id, Some(ecosystem.name()))?);
-            }
-        }
+/// What was matched: the database, the packages, the findings.
+struct Matched {
+    database: Database,
+    scanned: BTreeMap<String, usize>,
+    unmatched_ecosystems: Vec<String>,
+    findings: Vec<Finding>,
+    image: Option<String>,
+    skipped: Vec<String>,
+}
+
+/// Packages scanned, per OSV ecosystem.
+fn count_scanned(subjects: &[Subject]) -> BTreeMap<String, usize> {
+    let mut scanned: BTreeMap<String, usize> = BTreeMap::new();
+    for subject in subjects {
+        *scanned.entry(subject.ecosystem.clone()).or_default() += 1;
     }
-    let Some(database) = database else {
-        return Err(Failure::new(
-            Exit::Failed,
-            format!("generation {} carries no advisory database", generation.id),
-        )
-        .hint(
-            "declare [advisories] in airlift.toml on the connected side and carry the next bundle",
-        ));
-    };
-    let now = now()?;
-    let age_days = database.age(now).map(|seconds| seconds / 86_400);
-    if let (Some(limit), Some(age)) = (args.max_age, age_days)
+    scanned
+}
+
+/// Refuses a database older than `--max-age` days.
+fn check_age(max_age: Option<u32>, age_days: Option<i64>) -> Result<(), Failure> {
+    if let (Some(limit), Some(age)) = (max_age, age_days)
         && age > i64::from(limit)
     {
         return Err(Failure::new(
@@ -104,28 +95,136 @@ pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
         )
         .hint("carry a newer database, or raise --max-age"));
     }
+    Ok(())
+}
 
-    let distro = args.distro.as_deref().map(parse_distro).transpose()?;
-    let mut image = None;
-    let mut skipped = Vec::new();
-    let subjects = if let Some(reference) = &args.image {
-        let (subjects, described, notes) =
-            image_subjects(context, reference, args.platform.as_deref())?;
-        image = Some(described);
-        skipped = notes;
-        subjects
-    } else if args.inventory.is_empty() {
-        generation_subjects(context, &entries)
-    } else {
-        inventory_subjects(&args.inventory, distro.as_ref())?
+/// The bundle's packages matched against the database it carries, or the
+/// site's when it carries none, inside the bundle's verification: its
+/// records are read from its verified copies.
+fn match_bundle(context: &Context, bundle: &Path) -> Result<Matched, Failure> {
+    let store = context.store()?;
+    let ecosystems = context.ecosystems.clone();
+    let now = now()?;
+    let (bundle_id, matched) = read_verified_bundle(context, bundle, move |input| {
+        let subjects = subjects_of(&ecosystems, input.entries);
+        let scanned = count_scanned(&subjects);
+        let mut scanner = scanner_for(&ecosystems, subjects);
+        let damaged = |e: airlift_advisory::DatabaseError| {
+            Failure::new(Exit::Damaged, e.to_string()).hint("run airlift fsck")
+        };
+        let (database, read) = match Carried::of(input.entries.iter().cloned()) {
+            Some(database) => {
+                let mut from_bundle = |entry: &airlift_store::Entry| {
+                    (input.blob)(&entry.digest)
+                        .map_err(|reason| airlift_advisory::DatabaseError::Record {
+                            key: entry.key.clone(),
+                            digest: entry.digest.to_string(),
+                            reason,
+                        })
+                        .and_then(|bytes| airlift_advisory::parse_record(entry, &bytes))
+                };
+                let read = database
+                    .feed_with(&mut from_bundle, &mut scanner)
+                    .map_err(|e| Failure::input(format!("the bundle's advisories: {e}")))?;
+                (database, read)
+            }
+            None => {
+                let site = match store.meta.current()? {
+                    Some(generation) => Carried::in_generation(&store, generation.id)?,
+                    None => None,
+                };
+                let Some(database) = site else {
+                    return Err(Failure::new(
+                        Exit::Failed,
+                        "neither the bundle nor this site carries an advisory database",
+                    )
+                    .hint("declare [advisories] in airlift.toml on the connected side"));
+                };
+                let read = database.feed(&store, &mut scanner).map_err(damaged)?;
+                (database, read)
+            }
+        };
+        let unmatched_ecosystems = scanner.unmatched_ecosystems();
+        Ok(Matched {
+            database: Database {
+                records: database.records.len(),
+                read,
+                built: database.built.map(|b| b.to_string()),
+                age_days: database.age(now).map(|seconds| seconds / 86_400),
+            },
+            scanned,
+            unmatched_ecosystems,
+            findings: scanner.finish(),
+            image: None,
+            skipped: Vec::new(),
+        })
+    })?;
+    tracing::debug!("scanned bundle {bundle_id}");
+    Ok(matched)
+}
+
+/// Verifies `bundle` as `plan` does (nothing is committed) and hands its
+/// verified entries, with a reader of its blobs (its verified copies, or
+/// the store's for what a delta leaves out), to `read`: its id and what
+/// `read` gave.
+pub(crate) fn read_verified_bundle<T: Send + 'static>(
+    context: &Context,
+    bundle: &Path,
+    read: impl Fn(&airlift_bundle::AdmissionInput<'_>) -> Result<T, Failure> + Send + Sync + 'static,
+) -> Result<(String, T), Failure> {
+    let store = context.store()?;
+    let slot: Arc<std::sync::Mutex<Option<Result<T, Failure>>>> = Arc::default();
+    let sink = slot.clone();
+    let mut options = import_options(
+        context,
+        None,
+        airlift_bundle::RemovalPolicy {
+            allow: true,
+            max_percent: 100,
+        },
+    )?;
+    options.admission = Some(airlift_bundle::Admission(Arc::new(move |input| {
+        let result = read(input);
+        *sink
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(result);
+        airlift_bundle::AdmissionOutcome {
+            report: serde_json::Value::Null,
+            refusal: None,
+        }
+    })));
+    let plan = airlift_bundle::plan(bundle, &store, &options, &context.bar())?;
+    let result = slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+        .ok_or_else(|| {
+            Failure::new(
+                Exit::Failed,
+                format!("bundle {} was verified but not read", plan.bundle_id),
+            )
+        })??;
+    Ok((plan.bundle_id.to_string(), result))
+}
+
+pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
+    let store = context.store()?;
+    let matched = match &args.bundle {
+        Some(bundle) => {
+            let matched = match_bundle(context, bundle)?;
+            check_age(args.max_age, matched.database.age_days)?;
+            matched
+        }
+        None => match_site(context, &store, &args)?,
     };
-    let mut scanned: BTreeMap<String, usize> = BTreeMap::new();
-    for subject in &subjects {
-        *scanned.entry(subject.ecosystem.clone()).or_default() += 1;
-    }
-    let (read, findings, unmatched_ecosystems) =
-        match_subjects(context, &store, &database, subjects)?;
-
+    let Matched {
+        database,
+        scanned,
+        unmatched_ecosystems,
+        findings,
+        image,
+        skipped,
+    } = matched;
     let mut counted: BTreeMap<Level, usize> = BTreeMap::new();
     for finding in &findings {
         *counted.entry(finding.severity.level).or_default() += 1;
@@ -152,12 +251,7 @@ pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
     let report = Report {
         image,
         skipped,
-        database: Database {
-            records: database.records.len(),
-            read,
-            built: database.built.map(|b| b.to_string()),
-            age_days,
-        },
+        database,
         scanned,
         unmatched_ecosystems,
         levels,
@@ -178,6 +272,75 @@ pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// The generation's packages, a host's inventories or an image matched
+/// against the database the generation carries.
+fn match_site(
+    context: &Context,
+    store: &airlift_store::Store,
+    args: &ScanArgs,
+) -> Result<Matched, Failure> {
+    let Some(generation) = store.meta.current()? else {
+        return Err(
+            Failure::new(Exit::Failed, "this home has no generation yet")
+                .hint("collect or import a bundle that declares [advisories] first"),
+        );
+    };
+    // The database is read one entry at a time; only the ecosystems whose
+    // packages advisories name are loaded whole.
+    let database = Carried::in_generation(store, generation.id)?;
+    let mut entries = Vec::new();
+    if args.inventory.is_empty() && args.image.is_none() {
+        for ecosystem in context.ecosystems.iter() {
+            if !ecosystem.advisory_ecosystems().is_empty() {
+                entries.extend(store.meta.entries(generation.id, Some(ecosystem.name()))?);
+            }
+        }
+    }
+    let Some(database) = database else {
+        return Err(Failure::new(
+            Exit::Failed,
+            format!("generation {} carries no advisory database", generation.id),
+        )
+        .hint(
+            "declare [advisories] in airlift.toml on the connected side and carry the next bundle",
+        ));
+    };
+    let now = now()?;
+    let age_days = database.age(now).map(|seconds| seconds / 86_400);
+    check_age(args.max_age, age_days)?;
+
+    let distro = args.distro.as_deref().map(parse_distro).transpose()?;
+    let mut image = None;
+    let mut skipped = Vec::new();
+    let subjects = if let Some(reference) = &args.image {
+        let (subjects, described, notes) =
+            image_subjects(context, reference, args.platform.as_deref())?;
+        image = Some(described);
+        skipped = notes;
+        subjects
+    } else if args.inventory.is_empty() {
+        generation_subjects(context, &entries)
+    } else {
+        inventory_subjects(&args.inventory, distro.as_ref())?
+    };
+    let scanned = count_scanned(&subjects);
+    let (read, findings, unmatched_ecosystems) =
+        match_subjects(context, store, &database, subjects)?;
+    Ok(Matched {
+        database: Database {
+            records: database.records.len(),
+            read,
+            built: database.built.map(|b| b.to_string()),
+            age_days,
+        },
+        scanned,
+        unmatched_ecosystems,
+        findings,
+        image,
+        skipped,
+    })
 }
 
 /// Matches `subjects` against the carried `database`: the records read,
