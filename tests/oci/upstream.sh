@@ -92,6 +92,8 @@ TOML
     check "the amd64 image was not carried" sh -c "! '$CRANE' pull --insecure --platform linux/amd64 $I/team/app:1.0 '$WORK/amd64-pulled.tar'"
     check "the signature tag crossed" sh -c "'$CRANE' manifest --insecure $I/team/app:$signature_tag >/dev/null"
     check "the SBOM is a referrer inside the gap" sh -c "'$ORAS' discover --plain-http $I/team/app:1.0 | grep -q 'application/spdx+json'"
+    check "airlift's SBOM of the arm64 image's layers is its referrer" sh -c "'$ORAS' discover --plain-http $I/team/app@\$(cat '$WORK/arm64.digest') | grep -q 'application/vnd.cyclonedx+json'"
+    check "the generation's SBOM is served at /sbom/ and lists the image" sh -c "curl -fsS http://$I/sbom/cyclonedx.json | grep -q 'pkg:oci/app@'"
     stop_server "$SERVER"
 }
 output=$(in_gap in_namespace 2>&1) || true
