@@ -815,12 +815,21 @@ impl Page {
             &drift.consumption_unused,
         );
         self.raw("</section>\n");
-        self.drift_kind(
-            4,
-            "Packages on hosts that did not come from this site, or versions it no \
-             longer serves.",
-            &drift.hosts,
-        );
+        if drift.hosts_compared.is_empty() {
+            self.drift_start(4);
+            self.empty(
+                "No host inventory was compared (airlift report --inventory FILE \
+                 compares what a host runs with what the site serves).",
+            );
+            self.raw("</section>\n");
+        } else {
+            self.drift_kind(
+                4,
+                "Packages on hosts that did not come from this site, or versions it no \
+                 longer serves.",
+                &drift.hosts,
+            );
+        }
         self.section_end();
     }
 

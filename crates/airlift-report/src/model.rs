@@ -233,6 +233,10 @@ pub struct DriftInfo {
     /// Packages on hosts that did not come from this site, or versions it
     /// no longer serves.
     pub hosts: Vec<DriftItem>,
+    /// The host inventories compared (empty: none was given, and the hosts
+    /// section says so rather than "none found").
+    #[serde(default)]
+    pub hosts_compared: Vec<String>,
 }
 
 /// One item of drift.

@@ -216,6 +216,14 @@ pub struct ReportArgs {
     /// Do not re-hash the served blobs for the drift section.
     #[arg(long)]
     pub no_rehash: bool,
+    /// Compare what a host runs with what the site serves, for the hosts
+    /// section (the formats of `drift --inventory`); repeatable.
+    #[arg(long = "inventory", value_name = "FILE")]
+    pub inventory: Vec<PathBuf>,
+    /// The distribution a dpkg status file or apk database of
+    /// `--inventory` comes from (debian:12, alpine:3.20).
+    #[arg(long, value_name = "ID:VERSION", requires = "inventory")]
+    pub distro: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -59,9 +59,28 @@ fn the_report_states_bundles_audit_packages_findings_and_drift() {
     );
     assert!(server.child.wait().unwrap().success());
 
+    // Without an inventory, the hosts section says none was compared.
+    let bare = connected.work.path().join("bare");
+    isolated
+        .run(&["report", "--out", bare.to_str().unwrap()])
+        .ok();
+    let html = std::fs::read_to_string(bare.join("report.html")).unwrap();
+    assert!(html.contains("No host inventory was compared"), "{html}");
+
+    // A host that runs a Python package the site does not carry (and
+    // which the carried advisory names).
+    let freeze = connected.work.path().join("freeze.txt");
+    std::fs::write(&freeze, "nothere==1.0\n").unwrap();
     let out = connected.work.path().join("report");
     let summary = isolated
-        .run(&["--json", "report", "--out", out.to_str().unwrap()])
+        .run(&[
+            "--json",
+            "report",
+            "--out",
+            out.to_str().unwrap(),
+            "--inventory",
+            freeze.to_str().unwrap(),
+        ])
         .ok()
         .json();
     assert_eq!(summary["bundles"], 1, "{summary:#}");
@@ -105,7 +124,18 @@ fn the_report_states_bundles_audit_packages_findings_and_drift() {
     assert!(unused.contains(&"tools/big.bin"), "{unused:?}");
     assert!(!unused.contains(&"docs/readme.txt"), "{unused:?}");
 
+    let hosts = &report["drift"]["hosts"];
+    assert_eq!(hosts.as_array().unwrap().len(), 1, "{hosts:#}");
+    assert_eq!(hosts[0]["key"], "nothere 1.0");
+    let detail = hosts[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("not carried by this site") && detail.contains("PYSEC-2099-1"),
+        "{detail}"
+    );
+
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("nothere 1.0"));
+    assert!(!html.contains("No host inventory was compared"));
     assert!(html.contains("tools/missing.bin"));
     assert!(html.contains("id=\"vulnerabilities\""));
     assert!(html.contains("uploads/notes.txt"));

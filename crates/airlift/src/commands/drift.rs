@@ -219,7 +219,7 @@ pub(crate) fn check_drift(
 
 /// What hosts run that the site does not serve as it is, with the
 /// advisories that affect each such package.
-fn hosts(
+pub(crate) fn hosts(
     context: &Context,
     store: &airlift_store::Store,
     inventories: &[PathBuf],

@@ -177,6 +177,42 @@ pub(crate) fn report(context: &Context, args: ReportArgs) -> Result<(), Failure>
         };
     }
 
+    // What hosts run that the site does not serve as it is, as `drift
+    // --inventory` compares them.
+    if !args.inventory.is_empty() {
+        let distro = args.distro.as_deref().map(parse_distro).transpose()?;
+        report.drift.hosts_compared = args
+            .inventory
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        report.drift.hosts = hosts(context, &store, &args.inventory, distro.as_ref())?
+            .into_iter()
+            .map(|host| DriftItem {
+                ecosystem: host.ecosystem,
+                key: format!("{} {}", host.name, host.version),
+                detail: format!(
+                    "{} on {}{}{}",
+                    match host.status {
+                        "not-carried" => "not carried by this site".to_owned(),
+                        "version-not-served" => format!(
+                            "this version is not served (the site serves {})",
+                            host.served_versions.join(", ")
+                        ),
+                        _ => "an ecosystem this site does not carry".to_owned(),
+                    },
+                    host.inventory,
+                    if host.findings.is_empty() {
+                        ""
+                    } else {
+                        "; advisories: "
+                    },
+                    host.findings.join(", ")
+                ),
+            })
+            .collect();
+    }
+
     // What clients asked for and did not get, and what nobody fetched, as
     // `receipt export` carries them out.
     if current.is_some() {
