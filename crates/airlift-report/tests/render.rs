@@ -177,6 +177,7 @@ fn sample() -> Report {
             }],
             consumption_unused: vec![drift_item("is-odd@3.0.1")],
             hosts: vec![drift_item("express@4.0.0")],
+            hosts_compared: vec!["host.json".to_owned()],
         },
     }
 }
