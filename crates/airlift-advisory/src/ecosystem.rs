@@ -114,6 +114,7 @@ impl Plan for AdvisoriesPlan {
                     ("advisories_built", gathered.built.clone().into()),
                 ],
                 entries: gathered.entries,
+                upstream: Vec::new(),
                 notes,
             })
         })

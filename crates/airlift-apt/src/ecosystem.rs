@@ -395,6 +395,7 @@ fn summarize(apt: crate::collect::Collected) -> Collected {
         ],
         notes: apt.notes.iter().map(|n| format!("note: {n}")).collect(),
         entries: apt.entries,
+        upstream: Vec::new(),
     }
 }
 

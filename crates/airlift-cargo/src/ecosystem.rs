@@ -242,6 +242,7 @@ fn summarize(cargo: crate::collect::Collected) -> Collected {
         ],
         notes: cargo.notes.iter().map(|n| format!("note: {n}")).collect(),
         entries: cargo.entries,
+        upstream: cargo.upstream,
     }
 }
 

@@ -18,7 +18,8 @@
 //!   declared for it.
 //! - [`Plan::collect`]: downloads into the store and returns one
 //!   [`Collected`]: index entries, the summary fields for `--json`, one
-//!   human line, and notes. Failures are an [`Error`] of a [`ErrorKind`]
+//!   human line, notes, and the newer versions the upstream offers of
+//!   what it carries ([`UpstreamVersions`]). Failures are an [`Error`] of a [`ErrorKind`]
 //!   (bad input, the store, or the upstream), never a message to match.
 //! - [`Ecosystem::routes`]: its HTTP routes, given the [`Services`] of the
 //!   server.
@@ -400,6 +401,78 @@ pub struct Collected {
     pub line: Option<String>,
     /// Lines worth reading under the summary ("note: …").
     pub notes: Vec<String>,
+    /// For each carried package name, the versions the upstream offered
+    /// at collect time that are newer than the oldest one carried (see
+    /// [`UpstreamVersions`]); empty where the ecosystem records none
+    /// (files, OCI, advisories, apt, whose suite is the upstream's
+    /// current state). The CLI carries them in its staleness document, so
+    /// that the isolated side can tell what is out of date.
+    pub upstream: Vec<UpstreamVersions>,
+}
+
+/// The most versions [`UpstreamVersions`] keeps for one name: the newest
+/// ones, so that a package with thousands of releases costs a bounded
+/// part of the bundle.
+pub const UPSTREAM_VERSIONS_LIMIT: usize = 256;
+
+/// The versions an upstream offers of one carried package name that are
+/// newer than the oldest carried version of it, yanked and withdrawn ones
+/// left out, oldest first, at most [`UPSTREAM_VERSIONS_LIMIT`] (the
+/// newest).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UpstreamVersions {
+    /// The package's name, as [`Ecosystem::package`] gives it.
+    pub name: String,
+    /// The versions, oldest first.
+    pub versions: Vec<String>,
+}
+
+impl UpstreamVersions {
+    /// The versions of `offered` newer than `oldest` by `compare` (the
+    /// ecosystem's order), deduplicated, oldest first, the newest
+    /// [`UPSTREAM_VERSIONS_LIMIT`] of them.
+    pub fn newer_than(
+        name: impl Into<String>,
+        oldest: &str,
+        offered: impl IntoIterator<Item = String>,
+        compare: impl Fn(&str, &str) -> Ordering,
+    ) -> Self {
+        let mut versions: Vec<String> = offered
+            .into_iter()
+            .filter(|version| compare(version, oldest) == Ordering::Greater)
+            .collect();
+        versions.sort_by(|a, b| compare(a, b).then_with(|| a.cmp(b)));
+        versions.dedup();
+        if versions.len() > UPSTREAM_VERSIONS_LIMIT {
+            versions.drain(..versions.len() - UPSTREAM_VERSIONS_LIMIT);
+        }
+        Self {
+            name: name.into(),
+            versions,
+        }
+    }
+
+    /// The oldest carried version of each name among `carried` (name,
+    /// version) pairs, by `compare`: where [`Self::newer_than`] starts.
+    pub fn oldest_carried<'a>(
+        carried: impl IntoIterator<Item = (&'a str, &'a str)>,
+        compare: impl Fn(&str, &str) -> Ordering,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut oldest: std::collections::BTreeMap<String, String> =
+            std::collections::BTreeMap::new();
+        for (name, version) in carried {
+            match oldest.get_mut(name) {
+                Some(current) if compare(version, current) == Ordering::Less => {
+                    *current = version.to_owned();
+                }
+                Some(_) => {}
+                None => {
+                    oldest.insert(name.to_owned(), version.to_owned());
+                }
+            }
+        }
+        oldest
+    }
 }
 
 /// Why an ecosystem operation failed.
@@ -693,6 +766,31 @@ mod tests {
             toml::from_str(&format!("x = {}", toml_string("q\"\n[x]\u{1b}"))).expect("parses");
         assert_eq!(parsed["x"].as_str(), Some("q\"\n[x]\u{1b}"));
         assert_eq!(toml_comment("a\nb"), "a?b");
+    }
+
+    #[test]
+    fn upstream_versions_keep_the_newer_ones_in_order_and_bounded() {
+        let numeric = |a: &str, b: &str| {
+            let parse = |v: &str| {
+                v.split('.')
+                    .map(|p| p.parse::<u64>().unwrap_or(0))
+                    .collect::<Vec<_>>()
+            };
+            parse(a).cmp(&parse(b))
+        };
+        let offered = ["1.10", "1.2", "0.9", "1.2", "1.9", "2.0"].map(String::from);
+        let newer = UpstreamVersions::newer_than("alpha", "1.2", offered, numeric);
+        assert_eq!(newer.name, "alpha");
+        assert_eq!(newer.versions, ["1.9", "1.10", "2.0"]);
+        let many = (0..1000u32).map(|n| format!("1.{n}"));
+        let newer = UpstreamVersions::newer_than("beta", "0.1", many, numeric);
+        assert_eq!(newer.versions.len(), UPSTREAM_VERSIONS_LIMIT);
+        assert_eq!(newer.versions.first().map(String::as_str), Some("1.744"));
+        assert_eq!(newer.versions.last().map(String::as_str), Some("1.999"));
+        let oldest =
+            UpstreamVersions::oldest_carried([("a", "1.10"), ("a", "1.9"), ("b", "3.0")], numeric);
+        assert_eq!(oldest.get("a").map(String::as_str), Some("1.9"));
+        assert_eq!(oldest.get("b").map(String::as_str), Some("3.0"));
     }
 
     #[test]

@@ -131,6 +131,7 @@ impl Plan for FilesPlan {
                     ("bytes", collected.bytes.into()),
                 ],
                 entries: collected.entries,
+                upstream: Vec::new(),
                 notes: Vec::new(),
             })
         })

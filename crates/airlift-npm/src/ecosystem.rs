@@ -263,6 +263,7 @@ fn summarize(npm: crate::collect::Collected) -> Collected {
         ],
         notes: npm.notes.iter().map(|n| format!("note: {n}")).collect(),
         entries: npm.entries,
+        upstream: npm.upstream,
     }
 }
 

@@ -85,6 +85,27 @@ async fn closure_follows_npm() {
         collected.notes
     );
     assert_eq!(collected.packages, 5);
+    let upstream: Vec<(&str, Vec<&str>)> = collected
+        .upstream
+        .iter()
+        .map(|u| {
+            (
+                u.name.as_str(),
+                u.versions.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        upstream,
+        [
+            ("@s/real", vec!["2.1.0"]),
+            ("app", vec![]),
+            ("lib", vec!["1.2.0"]),
+            ("opt", vec![]),
+            ("peer", vec![]),
+        ],
+        "every carried package with the versions newer than it, deprecated ones kept"
+    );
 }
 
 #[tokio::test]

@@ -214,6 +214,7 @@ fn summarize(oci: crate::collect::Collected) -> Collected {
             .map(|l| format!("left out by platforms: {l}"))
             .collect(),
         entries: oci.entries,
+        upstream: Vec::new(),
     }
 }
 

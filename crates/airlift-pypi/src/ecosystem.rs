@@ -214,6 +214,7 @@ fn summarize(pypi: crate::collect::Collected) -> Collected {
         ],
         notes: pypi.notes.iter().map(|n| format!("note: {n}")).collect(),
         entries: pypi.entries,
+        upstream: pypi.upstream,
     }
 }
 

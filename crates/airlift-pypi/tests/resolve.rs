@@ -201,3 +201,36 @@ async fn lockfile_hashes_are_checked_against_the_upstream() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn newer_upstream_releases_are_recorded_without_yanked_ones() {
+    let mut yanked = release("lib", "3.0", &[]);
+    yanked.yanked = true;
+    let up = Index::build(&[
+        release("app", "1.0", &["lib<2"]),
+        release("lib", "1.0", &[]),
+        release("lib", "1.5", &[]),
+        release("lib", "2.0", &[]),
+        release("lib", "2.1b1", &[]),
+        yanked,
+        release("lib", "0.9", &[]),
+    ]);
+    let (result, _home) = run(up, |index| spec(index, &["app"])).await;
+    let collected = result.unwrap();
+    assert_eq!(carried(&collected), ["app-1.0", "lib-1.5"]);
+    let upstream: Vec<(&str, Vec<&str>)> = collected
+        .upstream
+        .iter()
+        .map(|u| {
+            (
+                u.name.as_str(),
+                u.versions.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        upstream,
+        [("app", vec![]), ("lib", vec!["2.0", "2.1b1"])],
+        "newer than the carried 1.5, pre-releases kept, the yanked 3.0 left out"
+    );
+}

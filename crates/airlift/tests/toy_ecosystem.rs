@@ -97,6 +97,7 @@ impl Plan for ToyPlan {
                 summary: vec![("toy_things", entries.len().into())],
                 notes: Vec::new(),
                 entries,
+                upstream: Vec::new(),
             })
         })
     }

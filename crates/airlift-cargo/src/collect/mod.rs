@@ -273,6 +273,10 @@ pub struct Collected {
     pub index_files: u64,
     /// Notes (dependencies from other registries, which are not carried).
     pub notes: Vec<String>,
+    /// For each carried crate, the versions its index file lists that are
+    /// newer than the oldest carried one, yanked ones left out: read from
+    /// the index files collect fetched anyway.
+    pub upstream: Vec<airlift_ecosystem::UpstreamVersions>,
 }
 
 /// Collects everything `[cargo]` declares.
@@ -384,11 +388,49 @@ pub async fn collect(
         collected.crates += 1;
         collected.entries.push(index::entry(release, fetched.size));
     }
+    collected.upstream = newer_upstream(&list, &up);
     collected.index_files = up.index_files;
     notes.sort();
     notes.dedup();
     collected.notes = notes;
     Ok(collected)
+}
+
+/// For each crate of `carried`, the versions its index file (read by `up`)
+/// lists that are newer than the oldest carried one, yanked ones left out
+/// (an empty list says it is up to date); names lowercase, as its index
+/// entries are keyed.
+fn newer_upstream(
+    carried: &[Release],
+    up: &Upstream<'_>,
+) -> Vec<airlift_ecosystem::UpstreamVersions> {
+    let compare = |a: &str, b: &str| match (semver::Version::parse(a), semver::Version::parse(b)) {
+        (Ok(a), Ok(b)) => a.cmp(&b),
+        _ => a.cmp(b),
+    };
+    let names: Vec<(String, &str)> = carried
+        .iter()
+        .map(|r| (r.line.name.to_ascii_lowercase(), r.line.vers.as_str()))
+        .collect();
+    let oldest = airlift_ecosystem::UpstreamVersions::oldest_carried(
+        names
+            .iter()
+            .map(|(name, version)| (name.as_str(), *version)),
+        compare,
+    );
+    oldest
+        .into_iter()
+        .filter_map(|(name, oldest)| {
+            let releases = up.files.get(&name)?;
+            let offered = releases
+                .iter()
+                .filter(|r| !r.line.yanked)
+                .map(|r| r.line.vers.clone());
+            Some(airlift_ecosystem::UpstreamVersions::newer_than(
+                name, &oldest, offered, compare,
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -163,3 +163,52 @@ fn features_enable_optional_dependencies() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn newer_unyanked_upstream_versions_are_recorded() {
+    let body = b"the crate file".to_vec();
+    let hex = Digest::of(&body).hex();
+    let line = |vers: &str, yanked: bool| {
+        format!(
+            r#"{{"name":"fx-lib","vers":"{vers}","deps":[],"cksum":"{hex}","features":{{}},"yanked":{yanked}}}"#
+        )
+    };
+    let file = [
+        line("0.9.0", false),
+        line("1.0.0", false),
+        line("1.1.0", false),
+        line("1.2.0", true),
+        line("2.0.0-rc.1", false),
+    ]
+    .join("\n");
+    let (listener, address) = airlift_test_support::bind().await;
+    let config = format!(r#"{{"dl":"http://{address}/dl"}}"#);
+    let app = axum::Router::new()
+        .route(
+            "/config.json",
+            axum::routing::get(move || async move { config }),
+        )
+        .route(
+            "/fx/-l/fx-lib",
+            axum::routing::get(move || async move { file }),
+        )
+        .route(
+            "/dl/fx-lib/{version}/download",
+            axum::routing::get(move || async move { body }),
+        );
+    airlift_test_support::spawn(listener, app);
+    let mut spec = spec(&format!("http://{address}/"), None);
+    spec.crates = vec!["fx-lib@=1.0.0".into()];
+    let run = airlift_test_support::Collecting::new();
+    let planned = plan(&spec, run.home.path()).expect("plan");
+    let collected = collect(&planned, &run.context()).await.expect("collects");
+    assert_eq!(collected.crates, 1);
+    assert_eq!(
+        collected.upstream,
+        [airlift_ecosystem::UpstreamVersions {
+            name: "fx-lib".into(),
+            versions: vec!["1.1.0".into(), "2.0.0-rc.1".into()],
+        }],
+        "newer than the carried 1.0.0, the yanked 1.2.0 left out"
+    );
+}

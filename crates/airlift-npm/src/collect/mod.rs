@@ -264,6 +264,11 @@ pub struct Collected {
     pub left_out: u64,
     /// Their unpacked size, as the registry states it (`dist.unpackedSize`).
     pub left_out_bytes: u64,
+    /// For each carried package, the versions its packument lists that are
+    /// newer than the oldest carried one (deprecated ones kept, since npm
+    /// still installs them; unpublished ones are not in `versions`): read
+    /// from the packuments collect fetched anyway.
+    pub upstream: Vec<airlift_ecosystem::UpstreamVersions>,
 }
 
 /// Collects everything `[npm]` declares.
@@ -611,12 +616,50 @@ pub async fn collect(
         ));
     }
     collected.packages = names.len() as u64;
+    collected.upstream = newer_upstream(&chosen, &up.packuments);
     collected.left_out = left_out.len() as u64;
     collected.left_out_bytes = left_out_bytes;
     notes.sort();
     notes.dedup();
     collected.notes = notes;
     Ok(collected)
+}
+
+/// For each carried package of `chosen` ((name, version) keys), the
+/// versions its packument in `packuments` lists that are newer than the
+/// oldest carried one (an empty list says it is up to date).
+fn newer_upstream<T>(
+    chosen: &BTreeMap<(String, String), T>,
+    packuments: &HashMap<String, std::sync::Arc<Value>>,
+) -> Vec<airlift_ecosystem::UpstreamVersions> {
+    let compare = |a: &str, b: &str| match (
+        crate::range::parse_version(a),
+        crate::range::parse_version(b),
+    ) {
+        (Some(a), Some(b)) => crate::range::compare(&a, &b),
+        _ => a.cmp(b),
+    };
+    let oldest = airlift_ecosystem::UpstreamVersions::oldest_carried(
+        chosen
+            .keys()
+            .map(|(name, version)| (name.as_str(), version.as_str())),
+        compare,
+    );
+    oldest
+        .into_iter()
+        .filter_map(|(name, oldest)| {
+            let offered = packuments
+                .get(&name)?
+                .get("versions")?
+                .as_object()?
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>();
+            Some(airlift_ecosystem::UpstreamVersions::newer_than(
+                name, &oldest, offered, compare,
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]

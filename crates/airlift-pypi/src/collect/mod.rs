@@ -293,6 +293,10 @@ pub struct Collected {
     pub pages: u64,
     /// Notes for the user (sdists whose dependencies are dynamic, …).
     pub notes: Vec<String>,
+    /// For each carried project, the releases its upstream page lists that
+    /// are newer than the oldest carried one (a release whose every file
+    /// is yanked left out): read from the pages collect fetched anyway.
+    pub upstream: Vec<airlift_ecosystem::UpstreamVersions>,
 }
 
 /// A file chosen to carry.
@@ -473,7 +477,9 @@ pub async fn collect(
         .collect();
     up.load_metadata(wheels).await?;
     let mut projects = BTreeSet::new();
+    let mut versions: Vec<(String, String)> = Vec::new();
     for (project, choice, got) in fetched {
+        versions.push((project.clone(), choice.version.clone()));
         let metadata = up
             .metadata
             .get(&(project.clone(), choice.file.filename.clone()))
@@ -496,8 +502,44 @@ pub async fn collect(
         collected.bytes += got.size;
     }
     collected.projects = projects.len() as u64;
+    collected.upstream = newer_upstream(&versions, &up.projects);
     collected.pages = up.pages;
     notes.sort();
     collected.notes = notes;
     Ok(collected)
+}
+
+/// For each carried project of `carried` (project, version) pairs, the
+/// versions its upstream page in `pages` lists that are newer than the
+/// oldest carried one (an empty list says the project is up to date);
+/// a release is left out when every file of it is
+/// yanked (PEP 592), since installers then skip it too.
+fn newer_upstream(
+    carried: &[(String, String)],
+    pages: &HashMap<String, std::sync::Arc<crate::upstream::Project>>,
+) -> Vec<airlift_ecosystem::UpstreamVersions> {
+    let compare = |a: &str, b: &str| match (
+        crate::version::Version::parse(a),
+        crate::version::Version::parse(b),
+    ) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        _ => a.cmp(b),
+    };
+    let oldest = airlift_ecosystem::UpstreamVersions::oldest_carried(
+        carried.iter().map(|(p, v)| (p.as_str(), v.as_str())),
+        compare,
+    );
+    oldest
+        .into_iter()
+        .filter_map(|(project, oldest)| {
+            let page = pages.get(&project)?;
+            let offered = releases(page)
+                .into_iter()
+                .filter(|release| release.files.iter().any(|f| f.yanked.is_none()))
+                .map(|release| release.version.to_string());
+            Some(airlift_ecosystem::UpstreamVersions::newer_than(
+                project, &oldest, offered, compare,
+            ))
+        })
+        .collect()
 }
