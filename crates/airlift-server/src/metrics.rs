@@ -62,6 +62,7 @@ pub struct Metrics {
     drift_provenance: Gauge,
     drift_checked: Gauge,
     drift_hosts: Gauge,
+    drift_stale: Gauge,
     missing_names: Family<EcosystemLabels, Counter>,
     /// The totals of the last generation measured.
     totals: Mutex<Option<Totals>>,
@@ -176,6 +177,14 @@ impl Metrics {
         let drift_provenance = Gauge::default();
         let drift_checked = Gauge::default();
         let drift_hosts = Gauge::default();
+        let drift_stale = Gauge::default();
+        registry.register(
+            "drift_stale_packages",
+            "Carried packages with newer versions upstream, as the staleness record of the \
+             generation the last `airlift drift` checked says (-1 before any check, or when \
+             that generation carries no staleness record)",
+            drift_stale.clone(),
+        );
         registry.register(
             "drift_host_packages",
             "Packages the hosts of the last `airlift drift --inventory` run that the site \
@@ -232,6 +241,7 @@ impl Metrics {
             drift_provenance,
             drift_checked,
             drift_hosts,
+            drift_stale,
             missing_names,
             totals: Mutex::new(None),
         }
@@ -369,6 +379,11 @@ impl Metrics {
         self.drift_hosts.set(
             count("hosts")
                 .filter(|_| count("host_check").is_some_and(|c| c > 0))
+                .unwrap_or(-1),
+        );
+        self.drift_stale.set(
+            count("stale")
+                .filter(|_| count("staleness_check").is_some_and(|c| c > 0))
                 .unwrap_or(-1),
         );
         let mut text = String::new();

@@ -68,6 +68,8 @@ pub(crate) fn collect(context: &Context, args: CollectArgs) -> Result<(), Failur
         progress: bar.clone(),
     };
     let mut results = Vec::new();
+    // The ecosystems declared now, whose staleness parts are replaced.
+    let mut upstream: Vec<(&'static str, Vec<airlift_ecosystem::UpstreamVersions>)> = Vec::new();
     for (ecosystem, plan) in &plans {
         if !plan.is_empty() {
             bar.phase(&format!("collect {}", ecosystem.name()), None);
@@ -75,6 +77,9 @@ pub(crate) fn collect(context: &Context, args: CollectArgs) -> Result<(), Failur
         let collected = runtime
             .block_on(plan.collect(&collect_context))
             .map_err(ecosystem_failure)?;
+        if !plan.is_empty() {
+            upstream.push((ecosystem.name(), collected.upstream.clone()));
+        }
         results.push((ecosystem.name(), collected));
     }
     drop(collect_context);
@@ -101,10 +106,14 @@ pub(crate) fn collect(context: &Context, args: CollectArgs) -> Result<(), Failur
             ]
             .contains(&e.key.as_str())
     };
+    // So is its staleness record.
+    let is_staleness = |e: &airlift_store::Entry| e.ecosystem == SITE && e.key == STALENESS;
     entries.extend(
         previous
             .iter()
-            .filter(|e| !collected_names.contains(e.ecosystem.as_str()) && !is_sbom(e))
+            .filter(|e| {
+                !collected_names.contains(e.ecosystem.as_str()) && !is_sbom(e) && !is_staleness(e)
+            })
             .cloned(),
     );
     // Every container image carries the SBOM of its layers as a referrer,
@@ -113,6 +122,13 @@ pub(crate) fn collect(context: &Context, args: CollectArgs) -> Result<(), Failur
     entries.extend(image_sboms.entries);
     let sboms = carried_sboms(&context.ecosystems, &store, &entries, &previous)?;
     entries.extend(sboms);
+    // What the upstreams offered of what is carried, for the isolated
+    // side to tell what is out of date.
+    if let Some(entry) =
+        staleness_entry(&context.ecosystems, &store, &entries, &previous, &upstream)?
+    {
+        entries.push(entry);
+    }
     let kept: std::collections::BTreeSet<(&str, &str)> = entries
         .iter()
         .map(|e| (e.ecosystem.as_str(), e.key.as_str()))

@@ -44,7 +44,58 @@ pub(crate) struct DriftReport {
     pub(crate) provenance: Vec<Provenance>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) hosts: Vec<HostPackage>,
+    pub(crate) staleness: StalenessReport,
     pub(crate) counts: Counts,
+}
+
+/// What the carried staleness record says of the carried packages.
+#[derive(Serialize, Default)]
+pub(crate) struct StalenessReport {
+    /// When the record was collected (none: the generation carries none).
+    pub(crate) collected: Option<String>,
+    /// Carried packages whose upstream offered a newer version.
+    pub(crate) out_of_date: Vec<OutOfDate>,
+    /// Advisory findings on carried packages, with what their fix waits for.
+    pub(crate) waiting: Vec<Waiting>,
+}
+
+/// A carried package with newer versions upstream.
+#[derive(Serialize)]
+pub(crate) struct OutOfDate {
+    pub(crate) ecosystem: String,
+    pub(crate) name: String,
+    /// The newest version carried.
+    pub(crate) carried: String,
+    /// The newest version upstream offered.
+    pub(crate) newest: String,
+    /// How many upstream versions are newer than the one carried.
+    pub(crate) newer: usize,
+    /// When the upstream was read.
+    pub(crate) as_of: String,
+}
+
+/// An advisory finding on a carried package and where its fix is.
+#[derive(Serialize)]
+pub(crate) struct Waiting {
+    pub(crate) ecosystem: String,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    /// The finding's id.
+    pub(crate) advisory: String,
+    /// The versions the advisory says fix it.
+    pub(crate) fixed: Vec<String>,
+    /// `fixed-upstream` (a fixed version is upstream, not carried),
+    /// `fixed-carried` (a fixed version is carried too), `no-fix-upstream`
+    /// (none upstream when it was read), or `not-recorded` (the staleness
+    /// record has no such package).
+    pub(crate) status: &'static str,
+    /// The oldest upstream version at or above the first fix.
+    pub(crate) upstream_fix: Option<String>,
+    /// When the upstream was read.
+    pub(crate) as_of: Option<String>,
+    /// One sentence: `fixed upstream in X (not carried)`, `no fix upstream
+    /// as of <date>`, ….
+    pub(crate) detail: String,
 }
 
 #[derive(Serialize, serde::Deserialize, Default, Clone, Copy)]
@@ -57,6 +108,13 @@ pub(crate) struct Counts {
     /// Whether hosts were compared (1) or not (0).
     #[serde(default)]
     pub host_check: u64,
+    /// Carried packages with newer versions upstream, as the carried
+    /// staleness record says.
+    #[serde(default)]
+    pub stale: u64,
+    /// Whether the generation carries a staleness record (1) or not (0).
+    #[serde(default)]
+    pub staleness_check: u64,
     /// Unix time of the check.
     pub checked_at: i64,
 }
@@ -201,11 +259,14 @@ pub(crate) fn check_drift(
     }
 
     let provenance = provenance(context, &imported, &entries, &is_hosted)?;
+    let staleness = staleness(context, store, current.id, &entries)?;
     let counts = Counts {
         integrity: integrity.problems.len() as u64,
         provenance: provenance.len() as u64,
         hosts: 0,
         host_check: 0,
+        stale: staleness.out_of_date.len() as u64,
+        staleness_check: u64::from(staleness.collected.is_some()),
         checked_at: now()?.as_second(),
     };
     Ok(DriftReport {
@@ -213,8 +274,157 @@ pub(crate) fn check_drift(
         integrity,
         provenance,
         hosts: Vec::new(),
+        staleness,
         counts,
     })
+}
+
+/// What the carried staleness record says of the generation's packages:
+/// those with newer versions upstream, and for each advisory finding on
+/// them (when a database is carried) whether a fix is upstream.
+fn staleness(
+    context: &Context,
+    store: &airlift_store::Store,
+    generation: u64,
+    entries: &[Entry],
+) -> Result<StalenessReport, Failure> {
+    let Some(record) = read_staleness(store, entries)? else {
+        return Ok(StalenessReport::default());
+    };
+    let mut report = StalenessReport {
+        collected: Some(record.collected.clone()),
+        ..StalenessReport::default()
+    };
+    // The newest carried version of each name, per ecosystem.
+    let mut carried: BTreeMap<(&str, String), String> = BTreeMap::new();
+    for ecosystem in context.ecosystems.iter() {
+        for entry in entries.iter().filter(|e| e.ecosystem == ecosystem.name()) {
+            let Some(package) = ecosystem.package(entry) else {
+                continue;
+            };
+            if package.version.is_empty() {
+                continue;
+            }
+            let slot = carried
+                .entry((ecosystem.name(), package.name))
+                .or_insert_with(|| package.version.clone());
+            if ecosystem.compare_versions(&package.version, slot) == std::cmp::Ordering::Greater {
+                *slot = package.version;
+            }
+        }
+    }
+    for ((name_of_ecosystem, name), version) in &carried {
+        let Some(ecosystem) = context
+            .ecosystems
+            .iter()
+            .find(|e| e.name() == *name_of_ecosystem)
+        else {
+            continue;
+        };
+        let Some(upstream) = record.versions(name_of_ecosystem, name) else {
+            continue;
+        };
+        let newer: Vec<&String> = upstream
+            .iter()
+            .filter(|v| ecosystem.compare_versions(v, version) == std::cmp::Ordering::Greater)
+            .collect();
+        let Some(newest) = newer
+            .iter()
+            .copied()
+            .max_by(|a, b| ecosystem.compare_versions(a, b))
+        else {
+            continue;
+        };
+        report.out_of_date.push(OutOfDate {
+            ecosystem: (*name_of_ecosystem).to_owned(),
+            name: name.clone(),
+            carried: version.clone(),
+            newest: newest.clone(),
+            newer: newer.len(),
+            as_of: record.as_of(name_of_ecosystem).to_owned(),
+        });
+    }
+    // What each finding's fix waits for.
+    let Some(database) = airlift_advisory::Carried::in_generation(store, generation)? else {
+        return Ok(report);
+    };
+    let subjects = generation_subjects(context, entries);
+    let (_, findings, _) = match_subjects(context, store, &database, subjects)?;
+    for finding in findings {
+        let base = finding
+            .subject
+            .ecosystem
+            .split(':')
+            .next()
+            .unwrap_or(&finding.subject.ecosystem);
+        let Some(ecosystem) = context
+            .ecosystems
+            .iter()
+            .find(|e| e.advisory_ecosystems().contains(&base))
+        else {
+            continue;
+        };
+        let name_of_ecosystem = ecosystem.name();
+        let at_or_above = |version: &str, floor: &str| {
+            ecosystem.compare_versions(version, floor) != std::cmp::Ordering::Less
+        };
+        // The first fix above the carried version; a later one on another
+        // branch is not what an upgrade reaches first.
+        let first_fix = finding
+            .fixed
+            .iter()
+            .min_by(|a, b| ecosystem.compare_versions(a, b));
+        let carried_fix = first_fix.is_some_and(|fix| {
+            carried
+                .get(&(name_of_ecosystem, finding.subject.name.clone()))
+                .is_some_and(|newest| at_or_above(newest, fix))
+        });
+        let upstream = record.versions(name_of_ecosystem, &finding.subject.name);
+        let as_of = record.as_of(name_of_ecosystem).to_owned();
+        let upstream_fix = match (first_fix, upstream) {
+            (Some(fix), Some(upstream)) => upstream
+                .iter()
+                .filter(|v| at_or_above(v, fix))
+                .min_by(|a, b| ecosystem.compare_versions(a, b))
+                .cloned(),
+            _ => None,
+        };
+        let (status, detail) = match (&upstream_fix, upstream) {
+            _ if carried_fix => (
+                "fixed-carried",
+                "a fixed version is carried; upgrade to it".to_owned(),
+            ),
+            (Some(fix), _) => (
+                "fixed-upstream",
+                format!("fixed upstream in {fix} (not carried)"),
+            ),
+            (None, Some(_)) => ("no-fix-upstream", format!("no fix upstream as of {as_of}")),
+            (None, None) => (
+                "not-recorded",
+                "the staleness record has no upstream versions of this package".to_owned(),
+            ),
+        };
+        report.waiting.push(Waiting {
+            ecosystem: name_of_ecosystem.to_owned(),
+            name: finding.subject.name,
+            version: finding.subject.version,
+            advisory: finding.id,
+            fixed: finding.fixed,
+            status,
+            upstream_fix,
+            as_of: upstream.map(|_| as_of),
+            detail,
+        });
+    }
+    report.waiting.sort_by(|a, b| {
+        (&a.ecosystem, &a.name, &a.version, &a.advisory).cmp(&(
+            &b.ecosystem,
+            &b.name,
+            &b.version,
+            &b.advisory,
+        ))
+    });
+    Ok(report)
 }
 
 /// What hosts run that the site does not serve as it is, with the
@@ -622,6 +832,43 @@ fn human(report: &DriftReport) -> String {
                     format!("; affected by {}", host.findings.join(", "))
                 }
             ));
+        }
+    }
+    let staleness = &report.staleness;
+    match &staleness.collected {
+        None => out.push_str("staleness: the generation carries no staleness record\n"),
+        Some(collected) => {
+            out.push_str(&format!(
+                "staleness: {} carried packages have newer versions upstream (collected {collected})\n",
+                staleness.out_of_date.len()
+            ));
+            for stale in &staleness.out_of_date {
+                out.push_str(&format!(
+                    "  {} {} {}: {} newer upstream, the newest {} (as of {})\n",
+                    stale.ecosystem,
+                    stale.name,
+                    stale.carried,
+                    stale.newer,
+                    stale.newest,
+                    stale.as_of
+                ));
+            }
+            if !staleness.waiting.is_empty() {
+                out.push_str(&format!(
+                    "fixes: {} advisory findings on carried packages\n",
+                    staleness.waiting.len()
+                ));
+                for waiting in &staleness.waiting {
+                    out.push_str(&format!(
+                        "  {} {} {} {}: {}\n",
+                        waiting.advisory,
+                        waiting.ecosystem,
+                        waiting.name,
+                        waiting.version,
+                        waiting.detail
+                    ));
+                }
+            }
         }
     }
     out.trim_end().to_owned()

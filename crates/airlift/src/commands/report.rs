@@ -173,6 +173,24 @@ pub(crate) fn report(context: &Context, args: ReportArgs) -> Result<(), Failure>
                     ),
                 })
                 .collect(),
+            staleness: drift
+                .staleness
+                .out_of_date
+                .iter()
+                .map(|stale| DriftItem {
+                    ecosystem: stale.ecosystem.clone(),
+                    key: format!("{} {}", stale.name, stale.carried),
+                    detail: format!(
+                        "{} newer upstream, the newest {} (as of {})",
+                        stale.newer, stale.newest, stale.as_of
+                    ),
+                })
+                .chain(drift.staleness.waiting.iter().map(|waiting| DriftItem {
+                    ecosystem: waiting.ecosystem.clone(),
+                    key: format!("{} {}", waiting.name, waiting.version),
+                    detail: format!("{}: {}", waiting.advisory, waiting.detail),
+                }))
+                .collect(),
             ..DriftInfo::default()
         };
     }
