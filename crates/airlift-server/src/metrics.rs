@@ -525,4 +525,30 @@ mod tests {
         assert_eq!(meta.scans.load(Ordering::SeqCst), 2);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn stale_packages_are_the_last_drift_counts_or_minus_one() {
+        let dir =
+            std::env::temp_dir().join(format!("airlift-metrics-stale-{}", std::process::id()));
+        let meta = Arc::new(SqliteMetaStore::in_memory().unwrap());
+        let store = Store {
+            blobs: Arc::new(FsBlobStore::open(&dir.join("blobs"), &dir.join("tmp")).unwrap()),
+            meta: meta.clone(),
+        };
+        let metrics = Metrics::new();
+        let text = metrics.render(&store).unwrap();
+        assert!(text.contains("airlift_drift_stale_packages -1\n"), "{text}");
+        let record = |counts: &str| {
+            meta.put_record(DRIFT_RECORD.0, DRIFT_RECORD.1, Some(counts), false)
+                .unwrap();
+        };
+        record(r#"{"integrity":0,"provenance":0,"checked_at":1,"stale":3,"staleness_check":1}"#);
+        let text = metrics.render(&store).unwrap();
+        assert!(text.contains("airlift_drift_stale_packages 3\n"), "{text}");
+        // A generation without a staleness record: unknown, not zero.
+        record(r#"{"integrity":0,"provenance":0,"checked_at":2,"stale":0,"staleness_check":0}"#);
+        let text = metrics.render(&store).unwrap();
+        assert!(text.contains("airlift_drift_stale_packages -1\n"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
