@@ -374,10 +374,12 @@ fn staleness(
             .fixed
             .iter()
             .min_by(|a, b| ecosystem.compare_versions(a, b));
-        let carried_fix = first_fix.is_some_and(|fix| {
+        // The newest carried version, when it is at or above that fix.
+        let carried_fix = first_fix.and_then(|fix| {
             carried
                 .get(&(name_of_ecosystem, finding.subject.name.clone()))
-                .is_some_and(|newest| at_or_above(newest, fix))
+                .filter(|newest| at_or_above(newest, fix))
+                .cloned()
         });
         let upstream = record.versions(name_of_ecosystem, &finding.subject.name);
         let as_of = record.as_of(name_of_ecosystem).to_owned();
@@ -389,17 +391,17 @@ fn staleness(
                 .cloned(),
             _ => None,
         };
-        let (status, detail) = match (&upstream_fix, upstream) {
-            _ if carried_fix => (
+        let (status, detail) = match (&carried_fix, &upstream_fix, upstream) {
+            (Some(carried), _, _) => (
                 "fixed-carried",
-                "a fixed version is carried; upgrade to it".to_owned(),
+                format!("fixed in {carried}, which is carried"),
             ),
-            (Some(fix), _) => (
+            (None, Some(fix), _) => (
                 "fixed-upstream",
                 format!("fixed upstream in {fix} (not carried)"),
             ),
-            (None, Some(_)) => ("no-fix-upstream", format!("no fix upstream as of {as_of}")),
-            (None, None) => (
+            (None, None, Some(_)) => ("no-fix-upstream", format!("no fix upstream as of {as_of}")),
+            (None, None, None) => (
                 "not-recorded",
                 "the staleness record has no upstream versions of this package".to_owned(),
             ),
