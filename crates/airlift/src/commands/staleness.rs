@@ -344,4 +344,45 @@ mod tests {
         assert_eq!(next.as_of("npm"), "2023-11-14T22:13:20Z");
         assert_eq!(next.versions("npm", "right-pad"), None);
     }
+
+    #[test]
+    fn a_document_that_is_not_one_or_too_big_is_refused_naming_its_blob() {
+        use std::io::Write as _;
+        let home = tempfile::tempdir().unwrap();
+        let store = airlift_store::Store::open_embedded(home.path()).unwrap();
+        let store_bytes = |bytes: &[u8]| {
+            let mut writer = store.blobs.writer().unwrap();
+            writer.write_all(bytes).unwrap();
+            writer.commit(None).unwrap()
+        };
+        let entry = |(digest, size): (airlift_core::Digest, u64)| Entry {
+            ecosystem: SITE.into(),
+            key: STALENESS.into(),
+            digest,
+            size,
+            meta: serde_json::json!({}),
+        };
+        assert!(read_staleness(&store, &[]).unwrap().is_none());
+        let garbage = entry(store_bytes(b"{\"collected\": 7}"));
+        let failure = read_staleness(&store, std::slice::from_ref(&garbage)).unwrap_err();
+        assert!(
+            failure.message.contains(&garbage.digest.to_string())
+                && failure.message.contains("not a staleness document"),
+            "{}",
+            failure.message
+        );
+        let mut huge = entry(store_bytes(b"{}"));
+        huge.size = MAX_DOCUMENT_BYTES + 1;
+        let failure = read_staleness(&store, &[huge]).unwrap_err();
+        assert!(failure.message.contains("over the"), "{}", failure.message);
+        let good = staleness_document(
+            None,
+            &[("npm", vec![upstream("b", &["2.0.0"]), upstream("a", &[])])],
+            jiff::Timestamp::from_second(0).unwrap(),
+        );
+        let good = entry(store_bytes(&serde_json::to_vec(&good).unwrap()));
+        let read = read_staleness(&store, &[good]).unwrap().unwrap();
+        assert_eq!(read.versions("npm", "b").unwrap(), ["2.0.0"]);
+        assert_eq!(read.versions("npm", "a").unwrap(), Vec::<String>::new());
+    }
 }
