@@ -6,8 +6,11 @@
 //! `/npm/…` (an npm registry; tarballs also at `/<name>/-/<file>`),
 //! `/apt/<archive>/…` (signed apt repositories), `/healthz` (the process is up),
 //! `/readyz` (the index answers), `/metrics` (Prometheus text). Every request
-//! passes through one middleware that counts it by route and status and adds
-//! the bytes it announced to the served-bytes counter, and every answer gets
+//! passes through one middleware that gives it an id (the client's
+//! `X-Request-Id` when it is a plain token, else a new one; answered in
+//! `X-Request-Id` and carried by every log line of the request), counts it
+//! by route and status, adds the bytes it announced to the served-bytes
+//! counter, and logs it (target `airlift::access`, at `info`); every answer gets
 //! `X-Content-Type-Options: nosniff` and, unless its route set its own, a
 //! `Content-Security-Policy` that lets nothing load or run.
 //!
@@ -289,9 +292,55 @@ fn route_label(path: &str) -> &'static str {
     }
 }
 
+/// The id of a request: the client's `X-Request-Id` when it is 1 to 64
+/// letters, digits, `-`, `_` or `.` (so that a proxy's id follows the
+/// request into these logs), else the process's random prefix and a
+/// counter.
+fn request_id(request: &Request) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    if let Some(given) = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+    {
+        return given.to_owned();
+    }
+    let prefix = PREFIX.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        hasher.finish()
+    });
+    let counter = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{:08x}{counter:08x}", prefix >> 32)
+}
+
 async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    use tracing::Instrument as _;
     let route = route_label(request.uri().path());
-    let response = next.run(request).await;
+    let id = request_id(&request);
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %request.method(),
+        path = %request.uri().path()
+    );
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
     let bytes = response
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -301,6 +350,16 @@ async fn count(State(state): State<AppState>, request: Request, next: Next) -> R
     state
         .metrics
         .observe(route, response.status().as_u16(), bytes);
+    span.in_scope(|| {
+        tracing::info!(
+            target: "airlift::access",
+            status = response.status().as_u16(),
+            bytes,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            route,
+            "answered"
+        );
+    });
     response
 }
 

@@ -18,8 +18,21 @@ pub struct Cli {
     /// Log progress details to stderr.
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// How logs on stderr are written: `text` for people, `json` (one
+    /// object a line, with the request's id and fields) for Loki or ELK.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "AIRLIFT_LOG_FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The formats of the logs on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -363,3 +363,74 @@ fn serve_json_says_where_it_listens() {
     let url = value["listening"].as_str().unwrap();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
 }
+
+/// `--log-format json`: every request gets an id (the client's
+/// `X-Request-Id` when it is a plain token, else a new one), answered in
+/// `X-Request-Id` and carried by the request's access log line, one JSON
+/// object a line on stderr.
+#[test]
+fn json_logs_carry_each_requests_id() {
+    use std::io::BufRead as _;
+    let connected = Connected::sample();
+    let mut child = connected
+        .home
+        .command(&["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+        .env("AIRLIFT_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let address: std::net::SocketAddr = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(rest) = line.strip_prefix("airlift serving on http://") {
+            break rest.trim().parse().unwrap();
+        }
+    };
+    let (status, headers, _) = http(
+        address,
+        "GET",
+        "/files/docs/readme.txt",
+        &[("X-Request-Id", "proxy-7.a_b")],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-request-id"], "proxy-7.a_b");
+    let (status, headers, _) = http(
+        address,
+        "GET",
+        "/files/nothere",
+        &[("X-Request-Id", "not a token!")],
+    );
+    assert_eq!(status, 404);
+    let generated = headers["x-request-id"].clone();
+    assert!(
+        generated.len() == 16 && generated.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{generated}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut answered = Vec::new();
+    for line in lines {
+        let line = line.unwrap();
+        let Ok(object) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if object["message"] == "answered" {
+            answered.push(object);
+        }
+    }
+    let find = |id: &str| {
+        answered
+            .iter()
+            .find(|o| o["span"]["id"] == id)
+            .unwrap_or_else(|| panic!("no access line with id {id}: {answered:#?}"))
+            .clone()
+    };
+    let first = find("proxy-7.a_b");
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["span"]["path"], "/files/docs/readme.txt");
+    assert_eq!(first["span"]["method"], "GET");
+    assert_eq!(first["target"], "airlift::access");
+    let second = find(&generated);
+    assert_eq!(second["status"], 404);
+}
