@@ -85,6 +85,104 @@ fn source_of(entry: &Entry) -> Option<(String, String)> {
     })
 }
 
+/// Most relation groups read of one stanza.
+const RELATIONS_PER_PACKAGE: usize = 4096;
+
+/// A carried `.deb` as dependency edges need it.
+struct Carried<'a> {
+    position: usize,
+    version: &'a str,
+    architecture: &'a str,
+}
+
+/// The dependency edges among carried `.deb`s; see
+/// [`Apt::dependencies`].
+fn stanza_dependencies(entries: &[Entry]) -> Vec<(usize, usize)> {
+    // (archive, name) → carried packages of that name, and (archive,
+    // virtual name) → carried packages that provide it.
+    let mut named: BTreeMap<(&str, String), Vec<Carried<'_>>> = BTreeMap::new();
+    let mut provided: BTreeMap<(&str, String), Vec<Carried<'_>>> = BTreeMap::new();
+    let mut stanzas = Vec::new();
+    for (position, entry) in entries.iter().enumerate() {
+        let Some(Key::Package { archive, .. }) = parse_key(&entry.key) else {
+            continue;
+        };
+        let field = |name: &str| entry.meta.get(name).and_then(|v| v.as_str());
+        let (Some(name), Some(version)) = (field("package"), field("version")) else {
+            continue;
+        };
+        let architecture = field("architecture").unwrap_or("all");
+        let carried = || Carried {
+            position,
+            version,
+            architecture,
+        };
+        named
+            .entry((archive, name.to_owned()))
+            .or_default()
+            .push(carried());
+        let Some(paragraph) = field("stanza")
+            .and_then(|s| crate::control::paragraphs(s).ok())
+            .and_then(|p| p.into_iter().next())
+        else {
+            continue;
+        };
+        let relations = |name: &str| {
+            paragraph
+                .get(name)
+                .and_then(|text| crate::relation::parse(&text.replace('\n', " ")).ok())
+                .unwrap_or_default()
+        };
+        for group in relations("Provides") {
+            for virtual_package in group {
+                provided
+                    .entry((archive, virtual_package.name))
+                    .or_default()
+                    .push(carried());
+            }
+        }
+        let mut depends = relations("Pre-Depends");
+        depends.extend(relations("Depends"));
+        depends.truncate(RELATIONS_PER_PACKAGE);
+        stanzas.push((position, archive, architecture, depends));
+    }
+    let compatible = |dependent: &str, dependency: &str| {
+        dependent == dependency || dependent == "all" || dependency == "all"
+    };
+    let mut edges = Vec::new();
+    for (position, archive, architecture, depends) in stanzas {
+        let mut targets = Vec::new();
+        for group in depends {
+            let found = group.iter().find_map(|relation| {
+                let key = (archive, relation.name.clone());
+                let real = named.get(&key).into_iter().flatten().filter(|c| {
+                    relation.accepts(c.version) && compatible(architecture, c.architecture)
+                });
+                // A versioned relation is only met by the real package:
+                // providers here state no version.
+                let providers = provided.get(&key).into_iter().flatten().filter(|c| {
+                    relation.constraint.is_none() && compatible(architecture, c.architecture)
+                });
+                let best = |candidates: Vec<&Carried<'_>>| {
+                    candidates
+                        .into_iter()
+                        .max_by(|a, b| crate::version::compare(a.version, b.version))
+                        .map(|c| c.position)
+                };
+                best(real.collect()).or_else(|| best(providers.collect()))
+            });
+            if let Some(target) = found
+                && target != position
+                && !targets.contains(&target)
+            {
+                targets.push(target);
+            }
+        }
+        edges.extend(targets.into_iter().map(|target| (position, target)));
+    }
+    edges
+}
+
 /// Parses an index key of this ecosystem.
 pub fn parse_key(key: &str) -> Option<Key<'_>> {
     if let Some((archive, suite)) = key.split_once("/dists/") {
@@ -290,7 +388,19 @@ impl Ecosystem for Apt {
                 airlift_ecosystem::purl_encode(arch)
             ),
             digest: Some(format!("sha256:{}", entry.digest.hex())),
+            // A `.deb` states its licences in `copyright` inside its data
+            // archive, in no field of the index: none are recorded.
+            licenses: Vec::new(),
         })
+    }
+
+    /// Each carried `.deb`'s `Depends` and `Pre-Depends` (from the stanza
+    /// collect recorded): for each group of alternatives, the first
+    /// alternative a carried package of the same archive satisfies (name,
+    /// version constraint and architecture, or a carried package that
+    /// `Provides` it), its highest carried version.
+    fn dependencies(&self, entries: &[Entry]) -> Vec<(usize, usize)> {
+        stanza_dependencies(entries)
     }
 
     /// Debian's and Ubuntu's advisories, in dpkg's order.
@@ -416,6 +526,60 @@ mod tests {
         assert!(lines.lines().all(|line| line.starts_with('#')), "{lines}");
         assert!(lines.contains("# name = \"ubuntu\"\n"), "{lines}");
         assert!(lines.contains("# name = \"x\\n[[apt]]\\\"\"\n"), "{lines}");
+    }
+
+    fn deb(archive: &str, name: &str, version: &str, arch: &str, fields: &str) -> Entry {
+        Entry {
+            ecosystem: crate::ECOSYSTEM.into(),
+            key: format!("{archive}/pool/main/{name}_{version}_{arch}.deb"),
+            digest: airlift_core::Digest::of(format!("{archive}{name}{version}").as_bytes()),
+            size: 1,
+            meta: serde_json::json!({
+                "stanza": format!("Package: {name}\nVersion: {version}\nArchitecture: {arch}\n{fields}"),
+                "package": name,
+                "version": version,
+                "architecture": arch,
+            }),
+        }
+    }
+
+    #[test]
+    fn dependencies_follow_depends_and_pre_depends_to_carried_packages() {
+        let entries = vec![
+            deb(
+                "debian",
+                "jq",
+                "1.6-2",
+                "amd64",
+                "Pre-Depends: libc6 (>= 2.34)\nDepends: libjq1 (= 1.6-2),\n missing | mail-transport-agent, absent\n",
+            ),
+            deb("debian", "libc6", "2.36-9", "amd64", ""),
+            deb("debian", "libc6", "2.30-1", "amd64", ""),
+            deb("debian", "libjq1", "1.6-2", "amd64", ""),
+            deb("debian", "libjq1", "1.6-2", "arm64", ""),
+            deb(
+                "debian",
+                "postfix",
+                "3.7",
+                "amd64",
+                "Provides: mail-transport-agent\n",
+            ),
+            // Another archive's package never satisfies this one's.
+            deb("other", "absent", "1.0", "all", ""),
+            Entry {
+                key: "debian/dists/bookworm".into(),
+                ..deb("debian", "x", "1", "all", "")
+            },
+        ];
+        let mut edges = Apt.dependencies(&entries);
+        edges.sort();
+        assert_eq!(edges, [(0, 1), (0, 3), (0, 5)]);
+        assert!(
+            Apt.package(&entries[0])
+                .expect("a .deb")
+                .licenses
+                .is_empty()
+        );
     }
 
     #[test]

@@ -185,7 +185,22 @@ impl Ecosystem for Cargo {
                 airlift_ecosystem::purl_encode(version)
             ),
             digest: Some(format!("sha256:{}", entry.digest.hex())),
+            licenses: entry
+                .meta
+                .get("license")
+                .and_then(|l| l.as_str())
+                .and_then(airlift_ecosystem::stated_license)
+                .into_iter()
+                .collect(),
         })
+    }
+
+    /// Each carried version's normal and build dependencies (from its
+    /// index line, optional ones too), each to the highest carried version
+    /// of that crate its requirement admits; dev-dependencies and
+    /// dependencies from another registry give no edge.
+    fn dependencies(&self, entries: &[Entry]) -> Vec<(usize, usize)> {
+        index_dependencies(entries)
     }
 
     /// Advisories name its packages in OSV's Rust ecosystem.
@@ -205,6 +220,62 @@ impl Ecosystem for Cargo {
     fn not_found(&self) -> &'static [u16] {
         &[404, 410, 451]
     }
+}
+
+/// The dependency edges among carried versions; see
+/// [`Cargo::dependencies`].
+fn index_dependencies(entries: &[Entry]) -> Vec<(usize, usize)> {
+    use std::collections::HashMap;
+    let mut carried: HashMap<&str, Vec<(semver::Version, usize)>> = HashMap::new();
+    for (position, entry) in entries.iter().enumerate() {
+        if let Some((name, version)) = entry
+            .key
+            .strip_prefix(crate::index::CRATE)
+            .and_then(|rest| rest.split_once('/'))
+            && let Ok(version) = semver::Version::parse(version)
+        {
+            carried.entry(name).or_default().push((version, position));
+        }
+    }
+    let mut edges = Vec::new();
+    for (position, entry) in entries.iter().enumerate() {
+        if !entry.key.starts_with(crate::index::CRATE) {
+            continue;
+        }
+        // The line was parsed when it was collected; one that no longer
+        // parses gives no edges rather than failing the document.
+        let Some(line) = entry
+            .meta
+            .get("line")
+            .and_then(|l| l.as_str())
+            .and_then(|l| serde_json::from_str::<crate::index::Line>(l).ok())
+        else {
+            continue;
+        };
+        let mut targets = Vec::new();
+        for dep in &line.deps {
+            if dep.kind() == "dev" || dep.registry.is_some() {
+                continue;
+            }
+            let Some(versions) = carried.get(dep.crate_name().to_ascii_lowercase().as_str()) else {
+                continue;
+            };
+            let Ok(requirement) = semver::VersionReq::parse(&dep.req) else {
+                continue;
+            };
+            if let Some((_, target)) = versions
+                .iter()
+                .filter(|(version, _)| requirement.matches(version))
+                .max_by(|a, b| a.0.cmp(&b.0))
+                && *target != position
+                && !targets.contains(target)
+            {
+                targets.push(*target);
+            }
+        }
+        edges.extend(targets.into_iter().map(|target| (position, target)));
+    }
+    edges
 }
 
 /// A TOML basic-string body: backslash, quote and control characters escaped.
@@ -259,5 +330,54 @@ mod tests {
     fn toml_strings_are_escaped() {
         assert_eq!(toml_escape(r#"C:\ca "x".crt"#), r#"C:\\ca \"x\".crt"#);
         assert_eq!(toml_escape("a\nb"), "a\\u000Ab");
+    }
+
+    fn crate_entry(name: &str, version: &str, deps: &str, license: Option<&str>) -> Entry {
+        let raw = format!(
+            r#"{{"name":"{name}","vers":"{version}","deps":[{deps}],"cksum":"{}","features":{{}}}}"#,
+            "a".repeat(64)
+        );
+        let release = crate::index::parse_file(name, raw.as_bytes())
+            .expect("parses")
+            .remove(0);
+        crate::index::entry(&release, 1, license)
+    }
+
+    #[test]
+    fn the_licence_is_the_one_collect_recorded() {
+        let entry = crate_entry("foo", "1.0.0", "", Some("MIT OR Apache-2.0"));
+        let package = Cargo.package(&entry).expect("a crate is a package");
+        assert_eq!(package.licenses, ["MIT OR Apache-2.0"]);
+        let entry = crate_entry("foo", "1.0.0", "", None);
+        assert!(Cargo.package(&entry).expect("package").licenses.is_empty());
+    }
+
+    #[test]
+    fn dependencies_go_to_the_highest_carried_version_the_requirement_admits() {
+        let dep = |name: &str, req: &str, extra: &str| {
+            format!(
+                r#"{{"name":"{name}","req":"{req}","features":[],"optional":false,"default_features":true,"target":null{extra}}}"#
+            )
+        };
+        let deps = [
+            dep("serde", "^1.0.100", r#","kind":"normal""#),
+            dep("cc", "^1", r#","kind":"build""#),
+            dep("proptest", "^1", r#","kind":"dev""#),
+            dep("json", "^1", r#","kind":"normal","package":"Serde_Json""#),
+            dep("absent", "^1", ""),
+        ]
+        .join(",");
+        let entries = vec![
+            crate_entry("app", "0.1.0", &deps, None),
+            crate_entry("serde", "1.0.99", "", None),
+            crate_entry("serde", "1.0.200", "", None),
+            crate_entry("serde", "2.0.0", "", None),
+            crate_entry("cc", "1.1.0", "", None),
+            crate_entry("proptest", "1.0.0", "", None),
+            crate_entry("serde_json", "1.0.0", "", None),
+        ];
+        let mut edges = Cargo.dependencies(&entries);
+        edges.sort();
+        assert_eq!(edges, [(0, 2), (0, 4), (0, 6)]);
     }
 }

@@ -154,8 +154,13 @@ pub fn parse_file(name: &str, body: &[u8]) -> Result<Vec<Release>, String> {
     Ok(out)
 }
 
-/// The index entry of one carried crate version.
-pub fn entry(release: &Release, size: u64) -> Entry {
+/// The index entry of one carried crate version, with the licence its
+/// manifest states, when it states one.
+pub fn entry(release: &Release, size: u64, license: Option<&str>) -> Entry {
+    let mut meta = serde_json::json!({ "line": release.raw });
+    if let Some(license) = license {
+        meta["license"] = license.into();
+    }
     Entry {
         ecosystem: crate::ECOSYSTEM.into(),
         key: format!(
@@ -165,7 +170,7 @@ pub fn entry(release: &Release, size: u64) -> Entry {
         ),
         digest: release.cksum,
         size,
-        meta: serde_json::json!({ "line": release.raw }),
+        meta,
     }
 }
 

@@ -7,7 +7,8 @@
 //!   sparse index ([`index`], [`lockfile`]), every `.crate` checked against
 //!   the index `cksum` and the lockfile `checksum`;
 //! - [`index::entry`]: one index entry per crate version, holding the
-//!   upstream's index line byte for byte;
+//!   upstream's index line byte for byte, and the licence the `.crate`'s
+//!   manifest states ([`manifest`]);
 //! - [`serve`]: `/cargo/index/` (`config.json` and the sharded index
 //!   files) and `/cargo/api/v1/crates/<name>/<version>/download`;
 //! - [`publish`]: `cargo publish`, `cargo yank` and `cargo owner` into the
@@ -17,6 +18,7 @@ pub mod collect;
 pub mod ecosystem;
 pub mod index;
 pub mod lockfile;
+pub mod manifest;
 pub mod publish;
 pub mod serve;
 pub mod spec;

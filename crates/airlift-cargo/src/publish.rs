@@ -123,6 +123,9 @@ struct NewCrate {
     links: Option<String>,
     #[serde(default)]
     rust_version: Option<String>,
+    /// The SPDX expression its manifest states, kept for SBOMs.
+    #[serde(default)]
+    license: Option<String>,
 }
 
 /// A dependency as `cargo publish` describes it.
@@ -374,7 +377,17 @@ async fn receive(state: &PublishState, body: Body) -> Result<(), ApiError> {
         key: format!("{CRATE}{lower}/{}", krate.vers),
         digest: cksum,
         size,
-        meta: serde_json::json!({"line": line, "publisher": publisher}),
+        meta: {
+            let mut meta = serde_json::json!({"line": line, "publisher": publisher});
+            if let Some(license) = krate
+                .license
+                .as_deref()
+                .and_then(airlift_ecosystem::stated_license)
+            {
+                meta["license"] = license.into();
+            }
+            meta
+        },
     };
     let _serial = state.commit.lock().await;
     if let Some(there) = existing(state, &lower, &version).await? {

@@ -28,7 +28,9 @@
 //! - [`Ecosystem::package`], [`Ecosystem::compare_versions`] and
 //!   [`Ecosystem::not_found`]: the package identity of an entry (name,
 //!   version, package URL, upstream digest), the order of its versions, and
-//!   which upstream statuses mean "no such package".
+//!   which upstream statuses mean "no such package"; and
+//!   [`Ecosystem::dependencies`], the dependency relations among a
+//!   generation's entries (for SBOMs).
 //! - [`Ecosystem::access`] and [`Ecosystem::refuse`]: what each request of
 //!   its protocol asks to do (an [`Action`] on a [`Scope`]), which the
 //!   server authorizes before any handler runs, and the refusal in its
@@ -157,6 +159,16 @@ pub trait Ecosystem: Send + Sync + 'static {
                 })
             })
             .collect()
+    }
+
+    /// The dependency relations among a generation's `entries` of this
+    /// ecosystem, as its recorded metadata states them: each edge is
+    /// (position of the dependent, position of its dependency), both
+    /// entries [`Self::package`] recognises. Only dependencies the
+    /// generation carries appear; the default knows none.
+    fn dependencies(&self, entries: &[Entry]) -> Vec<(usize, usize)> {
+        let _ = entries;
+        Vec::new()
     }
 
     /// The upstream HTTP statuses that mean "this package does not exist".
@@ -681,6 +693,24 @@ pub struct Package {
     pub purl: String,
     /// The digest the upstream published for it (`sha256:…`), when known.
     pub digest: Option<String>,
+    /// Its licences as the upstream metadata states them (an SPDX
+    /// expression, or a licence's name exactly as written); empty when the
+    /// metadata states none or the ecosystem does not record it.
+    pub licenses: Vec<String>,
+}
+
+/// Longest licence statement kept: an expression or a licence's name,
+/// never a licence's whole text.
+pub const LICENSE_LIMIT: usize = 200;
+
+/// A licence as upstream metadata states it, made fit for an SBOM: trimmed,
+/// and `None` when empty, longer than [`LICENSE_LIMIT`], or on more than
+/// one line (metadata fields that hold a licence's whole text) or holding
+/// other control characters.
+pub fn stated_license(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty() && text.len() <= LICENSE_LIMIT && !text.chars().any(char::is_control))
+        .then(|| text.to_owned())
 }
 
 /// The error for a client an ecosystem does not have.
@@ -756,6 +786,20 @@ mod tests {
         assert_eq!(purl_encode("flask"), "flask");
         assert_eq!(purl_encode("@types/node"), "%40types%2Fnode");
         assert_eq!(purl_encode("1.0+local"), "1.0%2Blocal");
+    }
+
+    #[test]
+    fn licences_are_kept_as_stated_unless_they_are_text() {
+        assert_eq!(
+            stated_license(" MIT OR Apache-2.0 ").as_deref(),
+            Some("MIT OR Apache-2.0")
+        );
+        assert_eq!(stated_license(""), None);
+        assert_eq!(
+            stated_license("Copyright (c) 2020\nPermission is hereby granted"),
+            None
+        );
+        assert_eq!(stated_license(&"x".repeat(LICENSE_LIMIT + 1)), None);
     }
 
     #[test]

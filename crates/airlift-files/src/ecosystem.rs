@@ -86,6 +86,7 @@ impl Ecosystem for Files {
                 entry.digest.hex()
             ),
             digest: Some(format!("sha256:{}", entry.digest.hex())),
+            licenses: Vec::new(),
         })
     }
 }

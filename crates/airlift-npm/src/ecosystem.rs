@@ -217,7 +217,17 @@ impl Ecosystem for Npm {
                 .get("integrity")
                 .and_then(|i| i.as_str())
                 .map(str::to_owned),
+            licenses: manifest_licenses(entry.meta.get("manifest")),
         })
+    }
+
+    /// Each carried version's `dependencies` and `optionalDependencies`
+    /// (from its manifest as the packument has it), each to the highest
+    /// carried version of that name its range admits; aliases
+    /// (`npm:other@^1`) name the package they stand for. Ranges that are
+    /// no semver range (tags, URLs, `file:`) give no edge.
+    fn dependencies(&self, entries: &[Entry]) -> Vec<(usize, usize)> {
+        manifest_dependencies(entries)
     }
 
     /// Advisories name its packages in OSV's `npm` ecosystem.
@@ -235,6 +245,106 @@ impl Ecosystem for Npm {
             _ => a.cmp(b),
         }
     }
+}
+
+/// Most licences kept of one manifest.
+const LICENSES_PER_PACKAGE: usize = 16;
+/// Most dependencies read of one manifest.
+const DEPENDENCIES_PER_PACKAGE: usize = 4096;
+
+/// The licences a manifest states: `license` as an SPDX expression
+/// (`"MIT"`) or, in old manifests, an object (`{"type": "MIT"}`), or the
+/// older `licenses` list of either.
+fn manifest_licenses(manifest: Option<&serde_json::Value>) -> Vec<String> {
+    let Some(manifest) = manifest else {
+        return Vec::new();
+    };
+    let one = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => airlift_ecosystem::stated_license(text),
+        serde_json::Value::Object(object) => object
+            .get("type")
+            .and_then(|t| t.as_str())
+            .and_then(airlift_ecosystem::stated_license),
+        _ => None,
+    };
+    let mut licenses: Vec<String> = Vec::new();
+    if let Some(license) = manifest.get("license").and_then(one) {
+        licenses.push(license);
+    } else if let Some(list) = manifest.get("licenses").and_then(|l| l.as_array()) {
+        for license in list.iter().filter_map(one).take(LICENSES_PER_PACKAGE) {
+            if !licenses.contains(&license) {
+                licenses.push(license);
+            }
+        }
+    }
+    licenses
+}
+
+/// The dependency edges among carried versions; see
+/// [`Npm::dependencies`].
+fn manifest_dependencies(entries: &[Entry]) -> Vec<(usize, usize)> {
+    use std::collections::HashMap;
+    // Name → its carried versions, with their positions.
+    let mut carried: HashMap<&str, Vec<(semver::Version, usize)>> = HashMap::new();
+    for (position, entry) in entries.iter().enumerate() {
+        let Some((name, version)) = entry
+            .key
+            .strip_prefix(crate::index::VERSION)
+            .and_then(|rest| rest.rsplit_once('/'))
+        else {
+            continue;
+        };
+        if let Some(version) = crate::range::parse_version(version) {
+            carried.entry(name).or_default().push((version, position));
+        }
+    }
+    let mut edges = Vec::new();
+    for (position, entry) in entries.iter().enumerate() {
+        if !entry.key.starts_with(crate::index::VERSION) {
+            continue;
+        }
+        let Some(manifest) = entry.meta.get("manifest") else {
+            continue;
+        };
+        let declared = ["dependencies", "optionalDependencies"]
+            .into_iter()
+            .filter_map(|field| manifest.get(field)?.as_object())
+            .flatten()
+            .take(DEPENDENCIES_PER_PACKAGE);
+        let mut targets = Vec::new();
+        for (name, range) in declared {
+            let Some(range) = range.as_str() else {
+                continue;
+            };
+            let (name, range) = match range.strip_prefix("npm:") {
+                // `npm:other@^1`, `npm:@scope/other@^1`, or no range.
+                Some(alias) => match alias.get(1..).and_then(|rest| rest.rsplit_once('@')) {
+                    Some((_, range)) => (&alias[..alias.len() - range.len() - 1], range),
+                    None => (alias, "*"),
+                },
+                None => (name.as_str(), range),
+            };
+            let Some(versions) = carried.get(name) else {
+                continue;
+            };
+            let Ok(range) =
+                crate::range::Range::parse(if range.trim().is_empty() { "*" } else { range })
+            else {
+                continue;
+            };
+            if let Some((_, target)) = versions
+                .iter()
+                .filter(|(version, _)| range.satisfies(version))
+                .max_by(|a, b| crate::range::compare(&a.0, &b.0))
+                && *target != position
+                && !targets.contains(target)
+            {
+                targets.push(*target);
+            }
+        }
+        edges.extend(targets.into_iter().map(|target| (position, target)));
+    }
+    edges
 }
 
 fn collect<'a>(
@@ -337,5 +447,65 @@ mod tests {
             asked(Method::PUT, "/npm/-/user/org.couchdb.user:x"),
             Access::any(Action::Write)
         );
+    }
+
+    fn version(name: &str, version: &str, manifest: serde_json::Value) -> Entry {
+        crate::index::version_entry(
+            name,
+            version,
+            airlift_core::Digest::of(format!("{name}@{version}").as_bytes()),
+            1,
+            &manifest,
+            None,
+            "sha512-AAAA",
+        )
+    }
+
+    #[test]
+    fn licences_come_from_the_manifest_in_every_form() {
+        let licenses = |manifest| {
+            Npm.package(&version("a", "1.0.0", manifest))
+                .expect("a version is a package")
+                .licenses
+        };
+        assert_eq!(
+            licenses(serde_json::json!({"license": "(MIT OR Apache-2.0)"})),
+            ["(MIT OR Apache-2.0)"]
+        );
+        assert_eq!(
+            licenses(serde_json::json!({"license": {"type": "ISC", "url": "x"}})),
+            ["ISC"]
+        );
+        assert_eq!(
+            licenses(
+                serde_json::json!({"licenses": [{"type": "MIT"}, {"type": "GPL-2.0"}, "MIT"]})
+            ),
+            ["MIT", "GPL-2.0"]
+        );
+        assert!(licenses(serde_json::json!({})).is_empty());
+        assert!(licenses(serde_json::json!({"license": 7})).is_empty());
+    }
+
+    #[test]
+    fn dependencies_go_to_the_highest_carried_version_the_range_admits() {
+        let entries = vec![
+            version(
+                "app",
+                "1.0.0",
+                serde_json::json!({
+                    "dependencies": {"lib": "^1.2.0", "missing": "^1", "tagged": "latest"},
+                    "optionalDependencies": {"alias": "npm:@scope/real@~2.0.0"},
+                }),
+            ),
+            version("lib", "1.2.0", serde_json::json!({})),
+            version("lib", "1.3.1", serde_json::json!({})),
+            version("lib", "2.0.0", serde_json::json!({})),
+            version("@scope/real", "2.0.5", serde_json::json!({})),
+            version("tagged", "1.0.0", serde_json::json!({})),
+            crate::index::package_entry("lib", airlift_core::Digest::of(b"p"), 1),
+        ];
+        let mut edges = Npm.dependencies(&entries);
+        edges.sort();
+        assert_eq!(edges, [(0, 2), (0, 4)]);
     }
 }

@@ -164,6 +164,7 @@ impl Ecosystem for Oci {
                 airlift_ecosystem::purl_encode(repository)
             ),
             digest: Some(digest.to_owned()),
+            licenses: Vec::new(),
         })
     }
 }

@@ -168,7 +168,17 @@ impl Ecosystem for Pypi {
             ),
             version,
             digest: Some(format!("sha256:{}", entry.digest.hex())),
+            licenses: recorded(entry, "licenses"),
         })
+    }
+
+    /// Each carried file's `Requires-Dist` (as collect recorded it from the
+    /// core metadata), to every carried file of the highest carried
+    /// version of each project named. Markers and extras are not
+    /// evaluated: a dependency only of an extra or of another platform is
+    /// an edge too, when its project is carried.
+    fn dependencies(&self, entries: &[Entry]) -> Vec<(usize, usize)> {
+        requires_dependencies(self, entries)
     }
 
     /// Advisories name its packages in OSV's `PyPI` ecosystem.
@@ -186,6 +196,64 @@ impl Ecosystem for Pypi {
             _ => a.cmp(b),
         }
     }
+}
+
+/// The strings of the list `field` of a file entry's meta.
+fn recorded(entry: &Entry, field: &str) -> Vec<String> {
+    entry
+        .meta
+        .get(field)
+        .and_then(|l| l.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The dependency edges among carried files; see [`Pypi::dependencies`].
+fn requires_dependencies(pypi: &Pypi, entries: &[Entry]) -> Vec<(usize, usize)> {
+    use std::collections::HashMap;
+    // Project → its highest carried version and that version's files.
+    let mut carried: HashMap<&str, (String, Vec<usize>)> = HashMap::new();
+    for (position, entry) in entries.iter().enumerate() {
+        let Some(package) = pypi.package(entry) else {
+            continue;
+        };
+        let Some((project, _)) = entry
+            .key
+            .strip_prefix(crate::index::FILE)
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            continue;
+        };
+        let highest = carried
+            .entry(project)
+            .or_insert_with(|| (package.version.clone(), Vec::new()));
+        match pypi.compare_versions(&package.version, &highest.0) {
+            Ordering::Greater => *highest = (package.version, vec![position]),
+            Ordering::Equal => highest.1.push(position),
+            Ordering::Less => {}
+        }
+    }
+    let mut edges = Vec::new();
+    for (position, entry) in entries.iter().enumerate() {
+        if !entry.key.starts_with(crate::index::FILE) {
+            continue;
+        }
+        for project in recorded(entry, "requires") {
+            if let Some((_, files)) = carried.get(project.as_str()) {
+                edges.extend(
+                    files
+                        .iter()
+                        .filter(|file| **file != position)
+                        .map(|file| (position, *file)),
+                );
+            }
+        }
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    edges
 }
 
 fn collect<'a>(
@@ -221,4 +289,71 @@ fn summarize(pypi: crate::collect::Collected) -> Collected {
 /// The ecosystem, for the registry.
 pub fn ecosystem() -> Arc<dyn Ecosystem> {
     Arc::new(Pypi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(project: &str, filename: &str, version: &str, metadata: &str) -> Entry {
+        let file = crate::upstream::UpFile {
+            filename: filename.into(),
+            url: url::Url::parse("https://files.example.com/x").expect("url"),
+            sha256: None,
+            requires_python: None,
+            yanked: None,
+            core_metadata: None,
+            size: None,
+            upload_time: None,
+        };
+        let described = crate::metadata::Metadata::parse(
+            format!("Metadata-Version: 2.4\nName: {project}\nVersion: {version}\n{metadata}")
+                .as_bytes(),
+        )
+        .expect("parses");
+        crate::index::entries(
+            project,
+            &file,
+            version,
+            airlift_core::Digest::of(filename.as_bytes()),
+            1,
+            None,
+            Some(&described),
+        )
+        .remove(0)
+    }
+
+    #[test]
+    fn licences_and_dependencies_come_from_the_core_metadata() {
+        let entries = vec![
+            file(
+                "app",
+                "app-1.0-py3-none-any.whl",
+                "1.0",
+                "License-Expression: MIT\nRequires-Dist: Lib>=1\nRequires-Dist: absent\nRequires-Dist: extra-only; extra == 'x'\n",
+            ),
+            file("lib", "lib-1.0-py3-none-any.whl", "1.0", ""),
+            file(
+                "lib",
+                "lib-1.10-cp312-cp312-manylinux_2_17_x86_64.whl",
+                "1.10",
+                "",
+            ),
+            file("lib", "lib-1.10.tar.gz", "1.10", ""),
+            file("extra-only", "extra_only-2.0.tar.gz", "2.0", ""),
+        ];
+        assert_eq!(
+            Pypi.package(&entries[0])
+                .expect("a file is a package")
+                .licenses,
+            ["MIT"]
+        );
+        assert!(
+            Pypi.package(&entries[1])
+                .expect("package")
+                .licenses
+                .is_empty()
+        );
+        assert_eq!(Pypi.dependencies(&entries), [(0, 2), (0, 3), (0, 4)]);
+    }
 }

@@ -25,6 +25,12 @@ pub struct Metadata {
     pub requires_dist: Vec<String>,
     /// Every `Dynamic` field name, lowercased.
     pub dynamic: Vec<String>,
+    /// `License-Expression` (PEP 639), an SPDX expression.
+    pub license_expression: Option<String>,
+    /// `License`: a licence's name, or often its whole text.
+    pub license: Option<String>,
+    /// Every `Classifier` of the `License ::` kind.
+    pub license_classifiers: Vec<String>,
 }
 
 impl Metadata {
@@ -60,6 +66,11 @@ impl Metadata {
                 "requires-python" => metadata.requires_python = Some(value),
                 "requires-dist" => metadata.requires_dist.push(value),
                 "dynamic" => metadata.dynamic.push(value.to_ascii_lowercase()),
+                "license-expression" => metadata.license_expression = Some(value),
+                "license" => metadata.license = Some(value),
+                "classifier" if value.starts_with("License ::") => {
+                    metadata.license_classifiers.push(value);
+                }
                 _ => {}
             }
         }
@@ -70,6 +81,66 @@ impl Metadata {
             return Err("missing Version".into());
         }
         Ok(metadata)
+    }
+}
+
+/// Most licences and dependency names kept of one file's metadata.
+const STATED_LIMIT: usize = 1024;
+
+impl Metadata {
+    /// The licences it states, for SBOMs: `License-Expression` when
+    /// there is one; else `License` when it is a name rather than a
+    /// licence's text (see [`airlift_ecosystem::stated_license`]) and not
+    /// `UNKNOWN`; else the last part of each `License ::` classifier
+    /// (`MIT License`).
+    pub fn licenses(&self) -> Vec<String> {
+        if let Some(expression) = self
+            .license_expression
+            .as_deref()
+            .and_then(airlift_ecosystem::stated_license)
+        {
+            return vec![expression];
+        }
+        if let Some(license) = self
+            .license
+            .as_deref()
+            .and_then(airlift_ecosystem::stated_license)
+            .filter(|l| !l.eq_ignore_ascii_case("UNKNOWN"))
+        {
+            return vec![license];
+        }
+        let mut licenses: Vec<String> = Vec::new();
+        for classifier in self.license_classifiers.iter().take(STATED_LIMIT) {
+            let Some(name) = classifier
+                .rsplit("::")
+                .next()
+                .and_then(airlift_ecosystem::stated_license)
+                .filter(|n| n != "OSI Approved")
+            else {
+                continue;
+            };
+            if !licenses.contains(&name) {
+                licenses.push(name);
+            }
+        }
+        licenses
+    }
+
+    /// The normalized project name of every `Requires-Dist`, markers and
+    /// extras not evaluated (a dependency of an extra or of another
+    /// platform is listed too), each once.
+    pub fn required_projects(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for text in self.requires_dist.iter().take(STATED_LIMIT) {
+            let name = match crate::requirement::Requirement::parse(text) {
+                Ok(requirement) => requirement.key(),
+                Err(_) => continue,
+            };
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
     }
 }
 
@@ -263,6 +334,28 @@ mod tests {
         assert_eq!(m.requires_python.as_deref(), Some(">=3.8"));
         assert!(Metadata::parse(b"Name: x\n").is_err());
         assert!(Metadata::parse(b"garbage without colon\n").is_err());
+    }
+
+    #[test]
+    fn licences_and_required_projects_are_as_stated() {
+        let parse = |text: &str| Metadata::parse(text.as_bytes()).expect("parses");
+        let head = "Metadata-Version: 2.4\nName: a\nVersion: 1\n";
+        let m = parse(&format!(
+            "{head}License-Expression: MIT OR Apache-2.0\nLicense: ignored\nRequires-Dist: Zope.Interface>=5\nRequires-Dist: zope-interface; extra == 'x'\nRequires-Dist: pywin32; sys_platform == 'win32'\n"
+        ));
+        assert_eq!(m.licenses(), ["MIT OR Apache-2.0"]);
+        assert_eq!(m.required_projects(), ["zope-interface", "pywin32"]);
+        let m = parse(&format!(
+            "{head}License: BSD\nClassifier: License :: OSI Approved :: MIT License\n"
+        ));
+        assert_eq!(m.licenses(), ["BSD"]);
+        // A whole licence text in `License` gives way to the classifiers.
+        let m = parse(&format!(
+            "{head}License: Copyright (c) 2020\n        Permission is hereby granted\nClassifier: License :: OSI Approved :: MIT License\nClassifier: License :: OSI Approved\nClassifier: Programming Language :: Python\n"
+        ));
+        assert_eq!(m.licenses(), ["MIT License"]);
+        let m = parse(&format!("{head}License: UNKNOWN\n"));
+        assert!(m.licenses().is_empty());
     }
 
     #[test]

@@ -484,6 +484,7 @@ mod tests {
                 yanked: Some("bad <build>".into()),
                 upload_time: None,
                 metadata: Some(airlift_core::Digest::of(b"m")),
+                ..FileMeta::default()
             },
         }];
         let html = String::from_utf8(project_body("a", &files, Format::Html)).expect("utf8");

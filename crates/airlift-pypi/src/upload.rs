@@ -427,19 +427,23 @@ async fn commit(
                 parsed.name
             )));
         }
-        Some((metadata_digest, metadata_size))
+        Some((metadata_digest, metadata_size, parsed))
     } else {
         None
     };
     let version = form.version.clone().unwrap_or_default();
     let key = format!("{FILE}{project}/{}", file.filename);
-    let meta = FileMeta {
+    let mut meta = FileMeta {
         version,
         requires_python: form.requires_python.clone().filter(|s| !s.is_empty()),
         yanked: None,
         upload_time: Some(now_rfc3339()),
-        metadata: metadata.map(|(d, _)| d),
+        metadata: metadata.as_ref().map(|(d, _, _)| *d),
+        ..FileMeta::default()
     };
+    if let Some((_, _, parsed)) = &metadata {
+        meta.describe(parsed);
+    }
     let mut upserts = vec![Entry {
         ecosystem: crate::ECOSYSTEM.into(),
         key: key.clone(),
@@ -447,7 +451,7 @@ async fn commit(
         size: file.size,
         meta: serde_json::to_value(&meta).unwrap_or_default(),
     }];
-    if let Some((digest, size)) = metadata {
+    if let Some((digest, size, _)) = metadata {
         upserts.push(Entry {
             ecosystem: crate::ECOSYSTEM.into(),
             key: format!("{METADATA}{project}/{}.metadata", file.filename),

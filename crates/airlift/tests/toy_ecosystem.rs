@@ -79,6 +79,7 @@ impl Ecosystem for Toy {
             version: "1".into(),
             purl: format!("pkg:generic/{}@1", entry.key),
             digest: None,
+            licenses: Vec::new(),
         })
     }
 }

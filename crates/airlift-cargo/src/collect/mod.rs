@@ -363,6 +363,7 @@ pub async fn collect(
         .collect::<Result<Vec<_>, CollectError>>()?;
     let results = fetcher.fetch_all(store, requests, progress).await;
     let mut collected = Collected::default();
+    let mut carried = Vec::new();
     for (release, result) in list.iter().zip(results) {
         let fetched = result.map_err(|e| match e {
             FetchError::DigestMismatch {
@@ -386,9 +387,25 @@ pub async fn collect(
         }
         collected.bytes += fetched.size;
         collected.crates += 1;
-        collected.entries.push(index::entry(release, fetched.size));
+        carried.push((release.clone(), fetched.size));
     }
     collected.upstream = newer_upstream(&list, &up);
+    // The licence each `.crate` states, read from the store off the async
+    // threads (the sparse index has none).
+    let blobs = store.clone();
+    collected.entries = tokio::task::spawn_blocking(move || {
+        carried
+            .into_iter()
+            .map(|(release, size)| {
+                let blob = blobs.blobs.open(&release.cksum)?;
+                let license =
+                    crate::manifest::crate_license(blob, &release.line.name, &release.line.vers);
+                Ok(index::entry(&release, size, license.as_deref()))
+            })
+            .collect::<Result<Vec<Entry>, StoreError>>()
+    })
+    .await
+    .map_err(|e| CollectError::Spec(format!("internal: reading licences: {e}")))??;
     collected.index_files = up.index_files;
     notes.sort();
     notes.dedup();

@@ -480,9 +480,10 @@ pub async fn collect(
     let mut versions: Vec<(String, String)> = Vec::new();
     for (project, choice, got) in fetched {
         versions.push((project.clone(), choice.version.clone()));
-        let metadata = up
+        let described = up
             .metadata
-            .get(&(project.clone(), choice.file.filename.clone()))
+            .get(&(project.clone(), choice.file.filename.clone()));
+        let metadata = described
             .filter(|_| choice.file.filename.ends_with(".whl"))
             .map(|(digest, _)| *digest);
         let metadata_size = match metadata {
@@ -496,6 +497,7 @@ pub async fn collect(
             got.digest,
             got.size,
             metadata.zip(metadata_size),
+            described.map(|(_, parsed)| parsed.as_ref()),
         ));
         projects.insert(project);
         collected.files += 1;
