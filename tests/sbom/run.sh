@@ -7,10 +7,12 @@
 #
 # The home holds plain files collected through file:// URLs, then a second
 # generation adds one index entry of each other ecosystem (written straight
-# into the index, the shape each collect writes: a PyPI file, a crate, an
-# npm version with its SHA-512 `integrity`, an OCI manifest, a Debian
-# package), so every registered ecosystem's package URL goes through the
-# validators without an upstream or the network. An SBOM reads only the
+# into the index, the shape each collect writes: PyPI files with the
+# licences and required projects of their core metadata, a crate with its
+# licence, npm versions with their SHA-512 `integrity` and manifest, an
+# OCI manifest, a Debian package), so every registered ecosystem's package
+# URL, licences and dependency relations go through the validators without
+# an upstream or the network. An SBOM reads only the
 # index, so the entries need no blobs.
 #
 # The SBOMs collect carries with the generation (served at /sbom/) go
@@ -63,10 +65,14 @@ def sha(text):
 
 manifest = sha("manifest")
 entries = [
-    ("pypi", "f:alpha/alpha-1.0-py3-none-any.whl", {"version": "1.0"}),
-    ("cargo", "c:itoa/1.0.11", {}),
+    ("pypi", "f:alpha/alpha-1.0-py3-none-any.whl", {"version": "1.0", "licenses": ["BSD-3-Clause"]}),
+    ("pypi", "f:beta/beta-2.0.tar.gz",
+     {"version": "2.0", "licenses": ["MIT License"], "requires": ["alpha", "absent"]}),
+    ("cargo", "c:itoa/1.0.11", {"license": "MIT OR Apache-2.0"}),
     ("npm", "v:@scope/pkg/1.2.3",
-     {"integrity": "sha512-" + __import__("base64").b64encode(hashlib.sha512(b"pkg").digest()).decode()}),
+     {"integrity": "sha512-" + __import__("base64").b64encode(hashlib.sha512(b"pkg").digest()).decode(),
+      "manifest": {"license": "MIT", "dependencies": {"left-pad": "^1.0.0"}}}),
+    ("npm", "v:left-pad/1.3.0", {"manifest": {"license": "WTFPL"}}),
     ("oci", f"m:library/alpine@{manifest}", {}),
     ("apt", "debian/pool/main/h/hello/hello_2.10-3_amd64.deb",
      {"package": "hello", "version": "2.10-3", "architecture": "amd64"}),
@@ -85,8 +91,10 @@ db.execute("UPDATE state SET value = ? WHERE key = 'current_generation'", (str(n
 db.commit()
 PY
 
-# Two files and five packages of the other ecosystems.
-COUNT=7
+# Two files and seven packages of the other ecosystems, with licences in
+# the forms metadata states them (one SPDX identifier, an expression, a
+# name) and two dependency relations (npm, pypi).
+COUNT=9
 check "sbom (CycloneDX, the default) writes $COUNT components" \
     sh -c "'$AIRLIFT' --home '$H' --json sbom --out '$WORK/sbom.cdx.json' | grep -q '\"components\": $COUNT'"
 check "sbom --format spdx writes $COUNT packages" \
@@ -97,6 +105,20 @@ check "spdx-tools: valid SPDX 2.3, $COUNT packages with purls and SHA-256" \
     "$PYTHON" "$HERE/validate.py" spdx "$WORK/sbom.spdx.json" "$COUNT"
 check "npm's SHA-512 integrity is a CycloneDX SHA-512 hash" \
     grep -q '"alg": "SHA-512"' "$WORK/sbom.cdx.json"
+check "a licence is listed by name in CycloneDX" \
+    grep -q '"name": "MIT OR Apache-2.0"' "$WORK/sbom.cdx.json"
+check "one SPDX identifier is SPDX's licenseDeclared" \
+    grep -q '"licenseDeclared": "BSD-3-Clause"' "$WORK/sbom.spdx.json"
+check "other statements are NOASSERTION with the statement as a comment" \
+    grep -q '"licenseComments": "as its metadata states: MIT License"' "$WORK/sbom.spdx.json"
+check "CycloneDX dependencies: npm's range and pypi's Requires-Dist" \
+    "$PYTHON" -c 'import json, sys
+deps = {d["ref"]: d["dependsOn"] for d in json.load(open(sys.argv[1]))["dependencies"]}
+assert deps == {"npm:v:@scope/pkg/1.2.3": ["npm:v:left-pad/1.3.0"],
+                "pypi:f:beta/beta-2.0.tar.gz": ["pypi:f:alpha/alpha-1.0-py3-none-any.whl"]}, deps' \
+    "$WORK/sbom.cdx.json"
+check "SPDX: two DEPENDS_ON relationships" \
+    sh -c "[ \"\$(grep -c '\"relationshipType\": \"DEPENDS_ON\"' '$WORK/sbom.spdx.json')\" = 2 ]"
 check "the same home and clock give the same bytes" \
     sh -c "'$AIRLIFT' --home '$H' sbom --out '$WORK/again.cdx.json' >/dev/null && cmp '$WORK/sbom.cdx.json' '$WORK/again.cdx.json'"
 

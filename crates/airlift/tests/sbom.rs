@@ -136,6 +136,82 @@ fn a_home_without_a_generation_and_a_bad_format_are_errors() {
         .fails_with(2, "swid");
 }
 
+/// npm packages collected from an upstream carry the licence their
+/// manifest states and their dependency on the other carried package, in
+/// both formats.
+#[test]
+fn collected_npm_packages_have_their_licences_and_dependencies() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let base = runtime.block_on(airlift_test_support::npm::Registry::serve(
+        &[
+            (
+                "fx-app",
+                "1.0.0",
+                serde_json::json!({"license": "MIT", "dependencies": {"fx-dep": "^1.0.0"}}),
+            ),
+            ("fx-dep", "1.0.0", serde_json::json!({"license": "ISC"})),
+            ("fx-dep", "1.2.0", serde_json::json!({"license": "ISC"})),
+        ],
+        &[],
+        "",
+    ));
+    let home = Home::new();
+    let config = home.path().join("npm.toml");
+    std::fs::write(
+        &config,
+        format!("[npm]\nregistry = \"{base}/\"\npackages = [\"fx-app@1.0.0\"]\n"),
+    )
+    .unwrap();
+    home.run(&["collect", "--config", config.to_str().unwrap()])
+        .ok();
+
+    let run = home.run(&["sbom"]).ok();
+    let bom: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let component = |reference: &str| {
+        bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["bom-ref"] == reference)
+            .unwrap_or_else(|| panic!("no {reference} in {bom:#}"))
+            .clone()
+    };
+    assert_eq!(
+        component("npm:v:fx-app/1.0.0")["licenses"],
+        serde_json::json!([{"license": {"name": "MIT"}}])
+    );
+    // The closure carries the newest match of `^1.0.0`, which the edge names.
+    assert_eq!(
+        component("npm:v:fx-dep/1.2.0")["licenses"],
+        serde_json::json!([{"license": {"name": "ISC"}}])
+    );
+    assert_eq!(
+        bom["dependencies"],
+        serde_json::json!([{"ref": "npm:v:fx-app/1.0.0", "dependsOn": ["npm:v:fx-dep/1.2.0"]}]),
+        "{bom:#}"
+    );
+
+    let run = home.run(&["sbom", "--format", "spdx"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let packages = doc["packages"].as_array().unwrap();
+    let id = |name: &str| {
+        let package = packages.iter().find(|p| p["name"] == name).unwrap();
+        assert_eq!(
+            package["licenseDeclared"],
+            if name == "fx-app" { "MIT" } else { "ISC" }
+        );
+        package["SPDXID"].clone()
+    };
+    let depends: Vec<_> = doc["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["relationshipType"] == "DEPENDS_ON")
+        .map(|r| (r["spdxElementId"].clone(), r["relatedSpdxElement"].clone()))
+        .collect();
+    assert_eq!(depends, [(id("fx-app"), id("fx-dep"))], "{doc:#}");
+}
+
 /// An ecosystem that recognises its entries except `meta`, and states a
 /// SHA-512 for each as npm does (`integrity`).
 struct Toy;
@@ -175,6 +251,7 @@ impl Ecosystem for Toy {
             version: "1.0.0".into(),
             purl: format!("pkg:generic/{}@1.0.0", entry.key),
             digest: Some(format!("sha512-{}", sha512_base64(entry.key.as_bytes()))),
+            licenses: Vec::new(),
         })
     }
 }

@@ -10,10 +10,15 @@
 //! is derived from them, and the timestamp comes from `SOURCE_DATE_EPOCH`
 //! when it is set, so the same generation gives the same bytes.
 //!
+//! Each component has the licences its package's metadata states and,
+//! where its ecosystem knows them (`Ecosystem::dependencies`), the
+//! components of the same generation it depends on.
+//!
 //! It only reads the index, so like `status` it is not recorded in the
 //! audit log.
 
 use airlift_sbom::{Component, Describes, Hash, Kind};
+use airlift_store::Entry;
 
 use super::*;
 use crate::cli::SbomFormat;
@@ -24,6 +29,43 @@ struct Summary {
     format: &'static str,
     out: Option<PathBuf>,
     components: usize,
+}
+
+/// The references (`{ecosystem}:{key}`) of what each of `entries`
+/// depends on, as its ecosystem's `dependencies` tells from the
+/// generation's entries of that ecosystem; a list per entry, in the order
+/// `entries` is left in (sorted by ecosystem, so that each ecosystem's
+/// entries are one slice). Only entries that are components are named.
+fn dependency_references(ecosystems: &Registry, entries: &mut [Entry]) -> Vec<Vec<String>> {
+    entries.sort_by(|a, b| a.ecosystem.cmp(&b.ecosystem));
+    let mut references = vec![Vec::new(); entries.len()];
+    let mut start = 0;
+    for group in entries.chunk_by(|a, b| a.ecosystem == b.ecosystem) {
+        let offset = start;
+        start += group.len();
+        let Some(ecosystem) = ecosystems.iter().find(|e| e.name() == group[0].ecosystem) else {
+            continue;
+        };
+        let components: Vec<bool> = group
+            .iter()
+            .map(|entry| ecosystem.package(entry).is_some())
+            .collect();
+        for (from, to) in ecosystem.dependencies(group) {
+            let (Some(true), Some(true)) = (components.get(from), components.get(to)) else {
+                continue;
+            };
+            let dependency = &group[to];
+            let reference = format!("{}:{}", dependency.ecosystem, dependency.key);
+            let list: &mut Vec<String> = &mut references[offset + from];
+            if !list.contains(&reference) {
+                list.push(reference);
+            }
+        }
+    }
+    for list in &mut references {
+        list.sort();
+    }
+    references
 }
 
 pub(crate) fn sbom(context: &Context, args: SbomArgs) -> Result<(), Failure> {
@@ -142,7 +184,9 @@ pub(crate) fn components_of(
     entries: &[airlift_store::Entry],
 ) -> Vec<Component> {
     let mut components = Vec::new();
-    for entry in entries {
+    let mut entries = entries.to_vec();
+    let depends_on = dependency_references(ecosystems, &mut entries);
+    for (entry, depends_on) in entries.iter().zip(depends_on) {
         let Some(ecosystem) = ecosystems.iter().find(|e| e.name() == entry.ecosystem) else {
             continue;
         };
@@ -168,8 +212,8 @@ pub(crate) fn components_of(
             version: package.version,
             purl: package.purl,
             hashes,
-            licenses: Vec::new(),
-            depends_on: Vec::new(),
+            licenses: package.licenses,
+            depends_on,
         });
     }
     airlift_sbom::normalize(&mut components);
