@@ -110,6 +110,20 @@ fn published_crates_are_served_yanked_and_never_replaced() {
     );
     assert_eq!((status, downloaded), (200, krate.clone()));
 
+    // The licence the publish metadata states is the crate's in an SBOM.
+    let run = home.run(&["sbom"]).ok();
+    let bom: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let published = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["bom-ref"] == "cargo:c:corp-util/0.1.0")
+        .unwrap_or_else(|| panic!("{bom:#}"));
+    assert_eq!(
+        published["licenses"],
+        serde_json::json!([{"license": {"name": "MIT"}}])
+    );
+
     for vers in ["0.1.0", "0.1.0+other-build"] {
         let (status, json) = send(
             &server,
