@@ -234,3 +234,36 @@ async fn newer_upstream_releases_are_recorded_without_yanked_ones() {
         "newer than the carried 1.5, pre-releases kept, the yanked 3.0 left out"
     );
 }
+
+/// What collect records of each file's core metadata gives the SBOM its
+/// dependency edges: `Requires-Dist` names, markers not evaluated.
+#[tokio::test]
+async fn collected_files_record_their_required_projects() {
+    use airlift_ecosystem::Ecosystem as _;
+    let up = Index::build(&[
+        release(
+            "app",
+            "1.0",
+            &["lib>=1", "win-helper; sys_platform == 'win32'"],
+        ),
+        release("lib", "1.0", &[]),
+    ]);
+    let (result, _home) = run(up, |index| spec(index, &["app"])).await;
+    let collected = result.unwrap();
+    let position = |prefix: &str| {
+        collected
+            .entries
+            .iter()
+            .position(|e| e.key.starts_with(prefix))
+            .unwrap()
+    };
+    let (app, lib) = (position("f:app/"), position("f:lib/"));
+    assert_eq!(
+        collected.entries[app].meta["requires"],
+        serde_json::json!(["lib", "win-helper"])
+    );
+    assert_eq!(
+        airlift_pypi::ecosystem::Pypi.dependencies(&collected.entries),
+        [(app, lib)]
+    );
+}
