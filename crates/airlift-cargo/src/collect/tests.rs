@@ -212,3 +212,87 @@ async fn newer_unyanked_upstream_versions_are_recorded() {
         "newer than the carried 1.0.0, the yanked 1.2.0 left out"
     );
 }
+
+/// A `.crate`: a gzipped tar of `<name>-<version>/Cargo.toml` stating
+/// `license` and a source file.
+fn crate_file(name: &str, version: &str, license: &str) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let manifest =
+        format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nlicense = \"{license}\"\n");
+    for (path, content) in [("Cargo.toml", manifest.as_str()), ("src/lib.rs", "")] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(
+                &mut header,
+                format!("{name}-{version}/{path}"),
+                content.as_bytes(),
+            )
+            .expect("appends");
+    }
+    let tar = builder.into_inner().expect("finishes");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &tar).expect("compresses");
+    encoder.finish().expect("finishes")
+}
+
+/// Collect records the licence each `.crate`'s manifest states, and the
+/// index lines give the dependency edges among what it carried.
+#[tokio::test]
+async fn collected_crates_have_their_licences_and_dependencies() {
+    use airlift_ecosystem::Ecosystem as _;
+    let app_crate = crate_file("fx-app", "1.0.0", "MIT OR Apache-2.0");
+    let lib_crate = crate_file("fx-lib", "1.2.0", "Zlib");
+    let line = |name: &str, deps: &str, crate_file: &[u8]| {
+        format!(
+            r#"{{"name":"{name}","vers":"{}","deps":[{deps}],"cksum":"{}","features":{{}},"yanked":false}}"#,
+            if name == "fx-app" { "1.0.0" } else { "1.2.0" },
+            Digest::of(crate_file).hex()
+        )
+    };
+    let files: std::collections::HashMap<String, Vec<u8>> = [
+        ("/config.json".to_owned(), br#"{"dl":"dl"}"#.to_vec()),
+        (
+            "/fx/-a/fx-app".to_owned(),
+            line(
+                "fx-app",
+                r#"{"name":"fx-lib","req":"^1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal"}"#,
+                &app_crate,
+            )
+            .into_bytes(),
+        ),
+        ("/fx/-l/fx-lib".to_owned(), line("fx-lib", "", &lib_crate).into_bytes()),
+        ("/dl/fx-app/1.0.0/download".to_owned(), app_crate.clone()),
+        ("/dl/fx-lib/1.2.0/download".to_owned(), lib_crate.clone()),
+    ]
+    .into_iter()
+    .collect();
+    let files = std::sync::Arc::new(files);
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let files = files.clone();
+        async move {
+            match files.get(uri.path()) {
+                Some(body) => (StatusCode::OK, body.clone()),
+                None => (StatusCode::NOT_FOUND, Vec::new()),
+            }
+        }
+    });
+    let base = format!("http://{}/", airlift_test_support::serve(app).await);
+    let run = airlift_test_support::Collecting::new();
+    let mut declared = spec(&base, None);
+    declared.crates = vec!["fx-app".into()];
+    let planned = plan(&declared, run.home.path()).expect("plan");
+    let collected = collect(&planned, &run.context()).await.expect("collects");
+    let keys: Vec<&str> = collected.entries.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["c:fx-app/1.0.0", "c:fx-lib/1.2.0"]);
+    let cargo = crate::ecosystem::Cargo;
+    let licenses: Vec<Vec<String>> = collected
+        .entries
+        .iter()
+        .map(|e| cargo.package(e).expect("a crate").licenses)
+        .collect();
+    assert_eq!(licenses, [vec!["MIT OR Apache-2.0"], vec!["Zlib"]]);
+    assert_eq!(cargo.dependencies(&collected.entries), [(0, 1)]);
+}
