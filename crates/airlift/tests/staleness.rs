@@ -57,6 +57,7 @@ impl Ecosystem for Toy {
             version: "1.0.0".into(),
             purl: format!("pkg:generic/{}@1.0.0", entry.key),
             digest: None,
+            licenses: Vec::new(),
         })
     }
 }
