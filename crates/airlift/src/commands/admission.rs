@@ -148,15 +148,7 @@ fn check(
         };
     }
     // The bundle's records come from its verified copies or the store.
-    let mut from_bundle = |entry: &airlift_store::Entry| {
-        (input.blob)(&entry.digest)
-            .map_err(|reason| airlift_advisory::DatabaseError::Record {
-                key: entry.key.clone(),
-                digest: entry.digest.to_string(),
-                reason,
-            })
-            .and_then(|bytes| airlift_advisory::parse_record(entry, &bytes))
-    };
+    let mut from_bundle = bundle_records(input);
     let new_subjects = subjects_of(ecosystems, input.entries);
     let old_subjects = subjects_of(ecosystems, &current);
     let served: BTreeSet<(String, String, String)> = old_subjects
@@ -309,5 +301,24 @@ fn check(
                 }
             )
         }),
+    }
+}
+
+/// Reads a verified bundle's advisory records (from its verified copies,
+/// or the store for what a delta leaves out), for `Carried::feed_with`.
+pub(crate) fn bundle_records<'a>(
+    input: &'a AdmissionInput<'_>,
+) -> impl FnMut(
+    &airlift_store::Entry,
+) -> Result<airlift_advisory::Record, airlift_advisory::DatabaseError>
++ 'a {
+    move |entry: &airlift_store::Entry| {
+        (input.blob)(&entry.digest)
+            .map_err(|reason| airlift_advisory::DatabaseError::Record {
+                key: entry.key.clone(),
+                digest: entry.digest.to_string(),
+                reason,
+            })
+            .and_then(|bytes| airlift_advisory::parse_record(entry, &bytes))
     }
 }

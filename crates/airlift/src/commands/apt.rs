@@ -11,12 +11,7 @@ pub(crate) fn apt_key(context: &Context, out: Option<&Path>, binary: bool) -> Re
     };
     match out {
         Some(path) => {
-            airlift_core::write_file_durably(path, &bytes).map_err(|e| {
-                Failure::new(
-                    Exit::Failed,
-                    format!("cannot write {}: {e}", path.display()),
-                )
-            })?;
+            write_output(path, &bytes)?;
             context.emit(
                 &serde_json::json!({"fingerprint": key.fingerprint(), "out": path}),
                 || {

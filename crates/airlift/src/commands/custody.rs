@@ -53,12 +53,7 @@ pub(crate) fn custody_policy(context: &Context, file: &Path) -> Result<(), Failu
         airlift_trust::policy::load_custody(file).map_err(|e| Failure::input(e.to_string()))?;
     let path = context.layout.custody_policy();
     let bytes = serde_json::to_vec_pretty(&policy).unwrap_or_default();
-    airlift_core::write_file_durably(&path, &bytes).map_err(|e| {
-        Failure::new(
-            Exit::Failed,
-            format!("cannot write {}: {e}", path.display()),
-        )
-    })?;
+    write_output(&path, &bytes)?;
     let summary = serde_json::json!({
         "policy": path,
         "signers": policy.signers.keys().collect::<Vec<_>>(),

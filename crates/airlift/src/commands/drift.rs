@@ -215,12 +215,7 @@ pub(crate) fn check_drift(
     store: &airlift_store::Store,
     no_rehash: bool,
 ) -> Result<DriftReport, Failure> {
-    let Some(current) = store.meta.current()? else {
-        return Err(
-            Failure::new(Exit::Failed, "this home has no generation yet")
-                .hint("import a bundle first"),
-        );
-    };
+    let current = current_generation(store, "import a bundle first")?;
     let hosted = context.hosted()?;
     let is_hosted = |entry: &Entry| hosted.as_ref().is_some_and(|h| h.matches(entry));
     let mut integrity = Integrity::default();

@@ -52,12 +52,7 @@ pub(crate) fn inspect_image(
         }
         None => {
             let store = context.store()?;
-            let Some(generation) = store.meta.current()? else {
-                return Err(
-                    Failure::new(Exit::Failed, "this home has no generation yet")
-                        .hint("collect or import a bundle first"),
-                );
-            };
+            let generation = current_generation(&store, "collect or import a bundle first")?;
             airlift_oci::image::resolve(&store, generation.id, reference, &platform)
                 .map_err(|e| failure(e, false))?
         }

@@ -76,6 +76,28 @@ use self::template::*;
 use self::tls::*;
 use self::verify::*;
 
+/// Writes `bytes` to `path` durably, replacing it; a failure names the
+/// path.
+pub(crate) fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    airlift_core::write_file_durably(path, bytes).map_err(|e| {
+        Failure::new(
+            Exit::Failed,
+            format!("cannot write {}: {e}", path.display()),
+        )
+    })
+}
+
+/// The generation `store` serves, or the failure that says there is none
+/// yet, with `hint` (what to do first).
+pub(crate) fn current_generation(
+    store: &Store,
+    hint: &str,
+) -> Result<airlift_store::Generation, Failure> {
+    store.meta.current()?.ok_or_else(|| {
+        Failure::new(Exit::Failed, "this home has no generation yet").hint(hint.to_owned())
+    })
+}
+
 /// Where a command's output goes: standard output, or a buffer (tests
 /// that run commands in-process).
 pub type Output = Option<Arc<std::sync::Mutex<Vec<u8>>>>;

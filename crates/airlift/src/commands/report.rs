@@ -272,12 +272,7 @@ pub(crate) fn report(context: &Context, args: ReportArgs) -> Result<(), Failure>
         (&json, text.into_bytes()),
         (&html, airlift_report::render_html(&report).into_bytes()),
     ] {
-        airlift_core::write_file_durably(path, &bytes).map_err(|e| {
-            Failure::new(
-                Exit::Failed,
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })?;
+        write_output(path, &bytes)?;
     }
     let summary = Summary {
         html,

@@ -84,12 +84,7 @@ pub(crate) fn sbom(context: &Context, args: SbomArgs) -> Result<(), Failure> {
         }
         None => {
             let store = context.store()?;
-            let Some(generation) = store.meta.current()? else {
-                return Err(
-                    Failure::new(Exit::Failed, "this home has no generation yet")
-                        .hint("collect or import a bundle first"),
-                );
-            };
+            let generation = current_generation(&store, "collect or import a bundle first")?;
             let entries = store.meta.entries(generation.id, None)?;
             (
                 format!("generation {}", generation.id),
@@ -164,12 +159,7 @@ pub(crate) fn write_sbom<S: Serialize>(
         None => context.print_line(&text),
         Some(path) => {
             text.push('\n');
-            airlift_core::write_file_durably(path, text.as_bytes()).map_err(|e| {
-                Failure::new(
-                    Exit::Failed,
-                    format!("cannot write {}: {e}", path.display()),
-                )
-            })?;
+            write_output(path, text.as_bytes())?;
             context.emit(&summary(path), || line(path))
         }
     }

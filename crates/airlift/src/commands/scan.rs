@@ -114,15 +114,7 @@ fn match_bundle(context: &Context, bundle: &Path) -> Result<Matched, Failure> {
         };
         let (database, read) = match Carried::of(input.entries.iter().cloned()) {
             Some(database) => {
-                let mut from_bundle = |entry: &airlift_store::Entry| {
-                    (input.blob)(&entry.digest)
-                        .map_err(|reason| airlift_advisory::DatabaseError::Record {
-                            key: entry.key.clone(),
-                            digest: entry.digest.to_string(),
-                            reason,
-                        })
-                        .and_then(|bytes| airlift_advisory::parse_record(entry, &bytes))
-                };
+                let mut from_bundle = bundle_records(input);
                 let read = database
                     .feed_with(&mut from_bundle, &mut scanner)
                     .map_err(|e| Failure::input(format!("the bundle's advisories: {e}")))?;
@@ -241,12 +233,7 @@ pub(crate) fn scan(context: &Context, args: ScanArgs) -> Result<(), Failure> {
         ))
         .map_err(|e| Failure::new(Exit::Failed, format!("cannot encode SARIF: {e}")))?;
         text.push('\n');
-        airlift_core::write_file_durably(path, text.as_bytes()).map_err(|e| {
-            Failure::new(
-                Exit::Failed,
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })?;
+        write_output(path, text.as_bytes())?;
     }
     let report = Report {
         image,
@@ -281,12 +268,10 @@ fn match_site(
     store: &airlift_store::Store,
     args: &ScanArgs,
 ) -> Result<Matched, Failure> {
-    let Some(generation) = store.meta.current()? else {
-        return Err(
-            Failure::new(Exit::Failed, "this home has no generation yet")
-                .hint("collect or import a bundle that declares [advisories] first"),
-        );
-    };
+    let generation = current_generation(
+        store,
+        "collect or import a bundle that declares [advisories] first",
+    )?;
     // The database is read one entry at a time; only the ecosystems whose
     // packages advisories name are loaded whole.
     let database = Carried::in_generation(store, generation.id)?;
