@@ -347,15 +347,16 @@ async fn count(State(state): State<AppState>, request: Request, next: Next) -> R
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
+    let seconds = started.elapsed().as_secs_f64();
     state
         .metrics
-        .observe(route, response.status().as_u16(), bytes);
+        .observe(route, response.status().as_u16(), bytes, seconds);
     span.in_scope(|| {
         tracing::info!(
             target: "airlift::access",
             status = response.status().as_u16(),
             bytes,
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms = seconds * 1000.0,
             route,
             "answered"
         );

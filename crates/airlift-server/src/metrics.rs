@@ -14,6 +14,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -25,6 +26,24 @@ struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: String,
+}
+
+/// A request's route and the class of its status (`2xx` … `5xx`): the
+/// latency histogram's labels, few enough that every series stays.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DurationLabels {
+    route: String,
+    class: String,
+}
+
+/// The latency buckets, in seconds: from a cached index page to a large
+/// blob on a slow link.
+const DURATION_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0,
+];
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -46,6 +65,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     bytes: Family<RouteLabels, Counter>,
+    durations: Family<DurationLabels, Histogram, fn() -> Histogram>,
     refusals: Family<ReasonLabels, Counter>,
     gc_runs: Counter,
     gc_reclaimed: Counter,
@@ -92,6 +112,16 @@ impl Metrics {
         let mut registry = Registry::with_prefix("airlift");
         let requests = Family::<RequestLabels, Counter>::default();
         let bytes = Family::<RouteLabels, Counter>::default();
+        let durations =
+            Family::<DurationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                duration_histogram,
+            );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from a request's arrival to its answer's headers, by route and status class \
+             (2xx, 3xx, 4xx, 5xx); a body's streaming is not included",
+            durations.clone(),
+        );
         let refusals = Family::<ReasonLabels, Counter>::default();
         let gc_runs = Counter::default();
         let gc_reclaimed = Counter::default();
@@ -225,6 +255,7 @@ impl Metrics {
             registry,
             requests,
             bytes,
+            durations,
             refusals,
             gc_runs,
             gc_reclaimed,
@@ -247,8 +278,14 @@ impl Metrics {
         }
     }
 
-    /// Counts one response.
-    pub fn observe(&self, route: &str, status: u16, bytes: u64) {
+    /// Counts one response, answered `seconds` after the request came.
+    pub fn observe(&self, route: &str, status: u16, bytes: u64, seconds: f64) {
+        self.durations
+            .get_or_create(&DurationLabels {
+                route: route.to_owned(),
+                class: format!("{}xx", status / 100),
+            })
+            .observe(seconds);
         self.requests
             .get_or_create(&RequestLabels {
                 route: route.to_owned(),

@@ -265,6 +265,8 @@ fn http_validators_and_ranges() {
     for metric in [
         "airlift_http_requests_total{route=\"files\",status=\"206\"}",
         "airlift_http_response_bytes_total{route=\"files\"}",
+        "airlift_http_request_duration_seconds_count{route=\"files\",class=\"2xx\"}",
+        "airlift_http_request_duration_seconds_bucket{le=\"60.0\",route=\"files\",class=\"2xx\"}",
         // Three files and the generation's two SBOMs.
         "airlift_store_blobs 5",
         "airlift_generation 1",
