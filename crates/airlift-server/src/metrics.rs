@@ -3,9 +3,11 @@
 //! A scrape reads the serving generation and the site state, which are
 //! single rows. The blob count and bytes of a generation need every entry,
 //! so they are computed once per generation (generations are immutable) and
-//! served from that result until the serving generation changes.
+//! served from that result until the serving generation changes. The disk
+//! space under the home is one `statvfs` per scrape.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use airlift_store::{Store, StoreError, state_keys};
@@ -84,6 +86,10 @@ pub struct Metrics {
     drift_hosts: Gauge,
     drift_stale: Gauge,
     missing_names: Family<EcosystemLabels, Counter>,
+    home_free: Gauge,
+    home_size: Gauge,
+    /// The home whose file system `home_free` and `home_size` measure.
+    home: Option<PathBuf>,
     /// The totals of the last generation measured.
     totals: Mutex<Option<Totals>>,
 }
@@ -246,6 +252,18 @@ impl Metrics {
              wanted list)",
             missing_names.clone(),
         );
+        let home_free = Gauge::default();
+        let home_size = Gauge::default();
+        registry.register(
+            "home_free_bytes",
+            "Bytes available to airlift on the file system of its home (-1 if unknown)",
+            home_free.clone(),
+        );
+        registry.register(
+            "home_size_bytes",
+            "Size of the file system of airlift's home (-1 if unknown)",
+            home_size.clone(),
+        );
         registry.register(
             "last_import_timestamp_seconds",
             "Unix time of the last committed import (0 if none)",
@@ -274,7 +292,19 @@ impl Metrics {
             drift_hosts,
             drift_stale,
             missing_names,
+            home_free,
+            home_size,
+            home: None,
             totals: Mutex::new(None),
+        }
+    }
+
+    /// Registers every metric, and measures the file system under `home`
+    /// at each scrape.
+    pub fn for_home(home: &Path) -> Self {
+        Self {
+            home: Some(home.to_owned()),
+            ..Self::new()
         }
     }
 
@@ -423,11 +453,36 @@ impl Metrics {
                 .filter(|_| count("staleness_check").is_some_and(|c| c > 0))
                 .unwrap_or(-1),
         );
+        // A full disk stops imports and pushes; measured at each scrape so
+        // that an alert sees it fill. Unknown (no home, or statvfs failed):
+        // -1, which no threshold on the free share mistakes for full.
+        let (free, size) = self
+            .home
+            .as_deref()
+            .and_then(disk_space)
+            .unwrap_or((-1, -1));
+        self.home_free.set(free);
+        self.home_size.set(size);
         let mut text = String::new();
         encode(&mut text, &self.registry)
             .map_err(|e| StoreError::Corrupt(format!("metrics encoding: {e}")))?;
         Ok(text)
     }
+}
+
+/// Bytes available to an unprivileged writer and the size of the file
+/// system holding `path`, or `None` when it cannot be read.
+#[cfg(unix)]
+fn disk_space(path: &Path) -> Option<(i64, i64)> {
+    let stat = rustix::fs::statvfs(path).ok()?;
+    let bytes =
+        |blocks: u64| i64::try_from(blocks.saturating_mul(stat.f_frsize)).unwrap_or(i64::MAX);
+    Some((bytes(stat.f_bavail), bytes(stat.f_blocks)))
+}
+
+#[cfg(not(unix))]
+fn disk_space(_path: &Path) -> Option<(i64, i64)> {
+    None
 }
 
 #[cfg(test)]
@@ -587,5 +642,35 @@ mod tests {
         let text = metrics.render(&store).unwrap();
         assert!(text.contains("airlift_drift_stale_packages -1\n"), "{text}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    #[test]
+    fn home_disk_space_is_measured_at_scrape_or_minus_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store {
+            blobs: Arc::new(
+                FsBlobStore::open(&dir.path().join("blobs"), &dir.path().join("tmp")).unwrap(),
+            ),
+            meta: Arc::new(SqliteMetaStore::in_memory().unwrap()),
+        };
+        let value = |text: &str, name: &str| -> i64 {
+            let line = text
+                .lines()
+                .find(|line| line.starts_with(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("no {name} in {text}"));
+            line[name.len() + 1..].parse().unwrap()
+        };
+        let text = Metrics::for_home(dir.path()).render(&store).unwrap();
+        let (free, size) = (
+            value(&text, "airlift_home_free_bytes"),
+            value(&text, "airlift_home_size_bytes"),
+        );
+        assert!(size > 0 && (0..=size).contains(&free), "{text}");
+        let text = Metrics::new().render(&store).unwrap();
+        assert_eq!(value(&text, "airlift_home_free_bytes"), -1, "{text}");
+        assert_eq!(value(&text, "airlift_home_size_bytes"), -1, "{text}");
+        let text = Metrics::for_home(&dir.path().join("absent"))
+            .render(&store)
+            .unwrap();
+        assert_eq!(value(&text, "airlift_home_size_bytes"), -1, "{text}");
     }
 }

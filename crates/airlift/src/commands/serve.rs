@@ -16,7 +16,7 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     tracing::info!("access rules: {}", policy.source);
     let gate = airlift_access::Gate::new(store.meta.clone(), policy, "airlift")
         .map_err(|e| Failure::new(Exit::Failed, format!("cannot load users and tokens: {e}")))?;
-    let metrics = std::sync::Arc::new(airlift_server::Metrics::new());
+    let metrics = std::sync::Arc::new(airlift_server::Metrics::for_home(context.layout.home()));
     let runtime = runtime()?;
     let store_for_flush = store.clone();
     collect_garbage_while_serving(context, &runtime, &store, &metrics, &audit, &args)?;
