@@ -30,6 +30,29 @@ struct RouteLabels {
     route: String,
 }
 
+/// A TUF role of the trusted metadata (`root`, `timestamp`, `snapshot`,
+/// `targets`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RoleLabels {
+    role: String,
+}
+
+/// A certificate of the site's TLS directory (`server`, `ca`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CertificateLabels {
+    certificate: String,
+}
+
+/// The expiry a file states (TUF metadata's `signed.expires`, a
+/// certificate's `notAfter`), remembered by its modification time and
+/// length so that an unchanged file is not read again at every scrape.
+type ExpiryCache =
+    Mutex<std::collections::HashMap<PathBuf, (std::time::SystemTime, u64, Option<i64>)>>;
+
+/// The largest TUF metadata file read for its expiry (a targets file of a
+/// very large site); a larger one reports none.
+const MAX_METADATA_BYTES: u64 = 256 << 20;
+
 /// A request's route and the class of its status (`2xx` … `5xx`): the
 /// latency histogram's labels, few enough that every series stays.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -88,6 +111,9 @@ pub struct Metrics {
     missing_names: Family<EcosystemLabels, Counter>,
     home_free: Gauge,
     home_size: Gauge,
+    trust_expires: Family<RoleLabels, Gauge>,
+    tls_expires: Family<CertificateLabels, Gauge>,
+    expiry_cache: ExpiryCache,
     /// The home whose file system `home_free` and `home_size` measure.
     home: Option<PathBuf>,
     /// The totals of the last generation measured.
@@ -254,6 +280,20 @@ impl Metrics {
         );
         let home_free = Gauge::default();
         let home_size = Gauge::default();
+        let trust_expires = Family::<RoleLabels, Gauge>::default();
+        registry.register(
+            "trust_expires_timestamp_seconds",
+            "Unix time the trusted TUF metadata of each role expires (the last imported \
+             bundle's timestamp, snapshot and targets, and the root); absent before any",
+            trust_expires.clone(),
+        );
+        let tls_expires = Family::<CertificateLabels, Gauge>::default();
+        registry.register(
+            "tls_certificate_expires_timestamp_seconds",
+            "Unix time the site's TLS certificates expire (server.crt, ca.crt of the home's \
+             TLS directory); absent when there is none",
+            tls_expires.clone(),
+        );
         registry.register(
             "home_free_bytes",
             "Bytes available to airlift on the file system of its home (-1 if unknown)",
@@ -294,6 +334,9 @@ impl Metrics {
             missing_names,
             home_free,
             home_size,
+            trust_expires,
+            tls_expires,
+            expiry_cache: Mutex::default(),
             home: None,
             totals: Mutex::new(None),
         }
@@ -463,11 +506,75 @@ impl Metrics {
             .unwrap_or((-1, -1));
         self.home_free.set(free);
         self.home_size.set(size);
+        // What expires: the trusted metadata and the TLS certificates.
+        if let Some(home) = self.home.as_deref() {
+            for role in ["root", "timestamp", "snapshot", "targets"] {
+                let path = home.join("trust/tuf").join(format!("{role}.json"));
+                if let Some(unix) = self.expiry(&path, metadata_expires) {
+                    self.trust_expires
+                        .get_or_create(&RoleLabels { role: role.into() })
+                        .set(unix);
+                }
+            }
+            for certificate in ["server", "ca"] {
+                let path = home.join("tls").join(format!("{certificate}.crt"));
+                if let Some(unix) = self.expiry(&path, airlift_tls::not_after) {
+                    self.tls_expires
+                        .get_or_create(&CertificateLabels {
+                            certificate: certificate.into(),
+                        })
+                        .set(unix);
+                }
+            }
+        }
         let mut text = String::new();
         encode(&mut text, &self.registry)
             .map_err(|e| StoreError::Corrupt(format!("metrics encoding: {e}")))?;
         Ok(text)
     }
+}
+
+impl Metrics {
+    /// The expiry `read` finds in the file at `path`, read again only when
+    /// its modification time or length changed; `None` when there is no
+    /// such file or it states none.
+    fn expiry(&self, path: &Path, read: fn(&[u8]) -> Option<i64>) -> Option<i64> {
+        let metadata = std::fs::metadata(path).ok()?;
+        let stamp = (metadata.modified().ok()?, metadata.len());
+        let mut cache = self
+            .expiry_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((modified, length, unix)) = cache.get(path)
+            && (*modified, *length) == stamp
+        {
+            return *unix;
+        }
+        let unix = (metadata.len() <= MAX_METADATA_BYTES)
+            .then(|| std::fs::read(path).ok())
+            .flatten()
+            .and_then(|bytes| read(&bytes));
+        cache.insert(path.to_owned(), (stamp.0, stamp.1, unix));
+        unix
+    }
+}
+
+/// A TUF metadata file's `signed.expires`, in Unix seconds.
+fn metadata_expires(bytes: &[u8]) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        signed: Signed,
+    }
+    #[derive(serde::Deserialize)]
+    struct Signed {
+        expires: String,
+    }
+    let file: File = serde_json::from_slice(bytes).ok()?;
+    file.signed
+        .expires
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_second())
 }
 
 /// Bytes available to an unprivileged writer and the size of the file
@@ -672,5 +779,63 @@ mod tests {
             .render(&store)
             .unwrap();
         assert_eq!(value(&text, "airlift_home_size_bytes"), -1, "{text}");
+    }
+
+    #[test]
+    fn expiries_of_the_trusted_metadata_and_the_certificates_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store {
+            blobs: Arc::new(
+                FsBlobStore::open(&dir.path().join("blobs"), &dir.path().join("tmp")).unwrap(),
+            ),
+            meta: Arc::new(SqliteMetaStore::in_memory().unwrap()),
+        };
+        let metrics = Metrics::for_home(dir.path());
+        let text = metrics.render(&store).unwrap();
+        assert!(
+            !text.contains("airlift_trust_expires_timestamp_seconds{"),
+            "{text}"
+        );
+        let tuf = dir.path().join("trust/tuf");
+        std::fs::create_dir_all(&tuf).unwrap();
+        std::fs::write(
+            tuf.join("timestamp.json"),
+            r#"{"signed": {"_type": "timestamp", "expires": "2027-01-06T06:00:00Z"}, "signatures": []}"#,
+        )
+        .unwrap();
+        std::fs::write(tuf.join("targets.json"), "not json").unwrap();
+        airlift_tls::init(&dir.path().join("tls"), &[], jiff::Timestamp::now()).unwrap();
+        let text = metrics.render(&store).unwrap();
+        assert!(
+            text.contains(
+                "airlift_trust_expires_timestamp_seconds{role=\"timestamp\"} 1799215200\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("role=\"targets\""), "{text}");
+        let server = text
+            .lines()
+            .find(|l| {
+                l.starts_with(
+                    "airlift_tls_certificate_expires_timestamp_seconds{certificate=\"server\"}",
+                )
+            })
+            .unwrap_or_else(|| panic!("{text}"));
+        let unix: i64 = server.rsplit(' ').next().unwrap().parse().unwrap();
+        let days = (unix - jiff::Timestamp::now().as_second()) / 86_400;
+        assert!((396..=397).contains(&days), "{server}");
+        // A file that changes is read again.
+        std::fs::write(
+            tuf.join("timestamp.json"),
+            r#"{"signed": {"_type": "timestamp", "expires": "2027-02-06T06:00:00.5Z"}, "signatures": [], "pad": 1}"#,
+        )
+        .unwrap();
+        let text = metrics.render(&store).unwrap();
+        assert!(
+            text.contains(
+                "airlift_trust_expires_timestamp_seconds{role=\"timestamp\"} 1801893600\n"
+            ),
+            "{text}"
+        );
     }
 }

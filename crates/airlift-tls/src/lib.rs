@@ -346,6 +346,84 @@ pub fn server_config(dir: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> 
     Ok(Arc::new(config))
 }
 
+/// When the first certificate of a PEM file expires (its `notAfter`, in
+/// Unix seconds), or `None` when there is no certificate the reader
+/// understands. Read for the server's metrics: only the DER path to the
+/// validity is walked, with every length checked against what is left.
+pub fn not_after(pem: &[u8]) -> Option<i64> {
+    let der = CertificateDer::pem_slice_iter(pem).next()?.ok()?;
+    // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version
+    // OPTIONAL, serialNumber, signature, issuer, validity, … }, … }
+    let (certificate, _) = der_element(der.as_ref(), 0x30)?;
+    let (mut tbs, _) = der_element(certificate, 0x30)?;
+    if tbs.first() == Some(&0xa0) {
+        tbs = der_element(tbs, 0xa0)?.1;
+    }
+    for tag in [0x02, 0x30, 0x30] {
+        tbs = der_element(tbs, tag)?.1;
+    }
+    let (validity, _) = der_element(tbs, 0x30)?;
+    let after = match validity.first()? {
+        0x17 => der_element(validity, 0x17)?.1,
+        0x18 => der_element(validity, 0x18)?.1,
+        _ => return None,
+    };
+    let tag = *after.first()?;
+    let text = der_element(after, tag)?.0;
+    let text = std::str::from_utf8(text).ok()?;
+    // UTCTime is YYMMDDHHMMSSZ (years 1950 to 2049); GeneralizedTime
+    // YYYYMMDDHHMMSSZ.
+    let full = match tag {
+        0x17 => {
+            let year: i32 = text.get(..2)?.parse().ok()?;
+            format!("{}{text}", if year >= 50 { "19" } else { "20" })
+        }
+        _ => text.to_owned(),
+    };
+    let digits = full.strip_suffix('Z')?;
+    if digits.len() != 14 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let field = |range: std::ops::Range<usize>| digits.get(range)?.parse::<i16>().ok();
+    let date = jiff::civil::Date::new(field(0..4)?, field(4..6)? as i8, field(6..8)? as i8).ok()?;
+    let time = jiff::civil::Time::new(
+        field(8..10)? as i8,
+        field(10..12)? as i8,
+        field(12..14)? as i8,
+        0,
+    )
+    .ok()?;
+    date.to_datetime(time)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|zoned| zoned.timestamp().as_second())
+}
+
+/// The content of the DER element of `tag` at the start of `input`, and
+/// what follows it; `None` when the tag differs or a length runs past the
+/// input.
+fn der_element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    if *input.first()? != tag {
+        return None;
+    }
+    let first = *input.get(1)? as usize;
+    let (length, header) = if first < 0x80 {
+        (first, 2)
+    } else {
+        let count = first & 0x7f;
+        if count == 0 || count > 4 {
+            return None;
+        }
+        let mut length = 0usize;
+        for byte in input.get(2..2 + count)? {
+            length = (length << 8) | *byte as usize;
+        }
+        (length, 2 + count)
+    };
+    let end = header.checked_add(length)?;
+    Some((input.get(header..end)?, input.get(end..)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,5 +450,28 @@ mod tests {
         )
         .expect_err("bad name accepted");
         assert!(matches!(error, TlsError::BadName(_)));
+    }
+
+    #[test]
+    fn the_expiry_of_a_certificate_is_read_and_garbage_is_none() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let now = jiff::Timestamp::now();
+        init(home.path(), &[], now).expect("init");
+        let read = |name: &str| {
+            not_after(&fs::read(home.path().join(name)).expect("read")).expect("a notAfter")
+        };
+        let days = |seconds: i64| (seconds - now.as_second()) as f64 / 86_400.0;
+        let server = days(read("server.crt"));
+        assert!((396.0..=398.0).contains(&server), "{server}");
+        let ca = days(read("ca.crt"));
+        assert!((3649.0..=3651.0).contains(&ca), "{ca}");
+        assert_eq!(not_after(b"not a certificate"), None);
+        let mut pem = fs::read(home.path().join("server.crt")).expect("read");
+        // A certificate cut short: its lengths run past what is left.
+        let text = String::from_utf8(pem.clone()).expect("utf-8");
+        let body: String = text.lines().skip(1).take(3).collect::<Vec<_>>().join("\n");
+        pem = format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
+            .into_bytes();
+        assert_eq!(not_after(&pem), None);
     }
 }
