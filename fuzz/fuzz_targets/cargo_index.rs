@@ -23,6 +23,6 @@ fuzz_target!(|data: &[u8]| {
             let _ = semver::VersionReq::parse(&dep.req);
         }
         let _ = release.feature("default");
-        let _ = index::entry(release, 1);
+        let _ = index::entry(release, 1, None);
     }
 });
