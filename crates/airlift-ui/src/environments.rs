@@ -297,15 +297,15 @@ fn admitted(
     headers: &HeaderMap,
     scheme: Option<Extension<airlift_http::Scheme>>,
     caller: &Option<Extension<airlift_ecosystem::Caller>>,
-) -> Result<String, Response> {
+) -> Result<String, Box<Response>> {
     if let Some(refusal) = cross_site(headers, scheme.map(|s| s.0)) {
-        return Err(html::problem(StatusCode::FORBIDDEN, &refusal));
+        return Err(Box::new(html::problem(StatusCode::FORBIDDEN, &refusal)));
     }
     principal(caller).ok_or_else(|| {
-        html::problem(
+        Box::new(html::problem(
             StatusCode::FORBIDDEN,
             "Moving an environment needs a signed-in user allowed to (admin on it in `ui`).",
-        )
+        ))
     })
 }
 
@@ -334,7 +334,7 @@ pub async fn promote(
 ) -> Response {
     let by = match admitted(&headers, scheme, &caller) {
         Ok(by) => by,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let from = form.from.unwrap_or_else(|| DEFAULT.to_owned());
     let store = state.ui.store.clone();
@@ -380,7 +380,7 @@ pub async fn rollback(
 ) -> Response {
     let by = match admitted(&headers, scheme, &caller) {
         Ok(by) => by,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let to = match form.to.as_deref().filter(|t| !t.is_empty()) {
         None => None,

@@ -71,6 +71,16 @@ pub struct Ui {
     pub drift_record: (&'static str, &'static str),
 }
 
+/// What the UI reads besides what the server already has: the audit log
+/// and the home. The default shows no events, no expiry and no disk.
+#[derive(Clone, Default)]
+pub struct Site {
+    /// The site's audit log, with the index as its witness.
+    pub log: Option<Arc<airlift_audit::Log>>,
+    /// The home.
+    pub home: Option<PathBuf>,
+}
+
 /// What a request to the UI asks, for the server's gate: `read` on every
 /// name of [`ACCESS_NAME`] for a page, `admin` on an environment's name
 /// to move it; `None` for paths outside `/ui`.

@@ -125,10 +125,10 @@ pub async fn overview(State(state): State<views::State>) -> Response {
         None => body.push_str(&no_generation()),
         Some(catalog) => {
             let g = &catalog.generation;
-            let _ = write!(
+            let _ = writeln!(
                 body,
                 "<dl class=\"facts\"><dt>Current generation</dt><dd>{}</dd><dt>Made</dt><dd>{}</dd>\
-                 <dt>By</dt><dd><code>{}</code></dd><dt>Entries</dt><dd>{}</dd></dl>\n",
+                 <dt>By</dt><dd><code>{}</code></dd><dt>Entries</dt><dd>{}</dd></dl>",
                 g.id,
                 html::time(g.created_at),
                 escape(&g.source),
@@ -697,9 +697,9 @@ pub async fn import(State(state): State<views::State>, Path(index): Path<String>
         escape(detail["bundle"].as_str().unwrap_or("?"))
     );
     if event.event == "import-rejected" {
-        let _ = write!(
+        let _ = writeln!(
             body,
-            "<dt>Outcome</dt><dd class=\"bad\">refused: {}</dd></dl>\n",
+            "<dt>Outcome</dt><dd class=\"bad\">refused: {}</dd></dl>",
             escape(detail["error"].as_str().unwrap_or("?"))
         );
         return html::page(StatusCode::OK, "Refused import", "/ui/imports", &body);

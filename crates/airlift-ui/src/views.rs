@@ -19,9 +19,15 @@ pub struct State {
     pub ui: Arc<Ui>,
     catalog: Arc<Mutex<Option<Arc<Catalog>>>>,
     audit: Arc<Mutex<Option<Arc<AuditView>>>>,
-    signers: Arc<Mutex<Option<(String, Arc<Vec<String>>)>>>,
-    changes: Arc<Mutex<HashMap<(u64, u64), Option<Changes>>>>,
+    signers: Arc<Mutex<Option<Signers>>>,
+    changes: Arc<Mutex<KnownChanges>>,
 }
+
+/// The last bundle's id and its signers.
+type Signers = (String, Arc<Vec<String>>);
+
+/// The changes between pairs of generations, by (from, to).
+type KnownChanges = HashMap<(u64, u64), Option<Changes>>;
 
 /// The audit log as the pages show it.
 pub struct AuditView {
