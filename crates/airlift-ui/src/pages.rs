@@ -143,9 +143,10 @@ pub async fn overview(State(state): State<views::State>) -> Response {
                 };
                 let browse = if shelf.documents.is_empty() && !shelf.groups.is_empty() {
                     format!(
-                        "<a href=\"/ui/browse/{}\">{} packages</a>",
+                        "<a href=\"/ui/browse/{}\">{} package{}</a>",
                         html::path(shelf.name),
-                        shelf.groups.len()
+                        shelf.groups.len(),
+                        if shelf.groups.len() == 1 { "" } else { "s" }
                     )
                 } else if !shelf.documents.is_empty() {
                     format!(
