@@ -568,14 +568,16 @@ pub async fn package(
         );
     }
     let mut body = format!(
-        "<p>{} in generation {}: {} version{}, file{} or tag{}. \
+        "<p>{} in generation {}: {} {}. \
          Point the client at this server first: <code>airlift client-config</code> prints its settings.</p>\n",
         escape(shelf.title),
         catalog.generation.id,
         group.items.len(),
-        "s",
-        "s",
-        "s",
+        if group.items.len() == 1 {
+            "version, file or tag"
+        } else {
+            "versions, files or tags"
+        },
     );
     body.push_str(&html::table(
         &format!("Versions of {}", escape(&group.name)),
