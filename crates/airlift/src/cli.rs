@@ -718,8 +718,9 @@ pub struct GcArgs {
     /// Report what would be removed, and remove nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Keep the newest N generations. The current generation and the newest
-    /// one an import made are always kept (and with them every newer one).
+    /// Keep the newest N generations. The current generation, the newest
+    /// one an import made, and every generation an environment serves or
+    /// can roll back to are always kept (and with them every newer one).
     #[arg(long, value_name = "N", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub keep: u32,
