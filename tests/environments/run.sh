@@ -194,6 +194,8 @@ TOML
         sh -c "'$AIRLIFT' --home '$LO' client-config pip --url '$S' --env staging | grep -q '$S/env/staging/pypi/simple'"
     check "client-config --env refuses an unknown environment" \
         sh -c "! '$AIRLIFT' --home '$LO' client-config npm --url '$S' --env nowhere 2>/dev/null"
+    check "airlift status lists the environments" \
+        sh -c "'$AIRLIFT' --home '$LO' status | grep -q '^environments: production at generation 1, staging at generation 2'"
     check "the metrics give each environment's generation" \
         sh -c "curl -fsS '$S/metrics' >'$WORK/metrics.txt' && grep -q 'airlift_environment_generation{environment=\"production\"}' '$WORK/metrics.txt' && grep -q 'airlift_environment_generation{environment=\"default\"}' '$WORK/metrics.txt'"
     check "the audit log records the promotions and the rollback, and verifies" \
