@@ -239,20 +239,42 @@ pub fn move_to(
     let mut environment =
         get(meta, name)?.ok_or_else(|| EnvironmentError::Unknown(name.to_owned()))?;
     retained(meta, generation)?;
-    let from = environment.generation;
-    if from != generation {
+    if environment.generation != generation {
+        let from = environment.generation;
         environment.history.retain(|&g| g != from);
-        environment.history.insert(0, from);
-        environment.history.truncate(HISTORY);
+        remember(&mut environment, from);
     }
-    environment.generation = generation;
+    save(meta, environment, generation, by, now)
+}
+
+/// Puts `generation` first in the history, keeping at most [`HISTORY`].
+fn remember(environment: &mut Environment, generation: u64) {
+    environment.history.insert(0, generation);
+    environment.history.truncate(HISTORY);
+}
+
+/// Pins `environment` to `to` and writes it: the one write of every move.
+fn save(
+    meta: &dyn MetaStore,
+    mut environment: Environment,
+    to: u64,
+    by: &str,
+    now: i64,
+) -> Result<Moved, EnvironmentError> {
+    let from = environment.generation;
+    environment.generation = to;
     environment.moved_at = now;
     environment.moved_by = by.to_owned();
-    meta.put_record(RECORD_KIND, name, Some(&encode(&environment)?), false)?;
+    meta.put_record(
+        RECORD_KIND,
+        &environment.name,
+        Some(&encode(&environment)?),
+        false,
+    )?;
     Ok(Moved {
-        environment: name.to_owned(),
+        environment: environment.name,
         from,
-        to: generation,
+        to,
     })
 }
 
@@ -315,18 +337,9 @@ pub fn rollback(
     if let Some(position) = environment.history.iter().position(|&g| g == target) {
         environment.history.drain(..=position);
     } else if target != from {
-        environment.history.insert(0, from);
-        environment.history.truncate(HISTORY);
+        remember(&mut environment, from);
     }
-    environment.generation = target;
-    environment.moved_at = now;
-    environment.moved_by = by.to_owned();
-    meta.put_record(RECORD_KIND, name, Some(&encode(&environment)?), false)?;
-    Ok(Moved {
-        environment: name.to_owned(),
-        from,
-        to: target,
-    })
+    save(meta, environment, target, by, now)
 }
 
 /// The oldest generation any environment serves or can roll back to:
