@@ -69,10 +69,13 @@ pub async fn root(State(store): State<Store>) -> Response {
 
 async fn config(
     scheme: Option<axum::Extension<airlift_http::Scheme>>,
+    mount: Option<axum::Extension<airlift_http::Mount>>,
     auth: Option<axum::Extension<AuthRequired>>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(base) = airlift_http::base_url(scheme.map(|s| s.0), &headers) else {
+    let Some(base) =
+        airlift_http::mounted_base_url(scheme.map(|s| s.0), mount.as_deref(), &headers)
+    else {
         return plain(StatusCode::BAD_REQUEST, "a Host header is required");
     };
     let mut body = serde_json::json!({

@@ -68,6 +68,26 @@ pub fn base_url(scheme: Option<Scheme>, headers: &HeaderMap) -> Option<String> {
     Some(format!("{scheme}://{host}"))
 }
 
+/// The path under which the server mounted the router answering this
+/// request (`/env/staging`: an environment, ADR 0027), set as a request
+/// extension, so that documents carrying absolute URLs (npm tarball links,
+/// cargo's `dl`) keep clients inside it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount(pub std::sync::Arc<str>);
+
+/// [`base_url`] followed by the [`Mount`] path, if any.
+pub fn mounted_base_url(
+    scheme: Option<Scheme>,
+    mount: Option<&Mount>,
+    headers: &HeaderMap,
+) -> Option<String> {
+    let base = base_url(scheme, headers)?;
+    Some(match mount {
+        Some(mount) => format!("{base}{}", mount.0),
+        None => base,
+    })
+}
+
 /// The answer when the index cannot be read: `500 index unavailable`. The
 /// cause is logged, not sent; a router with its own error body (npm's
 /// JSON) maps it to that instead.

@@ -155,7 +155,7 @@ fn json(body: String, content_type: &'static str) -> Response {
 
 async fn dispatch(
     State(state): State<AppState>,
-    scheme: Option<axum::Extension<airlift_http::Scheme>>,
+    extensions: axum::http::Extensions,
     caller: Option<axum::Extension<Caller>>,
     method: Method,
     Path(path): Path<String>,
@@ -220,7 +220,11 @@ async fn dispatch(
     if !crate::valid_name(&name) {
         return json_error(StatusCode::NOT_FOUND, "not found");
     }
-    let Some(base) = airlift_http::base_url(scheme.map(|s| s.0), &headers) else {
+    let Some(base) = airlift_http::mounted_base_url(
+        extensions.get::<airlift_http::Scheme>().copied(),
+        extensions.get::<airlift_http::Mount>(),
+        &headers,
+    ) else {
         return json_error(StatusCode::BAD_REQUEST, "a Host header is required");
     };
     let abbreviated = prefers_abbreviated(&headers);

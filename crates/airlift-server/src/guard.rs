@@ -188,7 +188,7 @@ pub(crate) async fn guard(
         .await;
         ecosystem.refuse(&refusal)
     };
-    let identity = match authenticated {
+    let mut identity = match authenticated {
         Ok(identity) => identity,
         Err(failure) => {
             let (status, retry) = match failure {
@@ -198,6 +198,22 @@ pub(crate) async fn guard(
             return refuse(failure.reason(), status, failure.message(), retry, &caller).await;
         }
     };
+    // Under an environment (ADR 0027), a registry token names repositories
+    // as the client asked for them, `env/<name>/<repository>`, while the
+    // routers see `<repository>`.
+    if let (Some(mount), Some(grants)) = (
+        request.extensions().get::<airlift_http::Mount>(),
+        identity.grants.as_mut(),
+    ) {
+        let prefix = format!("{}/", mount.0.trim_start_matches('/'));
+        for (_, scope, _) in grants.iter_mut() {
+            if let Scope::Name(name) = scope
+                && let Some(repository) = name.strip_prefix(&prefix)
+            {
+                *scope = Scope::Name(repository.to_owned());
+            }
+        }
+    }
     caller.principal = identity.user.clone();
     caller.token = identity.token.clone();
     match guard

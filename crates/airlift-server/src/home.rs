@@ -29,7 +29,13 @@ impl Row {
 }
 
 /// Renders the page from the serving generation's entry counts.
-pub async fn page(store: Store, ecosystems: std::sync::Arc<Vec<Row>>) -> Response {
+/// `mount` is the environment's path prefix (`/env/staging`), empty for
+/// the default one.
+pub async fn page(
+    store: Store,
+    ecosystems: std::sync::Arc<Vec<Row>>,
+    mount: std::sync::Arc<str>,
+) -> Response {
     let counts = tokio::task::spawn_blocking(move || {
         let mut counts = std::collections::BTreeMap::<String, u64>::new();
         if let Some(generation) = store.meta.current()? {
@@ -69,7 +75,7 @@ pub async fn page(store: Store, ecosystems: std::sync::Arc<Vec<Row>>) -> Respons
             Some(tool) => format!("<code>airlift client-config {tool}</code>"),
         };
         rows.push_str(&format!(
-            "<tr><td>{title}</td><td><a href=\"{path}\">{path}</a></td><td>{count}</td><td>{setup}</td></tr>\n"
+            "<tr><td>{title}</td><td><a href=\"{mount}{path}\">{mount}{path}</a></td><td>{count}</td><td>{setup}</td></tr>\n"
         ));
     }
     let body = format!(

@@ -19,6 +19,7 @@
 //! header and body timeouts and a bound on open connections.
 
 pub mod consumption;
+mod environments;
 mod guard;
 mod home;
 pub mod listener;
@@ -120,56 +121,83 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
         store: store.clone(),
         metrics: metrics.clone(),
     };
-    let context = airlift_ecosystem::Services {
-        store: store.clone(),
-        uploads,
-        audit: audit.clone(),
-        upload_expiry,
-        extensions,
-        gatekeeper: gate
-            .clone()
-            .map(|gate| gate as Arc<dyn airlift_ecosystem::Gatekeeper>),
-    };
     let rows: Arc<Vec<home::Row>> = Arc::new(
         ecosystems
             .iter()
             .map(|e| home::Row::of(e.as_ref()))
             .collect(),
     );
-    let home_store = store.clone();
-    let mut app = Router::new()
-        .route(
+    // The routers of one view of the index: the default environment's,
+    // or a named one's under its `mount` (ADR 0027).
+    let site_metrics = metrics.clone();
+    let build: environments::Build = Arc::new(move |store: Store, mount: &str| {
+        let context = airlift_ecosystem::Services {
+            store: store.clone(),
+            uploads: uploads.clone(),
+            audit: audit.clone(),
+            upload_expiry,
+            extensions: extensions.clone(),
+            gatekeeper: gate
+                .clone()
+                .map(|gate| gate as Arc<dyn airlift_ecosystem::Gatekeeper>),
+        };
+        let rows = rows.clone();
+        let default_view = mount.is_empty();
+        let mount: Arc<str> = Arc::from(if mount.is_empty() {
+            String::new()
+        } else {
+            format!("/env/{mount}")
+        });
+        let home_store = store.clone();
+        let mut app = Router::new().route(
             "/",
-            get(move || home::page(home_store.clone(), rows.clone())),
-        )
+            get(move || home::page(home_store.clone(), rows.clone(), mount.clone())),
+        );
+        for ecosystem in ecosystems.iter() {
+            app = app.merge(ecosystem.routes(&context));
+        }
+        // The web UI, in the default view only: it shows every environment
+        // itself (ADR 0028).
+        if default_view {
+            app = app.merge(airlift_ui::routes(airlift_ui::Ui {
+                store: store.clone(),
+                ecosystems: ecosystems.clone(),
+                log: ui.log.clone(),
+                home: ui.home.clone(),
+                audit: audit.clone(),
+                drift_record: DRIFT_RECORD,
+            }));
+        }
+        // A path no router knows gets a 404 that says so, not an empty body.
+        let mut app = app.fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") });
+        if let Some(gate) = gate.clone() {
+            let guard = guard::Guard {
+                gate,
+                ecosystems: ecosystems.clone(),
+                metrics: site_metrics.clone(),
+                audit: audit.clone(),
+                consumption: consumption.clone(),
+            };
+            app = app.layer(middleware::from_fn_with_state(guard, guard::guard));
+        }
+        app
+    });
+    let environments = environments::Environments {
+        store: store.clone(),
+        build: build.clone(),
+        routers: Arc::default(),
+    };
+    Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
-        .with_state(state.clone());
-    for ecosystem in ecosystems.iter() {
-        app = app.merge(ecosystem.routes(&context));
-    }
-    app = app.merge(airlift_ui::routes(airlift_ui::Ui {
-        store: store.clone(),
-        ecosystems: ecosystems.clone(),
-        log: ui.log,
-        home: ui.home,
-        audit: audit.clone(),
-        drift_record: DRIFT_RECORD,
-    }));
-    // A path no router knows gets a 404 that says so, not an empty body.
-    let mut app = app.fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") });
-    if let Some(gate) = gate {
-        let guard = guard::Guard {
-            gate,
-            ecosystems: ecosystems.clone(),
-            metrics: metrics.clone(),
-            audit,
-            consumption,
-        };
-        app = app.layer(middleware::from_fn_with_state(guard, guard::guard));
-    }
-    app.layer(middleware::from_fn_with_state(state, count))
+        .with_state(state.clone())
+        .merge(build(store, ""))
+        .layer(middleware::from_fn_with_state(
+            environments,
+            environments::dispatch,
+        ))
+        .layer(middleware::from_fn_with_state(state, count))
         .layer(middleware::map_response(protect))
 }
 
@@ -292,7 +320,7 @@ async fn shutdown_signal() {
 }
 
 fn route_label(path: &str) -> &'static str {
-    match path {
+    match environments::unmounted(path).as_ref() {
         "/healthz" => "healthz",
         "/readyz" => "readyz",
         "/metrics" => "metrics",

@@ -30,6 +30,12 @@ struct RouteLabels {
     route: String,
 }
 
+/// An environment (ADR 0027): `default` follows every import.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EnvironmentLabels {
+    environment: String,
+}
+
 /// A TUF role of the trusted metadata (`root`, `timestamp`, `snapshot`,
 /// `targets`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -113,6 +119,8 @@ pub struct Metrics {
     home_size: Gauge,
     trust_expires: Family<RoleLabels, Gauge>,
     tls_expires: Family<CertificateLabels, Gauge>,
+    environment_generation: Family<EnvironmentLabels, Gauge>,
+    environment_moved: Family<EnvironmentLabels, Gauge>,
     expiry_cache: ExpiryCache,
     /// The home whose file system `home_free` and `home_size` measure.
     home: Option<PathBuf>,
@@ -294,6 +302,18 @@ impl Metrics {
              TLS directory); absent when there is none",
             tls_expires.clone(),
         );
+        let environment_generation = Family::<EnvironmentLabels, Gauge>::default();
+        registry.register(
+            "environment_generation",
+            "Generation each environment serves (`default` follows every import)",
+            environment_generation.clone(),
+        );
+        let environment_moved = Family::<EnvironmentLabels, Gauge>::default();
+        registry.register(
+            "environment_moved_timestamp_seconds",
+            "Unix time each named environment was last promoted, rolled back or created",
+            environment_moved.clone(),
+        );
         registry.register(
             "home_free_bytes",
             "Bytes available to airlift on the file system of its home (-1 if unknown)",
@@ -336,6 +356,8 @@ impl Metrics {
             home_size,
             trust_expires,
             tls_expires,
+            environment_generation,
+            environment_moved,
             expiry_cache: Mutex::default(),
             home: None,
             totals: Mutex::new(None),
@@ -463,7 +485,34 @@ impl Metrics {
         self.advisory_age.set(built.map_or(-1, |built| {
             (jiff::Timestamp::now().as_second() - built).max(0)
         }));
-        self.generation.set(current.map_or(0, |g| g.id as i64));
+        self.generation
+            .set(current.as_ref().map_or(0, |g| g.id as i64));
+        // Environments come and go: a deleted one's series goes with it.
+        self.environment_generation.clear();
+        self.environment_moved.clear();
+        if let Some(current) = &current {
+            self.environment_generation
+                .get_or_create(&EnvironmentLabels {
+                    environment: airlift_store::environment::DEFAULT.into(),
+                })
+                .set(current.id as i64);
+        }
+        match airlift_store::environment::list(store.meta.as_ref()) {
+            Ok(environments) => {
+                for environment in environments {
+                    let labels = EnvironmentLabels {
+                        environment: environment.name,
+                    };
+                    self.environment_generation
+                        .get_or_create(&labels)
+                        .set(environment.generation as i64);
+                    self.environment_moved
+                        .get_or_create(&labels)
+                        .set(environment.moved_at);
+                }
+            }
+            Err(e) => tracing::warn!("environments unreadable for metrics: {e}"),
+        }
         let last = store
             .meta
             .state(state_keys::LAST_IMPORT_AT)?

@@ -476,3 +476,110 @@ async fn the_home_page_lists_each_ecosystem_with_its_entry_count() {
     );
     assert!(row(&filled.body, "Rust crates").contains("<td>0</td>"));
 }
+
+/// Stores `bytes` and returns the entry that serves them at
+/// `/files/<key>`.
+fn file(store: &Store, key: &str, bytes: &[u8]) -> Entry {
+    use std::io::Write as _;
+    let mut writer = store.blobs.writer().unwrap();
+    writer.write_all(bytes).unwrap();
+    let (digest, size) = writer.commit(None).unwrap();
+    Entry {
+        ecosystem: "files".into(),
+        key: key.into(),
+        digest,
+        size,
+        meta: Default::default(),
+    }
+}
+
+/// An environment serves the generation it is pinned to under
+/// `/env/<name>/`, follows a promotion and a rollback from the next
+/// request on, refuses writes, and an unknown one is a 404 that says so
+/// (ADR 0027).
+#[tokio::test]
+async fn an_environment_serves_its_pinned_generation_under_its_prefix() {
+    use airlift_store::environment;
+    let site = Site::new();
+    let meta = site.store.meta.as_ref();
+    let commit = |entries: Vec<Entry>| {
+        meta.commit(NewGeneration {
+            source: "test".into(),
+            created_at: 1,
+            entries,
+            state: vec![],
+        })
+        .unwrap()
+        .id
+    };
+    let old = file(&site.store, "tool.txt", b"version 1\n");
+    commit(vec![old]);
+    environment::create(meta, "production", None, 0, "ops", 1).unwrap();
+    let new = file(&site.store, "tool.txt", b"version 2\n");
+    commit(vec![new]);
+
+    assert_eq!(site.get("/files/tool.txt").await.body, "version 2\n");
+    let pinned = site.get("/env/production/files/tool.txt").await;
+    assert_eq!(pinned.status, StatusCode::OK);
+    assert_eq!(pinned.body, "version 1\n");
+    let home = site.get("/env/production/").await;
+    assert!(
+        home.body.contains("href=\"/env/production/files/\""),
+        "{}",
+        home.body
+    );
+
+    environment::promote(meta, environment::DEFAULT, "production", "ops", 2).unwrap();
+    assert_eq!(
+        site.get("/env/production/files/tool.txt").await.body,
+        "version 2\n"
+    );
+    environment::rollback(meta, "production", None, "ops", 3).unwrap();
+    assert_eq!(
+        site.get("/env/production/files/tool.txt").await.body,
+        "version 1\n"
+    );
+
+    let put = site
+        .send(Method::PUT, "/env/production/files/other.txt")
+        .await;
+    assert_eq!(put.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(put.body.contains("read-only"), "{}", put.body);
+    let unknown = site.get("/env/nowhere/files/tool.txt").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(
+        unknown.body.contains("no environment \"nowhere\""),
+        "{}",
+        unknown.body
+    );
+    // An OCI path of no environment is the registry's own (a repository
+    // named env/…), and its 404 is the registry's.
+    let registry = site.get("/v2/env/nowhere/app/manifests/1.0").await;
+    assert_eq!(registry.status, StatusCode::NOT_FOUND);
+    assert!(
+        registry.body.contains("MANIFEST_UNKNOWN") || registry.body.contains("NAME_UNKNOWN"),
+        "{}",
+        registry.body
+    );
+
+    let text = site.get("/metrics").await.body;
+    assert!(
+        sample(
+            &text,
+            "airlift_http_requests_total",
+            r#"route="files",status="200""#
+        )
+        .unwrap_or(0)
+            >= 4,
+        "{text}"
+    );
+    let generation = |name: &str| {
+        sample(
+            &text,
+            "airlift_environment_generation",
+            &format!(r#"environment="{name}""#),
+        )
+    };
+    assert_eq!(generation("production"), Some(1), "{text}");
+    assert_eq!(generation("default"), Some(2), "{text}");
+}

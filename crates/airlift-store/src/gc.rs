@@ -6,7 +6,9 @@
 //! 1. **Retention.** The newest [`Retention::keep_generations`] generations
 //!    are kept, and so are the current generation and the newest one made by
 //!    an import (the next import compares against it to tell what came
-//!    from inside the gap, and a delta bundle omits the blobs it carried).
+//!    from inside the gap, and a delta bundle omits the blobs it carried),
+//!    and every generation an environment serves or can roll back to
+//!    ([`environment::oldest_pinned`](crate::environment::oldest_pinned)).
 //!    Generations are row versions (ADR 0006), so keeping a generation keeps
 //!    every newer one too: everything older than the oldest kept generation
 //!    is pruned ([`MetaStore::prune_generations`](crate::MetaStore::prune_generations)).
@@ -120,7 +122,13 @@ pub fn oldest_kept(store: &Store, retention: &Retention) -> Result<Option<u64>, 
         .rev()
         .find(|g| g.source.starts_with("import "))
         .map(|g| g.id);
-    Ok([Some(newest_kept), current, last_import]
+    // Every generation an environment serves or can roll back to
+    // (ADR 0027).
+    let pinned = crate::environment::oldest_pinned(store.meta.as_ref()).map_err(|e| match e {
+        crate::environment::EnvironmentError::Store(e) => e,
+        other => StoreError::Corrupt(other.to_string()),
+    })?;
+    Ok([Some(newest_kept), current, last_import, pinned]
         .into_iter()
         .flatten()
         .min())
@@ -263,6 +271,27 @@ mod tests {
             keep_generations: n,
             ..Retention::default()
         }
+    }
+
+    /// An environment pinned to an old generation, or able to roll back to
+    /// one, keeps it and its blobs (ADR 0027).
+    #[test]
+    fn generations_an_environment_can_serve_are_kept() {
+        let (_dir, store) = store();
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let e = put(&store, "changing", format!("v{i}").as_bytes());
+            ids.push(commit(&store, "collect", vec![e]));
+        }
+        let meta = store.meta.as_ref();
+        crate::environment::create(meta, "production", Some(ids[1]), 0, "ops", 1).unwrap();
+        crate::environment::move_to(meta, "production", ids[2], "ops", 2).unwrap();
+        let report = run(&store, &keep(1)).unwrap();
+        assert_eq!(report.oldest_kept, Some(ids[1]));
+        assert_eq!(store.meta.entries(ids[1], None).unwrap().len(), 1);
+        crate::environment::delete(meta, "production").unwrap();
+        let report = run(&store, &keep(1)).unwrap();
+        assert_eq!(report.oldest_kept, Some(ids[4]));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! suite every backend must pass.
 
 mod blob;
+pub mod environment;
 mod error;
 mod fsck;
 pub mod gc;

@@ -128,6 +128,10 @@ pub trait MetaStore: Send + Sync {
     fn current(&self) -> Result<Option<Generation>, StoreError>;
     /// All generations, oldest first.
     fn generations(&self) -> Result<Vec<Generation>, StoreError>;
+    /// One generation, if the index still holds it.
+    fn generation(&self, id: u64) -> Result<Option<Generation>, StoreError> {
+        Ok(self.generations()?.into_iter().find(|g| g.id == id))
+    }
     /// The entries of a generation, optionally of one ecosystem, sorted by (ecosystem, key).
     fn entries(&self, generation: u64, ecosystem: Option<&str>) -> Result<Vec<Entry>, StoreError>;
     /// The entries of [`MetaStore::entries`], handed to `each` one at a

@@ -175,6 +175,17 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
+    fn generation(&self, id: u64) -> Result<Option<Generation>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT id, created_at, source, entries FROM generations WHERE id = ?1",
+                params![id as i64],
+                row_to_generation,
+            )
+            .optional()
+        })
+    }
+
     fn entries(&self, generation: u64, ecosystem: Option<&str>) -> Result<Vec<Entry>, StoreError> {
         let raw: Vec<RawEntry> = self.with(|c| {
             let mut statement = c.prepare_cached(

@@ -21,8 +21,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-// TODO(environments): `airlift_store::environment` once it is on main.
-use crate::env_api as environment;
+use airlift_store::environment;
+
 use crate::html::{self, escape};
 use crate::views;
 

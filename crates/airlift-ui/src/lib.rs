@@ -25,7 +25,6 @@
 //! state also refuse cross-site requests. See ADR 0028.
 
 pub mod catalog;
-mod env_api;
 mod environments;
 pub mod html;
 mod pages;

@@ -393,3 +393,89 @@ async fn forms_refuse_other_sites_and_anonymous_callers() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("signed-in"), "{body}");
 }
+
+#[tokio::test]
+async fn a_principal_promotes_and_rolls_back_and_both_are_audited() {
+    let mut site = site(npm(1));
+    let meta = site.store.meta.clone();
+    airlift_store::environment::create(meta.as_ref(), "production", None, 0, "test", 1).unwrap();
+    airlift_store::environment::create(meta.as_ref(), "guarded", None, 2, "test", 1).unwrap();
+    site.store
+        .meta
+        .commit(NewGeneration {
+            source: "collect".into(),
+            created_at: 1_700_000_100,
+            entries: npm(3),
+            state: Vec::new(),
+        })
+        .unwrap();
+    let events: Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>> = Arc::default();
+    let recorded = events.clone();
+    site.ui.audit = Some(Arc::new(move |event, detail| {
+        recorded.lock().unwrap().push((event.to_owned(), detail));
+        Ok(())
+    }));
+    // The page offers a preview for production and the CLI for guarded.
+    let (_, page, _) = get(&site.ui, "/ui/environments").await;
+    assert!(
+        page.contains("action=\"/ui/environments/production/promote\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("<code>airlift promote --from SOURCE --to guarded</code>"),
+        "{page}"
+    );
+    let (status, preview, _) =
+        get(&site.ui, "/ui/environments/production/promote?from=default").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        preview.contains("2 added, 0 changed, 0 removed"),
+        "{preview}"
+    );
+    let send = |path: &'static str, form: &'static str| {
+        let ui = site.ui.clone();
+        async move {
+            let caller = airlift_ecosystem::Caller {
+                principal: Some("alice".into()),
+                ..Default::default()
+            };
+            let request = Request::post(path)
+                .header(header::HOST, "airlift.example.com")
+                .header(header::ORIGIN, "http://airlift.example.com")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .extension(caller)
+                .body(Body::from(form))
+                .unwrap();
+            let response = routes(ui).oneshot(request).await.unwrap();
+            (
+                response.status(),
+                response.headers().get(header::LOCATION).cloned(),
+            )
+        }
+    };
+    let (status, location) = send("/ui/environments/production/promote", "from=default").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.unwrap(), "/ui/environments");
+    let production = |meta: &dyn airlift_store::MetaStore| {
+        airlift_store::environment::get(meta, "production")
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(production(meta.as_ref()).generation, 2);
+    assert_eq!(production(meta.as_ref()).moved_by, "alice");
+    // Needs approvals: refused, whatever the form says.
+    let (status, _) = send("/ui/environments/guarded/promote", "from=default").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = send("/ui/environments/production/rollback", "to=").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(production(meta.as_ref()).generation, 1);
+    let (status, _) = send("/ui/environments/nowhere/rollback", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let events = events.lock().unwrap();
+    let kinds: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(kinds, ["env-promote", "env-rollback"]);
+    assert_eq!(events[0].1["to"], 2);
+    assert_eq!(events[0].1["added"], 2);
+    assert_eq!(events[0].1["caller"]["principal"], "alice");
+    assert_eq!(events[1].1["to"], 1);
+}

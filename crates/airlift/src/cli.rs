@@ -111,6 +111,70 @@ pub enum Command {
     /// and the isolated side's policy for them.
     #[command(subcommand)]
     Custody(CustodyCommand),
+    /// Environments: names pinned to generations, served under
+    /// `/env/<name>/` (isolated side).
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Show what moving an environment to another's generation changes,
+    /// then move it (with approvals when the environment needs them).
+    Promote(PromoteArgs),
+    /// Move an environment back to the generation it served before, or to
+    /// any retained one.
+    Rollback(RollbackArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Create an environment pinned to the current generation (or `--at`).
+    Create {
+        /// Its name: lowercase letters, digits, '-' and '_'.
+        name: String,
+        /// Pin it to this retained generation instead of the current one.
+        #[arg(long, value_name = "GENERATION")]
+        at: Option<u64>,
+        /// Promotions into it need this many approvals, signed with
+        /// `airlift approve` by keys of the trusted root's targets role.
+        #[arg(long, default_value_t = 0, value_name = "K")]
+        approvals: u32,
+    },
+    /// List the environments: generation, when and by whom moved, history.
+    List,
+    /// Delete an environment (its generations are no longer kept for it).
+    Delete {
+        /// The environment.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The environment whose generation to promote; `default` is the
+    /// current generation, which every import moves.
+    #[arg(long, default_value = "default", value_name = "ENV")]
+    pub from: String,
+    /// The environment to move.
+    #[arg(long, value_name = "ENV", required_unless_present = "approved")]
+    pub to: Option<String>,
+    /// Show the preview only; move nothing.
+    #[arg(long, conflicts_with_all = ["request", "approved"])]
+    pub dry_run: bool,
+    /// Write a promotion request to FILE for approvers (`airlift approve
+    /// FILE --key …`) instead of moving.
+    #[arg(long, value_name = "FILE", conflicts_with = "approved")]
+    pub request: Option<PathBuf>,
+    /// Move as an approved request says, once it carries enough
+    /// approvals.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "to"])]
+    pub approved: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The environment.
+    pub name: String,
+    /// Move it to this retained generation instead of the one before.
+    #[arg(long, value_name = "GENERATION")]
+    pub to: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -408,6 +472,10 @@ pub struct ClientConfigArgs {
     /// default it is only written to a pipe or a file).
     #[arg(long)]
     pub show_secrets: bool,
+    /// Point the client at this environment (`/env/NAME/` of the server)
+    /// instead of the default one.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
     /// apt: where the client keeps airlift's signing key (`Signed-By`).
     #[arg(
         long,
@@ -650,8 +718,9 @@ pub struct GcArgs {
     /// Report what would be removed, and remove nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Keep the newest N generations. The current generation and the newest
-    /// one an import made are always kept (and with them every newer one).
+    /// Keep the newest N generations. The current generation, the newest
+    /// one an import made, and every generation an environment serves or
+    /// can roll back to are always kept (and with them every newer one).
     #[arg(long, value_name = "N", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub keep: u32,

@@ -52,6 +52,20 @@ fn parse_scope(text: &str) -> Option<(Scope, Vec<Action>)> {
     }
 }
 
+/// The repository a name asked for through an environment stands for
+/// (`env/<environment>/<repository>`, ADR 0027), when that environment
+/// exists. The server serves such names from the environment's view; the
+/// token is decided as for the repository itself, and for reading only,
+/// since environments take no writes.
+fn through_environment(store: &airlift_store::Store, name: &str) -> Option<String> {
+    let rest = name.strip_prefix("env/")?;
+    let (environment, repository) = rest.split_once('/')?;
+    airlift_store::environment::get(store.meta.as_ref(), environment)
+        .ok()
+        .flatten()?;
+    Some(repository.to_owned())
+}
+
 pub(super) async fn token(registry: &Registry, pairs: &[(String, String)]) -> Response {
     let Some(gatekeeper) = registry.gatekeeper.clone() else {
         return super::oci(
@@ -67,10 +81,36 @@ pub(super) async fn token(registry: &Registry, pairs: &[(String, String)]) -> Re
         .filter_map(parse_scope)
         .take(MAX_SCOPES)
         .collect();
+    let store = registry.store.clone();
+    let asked = tokio::task::spawn_blocking(move || {
+        asked
+            .into_iter()
+            .map(|(scope, wanted)| {
+                let through = match &scope {
+                    Scope::Name(name) => through_environment(&store, name),
+                    _ => None,
+                };
+                (scope, wanted, through)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
     let grants: Vec<(Scope, Vec<Action>)> = asked
         .into_iter()
-        .map(|(scope, wanted)| {
-            let granted = gatekeeper.grant(&caller, crate::ECOSYSTEM, &scope, &wanted);
+        .map(|(scope, wanted, through)| {
+            let granted = match through {
+                // Decided as the repository itself, for reading only.
+                Some(repository) => {
+                    let read: Vec<Action> = wanted
+                        .iter()
+                        .copied()
+                        .filter(|a| *a == Action::Read)
+                        .collect();
+                    gatekeeper.grant(&caller, crate::ECOSYSTEM, &Scope::Name(repository), &read)
+                }
+                None => gatekeeper.grant(&caller, crate::ECOSYSTEM, &scope, &wanted),
+            };
             (scope, granted)
         })
         .filter(|(_, granted)| !granted.is_empty())

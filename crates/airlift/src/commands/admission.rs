@@ -112,7 +112,7 @@ pub(crate) fn admission(context: &Context) -> Result<Option<Admission>, Failure>
     ))))
 }
 
-fn check(
+pub(crate) fn check(
     ecosystems: &Arc<Registry>,
     store: &airlift_store::Store,
     policy: Option<&ImportPolicy>,

@@ -29,12 +29,34 @@ pub(crate) fn client_config(context: &Context, args: ClientConfigArgs) -> Result
                 known.join(", ")
             ))
         })?;
-    let base = url.as_str().trim_end_matches('/').to_owned();
+    let mut base = url.as_str().trim_end_matches('/').to_owned();
+    if let Some(name) = &args.env {
+        // The environment must exist: a typo would point clients at 404s.
+        let store = context.store()?;
+        airlift_store::environment::get(store.meta.as_ref(), name)
+            .map_err(|e| Failure::new(Exit::Failed, e.to_string()))?
+            .ok_or_else(|| {
+                Failure::input(format!("there is no environment {name:?}"))
+                    .hint("`airlift env list` shows them")
+            })?;
+        base = format!("{base}/env/{name}");
+    }
     let ca = context.layout.tls_ca_certificate();
     let open_store = || {
-        context
+        let store = context
             .store()
-            .map_err(|f| airlift_ecosystem::Error::store(f.message))
+            .map_err(|f| airlift_ecosystem::Error::store(f.message))?;
+        // An environment's client sees the environment's generation.
+        Ok(match &args.env {
+            Some(name) => airlift_store::Store {
+                blobs: store.blobs.clone(),
+                meta: std::sync::Arc::new(airlift_store::environment::Pinned::new(
+                    store.meta.clone(),
+                    name,
+                )),
+            },
+            None => store,
+        })
     };
     // Only the services' keys matter here, not how long signatures last.
     let extensions = || {

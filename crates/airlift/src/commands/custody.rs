@@ -113,6 +113,26 @@ pub(crate) fn approve(context: &Context, args: &ApproveArgs) -> Result<(), Failu
         let listed = signed["targets"].as_object().map_or(0, |t| t.len());
         document["targets"] = airlift_trust::roles::add_signature(&document["targets"], &key)?;
         ("targets", format!("{detail}; {listed} targets signed"))
+    } else if document["signed"]["_type"] == super::env::PROMOTION_TYPE {
+        let signed = &document["signed"];
+        let preview = &signed["preview"];
+        let detail = format!(
+            "promote {} (generation {}) to {} (now generation {}): {} added, {} changed, {} removed, {} findings introduced",
+            signed["from"].as_str().unwrap_or("?"),
+            signed["generation"],
+            signed["environment"].as_str().unwrap_or("?"),
+            signed["replaces"],
+            preview["added"],
+            preview["changed"],
+            preview["removed"],
+            preview["findings"]["introduced"]
+                .as_array()
+                .map_or(0, Vec::len),
+        );
+        let format = document["format"].clone();
+        document = airlift_trust::roles::add_signature(&document, &key)?;
+        document["format"] = format;
+        ("promotion", detail)
     } else if document["signed"]["_type"] == "root" {
         let root = airlift_trust::RootInfo::from_signed(&document["signed"])
             .map_err(|e| Failure::input(format!("{}: {e}", args.file.display())))?;
@@ -131,7 +151,7 @@ pub(crate) fn approve(context: &Context, args: &ApproveArgs) -> Result<(), Failu
         )
     } else {
         return Err(Failure::input(format!(
-            "{}: neither an approval request nor a pending root",
+            "{}: neither an approval request, a promotion request nor a pending root",
             args.file.display()
         )));
     };

@@ -30,6 +30,7 @@ mod client_config;
 mod collect;
 mod custody;
 mod drift;
+mod env;
 mod fsck;
 mod gc;
 mod image;
@@ -57,6 +58,7 @@ use self::client_config::*;
 use self::collect::*;
 use self::custody::*;
 use self::drift::*;
+use self::env::*;
 use self::fsck::*;
 use self::gc::*;
 use self::image::*;
@@ -381,6 +383,9 @@ pub fn run(cli: Cli, ecosystems: Arc<Registry>, out: Output) -> Result<(), Failu
         Command::Receipt(ReceiptCommand::Export { out }) => receipt_export(&context, &out),
         Command::Wanted(args) => wanted(&context, &args.receipt),
         Command::Apt(AptCommand::Key { out, binary }) => apt_key(&context, out.as_deref(), binary),
+        Command::Env(command) => env(&context, command),
+        Command::Promote(args) => promote(&context, args),
+        Command::Rollback(args) => rollback(&context, args),
     }
 }
 

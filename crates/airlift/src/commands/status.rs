@@ -20,6 +20,8 @@ pub(crate) struct Status {
     trusted_root: Option<serde_json::Value>,
     last_bundle_expires: Option<String>,
     disk: Option<serde_json::Value>,
+    /// Named environments: name and the generation each serves.
+    environments: std::collections::BTreeMap<String, u64>,
 }
 
 pub(crate) fn status(context: &Context) -> Result<(), Failure> {
@@ -71,6 +73,11 @@ pub(crate) fn status(context: &Context) -> Result<(), Failure> {
             "total_bytes": v.f_blocks.saturating_mul(v.f_frsize),
         })
     });
+    let environments = airlift_store::environment::list(store.meta.as_ref())
+        .map_err(|e| Failure::new(Exit::Failed, e.to_string()))?
+        .into_iter()
+        .map(|e| (e.name, e.generation))
+        .collect();
     let report = Status {
         home: context.layout.home().to_path_buf(),
         site,
@@ -80,6 +87,7 @@ pub(crate) fn status(context: &Context) -> Result<(), Failure> {
         trusted_root,
         last_bundle_expires,
         disk,
+        environments,
     };
     context.emit(&report, || {
         let mut lines = vec![format!("home: {}", report.home.display())];
@@ -114,6 +122,17 @@ pub(crate) fn status(context: &Context) -> Result<(), Failure> {
                     ));
                 }
             }
+        }
+        if !report.environments.is_empty() {
+            lines.push(format!(
+                "environments: {}",
+                report
+                    .environments
+                    .iter()
+                    .map(|(name, generation)| format!("{name} at generation {generation}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         if let Some(last) = &report.last_import {
             lines.push(format!(
