@@ -21,6 +21,8 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 BASE, USER, PASSWORD, AXE_JS, SHOTS = sys.argv[1:6]
 ENVIRONMENTS = len(sys.argv) > 6 and sys.argv[6] == "1"
@@ -64,6 +66,24 @@ def browser(bypass_csp):
     return driver
 
 
+def follow(driver, element):
+    """Clicks a link or a form's button and waits for the next page."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 15).until(
+        expected_conditions.presence_of_element_located((By.TAG_NAME, "h1")))
+
+
+def rows_by_name(driver):
+    """The environments table: first cell's text to the row's cells' texts."""
+    rows = {}
+    for row in driver.find_elements(By.CSS_SELECTOR, "main tbody tr"):
+        cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        rows[cells[0]] = cells
+    return rows
+
+
 def text(driver):
     return driver.find_element(By.TAG_NAME, "main").text
 
@@ -100,10 +120,10 @@ try:
         driver.get(BASE + "/ui/")
         box = driver.find_element(By.ID, "q")
         box.send_keys("left")
-        box.submit()
+        follow(driver, driver.find_element(By.CSS_SELECTOR, "header form button"))
         check("search: the form lands on the results", "/ui/browse?q=left" in driver.current_url,
               driver.current_url)
-        driver.find_element(By.LINK_TEXT, "left-pad").click()
+        follow(driver, driver.find_element(By.LINK_TEXT, "left-pad"))
         body = text(driver)
         driver.save_screenshot(os.path.join(SHOTS, "search-result.png"))
         check("search: the package shows its install command and integrity",
@@ -112,7 +132,7 @@ try:
 
     def image():
         driver.get(BASE + "/ui/browse/oci")
-        driver.find_element(By.LINK_TEXT, "team/app").click()
+        follow(driver, driver.find_element(By.LINK_TEXT, "team/app"))
         body = text(driver)
         host = BASE.split("://", 1)[1]
         driver.save_screenshot(os.path.join(SHOTS, "image-open.png"))
@@ -124,7 +144,7 @@ try:
         driver.get(BASE + "/ui/imports")
         links = driver.find_elements(By.CSS_SELECTOR, "main table a[href^='/ui/imports/']")
         check("imports: the import is listed", len(links) >= 1, f"({len(links)} links)")
-        links[0].click()
+        follow(driver, links[0])
         body = text(driver)
         driver.save_screenshot(os.path.join(SHOTS, "custody.png"))
         check("custody: the chain shows the courier's hand-off to the site",
@@ -137,7 +157,7 @@ try:
         driver.get(BASE + "/ui/audit")
         body = text(driver)
         check("audit: the log verifies", "verified" in body and "does not verify" not in body, body[:300])
-        driver.find_element(By.PARTIAL_LINK_TEXT, "import (").click()
+        follow(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "import ("))
         rows = driver.find_elements(By.CSS_SELECTOR, "main tbody tr")
         events = {r.find_elements(By.TAG_NAME, "td")[2].text for r in rows}
         check("audit: filtered to imports", events == {"import"}, str(events))
@@ -166,22 +186,24 @@ try:
     if ENVIRONMENTS:
         def promote_and_roll_back():
             driver.get(BASE + "/ui/environments")
-            driver.find_element(By.CSS_SELECTOR, "form[action='/ui/environments/production/promote'] button").click()
+            before = rows_by_name(driver)
+            follow(driver, driver.find_element(
+                By.CSS_SELECTOR, "form[action='/ui/environments/production/promote'] button"))
             body = text(driver)
             driver.save_screenshot(os.path.join(SHOTS, "promote-preview.png"))
             check("promote: the preview counts the changes", "Promoting changes" in body, body[:400])
-            driver.find_element(By.CSS_SELECTOR, "main form button").click()
-            rows = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")
-                    for r in driver.find_elements(By.CSS_SELECTOR, "main tbody tr")}
-            moved = rows["production"][1].text
+            follow(driver, driver.find_element(By.CSS_SELECTOR, "main form button"))
+            after = rows_by_name(driver)
+            driver.save_screenshot(os.path.join(SHOTS, "promoted.png"))
             check("promote: production moved to the default's generation",
-                  moved == rows["default"][1].text, f"({moved} vs {rows['default'][1].text})")
-            driver.find_element(By.CSS_SELECTOR, "form[action='/ui/environments/production/rollback'] button").click()
-            rows = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")
-                    for r in driver.find_elements(By.CSS_SELECTOR, "main tbody tr")}
+                  after["production"][1] == after["default"][1] != before["production"][1],
+                  f"(before {before}, after {after})")
+            follow(driver, driver.find_element(
+                By.CSS_SELECTOR, "form[action='/ui/environments/production/rollback'] button"))
+            back = rows_by_name(driver)
             driver.save_screenshot(os.path.join(SHOTS, "rolled-back.png"))
-            check("rollback: production is back where it was", rows["production"][1].text != moved,
-                  rows["production"][1].text)
+            check("rollback: production is back where it was",
+                  back["production"][1] == before["production"][1], f"(now {back['production']})")
             driver.get(BASE + "/ui/audit?event=env-promote")
             check("promote: audited with the principal", USER in text(driver), text(driver)[:300])
             driver.get(BASE + "/ui/audit?event=env-rollback")
