@@ -104,7 +104,7 @@ PAGES=(
     "/ui/browse?q=project-0123"
     "/ui/browse?q=zzz-nothing"
     "/ui/browse/pypi"
-    "/ui/browse/pypi?page=500"
+    "/ui/browse/pypi?page=150"
     "/ui/browse/pypi/project-01234"
     "/ui/browse/oci/team/app-00042"
     "/ui/browse/files/dist/file-000042.tar.gz"
