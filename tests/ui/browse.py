@@ -116,6 +116,14 @@ try:
                   f"(h1 {h1!r}, header background {band}, {len(scripts)} scripts)")
         attempt(f"{path} loads", load)
 
+    def overview():
+        driver.get(BASE + "/ui/")
+        body = text(driver)
+        check("overview: the audit log verifies, the last import's custody, expiry of trust and TLS",
+              "verified" in body and "1 hand-off recorded" in body and "Trusted root" in body
+              and "TLS server certificate" in body and "Disk under the home" in body, body[:800])
+    attempt("the overview", overview)
+
     def search():
         driver.get(BASE + "/ui/")
         box = driver.find_element(By.ID, "q")

@@ -74,6 +74,8 @@ check "init trust" "$AIRLIFT" --home "$G" init --trust "$H/keys/roots/1.root.jso
 printf 'required = ["courier"]\nmin-handoffs = 1\n[signers]\ncourier = "%s/people/courier.pub.json"\n' "$WORK" >"$WORK/custody.toml"
 check "custody policy" "$AIRLIFT" --home "$G" custody policy "$WORK/custody.toml"
 check "import the bundle with its hand-off" "$AIRLIFT" --home "$G" import "$WORK/bundle"
+# A site CA and server certificate, whose expiry the overview shows.
+check "tls init" "$AIRLIFT" --home "$G" tls init
 
 # One entry of each other ecosystem, and a key that is markup, as a new
 # generation that keeps the imported entries.

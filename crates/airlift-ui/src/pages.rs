@@ -219,7 +219,7 @@ pub async fn overview(State(state): State<views::State>) -> Response {
 
     body.push_str("<h2>Expiry</h2>\n");
     if facts.expiry.is_empty() {
-        body.push_str("<p class=\"muted\">No trusted metadata to expire.</p>\n");
+        body.push_str("<p class=\"muted\">No trusted metadata or certificate to expire.</p>\n");
     } else {
         let now = jiff::Timestamp::now();
         let mut rows = String::new();
@@ -242,7 +242,7 @@ pub async fn overview(State(state): State<views::State>) -> Response {
             );
         }
         body.push_str(&html::table(
-            "Trusted metadata",
+            "Trusted metadata and certificates",
             &["What", "Expires", "Left"],
             &rows,
         ));
@@ -288,6 +288,17 @@ fn site_facts(ui: &crate::Ui) -> SiteFacts {
             facts
                 .expiry
                 .push(("Last bundle (timestamp)".to_owned(), timestamp));
+        }
+        for (file, what) in [
+            ("server.crt", "TLS server certificate"),
+            ("ca.crt", "TLS site CA"),
+        ] {
+            if let Some(unix) = std::fs::read(layout.tls_dir().join(file))
+                .ok()
+                .and_then(|pem| airlift_tls::not_after(&pem))
+            {
+                facts.expiry.push((what.to_owned(), html::time(unix)));
+            }
         }
         facts.disk = disk(home);
     }
