@@ -108,7 +108,7 @@ TOML
     check "env list shows both, pinned to the first import's generation" \
         sh -c "'$AIRLIFT' --home '$LO' --json env list >'$WORK/list.json' && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); g={e[\"name\"]: e[\"generation\"] for e in d[\"environments\"]}; assert g[\"production\"] == g[\"staging\"] < d[\"default\"], d' '$WORK/list.json'"
 
-    start_server "$LO" 5144
+    start_server "$LO" 5144 --env-host production=production.example.test
     S=http://127.0.0.1:5144
     R=127.0.0.1:5144
     pip_version() { # ENV-PREFIX -> the beta version pip downloads from it
@@ -186,6 +186,8 @@ TOML
     check "rollback with nothing further back is refused" \
         sh -c "! '$AIRLIFT' --home '$LO' rollback production 2>'$WORK/err' && grep -q 'no earlier generation' '$WORK/err'"
 
+    check "serve --env-host: production's host serves it at the root" \
+        sh -c "curl -fsS -H 'Host: production.example.test:5144' '$S/pypi/simple/beta/' | cmp - '$WORK/before-simple.html'"
     check "writes under /env/ are refused (405)" \
         sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data x '$S/env/staging/files/x.txt')\" = 405 ]"
     check "an unknown environment is a 404 that says so" \

@@ -89,6 +89,9 @@ pub struct Services {
     /// caller to flush into the index (see [`consumption`]). Access
     /// control counts them, so only with a `gate`; `None` counts nothing.
     pub consumption: Option<Arc<Consumption>>,
+    /// Host names whose requests are answered from an environment, at the
+    /// root: host name (lowercase, without port) to environment (ADR 0027).
+    pub environment_hosts: std::collections::BTreeMap<String, String>,
 }
 
 /// Builds the application with no ecosystem mounted: health, readiness,
@@ -109,6 +112,7 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
         gate,
         metrics,
         consumption,
+        environment_hosts,
     } = services;
     let metrics = metrics.unwrap_or_else(|| Arc::new(Metrics::new()));
     let state = AppState {
@@ -167,13 +171,19 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
         store: store.clone(),
         build: build.clone(),
         routers: Arc::default(),
+        hosts: Arc::new(environment_hosts),
     };
-    Router::new()
+    let site = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
         .with_state(state.clone())
-        .merge(build(store, ""))
+        .merge(build(store, ""));
+    // The environments' dispatcher runs before any routing (a router with
+    // nothing but a fallback), so that a request it hands to an
+    // environment's routers carries no path parameters of the default's.
+    Router::new()
+        .fallback_service(site)
         .layer(middleware::from_fn_with_state(
             environments,
             environments::dispatch,

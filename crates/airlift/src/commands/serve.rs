@@ -30,6 +30,11 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         extensions: site_extensions(context, None, args.apt_valid_days)?,
         ecosystems: context.ecosystems.clone(),
         gate: Some(std::sync::Arc::new(gate)),
+        environment_hosts: args
+            .env_hosts
+            .iter()
+            .map(|(name, host)| (host.clone(), name.clone()))
+            .collect(),
     };
     let limits = airlift_server::Limits {
         header_timeout: args.header_timeout,
