@@ -186,6 +186,8 @@ TOML
     check "rollback with nothing further back is refused" \
         sh -c "! '$AIRLIFT' --home '$LO' rollback production 2>'$WORK/err' && grep -q 'no earlier generation' '$WORK/err'"
 
+    check "/env/production/v2/… serves the same manifest as /v2/env/production/…" \
+        sh -c "curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' '$S/env/production/v2/team/app/manifests/1.0' | cmp - '$WORK/before-manifest.json'"
     check "serve --env-host: production's host serves it at the root" \
         sh -c "curl -fsS -H 'Host: production.example.test:5144' '$S/pypi/simple/beta/' | cmp - '$WORK/before-simple.html'"
     check "writes under /env/ are refused (405)" \
