@@ -30,6 +30,12 @@ struct RouteLabels {
     route: String,
 }
 
+/// A severity level of advisory findings.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SeverityLabels {
+    severity: String,
+}
+
 /// An environment (ADR 0027): `default` follows every import.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EnvironmentLabels {
@@ -121,6 +127,7 @@ pub struct Metrics {
     tls_expires: Family<CertificateLabels, Gauge>,
     environment_generation: Family<EnvironmentLabels, Gauge>,
     environment_moved: Family<EnvironmentLabels, Gauge>,
+    findings: Family<SeverityLabels, Gauge>,
     expiry_cache: ExpiryCache,
     /// The home whose file system `home_free` and `home_size` measure.
     home: Option<PathBuf>,
@@ -302,6 +309,14 @@ impl Metrics {
              TLS directory); absent when there is none",
             tls_expires.clone(),
         );
+        let findings = Family::<SeverityLabels, Gauge>::default();
+        registry.register(
+            "findings",
+            "Advisory findings on the packages of the generation the last `airlift drift` \
+             checked, by severity (-1 before any check, or when that generation carries no \
+             advisory database)",
+            findings.clone(),
+        );
         let environment_generation = Family::<EnvironmentLabels, Gauge>::default();
         registry.register(
             "environment_generation",
@@ -358,6 +373,7 @@ impl Metrics {
             tls_expires,
             environment_generation,
             environment_moved,
+            findings,
             expiry_cache: Mutex::default(),
             home: None,
             totals: Mutex::new(None),
@@ -545,6 +561,19 @@ impl Metrics {
                 .filter(|_| count("staleness_check").is_some_and(|c| c > 0))
                 .unwrap_or(-1),
         );
+        let checked = count("finding_check").is_some_and(|c| c > 0);
+        for severity in ["critical", "high", "medium", "low", "unknown"] {
+            let value = if checked {
+                count(&format!("findings_{severity}")).unwrap_or(0)
+            } else {
+                -1
+            };
+            self.findings
+                .get_or_create(&SeverityLabels {
+                    severity: severity.into(),
+                })
+                .set(value);
+        }
         // A full disk stops imports and pushes; measured at each scrape so
         // that an alert sees it fill. Unknown (no home, or statvfs failed):
         // -1, which no threshold on the free share mistakes for full.
@@ -790,9 +819,23 @@ mod tests {
             meta.put_record(DRIFT_RECORD.0, DRIFT_RECORD.1, Some(counts), false)
                 .unwrap();
         };
-        record(r#"{"integrity":0,"provenance":0,"checked_at":1,"stale":3,"staleness_check":1}"#);
+        assert!(
+            text.contains("airlift_findings{severity=\"high\"} -1\n"),
+            "{text}"
+        );
+        record(
+            r#"{"integrity":0,"provenance":0,"checked_at":1,"stale":3,"staleness_check":1,"findings_high":2,"finding_check":1}"#,
+        );
         let text = metrics.render(&store).unwrap();
         assert!(text.contains("airlift_drift_stale_packages 3\n"), "{text}");
+        assert!(
+            text.contains("airlift_findings{severity=\"high\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("airlift_findings{severity=\"critical\"} 0\n"),
+            "{text}"
+        );
         // A generation without a staleness record: unknown, not zero.
         record(r#"{"integrity":0,"provenance":0,"checked_at":2,"stale":0,"staleness_check":0}"#);
         let text = metrics.render(&store).unwrap();
