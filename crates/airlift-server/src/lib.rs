@@ -23,6 +23,8 @@ mod guard;
 mod home;
 pub mod listener;
 mod metrics;
+mod monitoring;
+pub mod operations;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,6 +42,7 @@ use axum::routing::get;
 pub use consumption::Consumption;
 pub use listener::{Limits, fit_to_open_files, raise_open_files_limit, serve_listener};
 pub use metrics::{DRIFT_RECORD, Metrics};
+pub use monitoring::{AUDIT_VERIFY_MAX_INTERVAL, AUDIT_VERIFY_MIN_INTERVAL, AuditCheck, KeyExpiry};
 
 /// Server failures.
 #[derive(Debug, thiserror::Error)]

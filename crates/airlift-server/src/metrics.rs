@@ -19,6 +19,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::monitoring::{AuditCheck, KeyExpiry, Monitoring};
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: String,
@@ -129,6 +131,9 @@ pub struct Metrics {
     environment_moved: Family<EnvironmentLabels, Gauge>,
     findings: Family<SeverityLabels, Gauge>,
     expiry_cache: ExpiryCache,
+    /// Imports, refusals, operation durations, the audit log's
+    /// verification and the apt signing key (crate::monitoring).
+    pub(crate) monitoring: Monitoring,
     /// The home whose file system `home_free` and `home_size` measure.
     home: Option<PathBuf>,
     /// The totals of the last generation measured.
@@ -344,6 +349,7 @@ impl Metrics {
             "Unix time of the last committed import (0 if none)",
             last_import.clone(),
         );
+        let monitoring = Monitoring::register(&mut registry);
         Self {
             registry,
             requests,
@@ -375,6 +381,7 @@ impl Metrics {
             environment_moved,
             findings,
             expiry_cache: Mutex::default(),
+            monitoring,
             home: None,
             totals: Mutex::new(None),
         }
@@ -387,6 +394,22 @@ impl Metrics {
             home: Some(home.to_owned()),
             ..Self::new()
         }
+    }
+
+    /// Verifies the home's audit log with `check` at scrapes, when due
+    /// (see [`crate::monitoring::AUDIT_VERIFY_MIN_INTERVAL`]), for
+    /// `airlift_audit_verified`.
+    pub fn with_audit_check(mut self, check: AuditCheck) -> Self {
+        self.monitoring.audit_check = Some(check);
+        self
+    }
+
+    /// Reads the expiry of the apt signing key in the file at `path` with
+    /// `read` (cached by the file's modification time and length), for
+    /// `airlift_apt_signing_key_expires_timestamp_seconds`.
+    pub fn with_apt_signing_key(mut self, path: PathBuf, read: KeyExpiry) -> Self {
+        self.monitoring.apt_key = Some((path, read));
+        self
     }
 
     /// Counts one response, answered `seconds` after the request came.
@@ -605,6 +628,10 @@ impl Metrics {
                 }
             }
         }
+        self.monitoring
+            .refresh(store, self.home.as_deref(), |path, read| {
+                self.expiry(path, read)
+            })?;
         let mut text = String::new();
         encode(&mut text, &self.registry)
             .map_err(|e| StoreError::Corrupt(format!("metrics encoding: {e}")))?;
