@@ -28,6 +28,8 @@ fn flipped_byte_in_a_blob_is_refused() {
         3,
         &format!("target blobs/sha256/{name} does not match the signed metadata"),
     );
+    // Counted for /metrics, the only write the refusal made.
+    assert_eq!(scenario.refusals(), [("tampered".to_owned(), 1)].into());
     scenario.genuine_still_imports(&genuine);
 }
 
@@ -50,6 +52,12 @@ fn flipped_byte_in_metadata_is_refused() {
         flip_byte(&tampered.join("metadata").join(file), offset);
         scenario.refused(&tampered, 3, needle);
     }
+    // The signed metadata fails its signatures; a root that differs from
+    // the trusted one is altered content.
+    assert_eq!(
+        scenario.refusals(),
+        [("signature".to_owned(), 3), ("tampered".to_owned(), 1)].into()
+    );
     scenario.genuine_still_imports(&genuine);
 }
 
@@ -96,6 +104,7 @@ fn an_expired_bundle_is_refused() {
         )
         .ok();
     scenario.refused(&out, 3, "expired");
+    assert_eq!(scenario.refusals(), [("expired".to_owned(), 1)].into());
 }
 
 #[test]
@@ -144,6 +153,7 @@ fn an_older_bundle_after_a_newer_one_is_refused_and_a_replay_is_a_no_op() {
         replay.stdout
     );
     assert_eq!(scenario.isolated.snapshot(), after);
+    assert_eq!(scenario.refusals(), [("rollback".to_owned(), 3)].into());
 }
 
 #[test]
