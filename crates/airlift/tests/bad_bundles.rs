@@ -34,6 +34,40 @@ fn flipped_byte_in_a_blob_is_refused() {
 }
 
 #[test]
+fn a_refusal_that_cannot_be_counted_is_still_a_refusal() {
+    let scenario = Scenario::new();
+    let genuine = scenario.newer("second", &[]);
+    let tampered = scenario.connected.work.path().join("tampered");
+    copy_dir(&genuine, &tampered);
+    flip_byte(&biggest_blob(&tampered), 12345);
+    // The index refuses every write of the operations' counts.
+    let db =
+        rusqlite::Connection::open(scenario.isolated.path().join("store/index.sqlite")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER no_insert BEFORE INSERT ON records WHEN NEW.kind = 'operations'
+             BEGIN SELECT RAISE(ABORT, 'counts are read-only here'); END;
+         CREATE TRIGGER no_update BEFORE UPDATE ON records WHEN NEW.kind = 'operations'
+             BEGIN SELECT RAISE(ABORT, 'counts are read-only here'); END;",
+    )
+    .unwrap();
+    drop(db);
+    let run = scenario
+        .isolated
+        .run(&["import", tampered.to_str().unwrap()])
+        .fails_with(3, "does not match the signed metadata");
+    assert!(
+        run.stderr
+            .contains("the refusal was not recorded for the metrics"),
+        "{}",
+        run.stderr
+    );
+    assert!(scenario.refusals().is_empty());
+    assert_eq!(scenario.isolated.snapshot(), scenario.before);
+    // An import whose count cannot be written is imported all the same.
+    scenario.genuine_still_imports(&genuine);
+}
+
+#[test]
 fn flipped_byte_in_metadata_is_refused() {
     let scenario = Scenario::new();
     let genuine = scenario.newer("second", &[]);
