@@ -12,14 +12,19 @@
 # Prometheus (the Debian package's binary, scraping every second, with the
 # rules loaded) watches while a scripted workload runs: downloads (200), a
 # missing file (404), reads refused without and with wrong credentials
-# (401). Every rule must load and evaluate without error, and every PromQL
+# (401), a tampered bundle whose import is refused, and a newer bundle
+# imported (`airlift import` counts both in the index, where the server
+# reads them). Every rule must load and evaluate without error, and every PromQL
 # expression of every rule and of every dashboard panel and variable
 # (deploy/grafana/airlift.json) must return data through Prometheus's HTTP
 # API (tests/monitoring/promql.py; an alert is checked with its
 # comparisons made `bool` ones, so that a quiet alert still shows its
 # series exist): the rules and the dashboard refer only to metrics that
-# exist. A misspelt metric must come back empty. Last, a damaged blob
-# found by `airlift drift` makes the drift alert fire in that Prometheus.
+# exist. A misspelt metric must come back empty. Last, in that
+# Prometheus: the refused import makes AirliftImportRefused fire, a damaged
+# blob found by `airlift drift` the drift alert, a certificate made to
+# expire soon the certificate alert, and an edited audit log
+# AirliftAuditVerificationFailing.
 #
 # Usage: AIRLIFT=path/to/airlift tests/monitoring/run.sh   (as root)
 #   PROMTOOL, PROMETHEUS: default /usr/bin/promtool, /usr/bin/prometheus.
@@ -70,6 +75,30 @@ check "collect two files" "$AIRLIFT" --home "$HI" collect --config "$WORK/airlif
 check "keys init" "$AIRLIFT" --home "$HI" keys init
 check "pack" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/transfer.tar.zst"
 cp "$HI/keys/roots/1.root.json" "$WORK/media/root.json"
+# A second bundle, with a third file, imported during the workload; and a
+# copy of it with one byte of a carried file flipped, which the site must
+# refuse (its digest no longer matches the signed one).
+head -c 100000 /dev/urandom >"$WORK/files/notes.txt"
+printf '[[files]]\nurl = "file://%s"\nsha256 = "%s"\npath = "dist/notes.txt"\n' \
+    "$WORK/files/notes.txt" "$(sha256sum "$WORK/files/notes.txt" | cut -d' ' -f1)" >>"$WORK/airlift.toml"
+check "collect a third file" "$AIRLIFT" --home "$HI" collect --config "$WORK/airlift.toml"
+check "pack a second bundle" "$AIRLIFT" --home "$HI" pack --out "$WORK/media/second.tar.zst"
+tamper() { # bundle.tar.zst out.tar.zst
+    zstd -qdc "$1" >"$WORK/tamper.tar" &&
+        python3 -c '
+import sys, tarfile
+path = sys.argv[1]
+with tarfile.open(path) as tar:
+    member = max(tar.getmembers(), key=lambda m: m.size)
+with open(path, "r+b") as f:
+    f.seek(member.offset_data + member.size // 2)
+    byte = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([byte[0] ^ 0xFF]))
+' "$WORK/tamper.tar" &&
+        zstd -qf "$WORK/tamper.tar" -o "$2"
+}
+check "a tampered copy of the second bundle" tamper "$WORK/media/second.tar.zst" "$WORK/media/tampered.tar.zst"
 
 # --- isolated side: the site, watched by Prometheus -------------------------
 
@@ -83,9 +112,10 @@ status_is() { # want curl-arg...
 }
 
 # Polls until EXPR returns data (rules are evaluated every second, but the
-# first samples of a new series need a scrape or two).
-wait_for_data() { # kind expr
-    local until=$((SECONDS + 30))
+# first samples of a new series need a scrape or two), for up to SECONDS
+# (default 30).
+wait_for_data() { # kind expr [seconds]
+    local until=$((SECONDS + ${3:-30}))
     while [ $SECONDS -lt $until ]; do
         python3 "$HERE/promql.py" query "$PROM" "$1" "$2" >/dev/null 2>&1 && return 0
         sleep 1
@@ -105,6 +135,8 @@ site() {
     # The site's CA and server certificate: their expiry is a metric (the
     # server reads them whether or not it serves TLS).
     check "tls init" "$AIRLIFT" --home "$H" tls init
+    # The site's apt signing key: it never expires (+Inf).
+    check "apt key" sh -c "'$AIRLIFT' --home '$H' apt key >/dev/null"
 
     cat >"$WORK/access.toml" <<'TOML'
 [[rule]]
@@ -152,9 +184,32 @@ YAML
             status_is 401 -u ops:not-the-password "$A/files/private/plans.txt"
         check "/metrics counts the refusals" \
             sh -c "curl -sf '$A/metrics' | grep -q 'airlift_auth_failures_total{reason=\"wrong_password\"} $round'"
+        if [ "$round" = 1 ]; then
+            # Imports while the server runs, in another process: a refused
+            # one (exit 3) that leaves the generation as it was, then an
+            # accepted one.
+            check "the tampered bundle is refused (exit 3)" \
+                sh -c "'$AIRLIFT' --home '$H' import '$WORK/media/tampered.tar.zst' >'$WORK/tampered.out' 2>&1; test \$? -eq 3"
+            check "/metrics counts the refusal as tampered" \
+                sh -c "curl -sf '$A/metrics' | grep -qx 'airlift_import_refusals_total{reason=\"tampered\"} 1'"
+            check "the refused import left generation 1 current" \
+                sh -c "curl -sf '$A/metrics' | grep -qx 'airlift_generation 1'"
+            sleep 2
+            check "the second bundle is imported" "$AIRLIFT" --home "$H" import "$WORK/media/second.tar.zst"
+            check "/metrics counts two imports, generation 2" \
+                sh -c "curl -sf '$A/metrics' | grep -qx 'airlift_imports_total 2' && curl -sf '$A/metrics' | grep -qx 'airlift_generation 2'"
+            check "/metrics has the import's duration" \
+                sh -c "curl -sf '$A/metrics' | grep -q '^airlift_operation_last_duration_seconds{operation=\"import\"} '"
+        fi
         sleep 3
     done
     CHECK_PREFIX="[gap] "
+    check "/metrics: the apt signing key never expires (+Inf)" \
+        sh -c "curl -sf '$A/metrics' | grep -qx 'airlift_apt_signing_key_expires_timestamp_seconds inf'"
+    check "/metrics: the audit log verifies" \
+        sh -c "curl -sf '$A/metrics' | grep -qx 'airlift_audit_verified 1'"
+    check "AirliftImportRefused fires in Prometheus for the tampered bundle" \
+        wait_for_data query 'ALERTS{alertname="AirliftImportRefused",alertstate="firing",reason="tampered",job="airlift"}'
 
     check "Prometheus scraped the workload's refusals" \
         wait_for_data query 'airlift:auth_failures:increase5m{job="airlift"} > 0'
@@ -201,6 +256,17 @@ YAML
         wait_for_data query 'airlift_tls_certificate_expires_timestamp_seconds{certificate="server"} - time() < 4 * 86400'
     check "AirliftCertificateExpiresSoon triggers for it" \
         wait_for_data query 'ALERTS{alertname="AirliftCertificateExpiresSoon",certificate="server",job="airlift"}'
+
+    # An audit entry edited in place: the server verifies the log again
+    # within 30 seconds of a change, and the alert fires.
+    check "no audit alert while the log verifies" \
+        sh -c "! python3 '$HERE/promql.py' query '$PROM' query 'ALERTS{alertname=\"AirliftAuditVerificationFailing\"}'"
+    check "edit the import's audit entry" \
+        sed -i '0,/"event":"import"/s//"event":"imp0rt"/' "$H/audit/log.jsonl"
+    check "airlift audit verify finds it" \
+        sh -c "! '$AIRLIFT' --home '$H' audit verify >/dev/null 2>&1"
+    check "AirliftAuditVerificationFailing fires in Prometheus" \
+        wait_for_data query 'ALERTS{alertname="AirliftAuditVerificationFailing",alertstate="firing",job="airlift"}' 90
 }
 
 output=$(in_gap site 2>&1) || true

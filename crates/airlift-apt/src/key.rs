@@ -80,6 +80,32 @@ pub fn load_or_create(
     }
 }
 
+/// When the key stored as `bytes` (the contents of the key file at
+/// `path`) expires, in Unix seconds, as its public key's self-signature
+/// says; `None` when it never expires (the keys [`load_or_create`] makes
+/// carry no expiry). Read without creating anything, for monitoring.
+pub fn expires(path: &Path, bytes: &[u8]) -> Result<Option<i64>, KeyError> {
+    let fail = |message: String| KeyError::File {
+        path: path.to_owned(),
+        message,
+    };
+    let stored: Stored =
+        serde_json::from_slice(bytes).map_err(|e| fail(format!("malformed: {e}")))?;
+    let pkcs8 = hex::decode(&stored.pkcs8).map_err(|e| fail(format!("malformed: {e}")))?;
+    let key = SigningKey::from_pkcs8(&pkcs8, stored.created, &stored.uid)
+        .map_err(|e| fail(e.to_string()))?;
+    let keyring = airlift_pgp::Keyring::parse(&key.public_key())
+        .map_err(|e| fail(format!("its public key is not usable: {e}")))?;
+    let primary = keyring
+        .keys()
+        .iter()
+        .find(|k| k.fingerprint() == key.fingerprint())
+        .ok_or_else(|| fail("its public key is not usable".to_owned()))?;
+    Ok(primary
+        .expires()
+        .map(|unix| i64::try_from(unix).unwrap_or(i64::MAX)))
+}
+
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     #[cfg(unix)]
@@ -95,4 +121,23 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     drop(file);
     std::fs::rename(&tmp, path)?;
     airlift_core::fsync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_site_key_never_expires_and_a_damaged_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, created) = load_or_create(dir.path(), Some("site-a")).unwrap();
+        assert!(created);
+        let path = dir.path().join(FILE);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(expires(&path, &bytes).unwrap(), None);
+        let error = expires(&path, b"{\"created\": 1}").unwrap_err();
+        assert!(error.to_string().contains(FILE), "{error}");
+    }
 }

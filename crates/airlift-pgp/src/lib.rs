@@ -79,6 +79,10 @@ pub struct PublicKey {
     fingerprint: [u8; 20],
     created: u32,
     material: Material,
+    /// When the key expires (Unix seconds), as its newest self-signature
+    /// or binding says; `None` when it never does. Set once the key is
+    /// accepted into a [`Keyring`].
+    expires: Option<u64>,
 }
 
 impl PublicKey {
@@ -132,7 +136,15 @@ impl PublicKey {
             fingerprint,
             created,
             material,
+            expires: None,
         })
+    }
+
+    /// When the key expires, in Unix seconds, as its newest self-signature
+    /// (or, for a subkey, its binding signature) says: `None` when it
+    /// never expires.
+    pub fn expires(&self) -> Option<u64> {
+        self.expires
     }
 
     /// The fingerprint, upper-case hex.
@@ -518,11 +530,15 @@ impl Candidate {
             return;
         }
         if self.can_sign {
-            keys.push(self.key);
+            let mut key = self.key;
+            key.expires = self.expires;
+            keys.push(key);
         }
         for sub in self.subkeys {
             if sub.bound && !sub.revoked && sub.can_sign && alive(sub.expires) {
-                keys.push(sub.key);
+                let mut key = sub.key;
+                key.expires = sub.expires;
+                keys.push(key);
             }
         }
     }
@@ -617,6 +633,11 @@ impl Keyring {
             done.usable(now, &mut self.keys);
         }
         Ok(())
+    }
+
+    /// Every usable key (primaries and subkeys), in the order read.
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
     }
 
     /// Fingerprints of every usable key (primaries and subkeys).

@@ -100,6 +100,21 @@ fn expired_revoked_and_certify_only_keys_are_not_used() {
             .fingerprints(),
         [old.fingerprint()]
     );
+    // Its expiry is the creation time plus the self-signature's
+    // key-expiration time; a key made without one never expires.
+    let expires = |bytes: &[u8]| -> Vec<Option<u64>> {
+        Keyring::parse(bytes)
+            .expect("valid")
+            .keys()
+            .iter()
+            .map(PublicKey::expires)
+            .collect()
+    };
+    assert_eq!(
+        expires(&old.test_key(&later, false)),
+        [Some(1_000_000_000 + 3_100_000_000)]
+    );
+    assert_eq!(expires(&old.public_key()), [None]);
     assert_eq!(
         Keyring::parse(&old.test_key(&flags, true)).expect_err("revoked"),
         PgpError::EmptyKeyring

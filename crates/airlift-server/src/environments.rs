@@ -39,6 +39,8 @@ pub(crate) struct Environments {
     pub(crate) store: Store,
     pub(crate) build: Build,
     pub(crate) routers: Arc<Mutex<HashMap<String, Router>>>,
+    /// Host name (lowercase, no port) to the environment it serves.
+    pub(crate) hosts: Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl Environments {
@@ -107,15 +109,26 @@ pub(crate) async fn dispatch(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(Target {
-        name,
-        path,
-        registry,
-    }) = target(request.uri().path())
-    else {
-        return next.run(request).await;
+    let by_host = host_environment(&environments.hosts, &request);
+    let (name, path, registry, mount) = match (&by_host, target(request.uri().path())) {
+        (Some(name), _) => {
+            if matches!(request.uri().path(), "/healthz" | "/readyz" | "/metrics") {
+                return next.run(request).await;
+            }
+            let path = request.uri().path().to_owned();
+            let registry = path == "/v2" || path.starts_with("/v2/");
+            (name.clone(), path, registry, String::new())
+        }
+        (
+            None,
+            Some(Target {
+                name,
+                path,
+                registry,
+            }),
+        ) => (name.to_owned(), path, registry, format!("/env/{name}")),
+        (None, None) => return next.run(request).await,
     };
-    let name = name.to_owned();
     let exists = if environment::valid_name(&name) {
         let meta = environments.store.meta.clone();
         let asked = name.clone();
@@ -140,7 +153,7 @@ pub(crate) async fn dispatch(
         false
     };
     if !exists {
-        if registry {
+        if registry && by_host.is_none() {
             // A repository whose name starts with `env/`.
             return next.run(request).await;
         }
@@ -170,7 +183,6 @@ pub(crate) async fn dispatch(
         Ok(uri) => uri,
         Err(_) => return refuse(StatusCode::BAD_REQUEST, "bad path\n".into()),
     };
-    let mount = format!("/env/{name}");
     parts
         .extensions
         .insert(airlift_http::Mount(Arc::from(mount.as_str())));
@@ -180,6 +192,10 @@ pub(crate) async fn dispatch(
         Ok(response) => response,
         Err(never) => match never {},
     };
+    if by_host.is_some() {
+        // Served at the root of its own host: paths need no prefix.
+        return response;
+    }
     for name_of in [header::LOCATION, header::LINK] {
         let Some(value) = response
             .headers()
@@ -194,6 +210,29 @@ pub(crate) async fn dispatch(
         }
     }
     response
+}
+
+/// The environment the request's host serves, if it is one of `hosts`.
+fn host_environment(
+    hosts: &std::collections::BTreeMap<String, String>,
+    request: &Request,
+) -> Option<String> {
+    if hosts.is_empty() {
+        return None;
+    }
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().host())?;
+    // Without the port; an IPv6 literal keeps its brackets.
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest
+            .split_once(']')
+            .map_or(host, |(inside, _)| &host[..inside.len() + 2]),
+        None => host.split(':').next().unwrap_or(host),
+    };
+    hosts.get(&name.to_ascii_lowercase()).cloned()
 }
 
 /// A `Location` or `Link` value moved inside environment `name`: a path
@@ -234,6 +273,29 @@ mod tests {
         assert!(target("/v2/env").is_none());
         assert!(target("/pypi/simple/").is_none());
         assert_eq!(unmounted("/env/a/npm/x"), "/npm/x");
+    }
+
+    #[test]
+    fn hosts_name_environments_whatever_the_port() {
+        let hosts: std::collections::BTreeMap<String, String> = [
+            ("staging.example.com".to_owned(), "staging".to_owned()),
+            ("[::1]".to_owned(), "local".to_owned()),
+        ]
+        .into();
+        let asked = |host: &str| {
+            let request = Request::get("/v2/")
+                .header(header::HOST, host)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            host_environment(&hosts, &request)
+        };
+        assert_eq!(asked("staging.example.com").as_deref(), Some("staging"));
+        assert_eq!(
+            asked("Staging.Example.com:8443").as_deref(),
+            Some("staging")
+        );
+        assert_eq!(asked("[::1]:8080").as_deref(), Some("local"));
+        assert_eq!(asked("production.example.com"), None);
     }
 
     #[test]

@@ -24,6 +24,8 @@ mod guard;
 mod home;
 pub mod listener;
 mod metrics;
+mod monitoring;
+pub mod operations;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +44,7 @@ pub use airlift_ui::{ACCESS_NAME as UI_ACCESS_NAME, Site as UiSite};
 pub use consumption::Consumption;
 pub use listener::{Limits, fit_to_open_files, raise_open_files_limit, serve_listener};
 pub use metrics::{DRIFT_RECORD, Metrics};
+pub use monitoring::{AUDIT_VERIFY_MAX_INTERVAL, AUDIT_VERIFY_MIN_INTERVAL, AuditCheck, KeyExpiry};
 
 /// Server failures.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +97,9 @@ pub struct Services {
     /// What the web UI at `/ui/` reads besides the store: the audit log
     /// and the home (the default shows neither).
     pub ui: UiSite,
+    /// Host names whose requests are answered from an environment, at the
+    /// root: host name (lowercase, without port) to environment (ADR 0027).
+    pub environment_hosts: std::collections::BTreeMap<String, String>,
 }
 
 /// Builds the application with no ecosystem mounted: health, readiness,
@@ -115,6 +121,7 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
         metrics,
         consumption,
         ui,
+        environment_hosts,
     } = services;
     let metrics = metrics.unwrap_or_else(|| Arc::new(Metrics::new()));
     let state = AppState {
@@ -186,13 +193,19 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
         store: store.clone(),
         build: build.clone(),
         routers: Arc::default(),
+        hosts: Arc::new(environment_hosts),
     };
-    Router::new()
+    let site = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
         .with_state(state.clone())
-        .merge(build(store, ""))
+        .merge(build(store, ""));
+    // The environments' dispatcher runs before any routing (a router with
+    // nothing but a fallback), so that a request it hands to an
+    // environment's routers carries no path parameters of the default's.
+    Router::new()
+        .fallback_service(site)
         .layer(middleware::from_fn_with_state(
             environments,
             environments::dispatch,

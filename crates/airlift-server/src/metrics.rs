@@ -19,6 +19,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::monitoring::{AuditCheck, KeyExpiry, Monitoring};
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: String,
@@ -28,6 +30,12 @@ struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: String,
+}
+
+/// A severity level of advisory findings.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SeverityLabels {
+    severity: String,
 }
 
 /// An environment (ADR 0027): `default` follows every import.
@@ -121,7 +129,11 @@ pub struct Metrics {
     tls_expires: Family<CertificateLabels, Gauge>,
     environment_generation: Family<EnvironmentLabels, Gauge>,
     environment_moved: Family<EnvironmentLabels, Gauge>,
+    findings: Family<SeverityLabels, Gauge>,
     expiry_cache: ExpiryCache,
+    /// Imports, refusals, operation durations, the audit log's
+    /// verification and the apt signing key (crate::monitoring).
+    pub(crate) monitoring: Monitoring,
     /// The home whose file system `home_free` and `home_size` measure.
     home: Option<PathBuf>,
     /// The totals of the last generation measured.
@@ -302,6 +314,14 @@ impl Metrics {
              TLS directory); absent when there is none",
             tls_expires.clone(),
         );
+        let findings = Family::<SeverityLabels, Gauge>::default();
+        registry.register(
+            "findings",
+            "Advisory findings on the packages of the generation the last `airlift drift` \
+             checked, by severity (-1 before any check, or when that generation carries no \
+             advisory database)",
+            findings.clone(),
+        );
         let environment_generation = Family::<EnvironmentLabels, Gauge>::default();
         registry.register(
             "environment_generation",
@@ -329,6 +349,7 @@ impl Metrics {
             "Unix time of the last committed import (0 if none)",
             last_import.clone(),
         );
+        let monitoring = Monitoring::register(&mut registry);
         Self {
             registry,
             requests,
@@ -358,7 +379,9 @@ impl Metrics {
             tls_expires,
             environment_generation,
             environment_moved,
+            findings,
             expiry_cache: Mutex::default(),
+            monitoring,
             home: None,
             totals: Mutex::new(None),
         }
@@ -371,6 +394,22 @@ impl Metrics {
             home: Some(home.to_owned()),
             ..Self::new()
         }
+    }
+
+    /// Verifies the home's audit log with `check` at scrapes, when due
+    /// (see [`crate::monitoring::AUDIT_VERIFY_MIN_INTERVAL`]), for
+    /// `airlift_audit_verified`.
+    pub fn with_audit_check(mut self, check: AuditCheck) -> Self {
+        self.monitoring.audit_check = Some(check);
+        self
+    }
+
+    /// Reads the expiry of the apt signing key in the file at `path` with
+    /// `read` (cached by the file's modification time and length), for
+    /// `airlift_apt_signing_key_expires_timestamp_seconds`.
+    pub fn with_apt_signing_key(mut self, path: PathBuf, read: KeyExpiry) -> Self {
+        self.monitoring.apt_key = Some((path, read));
+        self
     }
 
     /// Counts one response, answered `seconds` after the request came.
@@ -545,6 +584,19 @@ impl Metrics {
                 .filter(|_| count("staleness_check").is_some_and(|c| c > 0))
                 .unwrap_or(-1),
         );
+        let checked = count("finding_check").is_some_and(|c| c > 0);
+        for severity in ["critical", "high", "medium", "low", "unknown"] {
+            let value = if checked {
+                count(&format!("findings_{severity}")).unwrap_or(0)
+            } else {
+                -1
+            };
+            self.findings
+                .get_or_create(&SeverityLabels {
+                    severity: severity.into(),
+                })
+                .set(value);
+        }
         // A full disk stops imports and pushes; measured at each scrape so
         // that an alert sees it fill. Unknown (no home, or statvfs failed):
         // -1, which no threshold on the free share mistakes for full.
@@ -576,6 +628,10 @@ impl Metrics {
                 }
             }
         }
+        self.monitoring
+            .refresh(store, self.home.as_deref(), |path, read| {
+                self.expiry(path, read)
+            })?;
         let mut text = String::new();
         encode(&mut text, &self.registry)
             .map_err(|e| StoreError::Corrupt(format!("metrics encoding: {e}")))?;
@@ -790,9 +846,23 @@ mod tests {
             meta.put_record(DRIFT_RECORD.0, DRIFT_RECORD.1, Some(counts), false)
                 .unwrap();
         };
-        record(r#"{"integrity":0,"provenance":0,"checked_at":1,"stale":3,"staleness_check":1}"#);
+        assert!(
+            text.contains("airlift_findings{severity=\"high\"} -1\n"),
+            "{text}"
+        );
+        record(
+            r#"{"integrity":0,"provenance":0,"checked_at":1,"stale":3,"staleness_check":1,"findings_high":2,"finding_check":1}"#,
+        );
         let text = metrics.render(&store).unwrap();
         assert!(text.contains("airlift_drift_stale_packages 3\n"), "{text}");
+        assert!(
+            text.contains("airlift_findings{severity=\"high\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("airlift_findings{severity=\"critical\"} 0\n"),
+            "{text}"
+        );
         // A generation without a staleness record: unknown, not zero.
         record(r#"{"integrity":0,"provenance":0,"checked_at":2,"stale":0,"staleness_check":0}"#);
         let text = metrics.render(&store).unwrap();

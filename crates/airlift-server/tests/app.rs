@@ -562,6 +562,30 @@ async fn an_environment_serves_its_pinned_generation_under_its_prefix() {
         registry.body
     );
 
+    // A host name per environment serves it at the root of that host.
+    let home = tempfile::tempdir().unwrap();
+    let by_host = airlift_server::app_with(
+        site.store.clone(),
+        home.path().join("uploads"),
+        Services {
+            ecosystems: Arc::from(ecosystems()),
+            environment_hosts: [("prod.example.com".to_owned(), "production".to_owned())].into(),
+            ..Default::default()
+        },
+    );
+    let on = |host: &'static str, path: &'static str| {
+        Request::get(path)
+            .header(header::HOST, host)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let pinned = answer(&by_host, on("prod.example.com:8443", "/files/tool.txt")).await;
+    assert_eq!(pinned.body, "version 1\n");
+    let other = answer(&by_host, on("other.example.com", "/files/tool.txt")).await;
+    assert_eq!(other.body, "version 2\n");
+    let health = answer(&by_host, on("prod.example.com", "/healthz")).await;
+    assert_eq!(health.status, StatusCode::OK);
+
     let text = site.get("/metrics").await.body;
     assert!(
         sample(

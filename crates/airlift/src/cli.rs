@@ -758,6 +758,12 @@ pub struct ServeArgs {
     /// Serve HTTPS with the certificate from `airlift tls init`.
     #[arg(long)]
     pub tls: bool,
+    /// Serve environment NAME at the root of host HOST (repeatable): a
+    /// request whose `Host` is HOST (any port) is answered from NAME, so
+    /// images keep their names (`docker pull HOST/team/app:1.0`). The
+    /// certificate of `--tls` must name HOST.
+    #[arg(long = "env-host", value_name = "NAME=HOST", value_parser = parse_env_host)]
+    pub env_hosts: Vec<(String, String)>,
     /// The access rules (default: the home's `access.toml`, if any).
     /// Without rules, users may read, write and delete, and anonymous
     /// callers may read only when the server listens on loopback.
@@ -860,6 +866,24 @@ fn parse_upload_expiry(text: &str) -> Result<std::time::Duration, String> {
 
 /// Parses `gc --grace`: a whole number with `ms`, `s`, `m`, `h` or `d`,
 /// from zero to a year.
+fn parse_env_host(text: &str) -> Result<(String, String), String> {
+    let (name, host) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=HOST"))?;
+    if !airlift_store::environment::valid_name(name) {
+        return Err(format!("{name:?} is not an environment name"));
+    }
+    let host = host.trim().to_ascii_lowercase();
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+    {
+        return Err(format!("{host:?} is not a host name"));
+    }
+    Ok((name.to_owned(), host))
+}
+
 fn parse_grace(text: &str) -> Result<std::time::Duration, String> {
     let units = [
         ("ms", 1),

@@ -28,6 +28,42 @@ fn flipped_byte_in_a_blob_is_refused() {
         3,
         &format!("target blobs/sha256/{name} does not match the signed metadata"),
     );
+    // Counted for /metrics, the only write the refusal made.
+    assert_eq!(scenario.refusals(), [("tampered".to_owned(), 1)].into());
+    scenario.genuine_still_imports(&genuine);
+}
+
+#[test]
+fn a_refusal_that_cannot_be_counted_is_still_a_refusal() {
+    let scenario = Scenario::new();
+    let genuine = scenario.newer("second", &[]);
+    let tampered = scenario.connected.work.path().join("tampered");
+    copy_dir(&genuine, &tampered);
+    flip_byte(&biggest_blob(&tampered), 12345);
+    // The index refuses every write of the operations' counts.
+    let db =
+        rusqlite::Connection::open(scenario.isolated.path().join("store/index.sqlite")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER no_insert BEFORE INSERT ON records WHEN NEW.kind = 'operations'
+             BEGIN SELECT RAISE(ABORT, 'counts are read-only here'); END;
+         CREATE TRIGGER no_update BEFORE UPDATE ON records WHEN NEW.kind = 'operations'
+             BEGIN SELECT RAISE(ABORT, 'counts are read-only here'); END;",
+    )
+    .unwrap();
+    drop(db);
+    let run = scenario
+        .isolated
+        .run(&["import", tampered.to_str().unwrap()])
+        .fails_with(3, "does not match the signed metadata");
+    assert!(
+        run.stderr
+            .contains("the refusal was not recorded for the metrics"),
+        "{}",
+        run.stderr
+    );
+    assert!(scenario.refusals().is_empty());
+    assert_eq!(scenario.isolated.snapshot(), scenario.before);
+    // An import whose count cannot be written is imported all the same.
     scenario.genuine_still_imports(&genuine);
 }
 
@@ -50,6 +86,12 @@ fn flipped_byte_in_metadata_is_refused() {
         flip_byte(&tampered.join("metadata").join(file), offset);
         scenario.refused(&tampered, 3, needle);
     }
+    // The signed metadata fails its signatures; a root that differs from
+    // the trusted one is altered content.
+    assert_eq!(
+        scenario.refusals(),
+        [("signature".to_owned(), 3), ("tampered".to_owned(), 1)].into()
+    );
     scenario.genuine_still_imports(&genuine);
 }
 
@@ -96,6 +138,7 @@ fn an_expired_bundle_is_refused() {
         )
         .ok();
     scenario.refused(&out, 3, "expired");
+    assert_eq!(scenario.refusals(), [("expired".to_owned(), 1)].into());
 }
 
 #[test]
@@ -144,6 +187,7 @@ fn an_older_bundle_after_a_newer_one_is_refused_and_a_replay_is_a_no_op() {
         replay.stdout
     );
     assert_eq!(scenario.isolated.snapshot(), after);
+    assert_eq!(scenario.refusals(), [("rollback".to_owned(), 3)].into());
 }
 
 #[test]

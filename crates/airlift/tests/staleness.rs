@@ -236,6 +236,17 @@ fn drift_across_the_gap_shows_what_is_out_of_date_and_what_a_fix_waits_for() {
         "sorted by ecosystem and name: {drift:#}"
     );
     assert_eq!(drift["counts"]["stale"], 2);
+    // The findings, counted by level for /metrics (airlift_findings).
+    assert_eq!(drift["counts"]["finding_check"], 1, "{drift:#}");
+    let counted: u64 = ["critical", "high", "medium", "low", "unknown"]
+        .iter()
+        .map(|level| {
+            drift["counts"][format!("findings_{level}")]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(counted, 2, "{drift:#}");
 
     let human = airlift(&isolated, &["drift"]);
     assert!(
@@ -283,4 +294,7 @@ fn a_generation_without_upstream_records_carries_no_staleness_document() {
         serde_json::from_str(&airlift(&home, &["--json", "drift"])).unwrap();
     assert_eq!(drift["staleness"]["collected"], serde_json::Value::Null);
     assert_eq!(drift["counts"]["staleness_check"], 0);
+    // A database is carried, with nothing to match: checked, none found.
+    assert_eq!(drift["counts"]["finding_check"], 1, "{drift:#}");
+    assert_eq!(drift["counts"]["findings_critical"], 0, "{drift:#}");
 }

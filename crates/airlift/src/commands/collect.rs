@@ -22,6 +22,10 @@ pub(crate) fn ecosystem_failure(error: airlift_ecosystem::Error) -> Failure {
 }
 
 pub(crate) fn collect(context: &Context, args: CollectArgs) -> Result<(), Failure> {
+    super::import_::timed(context, "collect", || collect_run(context, args))
+}
+
+fn collect_run(context: &Context, args: CollectArgs) -> Result<(), Failure> {
     // Blobs stored now are committed only when collect ends: no gc may
     // sweep them meanwhile, however long the downloads take.
     let _lock = home_lock(&context.layout, "collect")?;

@@ -57,6 +57,10 @@ pub(crate) struct StalenessReport {
     pub(crate) out_of_date: Vec<OutOfDate>,
     /// Advisory findings on carried packages, with what their fix waits for.
     pub(crate) waiting: Vec<Waiting>,
+    /// Advisory findings on the generation's packages by level (unknown,
+    /// low, medium, high, critical), when it carries a database.
+    #[serde(skip)]
+    pub(crate) findings: Option<[u64; 5]>,
 }
 
 /// A carried package with newer versions upstream.
@@ -115,6 +119,20 @@ pub(crate) struct Counts {
     /// Whether the generation carries a staleness record (1) or not (0).
     #[serde(default)]
     pub staleness_check: u64,
+    /// Advisory findings on the generation's packages, by level.
+    #[serde(default)]
+    pub findings_critical: u64,
+    #[serde(default)]
+    pub findings_high: u64,
+    #[serde(default)]
+    pub findings_medium: u64,
+    #[serde(default)]
+    pub findings_low: u64,
+    #[serde(default)]
+    pub findings_unknown: u64,
+    /// Whether the generation carries an advisory database (1) or not (0).
+    #[serde(default)]
+    pub finding_check: u64,
     /// Unix time of the check.
     pub checked_at: i64,
 }
@@ -262,6 +280,12 @@ pub(crate) fn check_drift(
         host_check: 0,
         stale: staleness.out_of_date.len() as u64,
         staleness_check: u64::from(staleness.collected.is_some()),
+        findings_unknown: staleness.findings.map_or(0, |f| f[0]),
+        findings_low: staleness.findings.map_or(0, |f| f[1]),
+        findings_medium: staleness.findings.map_or(0, |f| f[2]),
+        findings_high: staleness.findings.map_or(0, |f| f[3]),
+        findings_critical: staleness.findings.map_or(0, |f| f[4]),
+        finding_check: u64::from(staleness.findings.is_some()),
         checked_at: now()?.as_second(),
     };
     Ok(DriftReport {
@@ -283,11 +307,31 @@ fn staleness(
     generation: u64,
     entries: &[Entry],
 ) -> Result<StalenessReport, Failure> {
+    // The findings, counted by level whether or not a staleness record
+    // says where their fixes are.
+    let findings = match airlift_advisory::Carried::in_generation(store, generation)? {
+        Some(database) => {
+            let subjects = generation_subjects(context, entries);
+            Some(match_subjects(context, store, &database, subjects)?.1)
+        }
+        None => None,
+    };
+    let levels = findings.as_ref().map(|findings| {
+        let mut levels = [0u64; 5];
+        for finding in findings {
+            levels[finding.severity.level as usize] += 1;
+        }
+        levels
+    });
     let Some(record) = read_staleness(store, entries)? else {
-        return Ok(StalenessReport::default());
+        return Ok(StalenessReport {
+            findings: levels,
+            ..StalenessReport::default()
+        });
     };
     let mut report = StalenessReport {
         collected: Some(record.collected.clone()),
+        findings: levels,
         ..StalenessReport::default()
     };
     // The newest carried version of each name, per ecosystem.
@@ -340,11 +384,9 @@ fn staleness(
         });
     }
     // What each finding's fix waits for.
-    let Some(database) = airlift_advisory::Carried::in_generation(store, generation)? else {
+    let Some(findings) = findings else {
         return Ok(report);
     };
-    let subjects = generation_subjects(context, entries);
-    let (_, findings, _) = match_subjects(context, store, &database, subjects)?;
     for finding in findings {
         let base = finding
             .subject

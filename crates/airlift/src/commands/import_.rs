@@ -2,8 +2,85 @@
 
 use super::*;
 
+/// Why an import was refused, as `airlift_import_refusals_total` labels it
+/// (one of [`airlift_server::operations::REFUSAL_REASONS`]); `None` when
+/// the failure is not the bundle's (a busy home, a disk error, no trusted
+/// root, bad options), which is not a refusal.
+pub(crate) fn refusal_reason(error: &airlift_bundle::BundleError) -> Option<&'static str> {
+    use airlift_bundle::BundleError as E;
+    use airlift_trust::TrustError as T;
+    Some(match error {
+        E::Trust(T::Verification { .. }) => "signature",
+        E::Trust(T::Expired { .. }) | E::ExpiredBeforeFloor { .. } => "expired",
+        E::Trust(T::Older { .. })
+        | E::Rollback { .. }
+        | E::SequenceReplay { .. }
+        | E::SequenceGap { .. }
+        | E::Fork { .. } => "rollback",
+        E::TargetMismatch { .. }
+        | E::MissingTarget { .. }
+        | E::BadIndex { .. }
+        | E::BadEntry { .. }
+        | E::Damaged { .. }
+        | E::Part { .. }
+        | E::NotABundle { .. } => "tampered",
+        E::Custody(_) | E::WrongDestination { .. } => "custody",
+        E::NeedsApproval { .. } => "approval",
+        E::Admission { .. } => "admission",
+        E::TooManyRemovals { .. } | E::HostedConflict { .. } => "policy",
+        E::Io { .. }
+        | E::Busy { .. }
+        | E::NoTrust { .. }
+        | E::Options(_)
+        | E::Store(_)
+        | E::StoreDamaged { .. }
+        | E::MissingKeys(_)
+        | E::NothingToPack => return None,
+        E::Trust(_) => "other",
+    })
+}
+
+/// Records in the index (for `airlift serve`'s `/metrics`) what `change`
+/// records. A failure to record is logged, never the command's failure:
+/// the operation itself already happened, or was refused.
+pub(crate) fn record_operation(
+    context: &Context,
+    what: &str,
+    change: impl FnOnce(&dyn airlift_store::MetaStore) -> Result<(), airlift_store::StoreError>,
+) {
+    let recorded = context
+        .store()
+        .map_err(|f| f.message)
+        .and_then(|store| change(store.meta.as_ref()).map_err(|e| e.to_string()));
+    if let Err(e) = recorded {
+        tracing::warn!("{what} was not recorded for the metrics: {e}");
+    }
+}
+
+/// Runs `operation` (`collect`, `pack`, `import`) and, when it succeeds,
+/// records its duration for the metrics.
+pub(crate) fn timed(
+    context: &Context,
+    operation: &str,
+    run: impl FnOnce() -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
+    run()?;
+    let seconds = started.elapsed().as_secs_f64();
+    record_operation(context, &format!("the {operation}'s duration"), |meta| {
+        airlift_server::operations::record_run(
+            meta,
+            operation,
+            seconds,
+            jiff::Timestamp::now().as_second(),
+        )
+    });
+    Ok(())
+}
+
 pub(crate) fn import(context: &Context, args: ImportArgs) -> Result<(), Failure> {
     let store = context.store()?;
+    let started = std::time::Instant::now();
     let outcome = match airlift_bundle::import(
         &args.bundle,
         &store,
@@ -12,6 +89,13 @@ pub(crate) fn import(context: &Context, args: ImportArgs) -> Result<(), Failure>
     ) {
         Ok(outcome) => outcome,
         Err(e) => {
+            // The refusal's count is the only write a refused import
+            // makes, outside every generation.
+            if let Some(reason) = refusal_reason(&e) {
+                record_operation(context, "the refusal", |meta| {
+                    airlift_server::operations::record_refusal(meta, reason)
+                });
+            }
             let failure = Failure::from(e);
             context.audit(
                 "import-rejected",
@@ -20,6 +104,17 @@ pub(crate) fn import(context: &Context, args: ImportArgs) -> Result<(), Failure>
             return Err(failure);
         }
     };
+    if matches!(outcome, ImportOutcome::Imported { .. }) {
+        let seconds = started.elapsed().as_secs_f64();
+        record_operation(context, "the import", |meta| {
+            airlift_server::operations::record_run(
+                meta,
+                "import",
+                seconds,
+                jiff::Timestamp::now().as_second(),
+            )
+        });
+    }
     context.audit(
         "import",
         &serde_json::json!({"bundle": args.bundle, "outcome": &outcome}),

@@ -127,6 +127,10 @@ pub(crate) fn record_pack(context: &Context, store: &Store, version: u64) -> Res
 }
 
 pub(crate) fn pack(context: &Context, args: PackArgs) -> Result<(), Failure> {
+    super::import_::timed(context, "pack", || pack_run(context, args))
+}
+
+fn pack_run(context: &Context, args: PackArgs) -> Result<(), Failure> {
     if args.media.is_some() {
         let name = args.out.to_string_lossy();
         if !(name.ends_with(".tar") || name.ends_with(".tar.zst")) {

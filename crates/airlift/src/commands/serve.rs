@@ -20,7 +20,7 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     tracing::info!("access rules: {}", policy.source);
     let gate = airlift_access::Gate::new(store.meta.clone(), policy, "airlift")
         .map_err(|e| Failure::new(Exit::Failed, format!("cannot load users and tokens: {e}")))?;
-    let metrics = std::sync::Arc::new(airlift_server::Metrics::for_home(context.layout.home()));
+    let metrics = std::sync::Arc::new(site_metrics(context, &store));
     let runtime = runtime()?;
     let store_for_flush = store.clone();
     collect_garbage_while_serving(context, &runtime, &store, &metrics, &audit, &args)?;
@@ -35,6 +35,11 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         ecosystems: context.ecosystems.clone(),
         gate: Some(std::sync::Arc::new(gate)),
         ui,
+        environment_hosts: args
+            .env_hosts
+            .iter()
+            .map(|(name, host)| (host.clone(), name.clone()))
+            .collect(),
     };
     let limits = airlift_server::Limits {
         header_timeout: args.header_timeout,
@@ -258,4 +263,27 @@ pub(crate) fn site_extensions(
         }));
     }
     Ok(extensions)
+}
+
+/// The server's metrics of the home: with the full verification of its
+/// audit log (against the index's record of its head) and the apt signing
+/// key's expiry.
+fn site_metrics(context: &Context, store: &airlift_store::Store) -> airlift_server::Metrics {
+    let log = context.audit_log(Some(store.meta.clone()));
+    let check: airlift_server::AuditCheck = std::sync::Arc::new(move || match log.verify(&[]) {
+        // An append cut short leaves the signed history intact; the next
+        // append repairs it.
+        Ok(_) | Err(airlift_audit::AuditError::Interrupted { .. }) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    });
+    airlift_server::Metrics::for_home(context.layout.home())
+        .with_audit_check(check)
+        .with_apt_signing_key(
+            context.layout.trust_dir().join(airlift_apt::key::FILE),
+            |bytes| {
+                airlift_apt::key::expires(std::path::Path::new(airlift_apt::key::FILE), bytes)
+                    .ok()
+                    .map(|expires| expires.unwrap_or(i64::MAX))
+            },
+        )
 }

@@ -70,6 +70,18 @@ impl Scenario {
         );
     }
 
+    /// The imports refused so far, by reason, as recorded in the index for
+    /// `/metrics` (`airlift_import_refusals_total`).
+    #[allow(dead_code)]
+    pub fn refusals(&self) -> std::collections::BTreeMap<String, u64> {
+        let store = airlift_store::Store::open_embedded(self.isolated.path()).unwrap();
+        airlift_server::operations::read(store.meta.as_ref())
+            .unwrap()
+            .remove("import")
+            .map(|record| record.refusals)
+            .unwrap_or_default()
+    }
+
     /// The genuine newer bundle imports after the refusals.
     #[track_caller]
     pub fn genuine_still_imports(&self, bundle: &Path) {
