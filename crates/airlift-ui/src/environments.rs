@@ -115,7 +115,8 @@ pub async fn page(State(state): State<views::State>) -> Response {
         if e.approvals > 0 {
             let _ = write!(
                 actions,
-                "Needs {} approvals: <code>airlift promote --from SOURCE --to {}</code>",
+                "Needs {} approvals, signed offline: <code>airlift promote --from SOURCE --to {} --request promotion.json</code>, \
+                 then <code>airlift approve</code>, then <code>airlift promote --approved promotion.json</code>",
                 e.approvals,
                 escape(&e.name)
             );
@@ -232,7 +233,8 @@ pub async fn preview(
         let _ = writeln!(
             body,
             "<p>Promotions into <code>{n}</code> need {} approvals, which are signed offline: \
-             <code>airlift promote --from {f} --to {n}</code>.</p>",
+             <code>airlift promote --from {f} --to {n} --request promotion.json</code>, then \
+             <code>airlift approve</code>, then <code>airlift promote --approved promotion.json</code>.</p>",
             target.approvals,
             n = escape(&name),
             f = escape(&from)

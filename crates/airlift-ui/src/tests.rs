@@ -422,7 +422,9 @@ async fn a_principal_promotes_and_rolls_back_and_both_are_audited() {
         "{page}"
     );
     assert!(
-        page.contains("<code>airlift promote --from SOURCE --to guarded</code>"),
+        page.contains(
+            "<code>airlift promote --from SOURCE --to guarded --request promotion.json</code>"
+        ),
         "{page}"
     );
     let (status, preview, _) =
