@@ -12,7 +12,9 @@
 //! request for a missing name (`airlift_requests_for_missing_names_total`
 //! and [`crate::consumption`]), a 2xx as a fetch. A path that no ecosystem claims and that is not one of the server's
 //! own pages gets a 404 without reaching any handler: nothing is served
-//! without a decision.
+//! without a decision. The web UI (`/ui/`) is decided the same way, as the
+//! pseudo-ecosystem `ui` ([`UiPages`]): reading it is `read` on every
+//! name, moving an environment `admin` on its name (ADR 0028).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +39,43 @@ pub(crate) struct Guard {
     pub(crate) consumption: Option<Arc<crate::Consumption>>,
 }
 
+/// The web UI as the gate sees it: a pseudo-ecosystem named
+/// [`airlift_ui::ACCESS_NAME`] whose requests [`airlift_ui::access`]
+/// describes, refused with an HTTP Basic challenge (which a browser
+/// answers with its login prompt). It has no table, entries or routes of
+/// its own here: the server mounts the UI's routes.
+struct UiPages;
+
+impl Ecosystem for UiPages {
+    fn about(&self) -> airlift_ecosystem::About {
+        airlift_ecosystem::About {
+            name: airlift_ui::ACCESS_NAME,
+            title: "Web UI",
+            table: airlift_ecosystem::Table::none(),
+            served_at: "/ui/",
+        }
+    }
+
+    fn plan(
+        &self,
+        _declared: &airlift_ecosystem::Declared<'_>,
+    ) -> Result<Option<Box<dyn airlift_ecosystem::Plan>>, airlift_ecosystem::Error> {
+        Ok(None)
+    }
+
+    fn routes(&self, _services: &airlift_ecosystem::Services) -> axum::Router {
+        axum::Router::new()
+    }
+
+    fn entry_name(&self, _entry: &airlift_store::Entry) -> Option<String> {
+        None
+    }
+
+    fn access(&self, method: &Method, path: &str) -> Option<Access> {
+        airlift_ui::access(method, path)
+    }
+}
+
 /// The server's own paths, open to everyone: health, readiness, metrics
 /// and the `/` page.
 fn is_own(path: &str) -> bool {
@@ -54,10 +93,17 @@ pub(crate) async fn guard(
         .map(|p| p.into_owned())
         .unwrap_or(raw);
     let method = request.method().clone();
-    let claimed = guard
-        .ecosystems
-        .iter()
-        .find_map(|e| e.access(&method, &path).map(|access| (e.clone(), access)));
+    static UI: std::sync::LazyLock<Arc<dyn Ecosystem>> =
+        std::sync::LazyLock::new(|| Arc::new(UiPages));
+    let claimed = UI
+        .access(&method, &path)
+        .map(|access| (UI.clone(), access))
+        .or_else(|| {
+            guard
+                .ecosystems
+                .iter()
+                .find_map(|e| e.access(&method, &path).map(|access| (e.clone(), access)))
+        });
     let Some((ecosystem, access)) = claimed else {
         if is_own(&path) {
             return next.run(request).await;

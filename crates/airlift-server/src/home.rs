@@ -80,7 +80,8 @@ pub async fn page(
     }
     let body = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>airlift</title></head><body>\n\
-         <h1>airlift</h1>\n<p>What this server carries, from its current generation.</p>\n\
+         <h1>airlift</h1>\n<p>What this server carries, from its current generation. \
+         <a href=\"/ui/\">Open the web UI</a> to browse packages, imports and the audit log.</p>\n\
          <table>\n<tr><th>Ecosystem</th><th>Served at</th><th>Index entries</th><th>Set up a client</th></tr>\n\
          {rows}</table>\n<p><a href=\"/healthz\">/healthz</a> · <a href=\"/metrics\">/metrics</a></p>\n</body></html>\n"
     );

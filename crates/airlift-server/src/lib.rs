@@ -5,7 +5,8 @@
 //! `/cargo/index/…` and `/cargo/api/v1/crates/…` (a cargo sparse registry),
 //! `/npm/…` (an npm registry; tarballs also at `/<name>/-/<file>`),
 //! `/apt/<archive>/…` (signed apt repositories), `/healthz` (the process is up),
-//! `/readyz` (the index answers), `/metrics` (Prometheus text). Every request
+//! `/readyz` (the index answers), `/metrics` (Prometheus text), and the web
+//! UI at `/ui/` (`airlift-ui`), behind the same gate. Every request
 //! passes through one middleware that gives it an id (the client's
 //! `X-Request-Id` when it is a plain token, else a new one; answered in
 //! `X-Request-Id` and carried by every log line of the request), counts it
@@ -39,6 +40,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+pub use airlift_ui::{ACCESS_NAME as UI_ACCESS_NAME, Site as UiSite};
 pub use consumption::Consumption;
 pub use listener::{Limits, fit_to_open_files, raise_open_files_limit, serve_listener};
 pub use metrics::{DRIFT_RECORD, Metrics};
@@ -92,6 +94,9 @@ pub struct Services {
     /// caller to flush into the index (see [`consumption`]). Access
     /// control counts them, so only with a `gate`; `None` counts nothing.
     pub consumption: Option<Arc<Consumption>>,
+    /// What the web UI at `/ui/` reads besides the store: the audit log
+    /// and the home (the default shows neither).
+    pub ui: UiSite,
     /// Host names whose requests are answered from an environment, at the
     /// root: host name (lowercase, without port) to environment (ADR 0027).
     pub environment_hosts: std::collections::BTreeMap<String, String>,
@@ -115,6 +120,7 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
         gate,
         metrics,
         consumption,
+        ui,
         environment_hosts,
     } = services;
     let metrics = metrics.unwrap_or_else(|| Arc::new(Metrics::new()));
@@ -143,6 +149,7 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
                 .map(|gate| gate as Arc<dyn airlift_ecosystem::Gatekeeper>),
         };
         let rows = rows.clone();
+        let default_view = mount.is_empty();
         let mount: Arc<str> = Arc::from(if mount.is_empty() {
             String::new()
         } else {
@@ -155,6 +162,18 @@ pub fn app_with(store: Store, uploads: PathBuf, services: Services) -> Router {
         );
         for ecosystem in ecosystems.iter() {
             app = app.merge(ecosystem.routes(&context));
+        }
+        // The web UI, in the default view only: it shows every environment
+        // itself (ADR 0028).
+        if default_view {
+            app = app.merge(airlift_ui::routes(airlift_ui::Ui {
+                store: store.clone(),
+                ecosystems: ecosystems.clone(),
+                log: ui.log.clone(),
+                home: ui.home.clone(),
+                audit: audit.clone(),
+                drift_record: DRIFT_RECORD,
+            }));
         }
         // A path no router knows gets a 404 that says so, not an empty body.
         let mut app = app.fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") });
@@ -318,6 +337,7 @@ fn route_label(path: &str) -> &'static str {
         "/healthz" => "healthz",
         "/readyz" => "readyz",
         "/metrics" => "metrics",
+        p if p == "/ui" || p.starts_with("/ui/") => "ui",
         p if p.starts_with("/files/") => "files",
         p if p == "/v2" || p.starts_with("/v2/") => "oci",
         p if p.starts_with("/pypi/") => "pypi",

@@ -17,7 +17,7 @@ use tower::ServiceExt;
 
 mod common;
 
-const NAMES: &[&str] = &["files", "oci", "pypi", "cargo", "npm", "apt"];
+const NAMES: &[&str] = &["files", "oci", "pypi", "cargo", "npm", "apt", "ui"];
 
 type Events = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
 
@@ -413,4 +413,72 @@ async fn rules_close_what_they_do_not_open_and_guessing_is_slowed() {
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers.contains_key(header::RETRY_AFTER));
     assert!(limited.body.contains("TOOMANYREQUESTS"), "{}", limited.body);
+}
+
+/// The web UI is behind the gate like every protocol: reading it is `read`
+/// on every name of `ui` (a token narrowed to some names cannot, since the
+/// pages list every name), moving an environment is `admin` on it, and the
+/// pages keep their own policy, which lets their stylesheet load.
+#[tokio::test]
+async fn the_web_ui_is_behind_the_gate() {
+    let site = site(Some(
+        r#"
+[[rule]]
+ecosystems = ["pypi"]
+read = ["anonymous"]
+
+[[rule]]
+ecosystems = ["ui"]
+read = ["alice", "ci"]
+"#,
+    ));
+    let alice = format!(
+        "Basic {}",
+        data_encoding::BASE64.encode(b"alice:alice's long password")
+    );
+    let anonymous = site.send(Method::GET, "/ui/", None, b"").await;
+    assert_eq!(
+        anonymous.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        anonymous.body
+    );
+    assert!(
+        anonymous.headers[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic ")
+    );
+    let page = site.send(Method::GET, "/ui/", Some(&alice), b"").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(
+        page.headers[header::CONTENT_SECURITY_POLICY],
+        airlift_ui::html::POLICY
+    );
+    assert!(page.body.contains("<h1>Overview</h1>"), "{}", page.body);
+    let narrowed = site
+        .send(Method::GET, "/ui/audit", Some(&site.read), b"")
+        .await;
+    assert_eq!(narrowed.status, StatusCode::FORBIDDEN, "{}", narrowed.body);
+    let promote = site
+        .send(
+            Method::POST,
+            "/ui/environments/production/promote",
+            Some(&alice),
+            b"from=default",
+        )
+        .await;
+    assert_eq!(promote.status, StatusCode::FORBIDDEN, "{}", promote.body);
+    assert!(promote.body.contains("admin"), "{}", promote.body);
+    let refused = site.events("access-refused");
+    assert!(
+        refused
+            .iter()
+            .any(|e| e["ecosystem"] == "ui" && e["name"] == "production"),
+        "{refused:?}"
+    );
+    // The server's own page stays open and links the UI.
+    let home = site.send(Method::GET, "/", None, b"").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("href=\"/ui/\""), "{}", home.body);
 }

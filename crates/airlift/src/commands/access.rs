@@ -164,7 +164,13 @@ pub(crate) fn user(context: &Context, command: UserCommand) -> Result<(), Failur
 pub(crate) fn token(context: &Context, command: TokenCommand) -> Result<(), Failure> {
     let directory = directory(context)?;
     let now = unix(now()?);
-    let names: Vec<&str> = context.ecosystems.iter().map(|e| e.name()).collect();
+    // Tokens may be scoped to the web UI too (`ui:*:read`, ADR 0028).
+    let names: Vec<&str> = context
+        .ecosystems
+        .iter()
+        .map(|e| e.name())
+        .chain([airlift_server::UI_ACCESS_NAME])
+        .collect();
     match command {
         TokenCommand::Create {
             name,

@@ -183,7 +183,13 @@ impl Context {
                 file.display()
             ))
         })?;
-        let names: Vec<&str> = self.ecosystems.iter().map(|e| e.name()).collect();
+        // The web UI is named in rules like an ecosystem (ADR 0028).
+        let names: Vec<&str> = self
+            .ecosystems
+            .iter()
+            .map(|e| e.name())
+            .chain([airlift_server::UI_ACCESS_NAME])
+            .collect();
         airlift_access::Policy::parse(file, &text, &names)
             .map_err(|e| Failure::input(e.to_string()).hint("see docs/reference/access.md"))
     }

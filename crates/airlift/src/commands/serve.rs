@@ -7,6 +7,10 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     let store = context.store()?;
     let uploads = context.layout.uploads_dir();
     let log = std::sync::Arc::new(context.audit_log(Some(store.meta.clone())));
+    let ui = airlift_server::UiSite {
+        log: Some(log.clone()),
+        home: Some(context.layout.home().to_path_buf()),
+    };
     let audit: airlift_ecosystem::AuditHook = std::sync::Arc::new(move |event, detail| {
         log.append(event, detail)
             .map(|_| ())
@@ -30,6 +34,7 @@ pub(crate) fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         extensions: site_extensions(context, None, args.apt_valid_days)?,
         ecosystems: context.ecosystems.clone(),
         gate: Some(std::sync::Arc::new(gate)),
+        ui,
         environment_hosts: args
             .env_hosts
             .iter()
