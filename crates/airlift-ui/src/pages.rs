@@ -929,7 +929,7 @@ pub async fn documents(State(state): State<views::State>) -> Response {
         .flat_map(|s| s.documents.iter().map(move |d| (s, d)))
         .collect();
     if documents.is_empty() {
-        body.push_str("<p>The current generation carries no site documents: <code>airlift pack</code> adds SBOMs when the site asks for them (<code>[sbom]</code>).</p>\n");
+        body.push_str("<p>The current generation carries no site documents: <code>airlift collect</code> writes the SBOMs of every generation it makes, so this one was made before they were carried, or by pushes only.</p>\n");
     } else {
         let mut rows = String::new();
         for (shelf, item) in documents {
@@ -967,9 +967,9 @@ pub async fn documents(State(state): State<views::State>) -> Response {
         None => body.push_str("<p>No drift check was recorded: <code>airlift drift</code> compares what runs with what was carried.</p>\n"),
         Some(fields) => {
             let mut rows = String::new();
-            for (field, value) in fields {
+            for (field, value) in fields.iter().filter(|(f, _)| !f.starts_with("finding")) {
                 let shown = match (field.as_str(), value.as_i64()) {
-                    ("checked_at" | "staleness_check", Some(t)) if t > 0 => html::time(t),
+                    ("checked_at", Some(t)) if t > 0 => html::time(t),
                     _ => match value {
                         serde_json::Value::String(s) => s.clone(),
                         other => other.to_string(),
@@ -989,6 +989,26 @@ pub async fn documents(State(state): State<views::State>) -> Response {
             ));
         }
     }
-    body.push_str("<h2>Findings</h2>\n<p>Advisory findings are computed offline by <code>airlift scan</code> against the carried advisory database, and collected with everything else in <code>airlift report</code>.</p>\n");
+    body.push_str("<h2>Findings</h2>\n");
+    let fields = record.as_ref().and_then(|r| r.as_object());
+    match fields.filter(|f| f.get("finding_check").and_then(serde_json::Value::as_u64) == Some(1)) {
+        Some(fields) => {
+            let mut rows = String::new();
+            for severity in ["critical", "high", "medium", "low", "unknown"] {
+                let count = fields
+                    .get(&format!("findings_{severity}"))
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0);
+                let _ = writeln!(rows, "<tr><td>{severity}</td><td>{count}</td></tr>");
+            }
+            body.push_str(&html::table(
+                "Advisory findings on the packages the last drift check read, by severity",
+                &["Severity", "Findings"],
+                &rows,
+            ));
+        }
+        None => body.push_str("<p>No findings were counted: the last <code>airlift drift</code> read a generation without an advisory database, or none ran.</p>\n"),
+    }
+    body.push_str("<p>Each finding, with the versions that fix it: <code>airlift scan</code> (offline, against the carried advisory database), <code>airlift drift</code> (whether a fix is upstream) and <code>airlift report</code>.</p>\n");
     html::page(StatusCode::OK, "SBOMs and drift", "/ui/documents", &body)
 }

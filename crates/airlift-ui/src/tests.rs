@@ -481,3 +481,30 @@ async fn a_principal_promotes_and_rolls_back_and_both_are_audited() {
     assert_eq!(events[0].1["caller"]["principal"], "alice");
     assert_eq!(events[1].1["to"], 1);
 }
+
+/// The documents page shows the findings the last drift check counted, by
+/// severity, and says so when none were counted.
+#[tokio::test]
+async fn the_documents_page_shows_the_findings_drift_counted() {
+    let site = site(npm(1));
+    let (_, body, _) = get(&site.ui, "/ui/documents").await;
+    assert!(body.contains("No findings were counted"), "{body}");
+    site.store
+        .meta
+        .put_record(
+            "drift",
+            "last",
+            Some(r#"{"integrity":0,"provenance":0,"checked_at":1700000000,"staleness_check":1,"findings_high":3,"finding_check":1}"#),
+            false,
+        )
+        .unwrap();
+    let (status, body, _) = get(&site.ui, "/ui/documents").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<tr><td>high</td><td>3</td></tr>"), "{body}");
+    assert!(
+        body.contains("<tr><td>critical</td><td>0</td></tr>"),
+        "{body}"
+    );
+    // The staleness flag is a count, not a time.
+    assert!(!body.contains("1970"), "{body}");
+}
