@@ -953,7 +953,7 @@ fn compare_package(left: &FindingItem, right: &FindingItem) -> Ordering {
 /// characters and the controls, and only the lead bytes of the few
 /// non-ASCII characters [`is_deceptive`] names are decoded. Runs of
 /// ordinary text are copied as one slice, so escaping is one pass.
-pub(crate) fn escape_into(out: &mut String, text: &str) {
+pub fn escape_into(out: &mut String, text: &str) {
     let bytes = text.as_bytes();
     let mut copied = 0;
     let mut index = 0;

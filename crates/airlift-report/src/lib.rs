@@ -16,7 +16,7 @@
 mod html;
 mod model;
 
-pub use html::render_html;
+pub use html::{escape_into, render_html};
 pub use model::{
     Approval, AuditInfo, BundleInfo, Checkpoint, DatabaseInfo, DriftInfo, DriftItem, ExceptionInfo,
     FindingItem, FindingsInfo, GenerationInfo, Handoff, LevelCount, Report, SbomTotals, Signer,

@@ -13,19 +13,14 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 /// script, no frame.
 pub const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Escapes text for HTML content and quoted attribute values.
+/// Escapes text for HTML content and quoted attribute values, as the
+/// auditor's report does: the five markup characters become entities, and
+/// characters that would hide or reorder what a person reads (controls,
+/// bidirectional overrides, zero-width characters) become U+FFFD, so a
+/// package name shows as the bytes differ.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    airlift_report::escape_into(&mut out, text);
     out
 }
 
@@ -200,6 +195,9 @@ mod tests {
             escape("<script>alert(\"x\" & 'y')</script>"),
             "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;"
         );
+        // A right-to-left override would show `evil\u{202E}gpj.exe` as
+        // another name.
+        assert_eq!(escape("evil\u{202E}gpj.exe"), "evil\u{FFFD}gpj.exe");
     }
 
     #[test]

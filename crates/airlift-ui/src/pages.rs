@@ -183,16 +183,7 @@ pub async fn overview(State(state): State<views::State>) -> Response {
                 escape(bundle),
                 escape(facts.last_version.as_deref().unwrap_or("?")),
                 escape(facts.last_import_at.as_deref().unwrap_or("?")),
-                if signers.is_empty() {
-                    "<span class=\"muted\">not known (no persisted targets metadata)</span>"
-                        .to_owned()
-                } else {
-                    signers
-                        .iter()
-                        .map(|s| escape(s))
-                        .collect::<Vec<_>>()
-                        .join("<br>")
-                }
+                signers_html(&signers, "not known (no persisted targets metadata)")
             );
             let event = audit.events.iter().rev().find(|e| {
                 e.event == "import" && e.detail["outcome"]["bundle_id"].as_str() == Some(bundle)
@@ -761,15 +752,7 @@ pub async fn import(State(state): State<views::State>, Path(index): Path<String>
         let _ = write!(
             body,
             "<dt>Signed by</dt><dd>{}</dd>",
-            if signers.is_empty() {
-                "<span class=\"muted\">not known</span>".to_owned()
-            } else {
-                signers
-                    .iter()
-                    .map(|s| escape(s))
-                    .collect::<Vec<_>>()
-                    .join("<br>")
-            }
+            signers_html(&signers, "not known")
         );
     }
     body.push_str("</dl>\n<h2>Chain of custody</h2>\n");
@@ -1011,4 +994,17 @@ pub async fn documents(State(state): State<views::State>) -> Response {
     }
     body.push_str("<p>Each finding, with the versions that fix it: <code>airlift scan</code> (offline, against the carried advisory database), <code>airlift drift</code> (whether a fix is upstream) and <code>airlift report</code>.</p>\n");
     html::page(StatusCode::OK, "SBOMs and drift", "/ui/documents", &body)
+}
+
+/// The signers of a bundle, one a line, or `unknown` (muted) when none
+/// are known.
+fn signers_html<S: AsRef<str>>(signers: &[S], unknown: &str) -> String {
+    if signers.is_empty() {
+        return format!("<span class=\"muted\">{}</span>", escape(unknown));
+    }
+    signers
+        .iter()
+        .map(|s| escape(s.as_ref()))
+        .collect::<Vec<_>>()
+        .join("<br>")
 }

@@ -165,12 +165,7 @@ pub(crate) fn token(context: &Context, command: TokenCommand) -> Result<(), Fail
     let directory = directory(context)?;
     let now = unix(now()?);
     // Tokens may be scoped to the web UI too (`ui:*:read`, ADR 0028).
-    let names: Vec<&str> = context
-        .ecosystems
-        .iter()
-        .map(|e| e.name())
-        .chain([airlift_server::UI_ACCESS_NAME])
-        .collect();
+    let names = context.access_names();
     match command {
         TokenCommand::Create {
             name,

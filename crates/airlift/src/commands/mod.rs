@@ -112,6 +112,16 @@ struct Context {
 }
 
 impl Context {
+    /// What access rules and token scopes may name: every ecosystem, and
+    /// the web UI (ADR 0028).
+    fn access_names(&self) -> Vec<&str> {
+        self.ecosystems
+            .iter()
+            .map(|e| e.name())
+            .chain([airlift_server::UI_ACCESS_NAME])
+            .collect()
+    }
+
     fn store(&self) -> Result<Store, Failure> {
         Store::open_embedded(self.layout.home()).map_err(|e| {
             Failure::new(Exit::Failed, e.to_string()).hint(format!(
@@ -183,13 +193,7 @@ impl Context {
                 file.display()
             ))
         })?;
-        // The web UI is named in rules like an ecosystem (ADR 0028).
-        let names: Vec<&str> = self
-            .ecosystems
-            .iter()
-            .map(|e| e.name())
-            .chain([airlift_server::UI_ACCESS_NAME])
-            .collect();
+        let names = self.access_names();
         airlift_access::Policy::parse(file, &text, &names)
             .map_err(|e| Failure::input(e.to_string()).hint("see docs/reference/access.md"))
     }
