@@ -132,15 +132,12 @@ pub(crate) async fn dispatch(
     let exists = if environment::valid_name(&name) {
         let meta = environments.store.meta.clone();
         let asked = name.clone();
-        match tokio::task::spawn_blocking(move || environment::get(meta.as_ref(), &asked)).await {
-            Ok(Ok(found)) => found.is_some(),
-            Ok(Err(e)) => {
-                tracing::error!("environment {name}: {e}");
-                return refuse(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "index unavailable\n".into(),
-                );
-            }
+        let found = tokio::task::spawn_blocking(move || environment::get(meta.as_ref(), &asked))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|found| found.map_err(|e| e.to_string()));
+        match found {
+            Ok(found) => found.is_some(),
             Err(e) => {
                 tracing::error!("environment {name}: {e}");
                 return refuse(

@@ -168,7 +168,7 @@ fn preview(
     store: &Store,
     from: &str,
     to: &str,
-) -> Result<(Preview, Vec<String>), Failure> {
+) -> Result<(Preview, Vec<String>, Environment), Failure> {
     let meta = store.meta.as_ref();
     let generation = environment::generation_of(meta, from).map_err(failure)?;
     let target = environment::get(meta, to)
@@ -236,6 +236,7 @@ fn preview(
             }),
         },
         lines,
+        target,
     ))
 }
 
@@ -296,15 +297,12 @@ pub(crate) fn promote(context: &Context, args: PromoteArgs) -> Result<(), Failur
         return Err(Failure::input("--to ENV is required"));
     };
     let store = context.store()?;
-    let (preview, lines) = preview(context, &store, &args.from, to)?;
+    let (preview, lines, target) = preview(context, &store, &args.from, to)?;
     let shown = render(&preview, &lines);
     if args.dry_run {
         return context.emit(&preview, || format!("{shown}\n(dry run: nothing moved)"));
     }
     let meta = store.meta.as_ref();
-    let target = environment::get(meta, to)
-        .map_err(failure)?
-        .ok_or_else(|| failure(EnvironmentError::Unknown(to.to_owned())))?;
     if let Some(path) = &args.request {
         let created = now()?;
         let expires = created
